@@ -1,0 +1,121 @@
+"""File helpers shared by every stage: reading exports, atomic and deterministic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import PipelineError
+
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+
+
+def read_export(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
+    """Read a clinical export (CSV in UTF-8, or .xlsx) with every cell as text.
+
+    Cells stay strings so that validation can report the value exactly as the user typed it;
+    missing cells become ``""``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"{path}: file not found")
+    try:
+        if path.suffix.lower() in EXCEL_SUFFIXES:
+            df = pd.read_excel(path, sheet_name=sheet, dtype=str, keep_default_na=False)
+            df = df.map(_excel_cell_to_text)
+        else:
+            df = pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding="utf-8", skipinitialspace=False
+            )
+    except UnicodeDecodeError as exc:
+        raise PipelineError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except pd.errors.EmptyDataError:
+        raise PipelineError(f"{path}: the file is empty (no header row)") from None
+    except (ValueError, KeyError) as exc:  # e.g. a missing sheet
+        raise PipelineError(f"{path}: cannot read: {exc}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _excel_cell_to_text(value: Any) -> str:
+    # openpyxl hands back dates typed as dates; render them the way the CSV export would.
+    text = "" if value is None else str(value)
+    if len(text) == 19 and text.endswith(" 00:00:00"):
+        return text[:10]
+    return text
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` so that ``path`` is either the old file or the complete new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Atomic UTF-8 text write with ``\\n`` line endings."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """Deterministic CSV: UTF-8, ``\\n`` line endings, no index."""
+    atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
+    atomic_write_text(path, json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n")
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+COHORT_BOOL_COLUMNS = ("responded", "died", "cmv_death")
+COHORT_INT_COLUMNS = (
+    "cmvig_doses",
+    "n_prior_antivirals",
+    "days_hsct_to_cmvig",
+    "days_to_response_or_censoring",
+    "os_from_cmvig_days",
+    "os_from_hsct_days",
+    "n_viral_load_samples",
+)
+
+
+def read_clean_cohort(path: str | Path) -> pd.DataFrame:
+    """Read ``results/cohort.csv`` back with the dtypes documented in docs/interfaces.md."""
+    text_columns = [
+        "patient_id", "sex", "diagnosis", "donor_type", "graft_source", "cmv_serostatus",
+        "infection_type", "prior_antivirals", "infusion_reaction", "status", "cause_of_death",
+        "cmv_related_death", "hsct_date", "cmvig_start_date", "last_followup_date",
+        "response_date",
+    ]
+    df = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False)
+    for col in COHORT_BOOL_COLUMNS:
+        df[col] = df[col].astype(str).str.lower().eq("true")
+    for col in COHORT_INT_COLUMNS:
+        df[col] = df[col].astype("int64")
+    df["age_at_hsct"] = df["age_at_hsct"].astype(float)
+    df["days_to_response"] = pd.to_numeric(df["days_to_response"].replace("", None)).astype(
+        "Int64"
+    )
+    return df
