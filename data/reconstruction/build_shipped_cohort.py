@@ -85,6 +85,7 @@ def viral_load_rows(pid: str, cmvig: date, load0: float, response_day: int | Non
             text = _fmt_load(value, thousands=(i + k) % 3 == 0)
         elif response_day is None:
             value = load0 * NON_RESPONDER_PATTERN[min(i - 2, len(NON_RESPONDER_PATTERN) - 1)]
+            value *= 1 + 0.25 * math.sin(1.7 * i + k)  # assay and biological variation
             text = _fmt_load(max(value, 420.0), thousands=(i + k) % 2 == 0)
         elif day >= response_day:
             text = BELOW_QUANT[(k + i) % len(BELOW_QUANT)]

@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("manifest", help="report/manifest.json: the audit trail")
     p.add_argument("--provenance", required=True)
     p.add_argument("--output", action="append", default=[], dest="outputs")
+    p.add_argument("--template", action="append", default=[], dest="templates")
     p.add_argument("--out", required=True)
     return parser
 

@@ -45,7 +45,9 @@ def read_export(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
 
 def _excel_cell_to_text(value: Any) -> str:
     # openpyxl hands back dates typed as dates; render them the way the CSV export would.
-    text = "" if value is None else str(value)
+    if value is None or (isinstance(value, float) and value != value):  # empty cell or NaN
+        return ""
+    text = str(value)
     if len(text) == 19 and text.endswith(" 00:00:00"):
         return text[:10]
     return text

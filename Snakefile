@@ -1,0 +1,46 @@
+# CMVIG salvage-therapy manuscript: data/raw -> results/ -> report/.
+# Run:  snakemake --cores 2        (inputs can be swapped: --config patients=PATH viral_loads=PATH)
+import json
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+SHIPPED_INPUTS = ("data/raw/patients.csv", "data/raw/viral_loads.csv")
+REPLICATION = (
+    (config["patients"], config["viral_loads"]) == SHIPPED_INPUTS
+    if config["replication_check"] == "auto"
+    else bool(config["replication_check"])
+)
+# Every template file is an input of the rendering rules only, so editing one re-runs just them.
+TEMPLATE_FILES = sorted(str(p) for p in Path("templates").rglob("*") if p.is_file())
+FIGURES = expand("results/figures/{name}.{ext}", name=["figure1", "figure2"], ext=["svg", "png"])
+REPORT_FILES = sorted(
+    {"report/manuscript.html", "report/manuscript.pdf"}
+    | {f"report/manuscript.{fmt}" for fmt in config["formats"]}
+)
+
+
+include: "workflow/rules/cohort.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/cohort.csv",
+        "results/cleaning_log.csv",
+        "results/estimates.json",
+        "results/table1.csv",
+        FIGURES,
+        REPORT_FILES,
+        "report/manifest.json",
+    default_target: True

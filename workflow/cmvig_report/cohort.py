@@ -1,0 +1,327 @@
+"""Stage 1: validate the raw exports against the contract, clean them, derive the analysis cohort.
+
+Validation is a table of vectorised rules (one boolean mask per rule) rather than a schema
+library: each rule must report the spreadsheet row, ``patient_id``, column and the value exactly
+as typed, every problem is collected before anything is written, and the stage must clean
+50,000 patients in seconds. ``pandera`` was tried for this and dropped: it costs ~1.2 s to import
+(a third of the full-build budget) and its failure cases still needed re-mapping to rows, ids and
+raw values, which is most of this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, PipelineError, Problem
+from .io import read_export, write_csv
+
+PATIENT_COLUMNS = [
+    "patient_id", "sex", "age_at_hsct", "diagnosis", "donor_type", "graft_source",
+    "cmv_serostatus", "hsct_date", "infection_type", "prior_antivirals", "cmvig_start_date",
+    "cmvig_doses", "infusion_reaction", "last_followup_date", "status", "cause_of_death",
+    "cmv_related_death",
+]
+VIRAL_LOAD_COLUMNS = ["patient_id", "sample_date", "cmv_dna_iu_ml"]
+DATE_COLUMNS = ["hsct_date", "cmvig_start_date", "last_followup_date"]
+# Enumerations: allowed values after trimming spaces and folding case.
+ENUMS = {
+    "sex": ("M", "F"),
+    "infection_type": ("recurrent", "refractory"),
+    "infusion_reaction": ("yes", "no"),
+    "status": ("alive", "dead"),
+}
+TEXT_COLUMNS = ["diagnosis", "donor_type", "graft_source", "cmv_serostatus", "cause_of_death"]
+BELOW_QUANT_WORDS = {"undetectable", "not detected", "nd", "negative"}
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+PLAIN_NUMBER = r"^\d+(?:\.\d+)?$"
+THOUSANDS_NUMBER = r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
+BELOW_QUANT_LIMIT = r"^<\s*\d+(?:[.,]\d+)*$"
+
+
+@dataclass
+class CleanCohort:
+    """The three outputs of the cohort stage."""
+
+    cohort: pd.DataFrame
+    viral_loads: pd.DataFrame
+    cleaning_log: pd.DataFrame
+
+
+class _Collector:
+    """Gathers problems and log lines for one file, vectorised over masks."""
+
+    def __init__(self, file: str, ids: pd.Series):
+        self.file = file
+        self.ids = ids
+        self.problems: list[Problem] = []
+        self.log: list[pd.DataFrame] = []
+
+    def fail(self, mask: pd.Series, column: str | None, values: pd.Series | None,
+             rule: str) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        idx = np.flatnonzero(mask.to_numpy())
+        # Cap what is materialised: a systematic error in 900,000 rows must not build 900,000
+        # objects just to print fifty of them.
+        for i in idx[:200]:
+            value = None if values is None else str(values.iloc[i])
+            pid = str(self.ids.iloc[i]).strip() or None
+            self.problems.append(Problem(self.file, int(i) + 2, pid, column, value, rule))
+
+    def changed(self, column: str, before: pd.Series, after: pd.Series, reason: str,
+                mask: pd.Series | None = None) -> None:
+        """Log the rows where ``before`` differs from ``after`` (or, given ``mask``, those rows)."""
+        if mask is None:
+            mask = before.astype(str) != after.astype(str)
+        mask = mask.fillna(False).to_numpy(dtype=bool)
+        if not mask.any():
+            return
+        self.log.append(pd.DataFrame({
+            "file": self.file,
+            "row": np.flatnonzero(mask) + 2,
+            "patient_id": self.ids[mask].str.strip().to_numpy(),
+            "column": column,
+            "before": before[mask].astype(str).to_numpy(),
+            "after": after[mask].astype(str).to_numpy(),
+            "reason": reason,
+        }))
+
+
+def _missing_columns(df: pd.DataFrame, required: list[str], file: str) -> list[Problem]:
+    return [
+        Problem(file, 1, None, col, None, "required column is missing from the header")
+        for col in required if col not in df.columns
+    ]
+
+
+def _parse_dates(raw: pd.Series) -> pd.Series:
+    ok = raw.str.match(ISO_DATE)
+    return pd.to_datetime(raw.where(ok), format="%Y-%m-%d", errors="coerce")
+
+
+def validate_patients(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, _Collector]:
+    """Check every contract rule on the patients export and return the normalised table."""
+    if problems := _missing_columns(raw, PATIENT_COLUMNS, file):
+        raise DataError(problems)
+    if raw.empty:
+        raise DataError([Problem(file, None, None, None, None, "the file has no patient rows")])
+    s = {c: raw[c].str.strip() for c in PATIENT_COLUMNS}
+    c = _Collector(file, raw["patient_id"])
+    out = pd.DataFrame(index=raw.index)
+
+    pid = s["patient_id"]
+    c.fail(pid.eq(""), "patient_id", raw["patient_id"], "patient_id must not be empty")
+    dup = pid.duplicated(keep="first") & pid.ne("")
+    c.fail(dup, "patient_id", raw["patient_id"], "duplicate patient_id (each patient once)")
+    c.changed("patient_id", raw["patient_id"], pid, "surrounding spaces removed")
+    out["patient_id"] = pid
+
+    for col, allowed in ENUMS.items():
+        folded = s[col].str.upper() if col == "sex" else s[col].str.lower()
+        bad = ~folded.isin(allowed)
+        c.fail(bad, col, raw[col], f"must be one of {', '.join(allowed)}")
+        c.changed(col, raw[col], folded.where(~bad, raw[col]), "spaces and letter case normalised")
+        out[col] = folded
+
+    age = pd.to_numeric(s["age_at_hsct"].where(s["age_at_hsct"].str.match(PLAIN_NUMBER)),
+                        errors="coerce")
+    c.fail(age.isna(), "age_at_hsct", raw["age_at_hsct"], "must be a number of years >= 0")
+    out["age_at_hsct"] = age
+
+    doses = pd.to_numeric(s["cmvig_doses"].where(s["cmvig_doses"].str.match(r"^\d+$")),
+                          errors="coerce")
+    c.fail(doses.isna() | doses.lt(1), "cmvig_doses", raw["cmvig_doses"],
+           "must be a whole number >= 1")
+    out["cmvig_doses"] = doses
+
+    for col in DATE_COLUMNS:
+        parsed = _parse_dates(s[col])
+        c.fail(parsed.isna(), col, raw[col], "must be a date written YYYY-MM-DD")
+        out[col] = parsed
+    c.fail(out["cmvig_start_date"] < out["hsct_date"], "cmvig_start_date",
+           raw["cmvig_start_date"], "CMVIG start is before hsct_date " + "(must be on or after)")
+    c.fail(out["last_followup_date"] < out["cmvig_start_date"], "last_followup_date",
+           raw["last_followup_date"], "last follow-up is before cmvig_start_date")
+
+    for col in TEXT_COLUMNS:
+        c.changed(col, raw[col], s[col], "surrounding spaces removed")
+        out[col] = s[col]
+    dead = out["status"].eq("dead")
+    alive = out["status"].eq("alive")
+    c.fail(dead & s["cause_of_death"].eq(""), "cause_of_death", raw["cause_of_death"],
+           "required when status is dead")
+    c.fail(alive & s["cause_of_death"].ne(""), "cause_of_death", raw["cause_of_death"],
+           "must be empty when status is alive")
+    rel = s["cmv_related_death"].str.lower()
+    c.fail(dead & ~rel.isin(["yes", "no"]), "cmv_related_death", raw["cmv_related_death"],
+           "must be yes or no when status is dead")
+    c.fail(alive & rel.ne(""), "cmv_related_death", raw["cmv_related_death"],
+           "must be empty when status is alive")
+    c.changed("cmv_related_death", raw["cmv_related_death"], rel,
+              "spaces and letter case normalised")
+    out["cmv_related_death"] = rel
+
+    drugs = (s["prior_antivirals"].str.lower().str.replace(r"\s*;\s*", ";", regex=True)
+             .str.strip(";").str.replace(r";{2,}", ";", regex=True))
+    c.changed("prior_antivirals", raw["prior_antivirals"], drugs,
+              "drug names trimmed and lower-cased")
+    out["prior_antivirals"] = drugs
+    return out, c
+
+
+def parse_viral_load_results(text: pd.Series) -> pd.DataFrame:
+    """Parse results as exported: numbers (with ``,`` thousands), ``<137``, ``ND``, ... .
+
+    Returns columns ``cmv_dna_iu_ml`` (float, NaN when below quantification or unparseable),
+    ``below_quantification`` (bool), ``is_empty`` (bool) and ``is_valid`` (bool).
+    """
+    t = text.str.strip()
+    lower = t.str.lower()
+    below = lower.isin(BELOW_QUANT_WORDS) | t.str.match(BELOW_QUANT_LIMIT)
+    thousands = t.str.match(THOUSANDS_NUMBER)
+    numeric_text = t.where(~thousands, t.str.replace(",", "", regex=False))
+    numeric_text = numeric_text.where(numeric_text.str.match(PLAIN_NUMBER))
+    value = pd.to_numeric(numeric_text, errors="coerce")
+    empty = t.eq("")
+    return pd.DataFrame({
+        "cmv_dna_iu_ml": value.where(~below),
+        "below_quantification": below,
+        "is_empty": empty,
+        "is_valid": below | value.notna() | empty,
+    })
+
+
+def validate_viral_loads(raw: pd.DataFrame, file: str, known_ids: pd.Series,
+                         lloq_iu_ml: float) -> tuple[pd.DataFrame, _Collector]:
+    """Check the viral-load export; return kept rows (empty results dropped) with parsed values."""
+    if problems := _missing_columns(raw, VIRAL_LOAD_COLUMNS, file):
+        raise DataError(problems)
+    c = _Collector(file, raw["patient_id"])
+    pid = raw["patient_id"].str.strip()
+    c.fail(pid.eq(""), "patient_id", raw["patient_id"], "patient_id must not be empty")
+    c.fail(pid.ne("") & ~pid.isin(known_ids), "patient_id", raw["patient_id"],
+           "patient_id not found in the patients file")
+    date = _parse_dates(raw["sample_date"].str.strip())
+    c.fail(date.isna(), "sample_date", raw["sample_date"], "must be a date written YYYY-MM-DD")
+    parsed = parse_viral_load_results(raw["cmv_dna_iu_ml"])
+    c.fail(~parsed["is_valid"], "cmv_dna_iu_ml", raw["cmv_dna_iu_ml"],
+           "must be a number of IU/mL or a below-quantification result such as <137 or ND")
+
+    result = raw["cmv_dna_iu_ml"]
+    bq = parsed["below_quantification"]
+    empty = parsed["is_empty"]
+    thousands = result.str.strip().str.match(THOUSANDS_NUMBER)
+    c.changed("cmv_dna_iu_ml", result, result.str.strip().str.replace(",", "", regex=False),
+              "thousands separator removed", mask=thousands)
+    c.changed("cmv_dna_iu_ml", result, pd.Series("below quantification", index=raw.index),
+              "reported below the limit of quantification: counted as below LLOQ", mask=bq)
+    c.changed("cmv_dna_iu_ml", result, pd.Series("(row dropped)", index=raw.index),
+              "empty result: row dropped", mask=empty)
+    vl = pd.DataFrame({
+        "patient_id": pid,
+        "row": raw.index.to_numpy() + 2,
+        "sample_date": date,
+        "result_as_reported": raw["cmv_dna_iu_ml"],
+        "cmv_dna_iu_ml": parsed["cmv_dna_iu_ml"],
+        "below_quantification": bq,
+    })
+    vl["below_lloq"] = bq | (vl["cmv_dna_iu_ml"] < lloq_iu_ml)
+    return vl[~empty.to_numpy()], c
+
+
+def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame) -> tuple[pd.DataFrame,
+                                                                               pd.DataFrame]:
+    """Add the derived columns of docs/interfaces.md; return (cohort, viral loads with days)."""
+    p = patients.copy()
+    starts = p.set_index("patient_id")["cmvig_start_date"]
+    vl = viral_loads.copy()
+    vl["days_since_cmvig"] = (vl["sample_date"] - vl["patient_id"].map(starts)).dt.days
+    # The contract's response: first sample strictly after the CMVIG start day below LLOQ.
+    hits = vl[vl["below_lloq"] & (vl["days_since_cmvig"] >= 1)]
+    first = hits.groupby("patient_id")["sample_date"].min()
+    p["response_date"] = p["patient_id"].map(first)
+    p["responded"] = p["response_date"].notna()
+    p["days_to_response"] = (p["response_date"] - p["cmvig_start_date"]).dt.days.astype("Int64")
+    p["os_from_cmvig_days"] = (p["last_followup_date"] - p["cmvig_start_date"]).dt.days
+    p["os_from_hsct_days"] = (p["last_followup_date"] - p["hsct_date"]).dt.days
+    p["days_hsct_to_cmvig"] = (p["cmvig_start_date"] - p["hsct_date"]).dt.days
+    p["days_to_response_or_censoring"] = (
+        p["days_to_response"].fillna(p["os_from_cmvig_days"]).astype("int64")
+    )
+    p["died"] = p["status"].eq("dead")
+    p["cmv_death"] = p["died"] & p["cmv_related_death"].eq("yes")
+    p["n_prior_antivirals"] = p["prior_antivirals"].map(
+        lambda s: 0 if s == "" else s.count(";") + 1
+    )
+    counts = vl.groupby("patient_id").size()
+    p["n_viral_load_samples"] = p["patient_id"].map(counts).fillna(0).astype("int64")
+    p["cmvig_doses"] = p["cmvig_doses"].astype("int64")
+    for col in (*DATE_COLUMNS, "response_date"):
+        p[col] = p[col].dt.strftime("%Y-%m-%d").fillna("")
+    columns = [
+        "patient_id", "sex", "age_at_hsct", "diagnosis", "donor_type", "graft_source",
+        "cmv_serostatus", "hsct_date", "infection_type", "prior_antivirals", "n_prior_antivirals",
+        "cmvig_start_date", "cmvig_doses", "infusion_reaction", "last_followup_date", "status",
+        "cause_of_death", "cmv_related_death", "days_hsct_to_cmvig", "responded",
+        "response_date", "days_to_response", "days_to_response_or_censoring",
+        "os_from_cmvig_days", "os_from_hsct_days", "died", "cmv_death", "n_viral_load_samples",
+    ]
+    p = p[columns].sort_values("patient_id", kind="stable").reset_index(drop=True)
+    vl = vl.sort_values(["patient_id", "sample_date", "row"], kind="stable")
+    vl["sample_date"] = vl["sample_date"].dt.strftime("%Y-%m-%d")
+    vl = vl[["patient_id", "row", "sample_date", "result_as_reported", "cmv_dna_iu_ml",
+             "below_quantification", "below_lloq", "days_since_cmvig"]].reset_index(drop=True)
+    return p, vl
+
+
+def clean_cohort(patients_path: str | Path, viral_loads_path: str | Path, lloq_iu_ml: float,
+                 sheet: str | int = 0) -> CleanCohort:
+    """Read, validate and clean both exports; raise DataError listing every problem found."""
+    p_file, v_file = str(patients_path), str(viral_loads_path)
+    raw_p = read_export(patients_path, sheet)
+    raw_v = read_export(viral_loads_path, sheet)
+    problems: list[Problem] = []
+    try:
+        patients, pc = validate_patients(raw_p, p_file)
+        problems += pc.problems
+        logs = pc.log
+    except DataError as exc:  # header problems: still report the other file's header too
+        problems += exc.problems
+        patients, logs = None, []
+    if patients is not None:
+        try:
+            vl, vc = validate_viral_loads(raw_v, v_file, patients["patient_id"], lloq_iu_ml)
+            problems += vc.problems
+            logs += vc.log
+        except DataError as exc:
+            problems += exc.problems
+    else:
+        problems += _missing_columns(raw_v, VIRAL_LOAD_COLUMNS, v_file)
+    if problems:
+        raise DataError(problems)
+    cohort, vl = derive_cohort(patients, vl)
+    log_columns = ["file", "row", "patient_id", "column", "before", "after", "reason"]
+    log = (pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(columns=log_columns))
+    log = log.sort_values(["file", "row", "column", "reason"], kind="stable")[log_columns]
+    return CleanCohort(cohort, vl, log.reset_index(drop=True))
+
+
+def run_cohort(patients: str, viral_loads: str, sheet: str | int, lloq: float, cohort_out: str,
+               viral_loads_out: str, cleaning_log_out: str) -> list[str]:
+    """CLI entry: clean the exports and write the three result files (all or none)."""
+    if lloq <= 0:
+        raise PipelineError(f"lloq_iu_ml must be > 0, got {lloq}")
+    result = clean_cohort(patients, viral_loads, lloq, sheet)
+    write_csv(result.cohort, cohort_out)
+    write_csv(result.viral_loads, viral_loads_out)
+    write_csv(result.cleaning_log, cleaning_log_out)
+    c = result.cohort
+    return [
+        f"{len(c)} patients, {len(result.viral_loads)} viral-load results kept, "
+        f"{len(result.cleaning_log)} changes logged; {int(c['responded'].sum())} responders"
+    ]
