@@ -1,0 +1,141 @@
+"""End to end: Snakemake builds the manuscript in a temporary copy of the repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from cmvig_report.formatting import format_percent
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIED = ("Snakefile", "config", "workflow", "templates", "data", "pyproject.toml")
+RENDER_RULES = {"manuscript", "quarto_source", "docx", "manifest"}
+
+pytestmark = pytest.mark.e2e
+
+
+def _copy_repo(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def _snakemake(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["snakemake", "--cores", "2", *args], cwd=repo, capture_output=True,
+                          text=True)
+
+
+def _scheduled(repo: Path) -> set[str]:
+    """Rules a dry run would execute, read from Snakemake's job-stats table."""
+    run = _snakemake(repo, "-n")
+    assert run.returncode == 0, run.stderr
+    text = run.stdout + run.stderr
+    if "Nothing to be done" in text:
+        return set()
+    table = text.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.MULTILINE)} - {"all"}
+
+
+def _pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    repo = _copy_repo(tmp_path_factory.mktemp("repo"))
+    run = _snakemake(repo)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return repo
+
+
+def test_build_writes_every_contract_output(built):
+    for rel in ("results/cohort.csv", "results/cleaning_log.csv", "results/estimates.json",
+                "results/figures/figure1.svg", "results/figures/figure1.png",
+                "results/figures/figure2.svg", "results/figures/figure2.png",
+                "report/manuscript.html", "report/manuscript.pdf", "report/manuscript.qmd",
+                "report/manuscript.docx", "report/manifest.json"):
+        path = built / rel
+        assert path.is_file() and path.stat().st_size > 0, rel
+    logs = sorted(p.name for p in (built / "logs").iterdir())
+    assert logs == sorted(["clean_cohort.log", "estimates.log", "figure1.log", "figure2.log",
+                           "provenance.log", "manuscript.log", "quarto_source.log", "docx.log",
+                           "manifest.log"])
+
+
+def test_pdf_prints_the_numbers_in_estimates_json(built):
+    est = json.loads((built / "results/estimates.json").read_text())
+    text = _pdf_text(built / "report/manuscript.pdf")
+    for block in ("response", "os_from_cmvig", "os_from_hsct"):
+        assert format_percent(est[block]["estimate"]) in text, block
+    cohort = pd.read_csv(built / "results/cohort.csv")
+    assert est["n_patients"] == len(cohort)
+    assert est["n_responders"] == int(cohort["responded"].sum())
+
+
+def test_manifest_checksums_every_input_and_output(built):
+    manifest = json.loads((built / "report/manifest.json").read_text())
+    assert set(manifest["inputs"]) >= {"patients", "viral_loads"}
+    assert "report/manuscript.pdf" in manifest["outputs"]
+    assert any(p.startswith("templates/") for p in manifest["templates"])
+    import hashlib
+    pdf_hash = hashlib.sha256((built / "report/manuscript.pdf").read_bytes()).hexdigest()
+    assert manifest["outputs"]["report/manuscript.pdf"] == pdf_hash
+    assert manifest["software"]["lifelines"] not in ("", "not installed")
+    assert manifest["config"]["response_day"] == 50
+
+
+def test_second_run_schedules_nothing(built):
+    assert _scheduled(built) == set()
+
+
+def test_template_edit_reruns_only_rendering(built):
+    css = built / "templates" / "style.css"
+    time.sleep(0.01)
+    os.utime(css, None)
+    assert _scheduled(built) == RENDER_RULES
+
+
+def test_raw_data_edit_reruns_the_chain_below_it(built):
+    os.utime(built / "data/raw/viral_loads.csv", None)
+    assert "clean_cohort" in _scheduled(built)
+    assert _scheduled(built) >= {"clean_cohort", "estimates", "figure1", "figure2",
+                                 "provenance"} | RENDER_RULES
+
+
+def test_workflow_report_builds(built):
+    run = subprocess.run(["snakemake", "--report", "report/workflow-report.html"], cwd=built,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    html = (built / "report/workflow-report.html").read_text(errors="replace")
+    assert "figure2.svg" in html
+
+
+def test_bad_input_stops_before_the_manuscript_and_keeps_the_old_one(built, tmp_path):
+    run = _snakemake(built)  # bring everything up to date first
+    assert run.returncode == 0, run.stderr[-2000:]
+    pdf_before = (built / "report/manuscript.pdf").read_bytes()
+    bad = pd.read_csv(built / "data/raw/patients.csv", dtype=str, keep_default_na=False)
+    bad.loc[3, "cmvig_doses"] = "0"
+    bad_path = tmp_path / "bad_patients.csv"
+    bad.to_csv(bad_path, index=False)
+    run = _snakemake(built, "--config", f"patients={bad_path}")
+    assert run.returncode != 0
+    terminal = run.stdout + run.stderr
+    assert f"{bad_path}, row 5, patient_id 'P04', column 'cmvig_doses', value '0'" in terminal
+    assert "Traceback" not in terminal
+    assert (built / "report/manuscript.pdf").read_bytes() == pdf_before
+    assert not list((built / "results").glob(".*.tmp"))
