@@ -1,0 +1,117 @@
+"""Benchmark the editing loop and scale; prints one table (a benchmark, not a test).
+
+    python bench/run.py              # all scenarios (about a minute on 2 cores)
+    python bench/run.py --quick      # skip the 50,000-patient run
+
+Works in a temporary copy of the repository, so the checkout's results/ and report/ are untouched.
+Peak memory is the largest sum of resident memory over the whole process tree (Snakemake and every
+job it starts), sampled every 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from pypdf import PdfReader
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIED = ("Snakefile", "config", "workflow", "templates", "data", "pyproject.toml")
+
+
+def copy_repo(dest: Path) -> None:
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Run ``cmd``; return (seconds, peak MiB of the process tree)."""
+    start = time.perf_counter()
+    proc = psutil.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        try:
+            for p in [proc, *proc.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):  # a job may end while we look
+                    total += p.memory_info().rss
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - start
+    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    if proc.returncode != 0:
+        sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{out[-3000:]}")
+    return elapsed, peak / 2**20
+
+
+def pages(pdf: Path) -> int:
+    return len(PdfReader(pdf).pages)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="skip N = 50,000")
+    args = parser.parse_args()
+    snake = ["snakemake", "--cores", "2", "--quiet", "all"]
+    rows: list[tuple[str, float, float, str, str]] = []
+
+    with tempfile.TemporaryDirectory(prefix="cmvig-bench-") as tmp:
+        repo = Path(tmp) / "repo"
+        repo.mkdir()
+        copy_repo(repo)
+        t, m = timed(snake, repo)
+        n_pages = pages(repo / "report/manuscript.pdf")
+        rows.append(("full clean build (N = 15)", t, m, "<= 4.0 s", f"{n_pages} pages"))
+        t, m = timed(snake, repo)
+        rows.append(("no-op run", t, m, "<= 1.2 s", ""))
+        css = repo / "templates" / "style.css"
+        css.write_text(css.read_text() + "\n/* benchmark edit */\n")
+        t, m = timed(snake, repo)
+        rows.append(("template edit -> new PDF", t, m, "<= 2.0 s", ""))
+        vl = repo / "data" / "raw" / "viral_loads.csv"
+        vl.write_text(vl.read_text())
+        os.utime(vl, None)
+        t, m = timed(snake, repo)
+        rows.append(("raw-data edit -> new PDF", t, m, "", ""))
+
+        sizes = [1_000] if args.quick else [1_000, 50_000]
+        for n in sizes:
+            data = Path(tmp) / f"cohort{n}"
+            subprocess.run([sys.executable, "-m", "cmvig_report.synth", "--n", str(n), "--seed",
+                            "1", "--out", str(data)], check=True, cwd=repo)
+            with open(data / "viral_loads.csv", "rb") as fh:
+                n_vl = sum(1 for _ in fh) - 1
+            for d in ("results", "report", "logs"):
+                shutil.rmtree(repo / d, ignore_errors=True)
+            cmd = [*snake[:-1], "--config", f"patients={data / 'patients.csv'}",
+                   f"viral_loads={data / 'viral_loads.csv'}", "--", "all"]
+            t, m = timed(cmd, repo)
+            target = "<= 8.0 s, <= 1024 MiB" if n == 50_000 else ""
+            rows.append((f"end to end, N = {n:,} ({n_vl:,} PCR rows)", t, m, target,
+                         f"{pages(repo / 'report/manuscript.pdf')} pages"))
+
+    mem = psutil.virtual_memory().total / 2**30
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, "
+          f"Python {platform.python_version()}")
+    print(f"{'scenario':44} {'time (s)':>9} {'peak MiB':>9}  {'target':22} note")
+    for name, t, m, target, note in rows:
+        print(f"{name:44} {t:9.2f} {m:9.0f}  {target:22} {note}")
+
+
+if __name__ == "__main__":
+    main()
