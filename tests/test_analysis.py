@@ -95,9 +95,11 @@ def test_edge_cases_are_null_with_reason_never_nan():
     assert est["os_from_hsct"]["estimate"] is None
     ties = make_cohort([{"type": "recurrent", "response": 14, "fu": 100},
                         {"type": "refractory", "response": 14, "fu": 100},
-                        {"type": "refractory", "response": None, "fu": 14}])
+                        {"type": "refractory", "response": None, "fu": 14},
+                        {"type": "refractory", "response": None, "fu": 60}])
     est = _estimates(ties)
-    assert est["response"]["estimate"] == pytest.approx(2 / 3)
+    # at day 14: 4 at risk (the censoring at 14 counts as still at risk), 2 events -> S = 1/2
+    assert est["response"]["estimate"] == pytest.approx(1 / 2)
 
 
 def test_run_analysis_writes_deterministic_files(tmp_path):
