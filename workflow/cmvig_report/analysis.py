@@ -95,6 +95,10 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
             "cmv_related": int(dead["cmv_death"].sum()),
             "other": int((~dead["cmv_death"]).sum()),
             "causes": {str(k): int(v) for k, v in sorted(causes.items())},
+            "cmv_related_causes": {
+                str(k): int(v)
+                for k, v in sorted(dead[dead["cmv_death"]]["cause_of_death"].value_counts().items())
+            },
         },
         "median_followup_from_cmvig": survival.reverse_km_median(c["os_from_cmvig_days"],
                                                                  c["died"]),

@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("qmd", help="manuscript as Quarto source")
     _render_arguments(p)
+    p.add_argument("--table1-csv", required=True)
     p.add_argument("--qmd-out", required=True)
 
     p = sub.add_parser("docx", help="DOCX from the Quarto source (Quarto, else pandoc)")

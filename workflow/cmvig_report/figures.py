@@ -43,14 +43,20 @@ STYLE = {
 }
 
 
-def _save(fig: Figure, svg_out: str, png_out: str) -> None:
+def render_bytes(fig: Figure) -> tuple[bytes, bytes]:
+    """SVG and 300 dpi PNG bytes; the style must be active at save time (svg.fonttype)."""
     FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    atomic_write_bytes(svg_out, buf.getvalue())
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=300, metadata={"Software": None})
-    atomic_write_bytes(png_out, buf.getvalue())
+    with matplotlib.rc_context(STYLE):
+        svg, png = io.BytesIO(), io.BytesIO()
+        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+        fig.savefig(png, format="png", dpi=300, metadata={"Software": None})
+    return svg.getvalue(), png.getvalue()
+
+
+def _save(fig: Figure, svg_out: str, png_out: str) -> None:
+    svg, png = render_bytes(fig)
+    atomic_write_bytes(svg_out, svg)
+    atomic_write_bytes(png_out, png)
 
 
 def _load(cohort: str, estimates: str) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -99,7 +99,20 @@ def plural(n: int, singular: str, plural_form: str | None = None) -> str:
     return f"{format_number(n)} {word}"
 
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
+def format_month(iso_date: str | None) -> str:
+    """An ISO date as month and year: "2018-07-23" -> "July 2018"."""
+    if not iso_date:
+        return NOT_ESTIMABLE
+    year, month = iso_date[:4], int(iso_date[5:7])
+    return f"{MONTHS[month - 1]} {year}"
+
+
 FILTERS = {
+    "month": format_month,
     "percent": format_percent,
     "ci": format_ci,
     "percent_ci": format_percent_ci,

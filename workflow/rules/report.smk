@@ -68,6 +68,7 @@ rule manuscript:
 rule quarto_source:
     input:
         **RENDER_INPUTS,
+        table1_csv="results/table1.csv",
     output:
         "report/manuscript.qmd",
     params:
@@ -80,7 +81,7 @@ rule quarto_source:
         " --table1-html {input.table1_html:q} --figures-dir results/figures"
         " --provenance {input.provenance:q} --published {input.published:q}"
         " --replication {params.replication} --line-numbers {params.line_numbers}"
-        " --qmd-out {output:q}"
+        " --table1-csv {input.table1_csv:q} --qmd-out {output:q}"
 
 
 rule docx:
