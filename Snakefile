@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-min_version("8.20")
+min_version("9.0")
 
 
 configfile: "config/config.yaml"

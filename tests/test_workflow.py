@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -103,15 +101,15 @@ def test_second_run_schedules_nothing(built):
 
 
 def test_template_edit_reruns_only_rendering(built):
+    # Snakemake also compares checksums of small inputs, so the edit must change the content.
     css = built / "templates" / "style.css"
-    time.sleep(0.01)
-    os.utime(css, None)
+    css.write_text(css.read_text() + "\n/* a user's edit */\n")
     assert _scheduled(built) == RENDER_RULES
 
 
 def test_raw_data_edit_reruns_the_chain_below_it(built):
-    os.utime(built / "data/raw/viral_loads.csv", None)
-    assert "clean_cohort" in _scheduled(built)
+    raw = built / "data/raw/viral_loads.csv"
+    raw.write_text(raw.read_text() + "\n")  # a blank line: same data, different file
     assert _scheduled(built) >= {"clean_cohort", "estimates", "figure1", "figure2",
                                  "provenance"} | RENDER_RULES
 

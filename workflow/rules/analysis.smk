@@ -20,6 +20,8 @@ rule estimates:
         lloq=config["lloq_iu_ml"],
     log:
         "logs/estimates.log",
+    conda:
+        "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} analysis --cohort {input.cohort:q}"
         " --response-day {params.response_day} --os-cmvig-day {params.os_cmvig_day}"

@@ -19,6 +19,8 @@ rule clean_cohort:
         sheet=config["excel_sheet"],
     log:
         "logs/clean_cohort.log",
+    conda:
+        "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} cohort"
         " --patients {input.patients:q} --viral-loads {input.viral_loads:q}"

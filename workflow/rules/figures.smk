@@ -14,6 +14,8 @@ rule figure1:
         max_rows=config["timeline_max_rows"],
     log:
         "logs/figure1.log",
+    conda:
+        "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} figure1 --cohort {input.cohort:q}"
         " --estimates {input.estimates:q} --max-rows {params.max_rows}"
@@ -34,6 +36,8 @@ rule figure2:
         meta="results/figures/figure2.json",
     log:
         "logs/figure2.log",
+    conda:
+        "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} figure2 --cohort {input.cohort:q}"
         " --estimates {input.estimates:q}"

@@ -39,6 +39,8 @@ rule provenance:
         ),
     log:
         "logs/provenance.log",
+    conda:
+        "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} provenance"
         " --input patients={input.patients:q} --input viral_loads={input.viral_loads:q}"
@@ -56,6 +58,8 @@ rule manuscript:
         **RENDER_PARAMS,
     log:
         "logs/manuscript.log",
+    conda:
+        "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} render"
         " --templates templates --estimates {input.estimates:q}"
@@ -75,6 +79,8 @@ rule quarto_source:
         **RENDER_PARAMS,
     log:
         "logs/quarto_source.log",
+    conda:
+        "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} qmd"
         " --templates templates --estimates {input.estimates:q}"
@@ -92,6 +98,8 @@ rule docx:
         "report/manuscript.docx",
     log:
         "logs/docx.log",
+    conda:
+        "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} docx --qmd {input.qmd:q} --docx-out {output:q}"
 
@@ -109,6 +117,8 @@ rule manifest:
         ),
     log:
         "logs/manifest.log",
+    conda:
+        "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} manifest --provenance {input.provenance:q}"
         " {params.args} --out {output:q}"
