@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 from cohort_factory import abstract_like_cohort, make_cohort
 
-from cmvig_report import survival
 from cmvig_report.analysis import compute_estimates
 from cmvig_report.figures import (
     figure1,

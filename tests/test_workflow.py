@@ -84,6 +84,23 @@ def test_pdf_prints_the_numbers_in_estimates_json(built):
     assert est["n_responders"] == int(cohort["responded"].sum())
 
 
+def test_pdf_abstract_matches_the_published_abstract(built):
+    """The shipped cohort must print the paper's numbers (data/published.yaml) on page 1."""
+    import yaml
+
+    published = {v["key"]: v["published"] for v in
+                 yaml.safe_load((built / "data/published.yaml").read_text())["values"]}
+    first_page = " ".join(PdfReader(built / "report/manuscript.pdf").pages[0]
+                          .extract_text().split())
+    for block in ("response", "os_from_cmvig", "os_from_hsct"):
+        expected = (f"{published[block + '.estimate']}% (95% CI: "
+                    f"{published[block + '.ci_lower']}\u2013{published[block + '.ci_upper']})")
+        assert expected in first_page, expected
+    assert f"series of {published['n_patients']} children" in first_page
+    assert (f"{published['infection_type.recurrent']} had a recurrent and "
+            f"{published['infection_type.refractory']} a refractory") in first_page
+
+
 def test_manifest_checksums_every_input_and_output(built):
     manifest = json.loads((built / "report/manifest.json").read_text())
     assert set(manifest["inputs"]) >= {"patients", "viral_loads"}

@@ -174,7 +174,14 @@ def html_to_pdf(html: str, base_dir: str | Path, root: str | Path) -> tuple[byte
     document = HTML(string=html, base_url=Path(base_dir).resolve().as_uri() + "/",
                     url_fetcher=fetcher).render()
     identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
-    pdf = document.write_pdf(pdf_identifier=identifier)
+    # fontTools stamps subset fonts with the current time unless SOURCE_DATE_EPOCH is set.
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = previous or "0"
+    try:
+        pdf = document.write_pdf(pdf_identifier=identifier)
+    finally:
+        if previous is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
     return pdf, sorted(set(fetcher.refused))
 
 
