@@ -107,9 +107,9 @@ def test_run_analysis_writes_deterministic_files(tmp_path):
     abstract_like_cohort().to_csv(cohort_csv, index=False)
     outputs = []
     for k in range(2):
-        paths = {n: tmp_path / f"{n}{k}" for n in ("e.json", "t.csv", "t.html")}
+        paths = {n: tmp_path / f"{n}{k}" for n in ("e.json", "t.csv", "t.html", "c.csv")}
         run_analysis(str(cohort_csv), 50, 100, 365, 137.0, str(paths["e.json"]),
-                     str(paths["t.csv"]), str(paths["t.html"]))
+                     str(paths["t.csv"]), str(paths["t.html"]), str(paths["c.csv"]))
         outputs.append([p.read_bytes() for p in paths.values()])
     assert outputs[0] == outputs[1]
     est = json.loads(outputs[0][0])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from cohort_factory import abstract_like_cohort, make_cohort
 
-from cmvig_report.analysis import compute_estimates
+from cmvig_report.analysis import compute_estimates, km_curves
 from cmvig_report.figures import (
     figure1,
     figure2,
@@ -54,6 +54,10 @@ def test_files_for_shipped_shape_and_generated_cohort(tmp_path):
                         meta_out=out["json"])
             if fig == "figure1":
                 args["max_rows"] = 40
+            else:
+                curves = tmp_path / f"{name}-curves.csv"
+                km_curves(cohort).to_csv(curves, index=False)
+                args["curves"] = str(curves)
             run(**args)
             assert (tmp_path / f"{name}-{fig}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert "<svg" in (tmp_path / f"{name}-{fig}.svg").read_text()

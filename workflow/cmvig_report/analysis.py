@@ -116,6 +116,26 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
     }
 
 
+def km_curves(cohort: pd.DataFrame) -> pd.DataFrame:
+    """The Kaplan–Meier curves Figure 2 draws, as one tidy table (``results/km_curves.csv``).
+
+    Written by the analysis stage, which has lifelines loaded already, so the figure step
+    does not pay for importing it again.
+    """
+    parts = []
+    for g in GROUPS:
+        d = cohort[cohort["infection_type"] == g]
+        if len(d):
+            curve = survival.km_curve(d["days_to_response_or_censoring"], d["responded"])
+            parts.append(curve.assign(curve=f"response_{g}"))
+    if len(cohort):
+        curve = survival.km_curve(cohort["os_from_cmvig_days"], cohort["died"])
+        parts.append(curve.assign(curve="os_from_cmvig"))
+    columns = ["curve", "time", "survival", "ci_lower", "ci_upper"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(
+        columns=columns)
+
+
 def assert_finite(obj: Any, path: str = "") -> None:
     """Raise ValueError naming the key of the first NaN or infinity found."""
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -130,8 +150,8 @@ def assert_finite(obj: Any, path: str = "") -> None:
 
 def run_analysis(cohort: str, response_day: int, os_cmvig_day: int, os_hsct_day: int,
                  lloq: float, estimates_out: str, table1_csv_out: str,
-                 table1_html_out: str) -> list[str]:
-    """CLI entry: write estimates.json, table1.csv and table1.html."""
+                 table1_html_out: str, curves_out: str) -> list[str]:
+    """CLI entry: write estimates.json, table1.csv, table1.html and km_curves.csv."""
     df = read_clean_cohort(cohort)
     est = compute_estimates(df, response_day=response_day, os_cmvig_day=os_cmvig_day,
                             os_hsct_day=os_hsct_day, lloq_iu_ml=lloq)
@@ -140,5 +160,6 @@ def run_analysis(cohort: str, response_day: int, os_cmvig_day: int, os_hsct_day:
     table = build_table1(df)
     write_csv(table, table1_csv_out)
     atomic_write_text(table1_html_out, table1_html(table))
+    write_csv(km_curves(df).round(survival.DECIMALS), curves_out)
     write_json(est, estimates_out)
     return []

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--estimates-out", required=True)
     p.add_argument("--table1-csv-out", required=True)
     p.add_argument("--table1-html-out", required=True)
+    p.add_argument("--curves-out", required=True)
 
     for name in ("figure1", "figure2"):
         p = sub.add_parser(name, help=f"draw {name}")
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--estimates", required=True)
         if name == "figure1":
             p.add_argument("--max-rows", type=int, default=40)
+        else:
+            p.add_argument("--curves", required=True)
         p.add_argument("--svg-out", required=True)
         p.add_argument("--png-out", required=True)
         p.add_argument("--meta-out", required=True)

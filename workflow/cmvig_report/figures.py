@@ -25,6 +25,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
 from . import survival  # noqa: E402
+from .analysis import km_curves  # noqa: E402
 from .formatting import format_median_range, format_number, format_p  # noqa: E402
 from .io import atomic_write_bytes, read_clean_cohort, write_json  # noqa: E402
 
@@ -234,7 +235,8 @@ def figure2_at_risk(durations: Any, events: Any, ticks: Any) -> pd.DataFrame:
 
 def _censor_marks(ax, curve: pd.DataFrame, times: np.ndarray, colour: str, flip: bool,
                   xmax: float) -> None:
-    times = times[times <= xmax]
+    # One mark per distinct time: with thousands of patients, repeated marks only bloat the SVG.
+    times = np.unique(times[times <= xmax])
     if len(times) == 0:
         return
     pos = np.searchsorted(curve["time"].to_numpy(), times, side="right") - 1
@@ -267,8 +269,15 @@ def _panel_limits(durations: pd.Series, landmark: int) -> np.ndarray:
     return nice_ticks(max(min(longest, 3 * landmark), landmark), target=6)
 
 
-def figure2(cohort: pd.DataFrame, estimates: dict[str, Any]) -> tuple[Figure, dict[str, Any]]:
-    """Figure 2 and the facts its caption needs."""
+def _curve(curves: pd.DataFrame, name: str) -> pd.DataFrame:
+    return curves[curves["curve"] == name].reset_index(drop=True)
+
+
+def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
+            curves: pd.DataFrame | None = None) -> tuple[Figure, dict[str, Any]]:
+    """Figure 2 and the facts its caption needs (curves from :func:`km_curves`)."""
+    if curves is None:
+        curves = km_curves(cohort)
     response_day = int(estimates["response"]["day"])
     os_day = int(estimates["os_from_cmvig"]["day"])
     ticks_a = _panel_limits(cohort["days_to_response_or_censoring"], response_day)
@@ -284,7 +293,7 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any]) -> tuple[Figure, di
             d = cohort[cohort["infection_type"] == g]
             t, e = d["days_to_response_or_censoring"], d["responded"]
             if len(d):
-                curve = survival.km_curve(t, e)
+                curve = _curve(curves, f"response_{g}")
                 ax_a.step(curve["time"], 100 * (1 - curve["survival"]), where="post",
                           color=COLOURS[g], linewidth=1.4,
                           label=f"{LABELS[g]} (n = {format_number(len(d))})")
@@ -304,7 +313,7 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any]) -> tuple[Figure, di
 
         t, e = cohort["os_from_cmvig_days"], cohort["died"]
         if len(cohort):
-            curve = survival.km_curve(t, e)
+            curve = _curve(curves, "os_from_cmvig")
             ax_b.fill_between(curve["time"], 100 * curve["ci_lower"], 100 * curve["ci_upper"],
                               step="post", color=COLOURS["band"], alpha=0.25, linewidth=0,
                               label="95% CI (log-log)")
@@ -332,11 +341,11 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any]) -> tuple[Figure, di
     return fig, meta
 
 
-def run_figure2(cohort: str, estimates: str, svg_out: str, png_out: str,
+def run_figure2(cohort: str, estimates: str, curves: str, svg_out: str, png_out: str,
                 meta_out: str) -> list[str]:
     """CLI entry for Figure 2."""
     df, est = _load(cohort, estimates)
-    fig, meta = figure2(df, est)
+    fig, meta = figure2(df, est, pd.read_csv(curves))
     _save(fig, svg_out, png_out)
     write_json(meta, meta_out)
     return []

@@ -13,6 +13,7 @@ rule estimates:
             category="Estimates",
         ),
         table1_html="results/table1.html",
+        curves="results/km_curves.csv",
     params:
         response_day=config["response_day"],
         os_cmvig_day=config["os_cmvig_day"],
@@ -27,4 +28,4 @@ rule estimates:
         " --response-day {params.response_day} --os-cmvig-day {params.os_cmvig_day}"
         " --os-hsct-day {params.os_hsct_day} --lloq {params.lloq}"
         " --estimates-out {output.estimates:q} --table1-csv-out {output.table1_csv:q}"
-        " --table1-html-out {output.table1_html:q}"
+        " --table1-html-out {output.table1_html:q} --curves-out {output.curves:q}"

@@ -26,6 +26,7 @@ rule figure2:
     input:
         cohort="results/cohort.csv",
         estimates="results/estimates.json",
+        curves="results/km_curves.csv",
     output:
         svg=report(
             "results/figures/figure2.svg",
@@ -40,5 +41,5 @@ rule figure2:
         "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} figure2 --cohort {input.cohort:q}"
-        " --estimates {input.estimates:q}"
+        " --estimates {input.estimates:q} --curves {input.curves:q}"
         " --svg-out {output.svg:q} --png-out {output.png:q} --meta-out {output.meta:q}"

@@ -5,6 +5,7 @@ RESULT_FILES = [
     "results/estimates.json",
     "results/table1.csv",
     "results/table1.html",
+    "results/km_curves.csv",
     *FIGURES,
     "results/figures/figure1.json",
     "results/figures/figure2.json",
