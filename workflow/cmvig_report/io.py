@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,22 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
 def write_json(obj: Any, path: str | Path) -> None:
     """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
     atomic_write_text(path, json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextlib.contextmanager
+def fixed_source_date() -> Iterator[None]:
+    """Make tools that stamp the current time (fontTools, pandoc) stamp a fixed one instead.
+
+    A user's own ``SOURCE_DATE_EPOCH`` is respected; otherwise the epoch (1970-01-01) is used,
+    so the same inputs always give the same bytes.
+    """
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = previous or "0"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
 
 
 def sha256_file(path: str | Path) -> str:

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from .errors import PipelineError
+from .io import fixed_source_date
 
 QUARTO_TIMEOUT_S = 300
 
@@ -55,9 +56,10 @@ def pandoc_docx(qmd: str | Path, docx_out: str | Path) -> None:
     out = Path(docx_out).resolve()
     tmp = out.with_name(f".{out.name}.tmp.docx")
     try:
-        pypandoc.convert_file(str(qmd), "docx", format="markdown", outputfile=str(tmp),
-                              extra_args=[f"--resource-path={qmd.parent}"],
-                              cworkdir=str(qmd.parent))
+        with fixed_source_date():  # pandoc stamps the DOCX with the current time otherwise
+            pypandoc.convert_file(str(qmd), "docx", format="markdown", outputfile=str(tmp),
+                                  extra_args=[f"--resource-path={qmd.parent}"],
+                                  cworkdir=str(qmd.parent))
         tmp.replace(out)
     except (RuntimeError, OSError) as exc:
         tmp.unlink(missing_ok=True)

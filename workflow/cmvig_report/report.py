@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from .errors import PipelineError
 from .formatting import FILTERS, round_half_up
-from .io import atomic_write_bytes, atomic_write_text
+from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
 
 HTML_TEMPLATE = "manuscript.html.j2"
 QMD_TEMPLATE = "manuscript.qmd.j2"
@@ -174,14 +174,8 @@ def html_to_pdf(html: str, base_dir: str | Path, root: str | Path) -> tuple[byte
     document = HTML(string=html, base_url=Path(base_dir).resolve().as_uri() + "/",
                     url_fetcher=fetcher).render()
     identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
-    # fontTools stamps subset fonts with the current time unless SOURCE_DATE_EPOCH is set.
-    previous = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = previous or "0"
-    try:
+    with fixed_source_date():  # fontTools stamps subset fonts with the current time
         pdf = document.write_pdf(pdf_identifier=identifier)
-    finally:
-        if previous is None:
-            del os.environ["SOURCE_DATE_EPOCH"]
     return pdf, sorted(set(fetcher.refused))
 
 
