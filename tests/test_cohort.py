@@ -263,3 +263,21 @@ def test_xlsx_with_typed_cells_reads_like_the_csv(tmp_path):
     from_csv = clean_cohort(RAW / "patients.csv", RAW / "viral_loads.csv", LLOQ)
     from_xlsx = clean_cohort(px, RAW / "viral_loads.csv", LLOQ)
     pd.testing.assert_frame_equal(from_csv.cohort, from_xlsx.cohort)
+
+
+def test_csv_with_byte_order_mark_from_excel(tmp_path):
+    """Excel's "CSV UTF-8" export starts with a byte-order mark; the header must still match."""
+    bom = tmp_path / "patients.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + (RAW / "patients.csv").read_bytes())
+    c = clean_cohort(bom, RAW / "viral_loads.csv", LLOQ).cohort
+    assert c["patient_id"].iloc[0] == "P01"
+
+
+def test_patient_without_any_viral_load_is_a_non_responder(tmp_path):
+    vl = _raw("viral_loads.csv")
+    vl = vl[vl["patient_id"] != "P01"]
+    p, v = _write(tmp_path, _raw("patients.csv"), vl)
+    c = clean_cohort(p, v, LLOQ).cohort.set_index("patient_id")
+    assert not c.loc["P01", "responded"]
+    assert c.loc["P01", "n_viral_load_samples"] == 0
+    assert c.loc["P01", "days_to_response_or_censoring"] == c.loc["P01", "os_from_cmvig_days"]

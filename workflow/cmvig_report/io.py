@@ -33,7 +33,7 @@ def read_export(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
             df = df.map(_excel_cell_to_text)
         else:
             df = pd.read_csv(
-                path, dtype=str, keep_default_na=False, encoding="utf-8", skipinitialspace=False
+                path, dtype=str, keep_default_na=False, encoding="utf-8-sig"
             )
     except UnicodeDecodeError as exc:
         raise PipelineError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
