@@ -32,7 +32,8 @@ def test_shipped_config_is_valid():
         ("lloq_iu_ml", -1, "lloq_iu_ml"),
         ("formats", ["pdf", "epub"], "epub"),
         ("replication_check", "sometimes", "sometimes"),
-        ("line_numbers", "yes", "line_numbers"),
+        ("line_numbers", "sometimes", "line_numbers"),
+        ("formats", "pdf,epub", "formats"),
         ("timeline_max_rows", 1000, "timeline_max_rows"),
         ("surival_day", 100, "surival_day"),  # unknown (misspelled) key
     ],

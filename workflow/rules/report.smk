@@ -21,7 +21,7 @@ RENDER_INPUTS = dict(
 )
 RENDER_PARAMS = dict(
     replication="yes" if REPLICATION else "no",
-    line_numbers="yes" if config["line_numbers"] else "no",
+    line_numbers="yes" if LINE_NUMBERS else "no",
 )
 
 
