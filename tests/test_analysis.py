@@ -10,7 +10,7 @@ import yaml
 from cohort_factory import abstract_like_cohort, make_cohort
 
 from cmvig_report.analysis import compute_estimates, run_analysis
-from cmvig_report.cohort import clean_cohort, derive_cohort  # noqa: F401  (API stability)
+from cmvig_report.cohort import clean_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = {"response_day": 50, "os_cmvig_day": 100, "os_hsct_day": 365, "lloq_iu_ml": 137}
