@@ -121,3 +121,15 @@ def test_single_group_cohort_still_renders():
     svg = render_bytes(figure2(cohort, est)[0])[0].decode()
     assert "not estimable" in svg
     render_bytes(figure1(cohort, 50)[0])
+
+
+def test_every_text_is_at_least_7_pt_at_180_mm():
+    from matplotlib.text import Text
+
+    cohort = random_cohort(500)
+    est = compute_estimates(cohort, **DAYS)
+    for fig in (figure1(cohort, 50, 40)[0], figure2(cohort, est)[0]):
+        render_bytes(fig)  # lay out tick labels
+        assert abs(fig.get_figwidth() * 25.4 - 180) < 1
+        sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+        assert sizes and min(sizes) >= 7

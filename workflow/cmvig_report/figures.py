@@ -170,7 +170,7 @@ def _draw_timeline(ax, shown: pd.DataFrame, rule: str | None, total: int) -> Non
                linewidth=0, zorder=3, label="Death")
     ax.scatter(d["os_from_hsct_days"][~dead], y[~dead], marker=">", s=12, color="#666666",
                linewidth=0, zorder=3, label="Alive at last follow-up")
-    ax.set_yticks(y, d["patient_id"], fontsize=7 if len(d) <= 25 else 6.5)
+    ax.set_yticks(y, d["patient_id"], fontsize=7)  # 7 pt is the print minimum, at any N
     ax.set_ylim(-0.8, len(d) - 0.2)
     ax.set_xlim(0, None)
     ax.set_xlabel("Days since HSCT")
