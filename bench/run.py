@@ -24,17 +24,9 @@ from pathlib import Path
 import psutil
 from pypdf import PdfReader
 
+from cmvig_report.io import copy_project
+
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("Snakefile", "config", "workflow", "templates", "data", "pyproject.toml")
-
-
-def copy_repo(dest: Path) -> None:
-    for name in COPIED:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
@@ -73,7 +65,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cmvig-bench-") as tmp:
         repo = Path(tmp) / "repo"
         repo.mkdir()
-        copy_repo(repo)
+        copy_project(ROOT, repo)
         t, m = timed(snake, repo)
         n_pages = pages(repo / "report/manuscript.pdf")
         rows.append(("full clean build (N = 15)", t, m, "<= 4.0 s", f"{n_pages} pages"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,23 +12,16 @@ import pytest
 from pypdf import PdfReader
 
 from cmvig_report.formatting import format_percent
+from cmvig_report.io import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("Snakefile", "config", "workflow", "templates", "data", "pyproject.toml")
 RENDER_RULES = {"manuscript", "quarto_source", "docx", "manifest"}
 
 pytestmark = pytest.mark.e2e
 
 
 def _copy_repo(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
+    return copy_project(ROOT, dest)
 
 
 def _snakemake(repo: Path, *args: str) -> subprocess.CompletedProcess:

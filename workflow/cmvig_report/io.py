@@ -143,3 +143,23 @@ def read_clean_cohort(path: str | Path) -> pd.DataFrame:
         "Int64"
     )
     return df
+
+
+# What a working copy of the project needs: used by the benchmark and the end-to-end tests,
+# which must never touch the checkout's own results/ and report/.
+PROJECT_FILES = ("Snakefile", "config", "workflow", "templates", "data", "pyproject.toml")
+
+
+def copy_project(src: str | Path, dest: str | Path) -> Path:
+    """Copy the project's sources (not its built outputs) from ``src`` into ``dest``."""
+    import shutil
+
+    src, dest = Path(src), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dest / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src / name, dest / name)
+    return dest
