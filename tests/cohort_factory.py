@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 
@@ -65,4 +66,19 @@ def abstract_like_cohort() -> pd.DataFrame:
              {"type": "refractory", "response": None, "fu": 800},
              {"type": "refractory", "response": None, "fu": 700}]
     rows[0]["fu"], rows[0]["died"] = 90, True
+    return make_cohort(rows)
+
+
+def random_cohort(n: int, seed: int = 7) -> pd.DataFrame:
+    """``n`` patients with random types, responses, follow-up and deaths (reproducible)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        fu = int(rng.integers(20, 900))
+        resp = int(rng.integers(7, 80)) if rng.random() < 0.6 else None
+        if resp is not None and resp > fu:
+            resp = None
+        rows.append({"type": "recurrent" if rng.random() < 0.5 else "refractory",
+                     "response": resp, "fu": fu, "died": bool(rng.random() < 0.25),
+                     "hsct_to_cmvig": int(rng.integers(20, 150))})
     return make_cohort(rows)

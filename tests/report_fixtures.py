@@ -1,9 +1,16 @@
-"""Upstream results for rendering tests, built with the real stage functions in a temp dir."""
+"""Fake upstream results for the rendering tests, built in a temporary project directory.
+
+Estimates and Table 1 come from the real analysis functions applied to a small fabricated
+cohort (tests/cohort_factory.py), so the numbers are consistent with each other; the figures
+are stand-ins (a grey SVG rectangle and a 1-pixel PNG): these tests are about text, not drawing.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -14,30 +21,49 @@ from cmvig_report.table1 import build_table1, table1_html
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = {"response_day": 50, "os_cmvig_day": 100, "os_hsct_day": 365, "lloq_iu_ml": 137}
-# A stand-in figure: the rendering tests are about text, not about drawing.
 SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="400" height="200">'
        '<rect width="400" height="200" fill="#eee"/></svg>')
 
 
-def make_project(tmp_path: Path, cohort: pd.DataFrame, *, with_png: bool = False) -> dict:
-    """A project directory (templates copied) with results/ for ``cohort``; returns the
-    keyword arguments of report.run_render minus the outputs."""
+def tiny_png() -> bytes:
+    """A valid 1x1 grey PNG, written without any imaging library."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)  # 1x1, 8-bit greyscale
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00\xcc")) + chunk(b"IEND", b""))
+
+
+def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | None = None,
+                 figure2_meta: dict | None = None, estimates_patch: dict | None = None) -> dict:
+    """A project directory (templates copied from the checkout, results/ for ``cohort``).
+
+    Returns the keyword arguments of ``report.run_render`` minus the outputs, plus
+    ``_project`` (the directory) and ``_estimates`` (the estimates dict) for assertions.
+    ``estimates_patch`` overrides top-level keys of the estimates (e.g. to fake a null).
+    """
     project = tmp_path / "project"
     shutil.copytree(ROOT / "templates", project / "templates")
     results = project / "results"
     figures = results / "figures"
     figures.mkdir(parents=True)
     est = compute_estimates(cohort, **DAYS)
-    (results / "estimates.json").write_text(json.dumps(est))
+    est.update(estimates_patch or {})
+    (results / "estimates.json").write_text(json.dumps(est, allow_nan=False))
     table = build_table1(cohort)
     table.to_csv(results / "table1.csv", index=False)
     (results / "table1.html").write_text(table1_html(table))
     for name in ("figure1", "figure2"):
         (figures / f"{name}.svg").write_text(SVG)
-    (figures / "figure1.json").write_text(json.dumps(
-        {"timeline_rows_shown": len(cohort), "timeline_rows_total": len(cohort),
-         "timeline_subset_rule": None}))
-    (figures / "figure2.json").write_text(json.dumps({"at_risk_ticks": [0, 50, 100]}))
+        (figures / f"{name}.png").write_bytes(tiny_png())
+    (figures / "figure1.json").write_text(json.dumps(figure1_meta or {
+        "timeline_rows_shown": len(cohort), "timeline_rows_total": len(cohort),
+        "timeline_subset_rule": None}))
+    (figures / "figure2.json").write_text(json.dumps(figure2_meta or {
+        "at_risk_ticks": [0, 50, 100], "at_risk_ticks_response": [0, 25, 50],
+        "censor_marks_shown": {"response": True, "overall_survival": True},
+        "censor_marks_omitted": []}))
     data = project / "data"
     data.mkdir()
     shutil.copy(ROOT / "data" / "published.yaml", data / "published.yaml")
@@ -56,3 +82,8 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, with_png: bool = False
         "_project": project,
         "_estimates": est,
     }
+
+
+def stage_args(kwargs: dict) -> dict:
+    """The keyword arguments a stage function accepts (drops the ``_`` test extras)."""
+    return {k: v for k, v in kwargs.items() if not k.startswith("_")}

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from itertools import combinations
+from pathlib import Path
 
-import numpy as np
+import matplotlib
 import pandas as pd
-from cohort_factory import abstract_like_cohort, make_cohort
+import pytest
+from cohort_factory import abstract_like_cohort, make_cohort, random_cohort
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.patches import FancyBboxPatch
+from matplotlib.text import Text
 
+from cmvig_report import survival
 from cmvig_report.analysis import compute_estimates, km_curves
 from cmvig_report.figures import (
+    STYLE,
     figure1,
     figure2,
     figure2_at_risk,
@@ -18,23 +26,35 @@ from cmvig_report.figures import (
     run_figure1,
     run_figure2,
 )
-from cmvig_report.formatting import format_p
+from cmvig_report.formatting import format_number, format_p
 
 DAYS = {"response_day": 50, "os_cmvig_day": 100, "os_hsct_day": 365, "lloq_iu_ml": 137}
 
 
-def random_cohort(n: int, seed: int = 7) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for _ in range(n):
-        fu = int(rng.integers(20, 900))
-        resp = int(rng.integers(7, 80)) if rng.random() < 0.6 else None
-        if resp is not None and resp > fu:
-            resp = None
-        rows.append({"type": "recurrent" if rng.random() < 0.5 else "refractory",
-                     "response": resp, "fu": fu, "died": bool(rng.random() < 0.25),
-                     "hsct_to_cmvig": int(rng.integers(20, 150))})
-    return make_cohort(rows)
+def huge_cohort(copies: int = 3334) -> pd.DataFrame:
+    """~50,000 patients (the 15-patient shape repeated) with long drug lists: counts in the
+    tens of thousands and long names, to test that text stays inside boxes and tables."""
+    base = abstract_like_cohort()
+    big = pd.concat([base] * copies, ignore_index=True)
+    big["patient_id"] = [f"P{i:06d}" for i in range(len(big))]
+    drugs = "valganciclovir;foscarnet;cidofovir;letermovir;maribavir"
+    big["prior_antivirals"] = drugs
+    big["n_prior_antivirals"] = 5
+    return big
+
+
+def long_names_cohort() -> pd.DataFrame:
+    """The 15-patient shape with a drug name wider than a flow box on its own."""
+    cohort = abstract_like_cohort()
+    cohort["prior_antivirals"] = "ganciclovir-" + "extended-release-" * 6 + "tablets;foscarnet"
+    cohort["n_prior_antivirals"] = 2
+    return cohort
+
+
+def minimal_estimates(p: float | None = 0.0004) -> dict:
+    """Only what Figure 2 reads, so a 50,000-patient render needs no survival fits."""
+    return {"response": {"day": 50}, "os_from_cmvig": {"day": 100}, "logrank_p": p,
+            "settings": {"response_day": 50, "os_cmvig_day": 100}}
 
 
 def _write_inputs(tmp_path, cohort):
@@ -45,43 +65,87 @@ def _write_inputs(tmp_path, cohort):
     return str(c), str(e), est
 
 
+def _texts(fig) -> list[Text]:
+    """Every text actually drawn (tick labels outside the view limits are not)."""
+    texts: list[Text] = list(fig.texts)
+    legends = list(fig.legends)
+    for ax in fig.axes:
+        texts += ax.texts
+        legends += [ax.get_legend()] if ax.get_legend() else []
+        if not ax.axison:
+            continue
+        texts += [ax.xaxis.label, ax.yaxis.label]
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            lo, hi = min(lo, hi), max(lo, hi)
+            texts += [t.label1 for t in axis.get_major_ticks() if lo <= t.get_loc() <= hi]
+    for leg in legends:
+        texts += [*leg.get_texts(), leg.get_title()]
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def _drawn_table(fig, index: int) -> list[list[str]]:
+    """The numbers drawn in the ``index``-th at-risk table, row by row (top first)."""
+    ax = [a for a in fig.axes if a.get_label() == "at-risk table"][index]
+    cells = [t for t in ax.texts if t.get_transform() == ax.transData]
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for t in cells:
+        x, y = t.get_position()
+        rows.setdefault(y, []).append((x, t.get_text()))
+    return [[text for _, text in sorted(rows[y])] for y in sorted(rows)]
+
+
 def test_files_for_shipped_shape_and_generated_cohort(tmp_path):
     for name, cohort in (("small", abstract_like_cohort()), ("big", random_cohort(300))):
         c, e, _ = _write_inputs(tmp_path, cohort)
         for fig, run in (("figure1", run_figure1), ("figure2", run_figure2)):
-            out = {k: str(tmp_path / f"{name}-{fig}.{k}") for k in ("svg", "png", "json")}
-            args = dict(cohort=c, estimates=e, svg_out=out["svg"], png_out=out["png"],
-                        meta_out=out["json"])
+            out = {k: tmp_path / f"{name}-{fig}.{k}" for k in ("svg", "png", "json")}
+            args = dict(cohort=c, estimates=e, svg_out=str(out["svg"]), png_out=str(out["png"]),
+                        meta_out=str(out["json"]))
             if fig == "figure1":
                 args["max_rows"] = 40
             else:
                 curves = tmp_path / f"{name}-curves.csv"
                 km_curves(cohort).to_csv(curves, index=False)
                 args["curves"] = str(curves)
-            run(**args)
-            assert (tmp_path / f"{name}-{fig}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-            assert "<svg" in (tmp_path / f"{name}-{fig}.svg").read_text()
+            notes = run(**args)
+            assert isinstance(notes, list)
+            assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            assert "<svg" in out["svg"].read_text()
+            meta = json.loads(out["json"].read_text())
+            if fig == "figure1":
+                assert meta["timeline_rows_total"] == len(cohort)
+                # at most 40, fewer only when 40 would push the caption off the page
+                assert min(len(cohort), 30) <= meta["timeline_rows_shown"] <= min(len(cohort), 40)
+            else:
+                assert meta["at_risk_ticks"][0] == 0 and 100 in meta["at_risk_ticks"]
+                assert 50 in meta["at_risk_ticks_response"]
+        assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
 
 
 def test_at_risk_numbers_drawn_match_the_landmark_counts():
     cohort = abstract_like_cohort()
     est = compute_estimates(cohort, **DAYS)
-    table = figure2_at_risk(cohort["os_from_cmvig_days"], cohort["died"], [0, 100])
-    row = table[table["tick"] == 100].iloc[0]
+    fig, meta = figure2(cohort, est, km_curves(cohort))
+    panels = [
+        (0, meta["at_risk_ticks_response"],
+         [cohort[cohort["infection_type"] == g] for g in ("recurrent", "refractory")],
+         "days_to_response_or_censoring", "responded"),
+        (1, meta["at_risk_ticks"], [cohort], "os_from_cmvig_days", "died"),
+    ]
+    for index, ticks, groups, time, event in panels:
+        drawn = _drawn_table(fig, index)
+        expected = []
+        for d in groups:
+            blocks = [survival.km_landmark(d[time], d[event], day) for day in ticks]
+            for key in ("at_risk", "events", "censored"):
+                expected.append([format_number(b[key]) for b in blocks])
+        assert drawn == expected
+    # ... and the same counts as the landmark blocks in estimates.json
+    table = figure2_at_risk(cohort["os_from_cmvig_days"], cohort["died"], [100])
     block = est["os_from_cmvig"]
-    assert (row["at_risk"], row["events"], row["censored"]) == (
-        block["at_risk"], block["events"], block["censored"])
-    rec = cohort[cohort["infection_type"] == "recurrent"]
-    row = figure2_at_risk(rec["days_to_response_or_censoring"], rec["responded"], [50]).iloc[0]
-    block = est["response_by_type"]["recurrent"]
-    assert (row["at_risk"], row["events"]) == (block["at_risk"], block["events"])
-    # the drawing uses exactly this table: its numbers appear as SVG text
-    fig, meta = figure2(cohort, est)
-    svg = render_bytes(fig)[0].decode()
-    ticks = meta["at_risk_ticks"]
-    drawn = figure2_at_risk(cohort["os_from_cmvig_days"], cohort["died"], ticks)
-    for value in drawn["at_risk"]:
-        assert f">{value}<" in svg
+    assert table.iloc[0][["at_risk", "events", "censored"]].tolist() == [
+        block["at_risk"], block["events"], block["censored"]]
+    assert 100 in meta["at_risk_ticks"]
 
 
 def test_svg_keeps_labels_as_text():
@@ -91,6 +155,9 @@ def test_svg_keeps_labels_as_text():
     assert "Recurrent" in svg and "Refractory" in svg
     assert f"Log-rank {format_p(est['logrank_p'])}" in svg
     assert "Days since CMVIG start" in svg
+    assert "Day 50" in svg and "Day 100" in svg
+    svg = render_bytes(figure2(huge_cohort(10), minimal_estimates(0.0004))[0])[0].decode()
+    assert "Log-rank p &lt; 0.001" in svg
 
 
 def test_two_renders_are_byte_identical():
@@ -104,13 +171,29 @@ def test_two_renders_are_byte_identical():
 def test_large_cohort_timeline_shows_a_stated_subset():
     cohort = random_cohort(500)
     fig, meta = figure1(cohort, 50, max_rows=40)
-    assert meta["timeline_rows_shown"] == 40
+    shown = meta["timeline_rows_shown"]
+    assert 30 <= shown <= 40
     assert meta["timeline_rows_total"] == 500
     assert "evenly spaced" in meta["timeline_subset_rule"]
     svg = render_bytes(fig)[0].decode()
-    assert "Showing 40 of 500 patients" in svg
+    assert f"Showing {shown} of 500 patients" in svg
     shown_ids = [pid for pid in cohort["patient_id"] if f">{pid}<" in svg]
-    assert len(shown_ids) == 40
+    assert len(shown_ids) == shown
+    # one bar per row shown, and the subset is the same on every run
+    assert sum(len(c.patches) for c in fig.axes[1].containers) == shown
+    assert figure1(cohort, 50, max_rows=40)[1] == meta
+    # the figure leaves room on an A4 page (251 mm of text height) for a six-line caption
+    assert fig.get_figheight() * 25.4 <= 220
+    # a short flow diagram leaves room for all 40
+    plain = cohort.assign(prior_antivirals="ganciclovir", n_prior_antivirals=1)
+    assert figure1(plain, 50, max_rows=40)[1]["timeline_rows_shown"] == 40
+    # more rows than fit with readable IDs: thinner rows, no IDs, still one page
+    fig, meta = figure1(cohort, 50, max_rows=100)
+    assert meta["timeline_rows_shown"] == 100
+    assert fig.get_figheight() * 25.4 <= 220
+    assert "T001" not in render_bytes(fig)[0].decode()
+    # a cohort that fits shows everyone and states no rule
+    assert figure1(abstract_like_cohort(), 50, 40)[1]["timeline_subset_rule"] is None
 
 
 def test_single_group_cohort_still_renders():
@@ -118,18 +201,100 @@ def test_single_group_cohort_still_renders():
                           {"type": "recurrent", "response": None, "fu": 120}])
     est = compute_estimates(cohort, **DAYS)
     assert flow_counts(cohort, 50)["refractory"]["n"] == 0
-    svg = render_bytes(figure2(cohort, est)[0])[0].decode()
+    fig, _ = figure2(cohort, est)
+    svg = render_bytes(fig)[0].decode()
     assert "not estimable" in svg
-    render_bytes(figure1(cohort, 50)[0])
+    assert _drawn_table(fig, 0)[3:] == [["0"] * len(_drawn_table(fig, 0)[0])] * 3
+    fig, meta = figure1(cohort, 50)
+    render_bytes(fig)
+    assert meta["timeline_rows_shown"] == 2
+    # the empty arm stops at its "n = 0" box: cohort box + 5 recurrent + 1 refractory
+    flow = " ".join(t.get_text() for t in fig.axes[0].texts).replace("\u00a0", " ")
+    assert len(fig.axes[0].texts) == 7 and "Refractory CMV infection (n = 0)" in flow
+    assert "not estimable" not in flow
 
 
-def test_every_text_is_at_least_7_pt_at_180_mm():
-    from matplotlib.text import Text
+def test_run_figure2_without_a_curves_file(tmp_path):
+    # the CLI passes results/km_curves.csv; without it the curves are fitted from the cohort
+    cohort = abstract_like_cohort()
+    c, e, _ = _write_inputs(tmp_path, cohort)
+    outs = [str(tmp_path / f"f2.{k}") for k in ("svg", "png", "json")]
+    assert run_figure2(cohort=c, estimates=e, svg_out=outs[0], png_out=outs[1],
+                       meta_out=outs[2]) == []
+    curves = tmp_path / "curves.csv"
+    km_curves(cohort).to_csv(curves, index=False)
+    with_file = [str(tmp_path / f"g2.{k}") for k in ("svg", "png", "json")]
+    run_figure2(cohort=c, estimates=e, svg_out=with_file[0], png_out=with_file[1],
+                meta_out=with_file[2], curves=str(curves))
+    # same curves either way, so the same bytes
+    for a, b in zip(outs, with_file, strict=True):
+        assert Path(a).read_bytes() == Path(b).read_bytes()
 
-    cohort = random_cohort(500)
-    est = compute_estimates(cohort, **DAYS)
-    for fig in (figure1(cohort, 50, 40)[0], figure2(cohort, est)[0]):
-        render_bytes(fig)  # lay out tick labels
+
+@pytest.mark.parametrize("make", [abstract_like_cohort, huge_cohort, long_names_cohort],
+                         ids=["n15", "n50000", "long-drug-name"])
+def test_flow_text_stays_inside_its_box(make):
+    cohort = make()
+    fig, _ = figure1(cohort, 50, 40)
+    with matplotlib.rc_context(STYLE):
+        FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    assert len(boxes) == len(ax.texts) == 11
+    renderer = fig.canvas.get_renderer()
+    for box, text in zip(boxes, ax.texts, strict=True):
+        outer, inner = box.get_window_extent(renderer), text.get_window_extent(renderer)
+        assert outer.x0 < inner.x0 and inner.x1 < outer.x1, text.get_text()
+        assert outer.y0 < inner.y0 and inner.y1 < outer.y1, text.get_text()
+    counts = flow_counts(cohort, 50)
+    drawn = " ".join(t.get_text() for t in ax.texts).replace("\u00a0", " ")
+    assert f"n = {format_number(len(cohort))}" in drawn
+    assert f"Recurrent CMV infection (n = {format_number(counts['recurrent']['n'])})" in drawn
+
+
+@pytest.mark.parametrize("make", [abstract_like_cohort, huge_cohort], ids=["n15", "n50000"])
+def test_no_text_overlaps_and_every_font_is_at_least_7_pt(make):
+    cohort = make()
+    figs = [figure1(cohort, 50, 40)[0], figure2(cohort, minimal_estimates())[0]]
+    for fig in figs:
+        render_bytes(fig)
+        with matplotlib.rc_context(STYLE):
+            fig.canvas.draw()  # lay out at the figure's own dpi before measuring
         assert abs(fig.get_figwidth() * 25.4 - 180) < 1
-        sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
-        assert sizes and min(sizes) >= 7
+        assert fig.get_figheight() * 25.4 <= 220  # fits a journal page with its caption
+        texts = _texts(fig)
+        assert min(t.get_fontsize() for t in texts) >= 7
+        renderer = fig.canvas.get_renderer()
+        extents = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+        fig_box = fig.bbox
+        for label, box in extents:
+            assert fig_box.x0 <= box.x0 and box.x1 <= fig_box.x1 + 1, label
+        for (a, ba), (b, bb) in combinations(extents, 2):
+            assert not ba.shrunk(0.98, 0.9).overlaps(bb.shrunk(0.98, 0.9)), (a, b)
+
+
+def _tick_marks(ax) -> int:
+    return sum(1 for line in ax.lines if line.get_marker() == "|")
+
+
+def test_censor_ticks_are_all_or_nothing_per_panel():
+    # refractory: 70 distinct censoring times (a smear); recurrent: 3 (readable on their own)
+    rows = [{"type": "refractory", "response": None, "fu": 20 + day} for day in range(70)]
+    rows += [{"type": "recurrent", "response": None, "fu": fu} for fu in (30, 60, 90)]
+    rows += [{"type": "recurrent", "response": 10}, {"type": "refractory", "response": 12}]
+    for r in rows:
+        r.setdefault("fu", 400)
+    cohort = make_cohort(rows)
+    fig, meta = figure2(cohort, compute_estimates(cohort, **DAYS))
+    assert "response" in meta["censor_marks_omitted"]
+    assert meta["censor_marks_shown"]["response"] is False
+    assert _tick_marks(fig.axes[0]) == 0  # neither group marked, not only the crowded one
+
+    few = make_cohort([{"type": "recurrent", "response": None, "fu": 40},
+                       {"type": "recurrent", "response": 10, "fu": 400},
+                       {"type": "refractory", "response": None, "fu": 60},
+                       {"type": "refractory", "response": 12, "fu": 400}])
+    fig, meta = figure2(few, compute_estimates(few, **DAYS))
+    assert meta["censor_marks_omitted"] == []
+    assert meta["censor_marks_shown"]["response"] is True
+    assert _tick_marks(fig.axes[0]) == 2  # one set of ticks per group

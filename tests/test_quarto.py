@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cohort_factory import abstract_like_cohort
-from report_fixtures import make_project
+from report_fixtures import make_project, stage_args
 
 from cmvig_report import quarto
 from cmvig_report.errors import PipelineError
@@ -70,20 +70,41 @@ def test_run_docx_uses_quarto_when_present(tmp_path, monkeypatch):
     assert "rendered by Quarto" in notes[0]
 
 
+def _qmd(tmp_path: Path) -> tuple[dict, Path]:
+    kwargs = make_project(tmp_path, abstract_like_cohort())
+    qmd = kwargs["_project"] / "report" / "manuscript.qmd"
+    run_qmd(**stage_args(kwargs), qmd_out=str(qmd))
+    return kwargs, qmd
+
+
 def test_docx_by_pandoc_when_quarto_is_absent(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     assert quarto.find_quarto() is None
-    kwargs = make_project(tmp_path, abstract_like_cohort())
-    (Path(kwargs["figures_dir"]) / "figure1.png").write_bytes(b"")
-    args = {k: v for k, v in kwargs.items() if not k.startswith("_")}
-    report_dir = kwargs["_project"] / "report"
-    qmd = report_dir / "manuscript.qmd"
-    run_qmd(**args, qmd_out=str(qmd), table1_csv=str(Path(kwargs["estimates"]).parent /
-                                                     "table1.csv"))
-    docx = report_dir / "manuscript.docx"
+    kwargs, qmd = _qmd(tmp_path)
+    docx = qmd.parent / "manuscript.docx"
     notes = quarto.run_docx(str(qmd), str(docx))
     assert notes == [f"quarto not found on PATH: {docx} made by pandoc instead"]
-    xml = zipfile.ZipFile(docx).read("word/document.xml").decode()
+    with zipfile.ZipFile(docx) as z:
+        xml = z.read("word/document.xml").decode()
+        media = [n for n in z.namelist() if n.startswith("word/media/")]
     est = kwargs["_estimates"]
     for block in ("response", "os_from_cmvig", "os_from_hsct"):
         assert format_percent_ci(est[block]) in xml
+    assert "A. Author (Replication team)" in xml  # structured authors passed to pandoc
+    assert "Table 1." in xml and "Figure 2." in xml
+    assert len(media) == 2  # both figures found through --resource-path
+
+
+def test_pandoc_docx_is_byte_identical_across_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    _, qmd = _qmd(tmp_path)
+    one, two = qmd.parent / "one.docx", qmd.parent / "two.docx"
+    quarto.run_docx(str(qmd), str(one))
+    quarto.run_docx(str(qmd), str(two))
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_pandoc_failure_is_a_plain_error(tmp_path):
+    with pytest.raises(PipelineError, match="Quarto source not found"):
+        quarto.pandoc_docx(tmp_path / "missing.qmd", tmp_path / "x.docx")

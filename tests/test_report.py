@@ -1,55 +1,72 @@
-"""Manuscript rendering: numbers from the data, strict templates, escaping, no network."""
+"""Manuscript rendering: numbers from the data, strict templates, escaping, no network,
+identical bytes for identical inputs. Inputs are fabricated in tmp_path (report_fixtures)."""
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
 import pytest
-from cohort_factory import abstract_like_cohort, make_cohort
+import yaml
+from cohort_factory import abstract_like_cohort, make_cohort, random_cohort
 from pypdf import PdfReader
-from report_fixtures import make_project
-from test_figures import random_cohort
+from report_fixtures import make_project, stage_args
 
 from cmvig_report.errors import PipelineError
-from cmvig_report.formatting import format_p, format_percent_ci
-from cmvig_report.report import replication_rows, run_qmd, run_render
+from cmvig_report.formatting import format_p, format_percent_ci, plural
+from cmvig_report.report import markdown_escape, replication_rows, run_qmd, run_render, table_rows
 
 
-def _render(kwargs: dict, name: str = "m") -> tuple[Path, Path, list[str]]:
-    project = kwargs["_project"]
-    args = {k: v for k, v in kwargs.items() if not k.startswith("_")}
-    html, pdf = project / "report" / f"{name}.html", project / "report" / f"{name}.pdf"
-    notes = run_render(**args, html_out=str(html), pdf_out=str(pdf))
-    return html, pdf, notes
+def _render(kwargs: dict, name: str = "m", pdf: bool = True) -> tuple[Path, Path, list[str]]:
+    report = kwargs["_project"] / "report"
+    html_out, pdf_out = report / f"{name}.html", report / f"{name}.pdf"
+    notes = run_render(**stage_args(kwargs), html_out=str(html_out),
+                       pdf_out=str(pdf_out) if pdf else None)
+    return html_out, pdf_out, notes
 
 
-def _text(pdf: Path, first_page_only: bool = False) -> str:
+def _squash(text: str) -> str:
+    # Line breaks and hyphenation put spaces and hyphens anywhere in extracted PDF text.
+    return re.sub(r"[\s\-\u00ad]", "", text)
+
+
+def _pdf_text(pdf: Path, first_page_only: bool = False) -> str:
     pages = PdfReader(pdf).pages
-    pages = pages[:1] if first_page_only else pages
-    return " ".join(" ".join(p.extract_text().split()) for p in pages)
+    return _squash(" ".join(p.extract_text() for p in (pages[:1] if first_page_only else pages)))
+
+
+def _html_text(html: Path) -> str:
+    text = re.sub(r"<style>.*?</style>|<[^>]+>", " ", html.read_text(), flags=re.S)
+    return " ".join(text.split())
 
 
 def _abstract_numbers(est: dict) -> list[str]:
     return [format_percent_ci(est["response"]), format_percent_ci(est["os_from_cmvig"]),
             format_percent_ci(est["os_from_hsct"]),
-            f"series of {est['n_patients']} children",
-            f"{est['infection_type']['recurrent']} had a recurrent"]
+            f"series of {plural(est['n_patients'], 'child', 'children')}",
+            f"{est['infection_type']['recurrent']} had a recurrent and "
+            f"{est['infection_type']['refractory']} a refractory infection",
+            f"{plural(est['deaths']['total'], 'child', 'children')} died"]
 
 
 def test_pdf_abstract_holds_the_numbers_of_whichever_cohort_is_rendered(tmp_path):
     a = make_project(tmp_path / "a", abstract_like_cohort())
     _, pdf_a, _ = _render(a)
-    text_a = _text(pdf_a, first_page_only=True)
+    text_a = _pdf_text(pdf_a, first_page_only=True)
     for number in _abstract_numbers(a["_estimates"]):
-        assert number in text_a
+        assert _squash(number) in text_a, number
+    assert _squash("No infusion-related adverse event") in text_a
+
     b = make_project(tmp_path / "b", random_cohort(120, seed=3))
     _, pdf_b, _ = _render(b)
-    text_b = _text(pdf_b, first_page_only=True)
+    text_b = _pdf_text(pdf_b, first_page_only=True)
     for number in _abstract_numbers(b["_estimates"]):
-        assert number in text_b
-    assert format_percent_ci(a["_estimates"]["response"]) not in text_b
-    assert format_p(b["_estimates"]["logrank_p"]) in _text(pdf_b)
+        assert _squash(number) in text_b, number
+    for block in ("response", "os_from_cmvig", "os_from_hsct"):
+        assert _squash(format_percent_ci(a["_estimates"][block])) not in text_b, block
+    assert "series of 15 children" not in text_b
+    assert _squash(format_p(b["_estimates"]["logrank_p"])) in _pdf_text(pdf_b)
 
 
 def test_misspelled_variable_names_template_line_and_variable(tmp_path):
@@ -59,78 +76,228 @@ def test_misspelled_variable_names_template_line_and_variable(tmp_path):
     lines.insert(3, "  <p>{{ est.n_patiens }}</p>")
     partial.write_text("\n".join(lines) + "\n")
     with pytest.raises(PipelineError) as info:
-        _render(kwargs)
+        _render(kwargs, pdf=False)
     message = str(info.value)
-    assert "partials/results.html.j2" in message
+    assert "templates/partials/results.html.j2" in message
     assert "line 4" in message
-    assert "n_patiens" in message
+    assert "'n_patiens'" in message
+    assert not (kwargs["_project"] / "report" / "m.html").exists()
 
 
-def test_values_from_the_data_are_html_escaped(tmp_path):
+def test_misspelled_variable_inside_a_shared_macro_points_at_the_macro(tmp_path):
+    kwargs = make_project(tmp_path, abstract_like_cohort())
+    text_j2 = Path(kwargs["templates"]) / "text.j2"
+    source = text_j2.read_text().replace("{{ est.cmvig_period.first | month }}",
+                                         "{{ est.cmvig_perod.first | month }}", 1)
+    text_j2.write_text(source)
+    expected_line = next(i for i, line in enumerate(source.splitlines(), 1)
+                         if "cmvig_perod" in line)
+    with pytest.raises(PipelineError) as info:
+        _render(kwargs, pdf=False)
+    assert f"templates/text.j2, line {expected_line}" in str(info.value)
+    assert "cmvig_perod" in str(info.value)
+
+
+def test_template_syntax_error_names_file_and_line(tmp_path):
+    kwargs = make_project(tmp_path, abstract_like_cohort())
+    partial = Path(kwargs["templates"]) / "partials" / "methods.html.j2"
+    partial.write_text(partial.read_text() + "{% if %}\n")
+    n_lines = len(partial.read_text().splitlines())
+    with pytest.raises(PipelineError, match=rf"partials/methods.html.j2, line {n_lines}"):
+        _render(kwargs, pdf=False)
+
+
+def test_values_from_the_data_and_metadata_are_html_escaped(tmp_path):
     cohort = make_cohort([{"type": "recurrent", "response": 10, "fu": 200, "died": True,
                            "cause": "<b>x</b>"},
                           {"type": "refractory", "response": None, "fu": 300}])
-    html, _, _ = _render(make_project(tmp_path, cohort))
+    kwargs = make_project(tmp_path, cohort)
+    metadata = Path(kwargs["templates"]) / "metadata.yaml"
+    meta = yaml.safe_load(metadata.read_text())
+    meta["funding"] = "Paid by <i>y</i> & co."
+    metadata.write_text(yaml.safe_dump(meta, allow_unicode=True))
+    html, _, _ = _render(kwargs, pdf=False)
     text = html.read_text()
     assert "&lt;b&gt;x&lt;/b&gt;" in text
     assert "<b>x</b>" not in text
+    assert "Paid by &lt;i&gt;y&lt;/i&gt; &amp; co." in text
 
 
-def test_remote_resources_are_refused_without_any_network_request(tmp_path, monkeypatch):
+def test_remote_and_outside_resources_are_refused_without_any_network_request(
+        tmp_path, monkeypatch):
     kwargs = make_project(tmp_path, abstract_like_cohort())
     partial = Path(kwargs["templates"]) / "partials" / "figures.html.j2"
-    partial.write_text(partial.read_text() + '\n<img src="http://example.org/logo.png">\n')
+    pixel = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4"
+             "nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")
+    partial.write_text(partial.read_text()
+                       + '\n<img src="http://example.org/logo.png">'
+                       + '\n<img src="file:///etc/hostname">'
+                       + f'\n<img src="{pixel}">\n')
 
     def no_network(*args, **kwargs):
         raise AssertionError("a network connection was attempted")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
     _, pdf, notes = _render(kwargs)
     assert pdf.exists()
-    assert notes == ["refused to fetch http://example.org/logo.png: no network access"]
+    assert notes == ["refused to fetch http://example.org/logo.png: no network access",
+                     "refused to fetch file:///etc/hostname: outside the project"]
 
 
-def test_two_renders_give_identical_pdf_bytes(tmp_path):
+def test_two_renders_give_identical_pdf_bytes_without_a_date(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     kwargs = make_project(tmp_path, abstract_like_cohort())
-    _, pdf1, _ = _render(kwargs, "one")
+    _, pdf1, notes = _render(kwargs, "one")
     _, pdf2, _ = _render(kwargs, "two")
+    assert notes == []
     assert pdf1.read_bytes() == pdf2.read_bytes()
+    reader = PdfReader(pdf1)
+    assert "/CreationDate" not in reader.metadata and "/ModDate" not in reader.metadata
+    assert reader.metadata["/Title"].startswith("CMV hyperimmune globulin")
+
+
+def test_source_date_epoch_sets_the_document_date(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    html, _, _ = _render(make_project(tmp_path, abstract_like_cohort()), pdf=False)
+    assert '<meta name="dcterms.created" content="2023-11-14">' in html.read_text()
 
 
 def test_line_numbers_switch_and_replication_appendix(tmp_path):
     kwargs = make_project(tmp_path, abstract_like_cohort())
     kwargs.update(line_numbers=True, replication=False)
-    html, _, _ = _render(kwargs)
+    html, _, _ = _render(kwargs, pdf=False)
     text = html.read_text()
     assert '<body class="line-numbers">' in text
-    assert "Replication check" not in text
+    assert "Replication check" not in text and "Appendix A. Reproducibility" in text
     kwargs.update(line_numbers=False, replication=True)
-    html, _, _ = _render(kwargs)
-    assert "Replication check" in html.read_text()
+    html, _, _ = _render(kwargs, pdf=False)
+    text = html.read_text()
+    assert "<body>" in text
+    assert "Replication check" in text and "Appendix B. Reproducibility" in text
+    assert "16 of 16 values match" in _html_text(html)
+
+
+def test_prose_adapts_to_the_data(tmp_path):
+    # No deaths, two infusion reactions, everyone responding.
+    cohort = make_cohort([
+        {"type": "recurrent", "response": 10, "fu": 400, "reaction": "yes"},
+        {"type": "recurrent", "response": 20, "fu": 500, "reaction": "yes"},
+        {"type": "refractory", "response": 30, "fu": 450}])
+    text = _html_text(_render(make_project(tmp_path / "a", cohort), pdf=False)[0])
+    assert "No child died during follow-up." in text
+    assert "An infusion-related adverse event occurred in 2 children." in text
+    assert "no infusion caused" not in text
+    assert "nan" not in text.lower().split()
+    assert "In this small series, viral clearance followed CMVIG" in text
+
+    # Nobody responds, and a large cohort is not called small.
+    rows = [{"type": "recurrent" if i % 2 else "refractory", "response": None, "fu": 200}
+            for i in range(150)]
+    text = _html_text(_render(make_project(tmp_path / "big", make_cohort(rows)), pdf=False)[0])
+    assert "In this series, no child cleared the virus" in text
+    assert "small series" not in text and "larger cohorts" not in text
+
+    # One death, not from CMV, and a landmark that cannot be estimated.
+    cohort = make_cohort([
+        {"type": "recurrent", "response": None, "fu": 40, "died": True, "cause": "Relapse"},
+        {"type": "refractory", "response": 12, "fu": 300}])
+    patch = {"os_from_hsct": {"day": 365, "estimate": None, "ci_lower": None,
+                              "ci_upper": None, "reason": "landmark beyond the last follow-up "
+                              "(day 360)", "n": 2, "at_risk": 0, "events": 1, "censored": 1}}
+    text = _html_text(_render(make_project(tmp_path / "b", cohort, estimates_patch=patch),
+                              pdf=False)[0])
+    assert "During follow-up 1 child died, of a cause unrelated to CMV." in text
+    assert "Recorded cause of death: Relapse." in text
+    assert "not estimable (landmark beyond the last follow-up (day 360))" in text
+    assert "No infusion-related adverse event occurred." in text
+    assert "series of 2 children" in text
+
+
+def test_figure1_caption_says_when_the_timeline_is_a_subset(tmp_path):
+    meta = {"timeline_rows_shown": 40, "timeline_rows_total": 120,
+            "timeline_subset_rule": "the 40 with the longest follow-up"}
+    kwargs = make_project(tmp_path, random_cohort(120, seed=3), figure1_meta=meta)
+    text = _html_text(_render(kwargs, pdf=False)[0])
+    assert "panel B shows 40 of 120 children (the 40 with the longest follow-up)" in text
+    kwargs = make_project(tmp_path / "full", abstract_like_cohort())
+    assert "panel B shows" not in _html_text(_render(kwargs, pdf=False)[0])
+
+
+def test_figure2_caption_matches_the_censoring_ticks_drawn(tmp_path):
+    cohort = random_cohort(30, seed=3)
+
+    def caption(shown: dict, omitted: list, name: str) -> str:
+        meta = {"at_risk_ticks": [0, 50], "at_risk_ticks_response": [0, 25],
+                "censor_marks_shown": shown, "censor_marks_omitted": omitted}
+        kwargs = make_project(tmp_path / name, cohort, figure2_meta=meta)
+        text = _html_text(_render(kwargs, pdf=False)[0])
+        return text[text.index("Figure 2."):]
+
+    both = caption({"response": True, "overall_survival": True}, [], "both")
+    assert "Vertical ticks mark censored observations." in both
+    assert "not marked" not in both
+    one = caption({"response": True, "overall_survival": False}, ["overall_survival"], "one")
+    assert "Vertical ticks mark censored observations in panel A." in one
+    assert "Censored observations are not marked in panel B" in one
+    none = caption({"response": False, "overall_survival": False},
+                   ["overall_survival", "response"], "none")
+    assert "Vertical ticks" not in none
+    assert "not marked in either panel" in none
 
 
 def test_replication_rows_compare_at_printed_precision():
-    est = {"response": {"estimate": 0.666667}, "n_patients": 15, "deaths": {"total": None}}
+    est = {"response": {"estimate": 0.666667}, "n_patients": 15, "deaths": {"total": None},
+           "x": 0.1234}
     published = {"values": [
         {"label": "response", "key": "response.estimate", "scale": 100, "published": 67},
         {"label": "n", "key": "n_patients", "published": 14},
         {"label": "deaths", "key": "deaths.total", "published": 4},
+        {"label": "x", "key": "x", "scale": 100, "published": 12.3},
     ]}
     rows = replication_rows(est, published)
     assert [(r["reproduced"], r["matches"]) for r in rows] == [
-        ("67", True), ("15", False), ("not estimable", False)]
+        ("67", True), ("15", False), ("not estimable", False), ("12.3", True)]
+    with pytest.raises(PipelineError, match="'response.nope' is not in estimates.json"):
+        replication_rows(est, {"values": [{"label": "?", "key": "response.nope",
+                                           "published": 1}]})
+
+
+def test_missing_input_is_a_plain_error(tmp_path):
+    kwargs = make_project(tmp_path, abstract_like_cohort())
+    kwargs["estimates"] = str(tmp_path / "nope.json")
+    with pytest.raises(PipelineError, match="nope.json: estimates not found"):
+        _render(kwargs, pdf=False)
 
 
 def test_quarto_source_carries_the_same_numbers(tmp_path):
     kwargs = make_project(tmp_path, abstract_like_cohort())
-    args = {k: v for k, v in kwargs.items() if not k.startswith("_")}
     out = kwargs["_project"] / "report" / "manuscript.qmd"
-    run_qmd(**args, qmd_out=str(out), table1_csv=str(Path(kwargs["estimates"]).parent /
-                                                       "table1.csv"))
+    run_qmd(**stage_args(kwargs), qmd_out=str(out))
     qmd = out.read_text()
     assert qmd.startswith("---\ntitle:")
+    front = yaml.safe_load(qmd.split("\n---\n")[0][4:])
+    assert front["author"][0]["name"] == "A. Author"
+    assert "salvage therapy" in front["keywords"]
     for number in _abstract_numbers(kwargs["_estimates"]):
-        assert number in qmd
+        assert number in front["abstract"], number
+        assert number.split(" (")[0] in qmd
     assert "](../results/figures/figure1.png)" in qmd
-    assert "| Characteristic |" in qmd
+    assert "![**Figure 2.**" in qmd
+    assert "| Characteristic |" in qmd and ": **Table 1.**" in qmd
+    for heading in ("# Methods", "# Results", "# Declarations", "# References"):
+        assert f"\n\n{heading}\n" in qmd, heading
+    assert "{{" not in qmd and "{%" not in qmd
+
+
+def test_table_html_becomes_plain_rows_and_markdown_is_escaped():
+    html = ('<table class="table1"><thead><tr><th>Characteristic</th><th>Overall<br>'
+            '<span class="n">n = 3</span></th></tr></thead><tbody>'
+            '<tr class="variable"><th colspan="2">Sex, n (%)</th></tr>'
+            '<tr class="level"><th>A &amp; B</th><td>1 (33%)</td></tr></tbody></table>')
+    table = table_rows(html)
+    assert table["header"] == ["Characteristic", "Overall n = 3"]
+    assert table["rows"] == [{"cells": ["Sex, n (%)", ""], "kind": "variable"},
+                             {"cells": ["A & B", "1 (33%)"], "kind": "level"}]
+    assert markdown_escape("<b>x</b> | *y*") == r"\<b\>x\</b\> \| \*y\*"

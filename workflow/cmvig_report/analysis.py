@@ -1,4 +1,5 @@
-"""Stage 2: every number the manuscript prints, as ``results/estimates.json``; Table 1.
+"""Stage 2: every number the manuscript prints, as ``results/estimates.json``; Table 1; the
+Kaplan–Meier curves Figure 2 draws.
 
 The keys are those of the public contract plus the extras listed in docs/interfaces.md. Values
 that cannot be estimated are ``None`` with a ``reason``; the JSON never holds NaN.
@@ -17,101 +18,119 @@ from .io import atomic_write_text, read_clean_cohort, write_csv, write_json
 from .table1 import build_table1, table1_html
 
 GROUPS = ("recurrent", "refractory")
-
-
-def _num(x: float) -> float:
-    return round(float(x), survival.DECIMALS)
+CURVE_COLUMNS = ["curve", "time", "survival", "ci_lower", "ci_upper"]
+CRUDE_METHOD = "Clopper-Pearson exact"
+COMPETING_METHOD = "Aalen-Johansen; death without response competing"
 
 
 def _median_range(values: pd.Series) -> dict[str, Any]:
     if values.empty:
-        return {"median": None, "min": None, "max": None, "reason": "no patients"}
+        return {"median": None, "min": None, "max": None, "reason": survival.NO_PATIENTS}
     as_int = pd.api.types.is_integer_dtype(values)
     lo, hi = values.min(), values.max()
     return {
-        "median": _num(values.median()),
-        "min": int(lo) if as_int else _num(lo),
-        "max": int(hi) if as_int else _num(hi),
+        "median": survival.rounded(values.median()),
+        "min": int(lo) if as_int else survival.rounded(lo),
+        "max": int(hi) if as_int else survival.rounded(hi),
         "reason": None,
     }
 
 
-def _crude_response(cohort: pd.DataFrame, day: int) -> dict[str, Any]:
+def _responded_by(cohort: pd.DataFrame, day: int) -> pd.Series:
+    # days_to_response is nullable (empty for non-responders): NA compares as "not by day".
+    return cohort["responded"] & cohort["days_to_response"].le(day).fillna(False).astype(bool)
+
+
+def crude_response(cohort: pd.DataFrame, day: int) -> dict[str, Any]:
+    """Responders by ``day`` over all patients, with the Clopper–Pearson exact 95% interval."""
     n = len(cohort)
-    k = int((cohort["responded"] & (cohort["days_to_response"].fillna(day + 1) <= day)).sum())
-    out: dict[str, Any] = {"day": day, "responders": k, "n": n, "proportion": None,
-                           "ci_lower": None, "ci_upper": None,
-                           "method": "Clopper-Pearson exact", "reason": None}
+    k = int(_responded_by(cohort, day).sum())
+    out: dict[str, Any] = {"day": int(day), "responders": k, "n": n, "proportion": None,
+                           "ci_lower": None, "ci_upper": None, "method": CRUDE_METHOD,
+                           "reason": None}
     if n == 0:
-        out["reason"] = "no patients"
+        out["reason"] = survival.NO_PATIENTS
         return out
     from scipy.stats import binomtest
 
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
-    out.update(proportion=_num(k / n), ci_lower=_num(ci.low), ci_upper=_num(ci.high))
+    out.update(proportion=survival.rounded(k / n), ci_lower=survival.rounded(ci.low),
+               ci_upper=survival.rounded(ci.high))
     return out
 
 
-def _competing_risk(cohort: pd.DataFrame, day: int) -> dict[str, Any]:
-    codes = cohort["responded"].astype(int)
-    codes = codes.where(cohort["responded"], 2 * cohort["died"].astype(int))
-    out = survival.aalen_johansen(cohort["days_to_response_or_censoring"], codes, day)
-    out["method"] = "Aalen-Johansen; death without response competing"
+def competing_risk_codes(cohort: pd.DataFrame) -> pd.Series:
+    """1 = response, 2 = death without prior response, 0 = censored alive without response."""
+    died_first = ~cohort["responded"] & cohort["died"]
+    return cohort["responded"].astype(int) + 2 * died_first.astype(int)
+
+
+def response_competing_risk(cohort: pd.DataFrame, day: int) -> dict[str, Any]:
+    """Aalen–Johansen cumulative incidence of response at ``day``, death competing."""
+    out = survival.aalen_johansen(cohort["days_to_response_or_censoring"],
+                                  competing_risk_codes(cohort), day)
+    out["method"] = COMPETING_METHOD
     return out
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in sorted(values.value_counts().items())}
+
+
+def _deaths(cohort: pd.DataFrame) -> dict[str, Any]:
+    dead = cohort.loc[cohort["died"].astype(bool)]
+    cmv = dead["cmv_death"].astype(bool)
+    return {
+        "total": len(dead),
+        "cmv_related": int(cmv.sum()),
+        "other": int((~cmv).sum()),
+        "causes": _counts(dead["cause_of_death"]),
+        "cmv_related_causes": _counts(dead.loc[cmv, "cause_of_death"]),
+    }
 
 
 def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: int,
                       os_hsct_day: int, lloq_iu_ml: float) -> dict[str, Any]:
-    """All estimates for one cleaned cohort (columns of docs/interfaces.md)."""
+    """All estimates for one cleaned cohort (columns of docs/interfaces.md), JSON-ready."""
     c = cohort
-    t_resp, e_resp = c["days_to_response_or_censoring"], c["responded"]
+    # Config values may arrive as numpy or text-parsed numbers; the JSON wants plain ints.
+    response_day, os_cmvig_day, os_hsct_day = map(int, (response_day, os_cmvig_day, os_hsct_day))
+    groups = {g: c[c["infection_type"] == g] for g in GROUPS}
     by_type: dict[str, Any] = {}
-    for g in GROUPS:
-        sub = c[c["infection_type"] == g]
+    for g, sub in groups.items():
         block = survival.km_landmark(sub["days_to_response_or_censoring"], sub["responded"],
                                      response_day, cumulative_incidence=True)
         block["responders"] = int(sub["responded"].sum())
         by_type[g] = block
-    a, b = (c[c["infection_type"] == g] for g in GROUPS)
+    a, b = groups["recurrent"], groups["refractory"]
     lr = survival.logrank(a["days_to_response_or_censoring"], a["responded"],
                           b["days_to_response_or_censoring"], b["responded"])
-    dead = c[c["died"]]
-    causes = dead["cause_of_death"].value_counts()
-    first = c["cmvig_start_date"].min() if len(c) else None
-    last = c["cmvig_start_date"].max() if len(c) else None
     return {
         "n_patients": len(c),
         "n_responders": int(c["responded"].sum()),
         "infusion_reactions": int((c["infusion_reaction"] == "yes").sum()),
-        "infection_type": {g: int((c["infection_type"] == g).sum()) for g in GROUPS},
-        "response": survival.km_landmark(t_resp, e_resp, response_day, cumulative_incidence=True),
+        "infection_type": {g: len(sub) for g, sub in groups.items()},
+        "response": survival.km_landmark(c["days_to_response_or_censoring"], c["responded"],
+                                         response_day, cumulative_incidence=True),
         "response_by_type": by_type,
         "logrank_p": lr["p"],
         "logrank": lr,
         "os_from_cmvig": survival.km_landmark(c["os_from_cmvig_days"], c["died"], os_cmvig_day),
         "os_from_hsct": survival.km_landmark(c["os_from_hsct_days"], c["died"], os_hsct_day),
-        "deaths": {
-            "total": len(dead),
-            "cmv_related": int(dead["cmv_death"].sum()),
-            "other": int((~dead["cmv_death"]).sum()),
-            "causes": {str(k): int(v) for k, v in sorted(causes.items())},
-            "cmv_related_causes": {
-                str(k): int(v)
-                for k, v in sorted(dead[dead["cmv_death"]]["cause_of_death"].value_counts().items())
-            },
-        },
+        "deaths": _deaths(c),
         "median_followup_from_cmvig": survival.reverse_km_median(c["os_from_cmvig_days"],
                                                                  c["died"]),
         "median_followup_from_hsct": survival.reverse_km_median(c["os_from_hsct_days"],
                                                                 c["died"]),
         "days_hsct_to_cmvig": _median_range(c["days_hsct_to_cmvig"]),
         "cmvig_doses": _median_range(c["cmvig_doses"]),
-        "age_at_hsct": _median_range(c["age_at_hsct"]),
+        "age_at_hsct": _median_range(c["age_at_hsct"].astype(float)),
         "sex": {s: int((c["sex"] == s).sum()) for s in ("F", "M")},
-        "cmvig_period": {"first": first, "last": last},
-        "crude_response": _crude_response(c, response_day),
-        "response_competing_risk": _competing_risk(c, response_day),
-        "settings": {"lloq_iu_ml": lloq_iu_ml, "response_day": response_day,
+        "cmvig_period": {"first": str(c["cmvig_start_date"].min()) if len(c) else None,
+                         "last": str(c["cmvig_start_date"].max()) if len(c) else None},
+        "crude_response": crude_response(c, response_day),
+        "response_competing_risk": response_competing_risk(c, response_day),
+        "settings": {"lloq_iu_ml": float(lloq_iu_ml), "response_day": response_day,
                      "os_cmvig_day": os_cmvig_day, "os_hsct_day": os_hsct_day},
     }
 
@@ -120,7 +139,7 @@ def km_curves(cohort: pd.DataFrame) -> pd.DataFrame:
     """The Kaplan–Meier curves Figure 2 draws, as one tidy table (``results/km_curves.csv``).
 
     Written by the analysis stage, which has lifelines loaded already, so the figure step
-    does not pay for importing it again.
+    does not pay for importing it again. An empty group has no rows.
     """
     parts = []
     for g in GROUPS:
@@ -131,9 +150,9 @@ def km_curves(cohort: pd.DataFrame) -> pd.DataFrame:
     if len(cohort):
         curve = survival.km_curve(cohort["os_from_cmvig_days"], cohort["died"])
         parts.append(curve.assign(curve="os_from_cmvig"))
-    columns = ["curve", "time", "survival", "ci_lower", "ci_upper"]
-    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(
-        columns=columns)
+    if not parts:
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[CURVE_COLUMNS]
 
 
 def assert_finite(obj: Any, path: str = "") -> None:
@@ -148,10 +167,25 @@ def assert_finite(obj: Any, path: str = "") -> None:
             assert_finite(v, f"{path}[{i}]")
 
 
+def _null_notes(est: dict[str, Any]) -> list[str]:
+    # Surfaced on the terminal so a user swapping in their own data sees why a number is missing.
+    blocks = {"response": est["response"], "os_from_cmvig": est["os_from_cmvig"],
+              "os_from_hsct": est["os_from_hsct"],
+              **{f"response_by_type.{g}": est["response_by_type"][g] for g in GROUPS}}
+    notes = [f"{key} at day {b['day']}: {b['reason']}" for key, b in blocks.items()
+             if b["reason"] and b["estimate"] is None]
+    if est["logrank"]["reason"]:
+        notes.append(f"log-rank test: {est['logrank']['reason']}")
+    return notes
+
+
 def run_analysis(cohort: str, response_day: int, os_cmvig_day: int, os_hsct_day: int,
                  lloq: float, estimates_out: str, table1_csv_out: str,
                  table1_html_out: str, curves_out: str) -> list[str]:
-    """CLI entry: write estimates.json, table1.csv, table1.html and km_curves.csv."""
+    """CLI entry: write estimates.json, table1.csv, table1.html and km_curves.csv.
+
+    Returns notes for the terminal: one per headline estimate or test that could not be made.
+    """
     df = read_clean_cohort(cohort)
     est = compute_estimates(df, response_day=response_day, os_cmvig_day=os_cmvig_day,
                             os_hsct_day=os_hsct_day, lloq_iu_ml=lloq)
@@ -162,4 +196,4 @@ def run_analysis(cohort: str, response_day: int, os_cmvig_day: int, os_hsct_day:
     atomic_write_text(table1_html_out, table1_html(table))
     write_csv(km_curves(df).round(survival.DECIMALS), curves_out)
     write_json(est, estimates_out)
-    return []
+    return _null_notes(est)

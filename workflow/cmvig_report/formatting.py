@@ -61,6 +61,8 @@ def format_p(p: float | None) -> str:
         return "p < 0.001"
     decimals = 3 if p < 0.01 else 2
     text = _fixed(p, decimals)
+    if text == "0.010":  # 0.0095 <= p < 0.01 rounds up into the two-decimal range
+        text = "0.01"
     if text == "1.00":
         return "p > 0.99"
     return f"p = {text}"
@@ -75,6 +77,17 @@ def format_number(x: float | None, decimals: int = 0) -> str:
     return f"{round_half_up(x, decimals):,.{decimals}f}"
 
 
+def format_measure(x: float | None) -> str:
+    """A measured quantity with only the decimals it has: 137.0 -> "137", 137.5 -> "137.5",
+    1500 -> "1,500" (for settings such as the LLOQ, which a user may give with decimals)."""
+    if _missing(x):
+        return NOT_ESTIMABLE
+    if float(x).is_integer():
+        return format_number(x)
+    text = f"{float(x):,.6f}".rstrip("0")
+    return text
+
+
 def format_median_range(block: dict[str, Any] | None, decimals: int = 0) -> str:
     """A ``{median, min, max}`` block as "70 (38–110)"."""
     if not block or _missing(block.get("median")):
@@ -84,6 +97,18 @@ def format_median_range(block: dict[str, Any] | None, decimals: int = 0) -> str:
     med_decimals = decimals if decimals or float(med).is_integer() else 1
     return (f"{format_number(med, med_decimals)} ({format_number(block['min'], decimals)}"
             f"{EN_DASH}{format_number(block['max'], decimals)})")
+
+
+def format_median_and_range(block: dict[str, Any] | None, decimals: int = 0,
+                            unit: str = "") -> str:
+    """A ``{median, min, max}`` block in running text: "8.9 years (range 0.8–16.8)"."""
+    if not block or _missing(block.get("median")):
+        return NOT_ESTIMABLE
+    med = block["median"]
+    med_decimals = decimals if decimals or float(med).is_integer() else 1
+    unit = f" {unit}" if unit else ""
+    low, high = format_number(block["min"], decimals), format_number(block["max"], decimals)
+    return f"{format_number(med, med_decimals)}{unit} (range {low}{EN_DASH}{high})"
 
 
 def format_days(x: float | None) -> str:
@@ -111,6 +136,22 @@ def format_month(iso_date: str | None) -> str:
     return f"{MONTHS[month - 1]} {year}"
 
 
+def format_value(value: Any) -> str:
+    """A config or metadata value as a reader expects it: lists joined by commas, booleans as
+    yes/no, a missing value as a dash, whole floats without ".0"."""
+    if value is None:
+        return EN_DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {format_value(v)}" for k, v in value.items())
+    return str(value)
+
+
 FILTERS = {
     "month": format_month,
     "percent": format_percent,
@@ -118,7 +159,10 @@ FILTERS = {
     "percent_ci": format_percent_ci,
     "pvalue": format_p,
     "number": format_number,
+    "measure": format_measure,
     "median_range": format_median_range,
+    "median_and_range": format_median_and_range,
     "days": format_days,
     "plural": plural,
+    "value": format_value,
 }

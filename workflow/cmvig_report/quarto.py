@@ -3,6 +3,10 @@
 Quarto cannot be installed on every machine, so it is looked up on PATH at run time. It is
 always called with an argument list (never a shell string), a working directory and a timeout,
 and its stderr is surfaced when it fails.
+
+Determinism: the pandoc route gives byte-identical DOCX files for the same .qmd (checked by
+tests/test_quarto.py) because SOURCE_DATE_EPOCH is fixed while pandoc runs. The Quarto route
+gets the same environment variable, but its output has not been checked here (no Quarto).
 """
 
 from __future__ import annotations
@@ -48,18 +52,58 @@ def run_quarto(args: list[str], cwd: str | Path,
     return result
 
 
+def _front_matter(qmd: Path) -> dict:
+    """The YAML front matter of a .qmd file ({} when there is none)."""
+    import yaml
+
+    text = qmd.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return {}
+    end = text.find("\n---", 4)
+    try:
+        data = yaml.safe_load(text[4:end]) if end > 0 else None
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"{qmd}: the YAML front matter is not valid: {exc}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def pandoc_metadata_args(front_matter: dict) -> list[str]:
+    """Extra pandoc arguments for what plain pandoc does not read from Quarto's front matter.
+
+    Quarto's structured authors (``- name: ..., affiliations: [...]``) are not understood by
+    pandoc's DOCX writer, which would print no author line: pass "Name (affiliation)" strings.
+    """
+    args = []
+    for author in front_matter.get("author") or []:
+        if isinstance(author, dict) and author.get("name"):
+            affs = [a.get("name", "") if isinstance(a, dict) else str(a)
+                    for a in author.get("affiliations") or []]
+            label = str(author["name"]) + (f" ({'; '.join(a for a in affs if a)})"
+                                           if any(affs) else "")
+            args.append(f"--metadata=author:{label}")
+    return args
+
+
 def pandoc_docx(qmd: str | Path, docx_out: str | Path) -> None:
-    """DOCX from the Quarto source with the pandoc bundled in pypandoc-binary."""
+    """DOCX from the Quarto source with the pandoc bundled in pypandoc-binary.
+
+    Figures are linked relative to the .qmd, so pandoc runs in its directory with
+    ``--resource-path`` pointing there. SOURCE_DATE_EPOCH (fixed unless the user set it) keeps
+    pandoc from stamping the current time: the same source gives the same DOCX bytes.
+    """
     import pypandoc
 
     qmd = Path(qmd).resolve()
+    if not qmd.is_file():
+        raise PipelineError(f"{qmd}: Quarto source not found")
     out = Path(docx_out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.docx")
+    args = [f"--resource-path={qmd.parent}", *pandoc_metadata_args(_front_matter(qmd))]
     try:
-        with fixed_source_date():  # pandoc stamps the DOCX with the current time otherwise
+        with fixed_source_date():
             pypandoc.convert_file(str(qmd), "docx", format="markdown", outputfile=str(tmp),
-                                  extra_args=[f"--resource-path={qmd.parent}"],
-                                  cworkdir=str(qmd.parent))
+                                  extra_args=args, cworkdir=str(qmd.parent))
         tmp.replace(out)
     except (RuntimeError, OSError) as exc:
         tmp.unlink(missing_ok=True)
@@ -73,9 +117,15 @@ def run_docx(qmd: str, docx_out: str) -> list[str]:
         pandoc_docx(qmd, docx_out)
         return [f"quarto not found on PATH: {docx_out} made by pandoc instead"]
     qmd_path = Path(qmd).resolve()
+    if not qmd_path.is_file():
+        raise PipelineError(f"{qmd}: Quarto source not found")
     out = Path(docx_out).resolve()
-    run_quarto(quarto_command(qmd_path, "docx", out.name, quarto), cwd=qmd_path.parent)
+    with fixed_source_date():  # inherited by Quarto's pandoc, which stamps the DOCX otherwise
+        run_quarto(quarto_command(qmd_path, "docx", out.name, quarto), cwd=qmd_path.parent)
     produced = qmd_path.parent / out.name
+    if not produced.is_file():
+        raise PipelineError(f"quarto reported success but wrote no {produced}")
     if produced != out:
+        out.parent.mkdir(parents=True, exist_ok=True)
         produced.replace(out)
     return [f"{docx_out} rendered by Quarto ({quarto})"]

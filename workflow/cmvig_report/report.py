@@ -1,19 +1,38 @@
-"""Stage 4: fill the templates with the results; HTML and PDF (WeasyPrint) and Quarto source.
+"""Stage 4: fill the templates with the results: HTML and PDF (WeasyPrint) and Quarto source.
 
 Templates render with ``StrictUndefined`` (a misspelled variable stops the build naming the
-template, line and name) and HTML autoescaping. WeasyPrint gets a URL fetcher that serves files
-inside the project only and refuses everything else, so rendering never touches the network.
+template, the line and the name) and, for HTML, autoescaping. WeasyPrint gets a URL fetcher that
+serves files inside the project only and refuses everything else, so rendering never touches
+the network. The same inputs give the same PDF bytes: no timestamp is written unless the user
+sets ``SOURCE_DATE_EPOCH``, and the PDF identifier is a hash of the HTML.
+
+This module imports only jinja2, yaml and (when a PDF is written) weasyprint, so that a template
+edit re-renders quickly: no pandas, no matplotlib (``io`` imports pandas only inside the
+functions that read tables).
+
+Template context (documented for template authors in templates/README.md):
+``est`` estimates.json, ``meta`` templates/metadata.yaml, ``prov`` provenance.json, ``fig1`` and
+``fig2`` the figure meta JSON, ``refs`` reference id -> number, ``table1_html`` (safe HTML),
+``table1`` (the same table as header and rows of plain text, for the Quarto pipe table),
+``figure1_src``/``figure2_src`` (paths relative to the output file), ``replication``,
+``replication_rows`` ({label, published, reproduced, matches}), ``replication_matches``,
+``published_source``, ``line_numbers``, ``build_date`` (ISO date from SOURCE_DATE_EPOCH or None),
+``stylesheet`` (templates/style.css, inlined), ``output`` ("html" or "qmd").
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import traceback
 from datetime import datetime, timezone
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 import yaml
@@ -25,10 +44,61 @@ from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
 
 HTML_TEMPLATE = "manuscript.html.j2"
 QMD_TEMPLATE = "manuscript.qmd.j2"
+METADATA = "metadata.yaml"
+STYLESHEET = "style.css"
+
+# Errors a template can cause by calling a filter or attribute on the wrong kind of value.
+TEMPLATE_RUNTIME_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError,
+                           ZeroDivisionError)
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+
+
+def _read_text(path: str | Path, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: {what} not found") from None
+    except UnicodeDecodeError as exc:
+        raise PipelineError(f"{path}: {what} is not UTF-8 text ({exc.reason})") from None
+
+
+def _read_json(path: str | Path, what: str) -> Any:
+    try:
+        return json.loads(_read_text(path, what))
+    except json.JSONDecodeError as exc:
+        raise PipelineError(f"{path}: {what} is not valid JSON (line {exc.lineno}: {exc.msg})"
+                            ) from None
+
+
+def _read_yaml(path: str | Path, what: str) -> Any:
+    try:
+        data = yaml.safe_load(_read_text(path, what))
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"{path}: {what} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise PipelineError(f"{path}: {what} must be a YAML mapping (key: value lines)")
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Templates
+
+
+def markdown_escape(text: Any) -> str:
+    """Data text as literal Markdown: characters pandoc would read as markup get a backslash."""
+    return re.sub(r"([\\`*_\[\]<>|$@~^#])", r"\\\1", str(text))
 
 
 def make_environment(templates: str | Path, *, html: bool = True) -> jinja2.Environment:
-    """Jinja2 environment for the manuscript templates, with the number filters."""
+    """Jinja2 environment for the manuscript templates, with the number filters.
+
+    ``html`` switches autoescaping on (HTML) or off (Quarto source). The ``text`` filter marks
+    data strings that are printed as plain text: autoescaping covers them in HTML, and in the
+    Quarto source it escapes Markdown characters.
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         undefined=jinja2.StrictUndefined,
@@ -38,35 +108,63 @@ def make_environment(templates: str | Path, *, html: bool = True) -> jinja2.Envi
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
+    env.filters["text"] = str if html else markdown_escape
     return env
 
 
-def _template_location(exc: BaseException) -> tuple[str, int | None]:
-    # Jinja rewrites tracebacks so that template frames carry the template's file and line.
+def _display_path(filename: str | None, templates: Path) -> str:
+    if not filename:
+        return "<template>"
+    try:
+        return Path(filename).resolve().relative_to(templates.resolve().parent).as_posix()
+    except ValueError:
+        return filename
+
+
+def _template_location(exc: BaseException, templates: Path) -> tuple[str, int | None]:
+    # Jinja rewrites tracebacks so that template frames carry the template's file and line;
+    # the innermost template frame is where the mistake is.
     location: tuple[str, int | None] = ("<template>", None)
+    root = str(templates.resolve())
     for frame, lineno in traceback.walk_tb(exc.__traceback__):
         filename = frame.f_code.co_filename
-        if filename.endswith((".j2", ".html", ".qmd")):
-            location = (filename, lineno)
+        if filename.startswith(root) or filename.endswith(".j2"):
+            location = (_display_path(filename, templates), lineno)
     return location
 
 
 def render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
     """Render one template; template mistakes become a PipelineError with file and line."""
+    templates = Path(env.loader.searchpath[0])  # type: ignore[union-attr]
     try:
         return env.get_template(name).render(context)
     except jinja2.TemplateSyntaxError as exc:
-        raise PipelineError(
-            f"template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}"
-        ) from None
+        where = _display_path(exc.filename, templates) if exc.filename else exc.name
+        raise PipelineError(f"template {where}, line {exc.lineno}: {exc.message}") from None
     except jinja2.TemplateNotFound as exc:
-        raise PipelineError(f"template not found: {exc.name} (in {env.loader.searchpath})"
-                            ) from None
+        filename, lineno = _template_location(exc, templates)
+        where = f" (included from {filename}, line {lineno})" if lineno else ""
+        raise PipelineError(f"template not found: {exc.name}, looked for in {templates}"
+                            f"{where}") from None
     except jinja2.UndefinedError as exc:
-        filename, lineno = _template_location(exc)
+        filename, lineno = _template_location(exc, templates)
+        name_match = re.search(r"'([^']+)' is undefined|no attribute '([^']+)'", exc.message or "")
+        undefined = next((g for g in name_match.groups() if g), None) if name_match else None
+        what = f"undefined variable {undefined!r}" if undefined else "undefined variable"
         raise PipelineError(
-            f"template {filename}, line {lineno}: undefined variable: {exc.message}"
+            f"template {filename}, line {lineno}: {what} ({exc.message})"
         ) from None
+    except TEMPLATE_RUNTIME_ERRORS as exc:
+        filename, lineno = _template_location(exc, templates)
+        if filename == "<template>":
+            raise  # not a template mistake: a bug in this module
+        raise PipelineError(
+            f"template {filename}, line {lineno}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Context
 
 
 def _dig(data: dict[str, Any], dotted: str) -> Any:
@@ -79,113 +177,220 @@ def _dig(data: dict[str, Any], dotted: str) -> Any:
 
 
 def replication_rows(estimates: dict[str, Any], published: dict[str, Any]) -> list[dict]:
-    """Published beside reproduced values, rounded to the published precision."""
+    """Published beside reproduced values, the reproduced one rounded to the printed precision.
+
+    Each entry of ``published["values"]`` has ``label``, ``key`` (dotted path in estimates),
+    ``published`` (as printed) and optionally ``scale`` (e.g. 100 for a fraction printed as %).
+    """
     rows = []
-    for item in published["values"]:
+    for i, item in enumerate(published.get("values") or []):
+        missing = [k for k in ("label", "key", "published") if k not in item]
+        if missing:
+            raise PipelineError(f"published values, entry {i + 1}: missing {', '.join(missing)}")
         value = _dig(estimates, item["key"])
         pub = item["published"]
-        decimals = 0 if isinstance(pub, int) else len(str(pub).split(".")[1])
-        if value is None:
+        text = str(pub)
+        decimals = len(text.split(".")[1]) if "." in text else 0
+        if value is None or isinstance(value, (dict, list, str, bool)):
             shown, matches = "not estimable", False
         else:
             rounded = round_half_up(value * item.get("scale", 1), decimals)
             shown = f"{rounded:.{decimals}f}" if decimals else str(int(rounded))
-            matches = rounded == float(pub)
-        rows.append({"label": item["label"], "published": str(pub), "reproduced": shown,
+            matches = shown == (f"{float(pub):.{decimals}f}" if decimals else str(int(pub)))
+        rows.append({"label": item["label"], "published": text, "reproduced": shown,
                      "matches": matches})
     return rows
 
 
-def _read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+class _TableText(HTMLParser):
+    """Rows of a simple HTML table as plain text: [(row class, is header, [cell, ...]), ...]."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[tuple[str, bool, list[str]]] = []
+        self._cell: list[str] | None = None
+        self._cells: list[str] = []
+        self._class = ""
+        self._head = False
+        self._in_head = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "thead":
+            self._in_head = True
+        elif tag == "tr":
+            self._cells, self._class = [], dict(attrs).get("class") or ""
+            self._head = self._in_head
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "thead":
+            self._in_head = False
+        elif tag in ("td", "th") and self._cell is not None:
+            self._cells.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr":
+            self.rows.append((self._class, self._head, self._cells))
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
 
 
-def _read_yaml(path: str | Path) -> Any:
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: not valid YAML: {exc}") from None
+def table_rows(table_html: str) -> dict[str, Any]:
+    """Table 1's HTML fragment as ``{"header": [...], "rows": [{"cells", "kind"}]}``, the
+    plain text the Quarto source prints as a pipe table (so both versions show one table)."""
+    parser = _TableText()
+    parser.feed(table_html)
+    header = next((cells for _, head, cells in parser.rows if head), [])
+    width = max([len(header)] + [len(c) for _, _, c in parser.rows]) if parser.rows else 0
+    rows = []
+    for cls, head, cells in parser.rows:
+        if head:
+            continue
+        kind = "level" if "level" in cls.split() else "variable"
+        rows.append({"cells": cells + [""] * (width - len(cells)), "kind": kind})
+    return {"header": header + [""] * (width - len(header)), "rows": rows}
 
 
 def build_context(templates: str, estimates: str, table1_html: str, figures_dir: str,
                   provenance: str, published: str, replication: bool, line_numbers: bool,
-                  out_dir: str | Path, figure_ext: str) -> dict[str, Any]:
-    """Everything the templates may use (documented in templates/README.md)."""
-    est = _read_json(estimates)
+                  out_dir: str | Path, figure_ext: str, output: str) -> dict[str, Any]:
+    """Everything the templates may use (listed in this module's docstring)."""
+    tdir = Path(templates)
+    if not (tdir / HTML_TEMPLATE).is_file() and not (tdir / QMD_TEMPLATE).is_file():
+        raise PipelineError(f"{templates}: not a templates directory (no {HTML_TEMPLATE})")
+    est = _read_json(estimates, "estimates")
+    meta = _read_yaml(tdir / METADATA, "manuscript metadata")
     figures = Path(figures_dir)
-    rel = Path(os.path.relpath(figures, Path(out_dir)))
-    rows = replication_rows(est, _read_yaml(published)) if replication else []
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    rel = Path(os.path.relpath(figures.resolve(), Path(out_dir).resolve()))
+    pub = _read_yaml(published, "published values") if replication else {}
+    rows = replication_rows(est, pub) if replication else []
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     build_date = (datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d")
-                  if epoch and epoch.isdigit() else None)
+                  if epoch.isdigit() else None)
+    table_html = _read_text(table1_html, "Table 1 (HTML)")
+    refs = {str(r.get("id")): i for i, r in enumerate(meta.get("references") or [], start=1)
+            if isinstance(r, dict)}
     return {
         "est": est,
-        "meta": _read_yaml(Path(templates) / "metadata.yaml"),
-        "prov": _read_json(provenance),
-        "fig1": _read_json(figures / "figure1.json"),
-        "fig2": _read_json(figures / "figure2.json"),
-        "table1_html": Markup(Path(table1_html).read_text(encoding="utf-8")),
+        "meta": meta,
+        "prov": _read_json(provenance, "provenance record"),
+        "fig1": _read_json(figures / "figure1.json", "Figure 1 facts"),
+        "fig2": _read_json(figures / "figure2.json", "Figure 2 facts"),
+        "refs": refs,
+        # Upstream writes an escaped fragment: trusted as HTML, parsed to text for Markdown.
+        "table1_html": Markup(table_html),
+        "table1": table_rows(table_html),
         "figure1_src": (rel / f"figure1.{figure_ext}").as_posix(),
         "figure2_src": (rel / f"figure2.{figure_ext}").as_posix(),
-        "replication": replication,
+        "replication": bool(replication),
         "replication_rows": rows,
         "replication_matches": sum(r["matches"] for r in rows),
-        "published_source": _read_yaml(published).get("source", "") if replication else "",
-        "line_numbers": line_numbers,
+        "published_source": pub.get("source", ""),
+        "line_numbers": bool(line_numbers),
         "build_date": build_date,
-        "stylesheet": Markup((Path(templates) / "style.css").read_text(encoding="utf-8")),
+        "stylesheet": Markup(_read_text(tdir / STYLESHEET, "stylesheet")) if output == "html"
+        else "",
+        "output": output,
     }
 
 
+# --------------------------------------------------------------------------------------------
+# PDF
+
+
 class ProjectOnlyFetcher:
-    """WeasyPrint URL fetcher that serves files inside ``root`` and refuses everything else."""
+    """WeasyPrint URL fetcher: files inside ``root`` and ``data:`` URLs only.
+
+    Anything else (http, https, ftp, files outside the project) is refused before any
+    connection is attempted; the refusal is recorded in ``refused`` and WeasyPrint, which skips
+    a resource it cannot fetch, carries on without it.
+    """
 
     def __init__(self, root: str | Path):
         self.root = Path(root).resolve()
         self.refused: list[str] = []
 
     def __call__(self, url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        from weasyprint.urls import default_url_fetcher
+        from weasyprint.urls import default_url_fetcher  # v66: default_url_fetcher(url, ...)
 
-        if url.startswith("data:"):
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "data":
             return default_url_fetcher(url)
-        if url.startswith("file://"):
-            from urllib.parse import unquote, urlparse
-
-            path = Path(unquote(urlparse(url).path)).resolve()
-            if path == self.root or self.root in path.parents:
+        if scheme == "file":
+            parts = urlsplit(url)
+            path = Path(unquote(parts.path)).resolve()
+            if parts.netloc in ("", "localhost") and (
+                    path == self.root or self.root in path.parents):
                 return default_url_fetcher(url)
             reason = "outside the project"
         else:
             reason = "no network access"
-        self.refused.append(f"refused to fetch {url}: {reason}")
-        raise ValueError(f"refused to fetch {url}: {reason}")
+        message = f"refused to fetch {url}: {reason}"
+        if message not in self.refused:
+            self.refused.append(message)
+        raise PermissionError(message)
+
+
+class _Notes(logging.Handler):
+    """Collects WeasyPrint's warnings (e.g. an unknown CSS property) as notes for the user."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "refused to fetch" in message:  # already a note of its own
+            return
+        note = f"WeasyPrint: {' '.join(message.split())}"
+        if note not in self.messages:
+            self.messages.append(note)
 
 
 def html_to_pdf(html: str, base_dir: str | Path, root: str | Path) -> tuple[bytes, list[str]]:
-    """PDF bytes of ``html`` (relative URLs resolved from ``base_dir``) and fetcher notes."""
-    import logging
+    """PDF bytes of ``html`` (relative URLs resolved from ``base_dir``) and notes for the user.
 
+    Deterministic: WeasyPrint writes no creation date unless the HTML carries
+    ``dcterms.created``; fonts are subset with a fixed timestamp; the PDF /ID is a hash of the
+    HTML instead of a random value.
+    """
     from weasyprint import HTML
 
     fetcher = ProjectOnlyFetcher(root)
-    # WeasyPrint logs each refused resource as an error; the notes already say it once.
-    logging.getLogger("weasyprint").setLevel(logging.CRITICAL)
-    document = HTML(string=html, base_url=Path(base_dir).resolve().as_uri() + "/",
-                    url_fetcher=fetcher).render()
-    identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
-    with fixed_source_date():  # fontTools stamps subset fonts with the current time
-        pdf = document.write_pdf(pdf_identifier=identifier)
-    return pdf, sorted(set(fetcher.refused))
+    logger = logging.getLogger("weasyprint")
+    handler = _Notes()
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        document = HTML(string=html, base_url=Path(base_dir).resolve().as_uri() + "/",
+                        url_fetcher=fetcher).render()
+        identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
+        with fixed_source_date():
+            pdf = document.write_pdf(pdf_identifier=identifier)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+    return pdf, fetcher.refused + handler.messages
+
+
+# --------------------------------------------------------------------------------------------
+# Stages
 
 
 def run_render(templates: str, estimates: str, table1_html: str, figures_dir: str,
                provenance: str, published: str, replication: bool, line_numbers: bool,
                html_out: str, pdf_out: str | None = None) -> list[str]:
-    """CLI entry: report/manuscript.html and report/manuscript.pdf."""
+    """CLI entry: report/manuscript.html and (unless ``pdf_out`` is None) the PDF."""
     out_dir = Path(html_out).parent
     context = build_context(templates, estimates, table1_html, figures_dir, provenance,
-                            published, replication, line_numbers, out_dir, "svg")
+                            published, replication, line_numbers, out_dir, "svg", "html")
     html = render_template(make_environment(templates), HTML_TEMPLATE, context)
     notes: list[str] = []
     pdf = None
@@ -193,36 +398,22 @@ def run_render(templates: str, estimates: str, table1_html: str, figures_dir: st
         pdf, notes = html_to_pdf(html, out_dir, Path(templates).resolve().parent)
     atomic_write_text(html_out, html)
     if pdf is not None:
-        atomic_write_bytes(pdf_out, pdf)
+        atomic_write_bytes(pdf_out, pdf)  # type: ignore[arg-type]
     return notes
-
-
-def table1_markdown_rows(table1_csv: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
-    """Column headers and rows of Table 1 for a Markdown pipe table."""
-    import csv
-
-    with open(table1_csv, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    groups = ["overall", "recurrent", "refractory"]
-    head, body = rows[0], rows[1:]
-    columns = [f"{g.capitalize()} (n = {head[g]})" for g in groups]
-    out = []
-    for r in body:
-        if r["level"] == "median (range)":
-            label = f"{r['variable']}, median (range)"
-        else:
-            label = f"{r['variable']}: {r['level']}, n (%)"
-        out.append({"label": label.replace("|", "/"), "values": [r[g] for g in groups]})
-    return columns, out
 
 
 def run_qmd(templates: str, estimates: str, table1_html: str, figures_dir: str,
             provenance: str, published: str, replication: bool, line_numbers: bool,
-            qmd_out: str, table1_csv: str) -> list[str]:
-    """CLI entry: report/manuscript.qmd, the same manuscript as Quarto source."""
+            qmd_out: str, table1_csv: str | None = None) -> list[str]:
+    """CLI entry: report/manuscript.qmd, the same manuscript as Quarto source.
+
+    Table 1 is taken from ``table1_html`` (as a Markdown pipe table), so the HTML and Quarto
+    versions cannot disagree; ``table1_csv`` is accepted for the command line and not needed.
+    """
+    del table1_csv
     context = build_context(templates, estimates, table1_html, figures_dir, provenance,
-                            published, replication, line_numbers, Path(qmd_out).parent, "png")
-    context["table1_columns"], context["table1_rows"] = table1_markdown_rows(table1_csv)
+                            published, replication, line_numbers, Path(qmd_out).parent, "png",
+                            "qmd")
     qmd = render_template(make_environment(templates, html=False), QMD_TEMPLATE, context)
     atomic_write_text(qmd_out, qmd)
     return []

@@ -2,8 +2,22 @@
 
 Every interval is lifelines' default: the log-log ("exponential Greenwood") 95% interval, the same
 as R's ``survfit(conf.type = "log-log")`` and the one the published intervals were computed with.
+Ties follow lifelines (and R): events at a time come before censorings at that time, so a patient
+censored on day t still counts as at risk for the events of day t.
+
 Functions never raise on small or odd groups; what cannot be estimated comes back as ``None``
-with a ``reason`` so that ``estimates.json`` never holds NaN.
+with a ``reason`` so that ``estimates.json`` never holds NaN. Two choices are deliberate:
+
+* Where S(day) is exactly 1 (no event yet) or 0 (everyone has had the event), lifelines returns
+  the degenerate interval (1, 1) or (0, 0) rather than NaN, because log(−log S) is undefined
+  there. A landmark block reports such an estimate with null limits and a reason instead of a
+  zero-width interval that would read as certainty. The plotted curve (:func:`km_curve`) keeps
+  lifelines' degenerate band, which draws correctly.
+* A landmark after the last follow-up time is unknown, unless the curve has already reached 0:
+  a KM that has fallen to 0 stays there, so that estimate is still reported.
+
+lifelines is imported inside the functions that fit: it takes ~1 s to import and the figure
+step imports this module only for :func:`at_risk_table`.
 """
 
 from __future__ import annotations
@@ -16,66 +30,109 @@ import numpy as np
 import pandas as pd
 
 DECIMALS = 6
+CURVE_COLUMNS = ["time", "survival", "ci_lower", "ci_upper"]
+# lifelines' Aalen–Johansen jitters event times by up to ±1e-4 days when events of different
+# types tie; reading the curve this far past the landmark keeps a response on the landmark day
+# itself in. Durations here are whole days, so nothing else can fall in the gap.
+AJ_JITTER_TOLERANCE = 0.01
+# Censorings are moved this far later before the AJ fit (more than the jitter, less than the
+# tolerance) so a jittered event can never land after a censoring on the same day: the
+# events-before-censorings convention then holds and the estimate does not depend on the seed.
+AJ_CENSOR_SHIFT = 0.001
+
+NO_PATIENTS = "no patients"
+ZERO_VARIANCE = "log-rank statistic undefined: zero variance"
+
+
+def beyond_followup_reason(last: float) -> str:
+    """Reason for a landmark after the last follow-up time."""
+    return f"landmark beyond the last follow-up (day {_day_text(last)})"
+
+
+def undefined_interval_reason(estimate: float) -> str:
+    """Reason for an estimate (S = 0 or 1) where the log-log interval does not exist."""
+    return f"no 95% interval: the estimate is {estimate:g}, where the log-log interval is undefined"
+
+
+def _day_text(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _arrays(durations: Any, events: Any) -> tuple[np.ndarray, np.ndarray]:
-    d = np.asarray(durations, dtype=float)
-    e = np.asarray(events, dtype=bool)
+    d = np.asarray(durations, dtype=float).reshape(-1)
+    e = np.asarray(events, dtype=bool).reshape(-1)
+    if d.shape != e.shape:
+        raise ValueError(f"{len(d)} durations but {len(e)} event flags")
     return d, e
 
 
-def _round(x: float | None) -> float | None:
-    if x is None or not math.isfinite(x):
+def rounded(x: Any) -> float | None:
+    """``x`` rounded to :data:`DECIMALS` places, or ``None`` when missing or not finite."""
+    if x is None:
         return None
-    return round(float(x), DECIMALS)
-
-
-def _fit_km(d: np.ndarray, e: np.ndarray):
-    # lifelines is imported here, not at module level: it costs ~1.5 s and the figure and cohort
-    # steps that import this module for at_risk_table do not all need it.
-    from lifelines import KaplanMeierFitter
-
-    return KaplanMeierFitter().fit(d, e)
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    return round(x, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def at_risk_table(durations: Any, events: Any, ticks: Any) -> pd.DataFrame:
     """Numbers at risk, events and censored at each tick (KMunicate convention).
 
     ``at_risk`` counts patients whose time is > tick; ``events`` and ``censored`` are
-    cumulative counts with time <= tick, so the three always add up to n.
+    cumulative counts with time <= tick, so the three always add up to n. This is what
+    lifelines' ``add_at_risk_counts`` prints.
     """
     d, e = _arrays(durations, events)
-    ticks = np.asarray(ticks, dtype=float)
-    ev = np.sort(d[e])
-    ce = np.sort(d[~e])
-    n_events = np.searchsorted(ev, ticks, side="right")
-    n_censored = np.searchsorted(ce, ticks, side="right")
+    ticks = np.asarray(ticks, dtype=float).reshape(-1)
+    n_events = np.searchsorted(np.sort(d[e]), ticks, side="right")
+    n_censored = np.searchsorted(np.sort(d[~e]), ticks, side="right")
+    integral = bool(np.all(np.mod(ticks, 1) == 0))
     return pd.DataFrame({
-        "tick": ticks.astype(int),
-        "at_risk": len(d) - n_events - n_censored,
-        "events": n_events,
-        "censored": n_censored,
+        "tick": ticks.astype(int) if integral else ticks,
+        "at_risk": (len(d) - n_events - n_censored).astype(int),
+        "events": n_events.astype(int),
+        "censored": n_censored.astype(int),
     })
+
+
+def censor_times(durations: Any, events: Any) -> np.ndarray:
+    """Sorted distinct times at which someone was censored (the tick marks on a KM plot)."""
+    d, e = _arrays(durations, events)
+    return np.unique(d[~e])
+
+
+def _fit_km(d: np.ndarray, e: np.ndarray) -> Any:
+    from lifelines import KaplanMeierFitter
+
+    return KaplanMeierFitter().fit(d, e)
 
 
 def km_curve(durations: Any, events: Any) -> pd.DataFrame:
-    """The KM step function with its log-log 95% band, one row per knot, from time 0."""
+    """The KM step function with its log-log 95% band: ``time, survival, ci_lower, ci_upper``.
+
+    One row per knot (each distinct time, censored ones included), starting with S = 1 at time 0;
+    read it as a right-continuous step function (``where="post"``). An empty group gives an
+    empty frame.
+    """
     d, e = _arrays(durations, events)
     if len(d) == 0:
-        return pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_lower": [1.0],
-                             "ci_upper": [1.0]})
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in CURVE_COLUMNS})
     kmf = _fit_km(d, e)
-    sf = kmf.survival_function_.iloc[:, 0]
+    s = kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float)
     ci = kmf.confidence_interval_
     out = pd.DataFrame({
-        "time": sf.index.to_numpy(dtype=float),
-        "survival": sf.to_numpy(),
-        "ci_lower": ci.iloc[:, 0].to_numpy(),
-        "ci_upper": ci.iloc[:, 1].to_numpy(),
+        "time": kmf.survival_function_.index.to_numpy(dtype=float),
+        "survival": s,
+        # Never NaN in a curve file: a missing limit collapses onto the estimate.
+        "ci_lower": np.where(np.isnan(ci.iloc[:, 0]), s, ci.iloc[:, 0]),
+        "ci_upper": np.where(np.isnan(ci.iloc[:, 1]), s, ci.iloc[:, 1]),
     })
-    if out["time"].iloc[0] > 0:
-        out = pd.concat([pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_lower": [1.0],
-                                       "ci_upper": [1.0]}), out], ignore_index=True)
+    if out["time"].iloc[0] > 0 or out["survival"].iloc[0] < 1:
+        # An event on day 0 would otherwise make the curve start below 1.
+        start = pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_lower": [1.0],
+                              "ci_upper": [1.0]})
+        out = pd.concat([start, out], ignore_index=True)
     return out
 
 
@@ -83,9 +140,10 @@ def km_landmark(durations: Any, events: Any, day: int, *,
                 cumulative_incidence: bool = False) -> dict[str, Any]:
     """KM estimate at ``day`` with its log-log 95% interval, as a landmark block.
 
-    With ``cumulative_incidence`` the block holds 1 − S(day) and the interval
-    (1 − S_upper, 1 − S_lower), which is how a response rate is read off a KM of time to
-    response. Keys: day, estimate, ci_lower, ci_upper, reason, n, at_risk, events, censored.
+    The value is the step function at ``day`` (the last knot at or before it). With
+    ``cumulative_incidence`` the block holds 1 − S(day) and the interval (1 − S_upper,
+    1 − S_lower), which is how a response rate is read off a KM of time to response.
+    Keys: day, estimate, ci_lower, ci_upper, reason, n, at_risk, events, censored.
     """
     d, e = _arrays(durations, events)
     counts = at_risk_table(d, e, [day]).iloc[0]
@@ -95,31 +153,28 @@ def km_landmark(durations: Any, events: Any, day: int, *,
         "censored": int(counts["censored"]),
     }
     if len(d) == 0:
-        block["reason"] = "no patients"
+        block["reason"] = NO_PATIENTS
         return block
     curve = km_curve(d, e)
-    row = curve[curve["time"] <= day].iloc[-1]
-    s, lo, hi = float(row["survival"]), float(row["ci_lower"]), float(row["ci_upper"])
+    pos = max(int(np.searchsorted(curve["time"].to_numpy(), day, side="right")) - 1, 0)
+    s = float(curve["survival"].iloc[pos])
+    lo, hi = float(curve["ci_lower"].iloc[pos]), float(curve["ci_upper"].iloc[pos])
     if d.max() < day and s > 0:
-        # Past the last follow-up the curve is unknown unless it already reached zero.
-        block["reason"] = f"landmark beyond the last follow-up (day {int(d.max())})"
+        block["reason"] = beyond_followup_reason(d.max())
         return block
-    block["estimate"] = _round(1 - s if cumulative_incidence else s)
-    if s in (0.0, 1.0) or not (math.isfinite(lo) and math.isfinite(hi)):
-        block["reason"] = (
-            f"no 95% interval: the estimate is {block['estimate']:g}, "
-            "where the log-log interval is undefined"
-        )
+    block["estimate"] = rounded(1 - s if cumulative_incidence else s)
+    if s <= 0 or s >= 1 or not (math.isfinite(lo) and math.isfinite(hi)):
+        block["reason"] = undefined_interval_reason(block["estimate"])
         return block
     if cumulative_incidence:
         lo, hi = 1 - hi, 1 - lo
-    block["ci_lower"], block["ci_upper"] = _round(lo), _round(hi)
+    block["ci_lower"], block["ci_upper"] = rounded(lo), rounded(hi)
     return block
 
 
 def logrank(durations_a: Any, events_a: Any, durations_b: Any,
             events_b: Any) -> dict[str, Any]:
-    """Log-rank test between two groups: statistic, p, df and a reason when not computable."""
+    """Two-group log-rank test: ``{statistic, p, df, reason}``; nulls and a reason if impossible."""
     da, ea = _arrays(durations_a, events_a)
     db, eb = _arrays(durations_b, events_b)
     out: dict[str, Any] = {"statistic": None, "p": None, "df": 1, "reason": None}
@@ -129,62 +184,102 @@ def logrank(durations_a: Any, events_a: Any, durations_b: Any,
     if not (ea.any() or eb.any()):
         out["reason"] = "no events in either group"
         return out
+    # lifelines reports statistic 0 and p = 1 when the test has no information at all; that
+    # would read as "no difference", so a zero variance is reported as not testable instead.
+    if _logrank_variance(da, ea, db, eb) <= 0:
+        out["reason"] = ZERO_VARIANCE
+        return out
     from lifelines.statistics import logrank_test
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         result = logrank_test(da, db, event_observed_A=ea, event_observed_B=eb)
-    out["statistic"] = _round(result.test_statistic)
-    out["p"] = _round(result.p_value)
-    if out["p"] is None:
-        out["reason"] = "test statistic not computable"
+    out["statistic"], out["p"] = rounded(result.test_statistic), rounded(result.p_value)
+    if out["statistic"] is None or out["p"] is None:
+        out["statistic"] = out["p"] = None
+        out["reason"] = ZERO_VARIANCE
     return out
 
 
+def _logrank_variance(da: np.ndarray, ea: np.ndarray, db: np.ndarray, eb: np.ndarray) -> float:
+    # Hypergeometric variance summed over event times: zero when at every event time only one
+    # group is still at risk, or everyone at risk has the event.
+    d_all = np.concatenate([da, db])
+    e_all = np.concatenate([ea, eb])
+    total = 0.0
+    for t in np.unique(d_all[e_all]):
+        na, nb = int((da >= t).sum()), int((db >= t).sum())
+        n, d = na + nb, int(((d_all == t) & e_all).sum())
+        if n > 1:
+            total += na * nb * d * (n - d) / (n * n * (n - 1))
+    return total
+
+
 def reverse_km_median(durations: Any, events: Any) -> dict[str, Any]:
-    """Median follow-up by the reverse Kaplan–Meier method (censoring treated as the event)."""
+    """Median follow-up by the reverse Kaplan–Meier method: ``{days, reason}``.
+
+    Censoring is the event and the event (death) censors. The median is lifelines'
+    ``median_survival_time_``, the first time the reverse curve is at or below 0.5 (R's
+    survfit would take the midpoint if the curve sat exactly at 0.5 over an interval).
+    """
     d, e = _arrays(durations, events)
     if len(d) == 0:
-        return {"days": None, "reason": "no patients"}
+        return {"days": None, "reason": NO_PATIENTS}
     if e.all():
         return {"days": None, "reason": "every patient had the event: no one censored"}
-    median = _fit_km(d, ~e).median_survival_time_
+    median = float(_fit_km(d, ~e).median_survival_time_)
     if not math.isfinite(median):
         return {"days": None, "reason": "median not reached"}
     return {"days": int(round(median)), "reason": None}
 
 
-def aalen_johansen(durations: Any, event_codes: Any, day: int) -> dict[str, Any]:
-    """Cumulative incidence of event 1 at ``day`` with event 2 competing (Aalen–Johansen)."""
-    d = np.asarray(durations, dtype=float)
-    codes = np.asarray(event_codes, dtype=int)
+def aalen_johansen(durations: Any, event_codes: Any, day: int,
+                   seed: int = 2023) -> dict[str, Any]:
+    """Cumulative incidence of event 1 at ``day`` with event 2 competing (Aalen–Johansen).
+
+    Codes: 1 event of interest, 2 competing event, 0 censored. lifelines breaks ties between
+    events of different types by random jitter (±1e-4); censorings are first moved after any
+    event on the same day, so the estimate is the tie-free Aalen–Johansen value whatever the
+    jitter, and the fixed ``seed`` makes the interval reproducible too. The interval is
+    lifelines' (delta method on log(−log F)), so it is undefined where F is 0 or 1.
+    Returns ``{day, estimate, ci_lower, ci_upper, reason}``.
+    """
+    d = np.asarray(durations, dtype=float).reshape(-1)
+    codes = np.asarray(event_codes, dtype=int).reshape(-1)
     out: dict[str, Any] = {"day": int(day), "estimate": None, "ci_lower": None,
                            "ci_upper": None, "reason": None}
     if len(d) == 0:
-        out["reason"] = "no patients"
+        out["reason"] = NO_PATIENTS
+        return out
+    # As for KM: beyond the last time the curve is known only if nobody is left at risk then.
+    if d.max() < day and (codes[d == d.max()] == 0).any():
+        out["reason"] = beyond_followup_reason(d.max())
         return out
     if not (codes == 1).any():
-        out.update(estimate=0.0, reason="no events of interest: interval undefined")
-        return out
-    if d.max() < day:
-        out["reason"] = f"landmark beyond the last follow-up (day {int(d.max())})"
+        out["estimate"] = 0.0
+        out["reason"] = undefined_interval_reason(0.0)
         return out
     from lifelines import AalenJohansenFitter
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # lifelines warns that it jitters tied times
-        ajf = AalenJohansenFitter(calculate_variance=True, seed=2023)
-        ajf.fit(d, codes, event_of_interest=1)
-    cif = ajf.cumulative_density_.iloc[:, 0]
-    ci = ajf.confidence_interval_
-    pos = int(np.searchsorted(cif.index.to_numpy(dtype=float), day, side="right")) - 1
-    if pos < 0:
-        out.update(estimate=0.0, reason="no events by the landmark: interval undefined")
-        return out
-    out["estimate"] = _round(cif.iloc[pos])
-    lo, hi = _round(ci.iloc[pos, 0]), _round(ci.iloc[pos, 1])
-    if lo is None or hi is None:
-        out["reason"] = "interval not computable"
+    fit_times = d + np.where(codes == 0, AJ_CENSOR_SHIFT, 0.0)
+    # The jitter seeds numpy's global generator; put it back so no other caller is affected.
+    rng_state = np.random.get_state()
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")  # the tie-jitter warning: handled as above
+            ajf = AalenJohansenFitter(calculate_variance=True, seed=seed)
+            ajf.fit(fit_times, codes, event_of_interest=1)
+    finally:
+        np.random.set_state(rng_state)
+    times = ajf.cumulative_density_.index.to_numpy(dtype=float)
+    pos = max(int(np.searchsorted(times, day + AJ_JITTER_TOLERANCE, side="right")) - 1, 0)
+    f = float(ajf.cumulative_density_.iloc[pos, 0])
+    out["estimate"] = rounded(f)
+    # lifelines labels its two limit columns the wrong way round; take them by value.
+    limits = ajf.confidence_interval_.iloc[pos].to_numpy(dtype=float)
+    lo, hi = rounded(np.min(limits)), rounded(np.max(limits))
+    if f <= 0 or f >= 1 or lo is None or hi is None:
+        out["reason"] = undefined_interval_reason(out["estimate"])
     else:
         out["ci_lower"], out["ci_upper"] = lo, hi
     return out

@@ -2,198 +2,332 @@
 
     python -m cmvig_report.synth --n 50000 --seed 1 --out DIR [--messy] [--format csv|xlsx]
 
-writes ``DIR/patients.csv`` and ``DIR/viral_loads.csv``. Everything is vectorised with NumPy so
-50,000 patients (~900,000 PCR results) take a few seconds. The same seed gives the same bytes.
+writes ``DIR/patients.csv`` and ``DIR/viral_loads.csv`` (or ``.xlsx``). Everything is vectorised
+with NumPy, so 50,000 patients (~870,000 PCR results) take about a second; the same seed gives
+the same bytes, and ``messy`` only adds mess on top of the same cohort (same truth).
 
 Patients are invented: distributions are plausible for paediatric allogeneic HSCT, not fitted to
-any registry. Responders fall log-linearly to below the LLOQ on their response day (a weekly
-sample day); non-responders stay above it after CMVIG, so the contract's response definition
+any registry. PCR is weekly from 2-3 weeks before CMVIG; loads are reported to 3 significant
+figures. Responders' viral load falls log-linearly to below the LLOQ on their response day (a
+weekly sample day, reported as ``<137`` or as a number under the LLOQ), then 1-2 confirmatory
+samples end the series; non-responders keep a fluctuating DNAemia above the LLOQ after CMVIG
+(weekly for 16 weeks, then monthly to the last follow-up), so the contract's response definition
 recovers the generator's truth exactly.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+# (diagnosis, weight, age min / mode / max in years, fraction male): age and sex depend on the
+# disease (SCID in infants, JMML under 6, X-linked CGD and Wiskott-Aldrich mostly in boys).
 DIAGNOSES = (
-    ("Acute lymphoblastic leukaemia", 0.26), ("Acute myeloid leukaemia", 0.2),
-    ("Myelodysplastic syndrome", 0.07), ("Juvenile myelomonocytic leukaemia", 0.04),
-    ("Severe aplastic anaemia", 0.09), ("Severe combined immunodeficiency", 0.08),
-    ("Fanconi anaemia", 0.05), ("Beta-thalassaemia major", 0.08),
-    ("Haemophagocytic lymphohistiocytosis", 0.06), ("Chronic granulomatous disease", 0.04),
-    ("Other primary immunodeficiency", 0.03),
+    ("Acute lymphoblastic leukaemia", 0.25, 0.5, 6.0, 18.0, 0.57),
+    ("Acute myeloid leukaemia", 0.18, 0.3, 8.0, 18.0, 0.52),
+    ("Myelodysplastic syndrome", 0.06, 1.0, 10.0, 18.0, 0.55),
+    ("Juvenile myelomonocytic leukaemia", 0.04, 0.2, 1.5, 6.0, 0.65),
+    ("Severe aplastic anaemia", 0.09, 2.0, 10.0, 18.0, 0.55),
+    ("Severe combined immunodeficiency", 0.07, 0.1, 0.4, 2.0, 0.75),
+    ("Fanconi anaemia", 0.05, 3.0, 8.0, 16.0, 0.5),
+    ("Beta-thalassaemia major", 0.08, 1.0, 5.0, 16.0, 0.5),
+    ("Haemophagocytic lymphohistiocytosis", 0.06, 0.1, 0.8, 10.0, 0.5),
+    ("Chronic granulomatous disease", 0.04, 1.0, 6.0, 18.0, 0.85),
+    ("Wiskott-Aldrich syndrome", 0.02, 0.3, 1.5, 8.0, 1.0),
+    ("Other primary immunodeficiency", 0.06, 0.2, 3.0, 18.0, 0.6),
 )
-DONORS = (("Matched sibling", 0.2), ("Matched unrelated", 0.3), ("Mismatched unrelated", 0.15),
-          ("Haploidentical", 0.35))
-GRAFTS = (("Bone marrow", 0.55), ("Peripheral blood", 0.3), ("Cord blood", 0.15))
+DONORS = ("Matched sibling", "Matched unrelated", "Mismatched unrelated", "Haploidentical")
+DONOR_WEIGHTS = (0.2, 0.3, 0.15, 0.35)
+GRAFTS = ("Bone marrow", "Peripheral blood", "Cord blood")
+# Graft given the donor (rows follow DONORS): no cord blood from a haploidentical parent;
+# cord blood is mainly a mismatched-unrelated option.
+GRAFT_GIVEN_DONOR = ((0.75, 0.2, 0.05), (0.55, 0.3, 0.15), (0.35, 0.25, 0.4), (0.45, 0.55, 0.0))
+# Seropositive recipients carry most of the risk of CMV reactivation, so R+ dominates.
 SEROSTATUS = (("D+/R+", 0.4), ("D-/R+", 0.4), ("D+/R-", 0.15), ("D-/R-", 0.05))
 # (drug, weight): weighted sampling without replacement puts first-line drugs first.
 DRUGS = (("ganciclovir", 10.0), ("valganciclovir", 3.0), ("foscarnet", 5.0),
          ("cidofovir", 1.5), ("letermovir", 1.5), ("maribavir", 1.0))
-CAUSES = (("Relapse of underlying disease", 0.3), ("Graft-versus-host disease", 0.2),
-          ("Bacterial sepsis", 0.15), ("Invasive fungal infection", 0.1),
-          ("Multi-organ failure", 0.1), ("CMV pneumonia", 0.15))
-BELOW_QUANT_WORDS = ("undetectable", "not detected", "ND", "negative")
-WEEKLY_UNTIL_DAY = 112  # weekly PCR for 16 weeks, then monthly
-MAX_MONTHLY = 24
+# P(0..4 prior drugs): refractory infections have been through more lines of therapy.
+N_DRUGS = {"recurrent": (0.02, 0.4, 0.35, 0.18, 0.05),
+           "refractory": (0.02, 0.2, 0.35, 0.28, 0.15)}
+OTHER_CAUSES = (("Relapse of underlying disease", 0.35), ("Graft-versus-host disease", 0.25),
+                ("Bacterial sepsis", 0.15), ("Invasive fungal infection", 0.12),
+                ("Multi-organ failure", 0.13))
+CMV_CAUSES = (("CMV pneumonia", 0.75), ("Disseminated CMV disease", 0.25))
+# Below-quantification spellings the contract accepts; "{}" is the LLOQ. Case varies in messy mode.
+BELOW_QUANT = ("<{}", "< {}", "undetectable", "not detected", "ND", "negative")
+HSCT_FROM, HSCT_TO = np.datetime64("2015-01-01"), np.datetime64("2025-01-01")
+DATA_CUTOFF = np.datetime64("2026-06-30")  # administrative censoring: no dates in the future
+RESPONSE_MIN, RESPONSE_MAX = 7, 80  # days from CMVIG to the first PCR below LLOQ
+WEEKLY_UNTIL_DAY = 112  # weekly PCR for 16 weeks after CMVIG while DNAemia persists, then monthly
+XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit minus the header
+
+
+def _idx(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+    """One categorical draw per row of ``probs`` (n x k), by inverse CDF: vectorised."""
+    cum = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
+    return np.minimum((rng.random(len(cum))[:, None] > cum).sum(axis=1), probs.shape[1] - 1)
 
 
 def _pick(rng: np.random.Generator, table: tuple, n: int) -> np.ndarray:
-    labels, p = zip(*table, strict=True)
-    p = np.asarray(p, dtype=float)
-    return np.asarray(labels, dtype=object)[rng.choice(len(labels), size=n, p=p / p.sum())]
+    """``n`` labels drawn from a ``((label, weight), ...)`` table."""
+    labels, weights = zip(*table, strict=True)
+    return np.asarray(labels, dtype=object)[_idx(rng, np.tile(weights, (n, 1)))]
+
+
+def _as_text(values: np.ndarray, fmt=str) -> np.ndarray:
+    """Format an array through its distinct values: 900,000 cells but only a few thousand dates
+    or 3-significant-figure loads, so this beats ``astype(str)`` several times over."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return np.array([fmt(u) for u in uniq.tolist()], dtype=object)[inverse]
 
 
 def _dates(base: np.ndarray, days: np.ndarray) -> np.ndarray:
-    return np.datetime_as_string(base + days.astype("timedelta64[D]"), unit="D")
+    return _as_text(base + days.astype("timedelta64[D]"), lambda d: d.isoformat())
 
 
-def _drug_lists(rng: np.random.Generator, n: int) -> pd.Series:
+def _drug_lists(rng: np.random.Generator, refractory: np.ndarray) -> np.ndarray:
+    n = len(refractory)
     names = np.array([d for d, _ in DRUGS], dtype=object)
-    weights = np.array([w for _, w in DRUGS])
-    keys = rng.random((n, len(names))) ** (1 / weights)  # Efraimidis-Spirakis
+    keys = rng.random((n, len(names))) ** (1 / np.array([w for _, w in DRUGS]))  # E-S keys
     order = np.argsort(-keys, axis=1)
-    k = rng.choice([0, 1, 2, 3, 4], size=n, p=[0.02, 0.3, 0.35, 0.23, 0.1])
-    cols = [pd.Series(np.where(k > j, names[order[:, j]], ""), dtype=object) for j in range(4)]
-    joined = cols[0].str.cat(cols[1:], sep=";")
-    return joined.str.replace(r";+", ";", regex=True).str.strip(";")
+    k = _idx(rng, np.where(refractory[:, None], N_DRUGS["refractory"], N_DRUGS["recurrent"]))
+    out = np.where(k > 0, names[order[:, 0]], "").astype(object)
+    for j in range(1, 4):  # four columns, not n patients: still vectorised
+        out = np.where(k > j, out + ";" + names[order[:, j]], out)
+    return out
 
 
 def _messy_labels(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
-    out = labels.astype(object).copy()
+    """Case and surrounding spaces, the only variation the contract allows in a label."""
+    out = labels.astype(str).astype(object)
     pick = rng.random(len(out))
     out[pick < 0.1] = np.char.upper(out[pick < 0.1].astype(str))
     cap = (pick >= 0.1) & (pick < 0.2)
     out[cap] = np.char.capitalize(out[cap].astype(str))
-    pad = rng.random(len(out)) < 0.1
-    out[pad] = np.char.add(" ", out[pad].astype(str))
-    pad = rng.random(len(out)) < 0.1
-    out[pad] = np.char.add(out[pad].astype(str), " ")
+    pad = rng.random((2, len(out))) < 0.1
+    out[pad[0]] = " " + out[pad[0]]
+    out[pad[1]] = out[pad[1]] + " "
     return out
 
 
-def generate_cohort(n: int, seed: int, messy: bool = False, lloq_iu_ml: float = 137,
-                    return_truth: bool = False):
-    """Patients and viral loads as the contract's text columns (and the truth if asked).
+def _three_figures(log_value: np.ndarray) -> np.ndarray:
+    """10**x as an integer rounded to 3 significant figures, as PCR platforms report it."""
+    value = 10.0 ** log_value
+    step = 10.0 ** np.maximum(np.floor(np.log10(value)) - 2, 0)
+    return (np.round(value / step) * step).astype(np.int64)
 
-    The truth is a DataFrame with ``patient_id``, ``responded`` and ``days_to_response``.
+
+def generate_cohort(
+    n: int, seed: int, messy: bool = False, lloq_iu_ml: float = 137, return_truth: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame] | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Patients and viral loads as the contract's text columns (all cells are ``str``).
+
+    ``messy`` adds export mess the contract tolerates (infection_type case and spaces, thousands
+    separators, every spelling of below-quantification in any case, a few empty results) on top
+    of the very same cohort. With ``return_truth`` a third frame gives ``patient_id``,
+    ``responded`` (bool) and ``days_to_response`` (``Int64``, missing for non-responders): what
+    the contract's response definition must recover from the files.
     """
     if n < 1:
         raise ValueError("n must be >= 1")
-    rng = np.random.default_rng(seed)
+    if lloq_iu_ml <= 1:
+        raise ValueError("lloq_iu_ml must be > 1 IU/mL")
+    # Independent streams: the mess draws must not shift the cohort's draws, so a messy cohort
+    # has exactly the truth of the clean one with the same seed.
+    rng, rng_vl, rng_mess = (np.random.default_rng(s)
+                             for s in np.random.SeedSequence(seed).spawn(3))
     ids = np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), len(str(n))))
-    hsct = np.datetime64("2015-01-01") + rng.integers(0, 3650, n).astype("timedelta64[D]")
+    dx = _idx(rng, np.tile([d[1] for d in DIAGNOSES], (n, 1)))
+    lo, mode, hi, p_male = (np.array([d[i] for d in DIAGNOSES])[dx] for i in range(2, 6))
+    donor = _idx(rng, np.tile(DONOR_WEIGHTS, (n, 1)))
+    graft = _idx(rng, np.asarray(GRAFT_GIVEN_DONOR)[donor])
+
+    hsct = HSCT_FROM + rng.integers(0, int((HSCT_TO - HSCT_FROM).astype(int)), n).astype(
+        "timedelta64[D]")
+    # CMV reactivation peaks in the first 100 days; salvage therapy comes weeks after that.
     gap = np.clip(14 + rng.gamma(2.0, 30.0, n), 14, 200).astype(int)
     start = hsct + gap.astype("timedelta64[D]")
-    infection = np.where(rng.random(n) < 0.5, "recurrent", "refractory")
+    refractory = rng.random(n) < 0.5
 
-    # Follow-up from CMVIG: some are censored early; deaths end follow-up.
-    fu = np.where(rng.random(n) < 0.15, rng.integers(10, 120, n), rng.integers(150, 1500, n))
-    died = rng.random(n) < 0.25
-    fu = np.where(died, np.minimum(fu, rng.integers(10, 700, n)), fu)
-    cause = np.where(died, _pick(rng, CAUSES, n), "")
-    cmv = np.where(died, np.where(cause == "CMV pneumonia", "yes", "no"), "")
+    # PCR is drawn on a weekly clinic day that need not be the infusion day: the first sample
+    # after CMVIG comes on day ``offset`` (1-7), then every 7 days, so response days are not all
+    # multiples of 7 (no artificial ties in the Kaplan-Meier curve).
+    offset = rng.integers(1, 8, n)
+    latent = np.minimum(RESPONSE_MIN + rng.gamma(2.0, 12.0, n), RESPONSE_MAX)
+    resp_day = offset + 7 * np.ceil((latent - offset) / 7).astype(int)  # first sample >= latent
+    resp_day = np.where(resp_day > RESPONSE_MAX, resp_day - 7, resp_day)
+    intends = rng.random(n) < np.where(refractory, 0.6, 0.74)  # refractory responds less
 
-    # Response on a weekly sample day between day 7 and day 84, and within follow-up.
-    raw_day = 7 + rng.gamma(2.0, 12.0, n)
-    resp_day = np.clip(np.ceil(raw_day / 7) * 7, 7, 84).astype(int)
-    responded = (rng.random(n) < 0.65) & (resp_day <= fu)
-    resp_day = np.where(responded, resp_day, -1)
+    # Censoring: 10% lost early (10-120 days), the rest followed 300-1500 days; all stopped at
+    # the data cutoff.
+    cens = np.where(rng.random(n) < 0.1, rng.integers(10, 121, n), rng.integers(300, 1501, n))
+    cens = np.minimum(cens, (DATA_CUTOFF - start).astype(int))
+    # Deaths cluster early; non-responders die more often. A death after censoring is unseen.
+    death_day = (10 + rng.gamma(1.0, 350.0, n)).astype(int)
+    died = (rng.random(n) < np.where(intends, 0.24, 0.42)) & (death_day <= cens)
+    fu = np.where(died, death_day, cens)
+    responded = intends & (resp_day <= fu)  # dying or leaving first means no response seen
+
+    # CMV deaths only among non-responders: the PCR series stays positive until death.
+    cmv_death = died & ~responded & (rng.random(n) < 0.35)
+    cause = np.where(cmv_death, _pick(rng, CMV_CAUSES, n), _pick(rng, OTHER_CAUSES, n))
+    # CMVIG is given every few days, so a short follow-up caps the number of doses.
+    doses = np.clip(np.minimum(1 + rng.poisson(3.0, n), 1 + fu // 3), 1, 12)
+    infection = np.where(refractory, "refractory", "recurrent").astype(object)
 
     patients = pd.DataFrame({
         "patient_id": ids,
-        "sex": np.where(rng.random(n) < 0.55, "M", "F"),
-        "age_at_hsct": np.round(rng.uniform(0.2, 18.0, n), 1).astype(str),
-        "diagnosis": _pick(rng, DIAGNOSES, n),
-        "donor_type": _pick(rng, DONORS, n),
-        "graft_source": _pick(rng, GRAFTS, n),
+        "sex": np.where(rng.random(n) < p_male, "M", "F"),
+        "age_at_hsct": np.round(rng.triangular(lo, mode, hi), 1).astype(str),
+        "diagnosis": np.array([d[0] for d in DIAGNOSES], dtype=object)[dx],
+        "donor_type": np.asarray(DONORS, dtype=object)[donor],
+        "graft_source": np.asarray(GRAFTS, dtype=object)[graft],
         "cmv_serostatus": _pick(rng, SEROSTATUS, n),
         "hsct_date": np.datetime_as_string(hsct, unit="D"),
-        "infection_type": _messy_labels(rng, infection) if messy else infection,
-        "prior_antivirals": _drug_lists(rng, n),
+        "infection_type": _messy_labels(rng_mess, infection) if messy else infection,
+        "prior_antivirals": _drug_lists(rng, refractory),
         "cmvig_start_date": np.datetime_as_string(start, unit="D"),
-        "cmvig_doses": np.clip(1 + rng.poisson(3.0, n), 1, 12).astype(str),
+        "cmvig_doses": doses.astype(str),
         "infusion_reaction": np.where(rng.random(n) < 0.02, "yes", "no"),
         "last_followup_date": _dates(start, fu),
         "status": np.where(died, "dead", "alive"),
-        "cause_of_death": cause,
-        "cmv_related_death": cmv,
-    })
-    viral_loads = _viral_loads(rng, ids, start, fu, resp_day, messy, lloq_iu_ml)
+        "cause_of_death": np.where(died, cause, ""),
+        "cmv_related_death": np.where(died, np.where(cmv_death, "yes", "no"), ""),
+    }).astype(object)
+    viral_loads = _viral_loads(rng_vl, rng_mess if messy else None, ids, start, gap, fu,
+                               offset, np.where(intends, resp_day, -1), refractory, lloq_iu_ml)
     if not return_truth:
         return patients, viral_loads
-    truth = pd.DataFrame({"patient_id": ids, "responded": responded,
-                          "days_to_response": pd.array(np.where(responded, resp_day, 0),
-                                                       dtype="Int64")})
-    truth.loc[~responded, "days_to_response"] = pd.NA
+    days = pd.Series(resp_day, dtype="Int64").where(responded, pd.NA)
+    truth = pd.DataFrame({"patient_id": ids, "responded": responded, "days_to_response": days})
     return patients, viral_loads, truth
 
 
-def _viral_loads(rng: np.random.Generator, ids: np.ndarray, start: np.ndarray, fu: np.ndarray,
-                 resp_day: np.ndarray, messy: bool, lloq: float) -> pd.DataFrame:
-    responded = resp_day > 0
-    # Weekly samples from day -14; responders stop three weeks after responding.
-    weekly_end = np.where(responded, resp_day + 21, WEEKLY_UNTIL_DAY)
-    n_weekly = np.minimum(weekly_end, fu) // 7 + 3
-    n_monthly = np.where(responded | (fu <= WEEKLY_UNTIL_DAY), 0,
-                         np.minimum((fu - WEEKLY_UNTIL_DAY) // 28, MAX_MONTHLY))
+def _viral_loads(rng: np.random.Generator, mess: np.random.Generator | None, ids: np.ndarray,
+                 start: np.ndarray, gap: np.ndarray, fu: np.ndarray, offset: np.ndarray,
+                 resp_day: np.ndarray, refractory: np.ndarray, lloq: float) -> pd.DataFrame:
+    """The PCR series. ``resp_day`` is the intended response day (-1: never); a response after
+    ``fu`` is simply never sampled. ``mess`` (a generator) turns export mess on."""
+    n = len(ids)
+    intends = resp_day > 0
+    # Two or three weekly samples before CMVIG (the rise that prompted it), never in the first
+    # week after HSCT. Half the recurrent infections also show the sample that had cleared the
+    # previous episode (below LLOQ, day <= -14): a result the response rule must ignore.
+    cleared = ~refractory & (rng.random(n) < 0.5)
+    want = 2 + (rng.random(n) < 0.5) + cleared
+    n_pre = np.minimum(want, (offset + gap - 7) // 7)
+    cleared &= n_pre == want
+    # Weekly until the response plus 1-2 confirmatory samples, or for 16 weeks while DNAemia
+    # persists; then monthly until the last follow-up.
+    weekly_end = np.where(intends, resp_day + 7 * rng.integers(1, 3, n), WEEKLY_UNTIL_DAY)
+    n_post = (np.minimum(weekly_end, fu) - offset) // 7 + 1  # fu >= 10 > offset: at least one
+    last_weekly = offset + 7 * (n_post - 1)
+    n_weekly = n_pre + n_post
+    n_monthly = np.where(intends, 0, (fu - last_weekly) // 28)
     counts = n_weekly + n_monthly
-    pat = np.repeat(np.arange(len(ids)), counts)
+    pat = np.repeat(np.arange(n), counts)
     j = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     nw = n_weekly[pat]
-    day = np.where(j < nw, -14 + 7 * j, WEEKLY_UNTIL_DAY + 28 * (j - nw + 1))
+    day = np.where(j < nw, offset[pat] + 7 * (j - n_pre[pat]), last_weekly[pat] + 28 * (j - nw + 1))
 
-    log0 = rng.uniform(3.0, 6.0, len(ids))[pat]
-    noise = rng.normal(0.0, 0.15, len(day))
-    rday = resp_day[pat]
+    # Starting load (log10 IU/mL) at CMVIG, 10^3-10^6. Responders cannot fall much faster than
+    # ~0.2 log/day (CMV DNA half-life ~1.5 days), so early responders start lower.
+    log_lloq = np.log10(lloq)
+    lo = max(3.0, log_lloq + 0.5)
+    hi = np.maximum(np.minimum(6.0, log_lloq + 0.2 * np.maximum(resp_day, 7)), lo + 0.2)
+    log0 = np.where(intends, rng.uniform(lo, hi), rng.uniform(max(3.5, lo), max(6.0, lo + 0.5), n))
+    # Non-responders drift towards a persistent low-level DNAemia that never clears.
+    level = rng.uniform(log_lloq + 0.4, log_lloq + 1.5, n)
+    tau = rng.uniform(30.0, 200.0, n)
     floor = np.log10(lloq * 1.6)
-    span = np.maximum(rday - 7, 1)
-    falling = log0 - (log0 - floor) * np.clip(day, 0, None) / span
-    plateau = log0 - 0.4 * np.minimum(np.clip(day, 0, None), 60) / 60 + 2 * noise
-    pre = log0 - 0.25 * (-np.minimum(day, 0) / 7) + noise
-    log_value = np.where(day <= 0, pre, np.where(rday > 0, falling + noise, plateau))
-    value = np.maximum(np.round(10 ** log_value), np.ceil(lloq * 1.2)).astype(np.int64)
-    below = (rday > 0) & (day >= rday)
 
-    text = value.astype(str).astype(object)
-    if messy:
-        big = (value >= 1000) & (rng.random(len(value)) < 0.3)
-        text[big] = [f"{v:,}" for v in value[big]]  # only the ~10% of rows that get a comma
-        spellings = np.array([f"<{lloq:g}", f"< {lloq:g}", *BELOW_QUANT_WORDS,
-                              "Not Detected", "NEGATIVE", "nd"], dtype=object)
-        text[below] = spellings[rng.integers(0, len(spellings), below.sum())]
-        # a few empty cells, never on a response-day sample (the outcome must not change)
-        empty = (rng.random(len(text)) < 0.005) & ~(below & (day == rday))
-        text[empty] = ""
+    t = np.maximum(day, 0).astype(float)
+    rday, l0 = resp_day[pat], log0[pat]
+    # Log-linear: recurrent infections rose steeply into CMVIG, refractory ones crept up despite
+    # antivirals; responders fall from l0 to just above the LLOQ at the sample before response.
+    rising = l0 + np.where(refractory[pat], 0.2, 0.6) * np.minimum(day, 0) / 7
+    falling = l0 - (l0 - floor) * np.minimum(t / np.maximum(rday - 7, 1), 1)
+    plateau = level[pat] + (l0 - level[pat]) * np.exp(-t / tau[pat])
+    # Persistent DNAemia fluctuates more than a clearing one.
+    sd = np.where(intends[pat] | (day <= 0), 0.12, 0.25)
+    log_value = (np.where(day <= 0, rising, np.where(rday > 0, falling, plateau))
+                 + rng.normal(0.0, 1.0, len(day)) * sd)
+    # Every result not meant as a response stays >= 1.2 x LLOQ, so the truth is exact. Reflect
+    # at that bound rather than clip, so no pile of identical values sits on it.
+    bound = np.log10(1.2 * lloq)
+    log_value = np.where(log_value < bound, 2 * bound - log_value, log_value)
+    value = np.maximum(_three_figures(log_value), int(np.ceil(lloq * 1.2)))
+    below = (intends[pat] & (day >= rday)) | (cleared[pat] & (j == 0))
+    # A quarter of below-LLOQ results come as the number the assay measured (detected, not
+    # quantifiable): the contract's "numerically < lloq" branch of the response rule.
+    as_number = below & (rng.random(len(day)) < 0.25)
+    value[as_number] = rng.integers(max(1, int(lloq) // 4), int(np.ceil(lloq)), as_number.sum())
+
+    if mess is None:
+        text = _as_text(value)
+        text[below & ~as_number] = f"<{lloq:g}"
     else:
-        text[below] = f"<{lloq:g}"
+        big = (value >= 1000) & (mess.random(len(value)) < 0.1)
+        text = np.where(big, _as_text(value, "{:,}".format), _as_text(value))
+        cased = [s.format(f"{lloq:g}") for s in BELOW_QUANT]
+        spellings = np.array([f(s) for s in cased for f in (str, str.lower, str.upper, str.title)],
+                             dtype=object)
+        words = below & ~as_number
+        text[words] = spellings[mess.integers(0, len(spellings), words.sum())]
+        # A few empty cells, never on the response-day sample (the outcome must not change).
+        empty = (mess.random(len(text)) < 0.005) & ~(below & (day == rday))
+        text[empty] = ""
     return pd.DataFrame({
         "patient_id": ids[pat],
         "sample_date": _dates(start[pat], day),
         "cmv_dna_iu_ml": text,
-    })
+    }).astype(object)
+
+
+def _fix_xlsx_timestamps(path: Path) -> None:
+    # openpyxl stamps the zip entries and docProps/core.xml with the current time: pin both so
+    # an .xlsx is as byte-reproducible as a CSV.
+    with zipfile.ZipFile(path) as zin:
+        entries = [(i.filename, zin.read(i)) for i in zin.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", b"2000-01-01T00:00:00Z", data)
+            zout.writestr(zipfile.ZipInfo(name, (2000, 1, 1, 0, 0, 0)), data,
+                          compress_type=zipfile.ZIP_DEFLATED)
 
 
 def write_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame, out_dir: str | Path,
                  fmt: str = "csv") -> tuple[Path, Path]:
-    """Write both files (CSV or .xlsx) and return their paths."""
+    """Write ``patients.<fmt>`` and ``viral_loads.<fmt>`` (``csv`` or ``xlsx``) into ``out_dir``.
+
+    Returns the two paths. Cells are written as text, so the files read back unchanged.
+    """
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError(f"format must be csv or xlsx, not {fmt!r}")
+    if fmt == "xlsx" and len(viral_loads) > XLSX_MAX_ROWS:
+        raise ValueError(f"{len(viral_loads):,} rows do not fit one Excel sheet; use csv")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = out / f"patients.{fmt}", out / f"viral_loads.{fmt}"
     for df, path in zip((patients, viral_loads), paths, strict=True):
         if fmt == "xlsx":
             df.to_excel(path, index=False)
+            _fix_xlsx_timestamps(path)
         else:
             df.to_csv(path, index=False, lineterminator="\n")
     return paths
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m cmvig_report.synth",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, required=True, help="number of patients")
@@ -201,10 +335,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--messy", action="store_true", help="add export-style mess")
     parser.add_argument("--format", choices=["csv", "xlsx"], default="csv")
-    parser.add_argument("--lloq", type=float, default=137.0)
+    parser.add_argument("--lloq", type=float, default=137.0, help="LLOQ in IU/mL (default 137)")
     args = parser.parse_args(argv)
-    patients, viral_loads = generate_cohort(args.n, args.seed, args.messy, args.lloq)
-    p, v = write_cohort(patients, viral_loads, args.out, args.format)
+    try:
+        patients, viral_loads = generate_cohort(args.n, args.seed, args.messy, args.lloq)
+        p, v = write_cohort(patients, viral_loads, args.out, args.format)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{len(patients):,} patients -> {p}; {len(viral_loads):,} PCR results -> {v}",
           file=sys.stderr)
     return 0

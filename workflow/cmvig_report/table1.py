@@ -1,15 +1,23 @@
 """Table 1: baseline characteristics, overall and by infection type.
 
-Continuous variables are median (range) and categorical ones n (%), as a clinical journal expects
-for a series this small. The ``tableone`` package was considered and not used: it takes ~1.6 s to
-import (with statsmodels) against a 4 s budget for a full build, prints ranges as ``[min,max]``,
-and has no multi-select variable for the antivirals a patient received before CMVIG (several per
-patient). The table here is a few group-bys.
+Continuous variables are median (range) and categorical ones n (%) of the column's patients, as a
+clinical journal expects for a series this small. Antivirals before CMVIG are a multi-select
+variable: a patient counts once under each drug received, so those percentages add to more than
+100. Levels are ordered by descending overall count, then by name.
+
+The ``tableone`` package was considered and not used: it takes ~1.6 s to import (with
+statsmodels) against a 4 s budget for a full build, prints ranges as ``[min,max]``, and has no
+multi-select variable for the antivirals a patient received before CMVIG (several per patient).
+The table here is a few group-bys.
+
+``results/table1.csv`` is tidy: ``variable, level, overall, recurrent, refractory``; its first row
+(variable ``Patients``) holds each column's n, and continuous rows have level ``median (range)``.
 """
 
 from __future__ import annotations
 
 import html
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
@@ -28,30 +36,39 @@ VARIABLES = (
     ("days_hsct_to_cmvig", "Days from HSCT to CMVIG", "continuous", 0),
 )
 SEX_LABELS = {"F": "Female", "M": "Male"}
+MISSING_LEVEL = "not recorded"
 EN_DASH = "\u2013"
 
 
 def fmt_number(x: float, decimals: int) -> str:
-    """A median or range limit: whole numbers stay whole, others get ``decimals`` places."""
-    if float(x).is_integer() and decimals == 0:
-        return str(int(x))
-    return f"{x:.{max(decimals, 1)}f}"
+    """The one number formatter of Table 1: ``x`` to ``decimals`` places, rounding half up.
+
+    Python's ``round`` and ``format`` round half to even (12.5 -> "12"); readers expect 13.
+    """
+    quantum = Decimal(1).scaleb(-decimals)
+    # repr gives the shortest text that round-trips, so 2.675 rounds as the 2.675 a reader sees.
+    return str(Decimal(repr(float(x))).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 def fmt_median_range(values: pd.Series, decimals: int = 0) -> str:
-    """``median (min–max)``; a dash for an empty group."""
+    """``median (min–max)``; a dash for an empty group.
+
+    For whole-number variables (``decimals == 0``) a median halfway between two values keeps
+    one decimal (1.5 doses) rather than being rounded to a value one of the two patients had.
+    """
     if values.empty:
         return EN_DASH
-    return (f"{fmt_number(values.median(), decimals)} "
-            f"({fmt_number(values.min(), decimals)}{EN_DASH}{fmt_number(values.max(), decimals)})")
+    median = float(values.median())
+    mid_decimals = 1 if decimals == 0 and not median.is_integer() else decimals
+    return (f"{fmt_number(median, mid_decimals)} ({fmt_number(values.min(), decimals)}"
+            f"{EN_DASH}{fmt_number(values.max(), decimals)})")
 
 
 def fmt_count(k: int, n: int) -> str:
-    """``k (p%)`` with a whole percent of the column's n."""
+    """``k (p%)`` with a whole percent of the column's n; a dash for an empty column."""
     if n == 0:
         return EN_DASH
-    # Half up, as readers expect (Python's round() would print 62.5 as 62).
-    return f"{k} ({int(100 * k / n + 0.5)}%)"
+    return f"{k} ({fmt_number(100 * k / n, 0)}%)"
 
 
 def _groups(cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -64,8 +81,30 @@ def _levels(series: pd.Series) -> list[str]:
     return sorted(counts.index, key=lambda lvl: (-counts[lvl], str(lvl)))
 
 
+def _patient_levels(values: pd.Series, kind: str) -> pd.Series:
+    """One row per (patient, level) the patient has: a single level, or each drug received."""
+    if kind == "multi":
+        drugs = values.reset_index(drop=True).fillna("").astype(str).str.split(";").explode()
+        pairs = drugs.str.strip().rename("level").reset_index()
+        # A drug listed twice for one patient still counts that patient once.
+        pairs = pairs[pairs["level"] != ""].drop_duplicates()
+        return pairs["level"]
+    return values.fillna("").astype(str).replace("", MISSING_LEVEL)
+
+
+def _level_label(level: str, col: str, kind: str) -> str:
+    if col == "sex":
+        return SEX_LABELS.get(level, level)
+    # Drug names arrive lower-cased from the cohort step; a table row starts with a capital.
+    return level[:1].upper() + level[1:] if kind == "multi" else level
+
+
 def build_table1(cohort: pd.DataFrame) -> pd.DataFrame:
-    """Tidy Table 1: one row per variable level, formatted strings per column."""
+    """Tidy Table 1: one row per variable level, formatted strings in each group's column.
+
+    Columns ``variable, level, overall, recurrent, refractory``; the first row (``Patients``)
+    gives each column's n.
+    """
     groups = _groups(cohort)
     rows = [{"variable": "Patients", "level": "", **{g: str(len(d)) for g, d in groups.items()}}]
     for col, label, kind, decimals in VARIABLES:
@@ -73,20 +112,10 @@ def build_table1(cohort: pd.DataFrame) -> pd.DataFrame:
             rows.append({"variable": label, "level": "median (range)",
                          **{g: fmt_median_range(d[col], decimals) for g, d in groups.items()}})
             continue
-        if kind == "multi":
-            exploded = {g: d[col].fillna("").str.split(";").explode().str.strip()
-                        for g, d in groups.items()}
-            exploded = {g: s[s != ""] for g, s in exploded.items()}
-            levels = _levels(exploded["overall"])
-        else:
-            values = cohort[col].replace("", "not recorded")
-            levels = _levels(values)
-            exploded = {g: d[col].replace("", "not recorded") for g, d in groups.items()}
-        for lvl in levels:
-            shown = SEX_LABELS.get(lvl, lvl) if col == "sex" else lvl
-            shown = shown[:1].upper() + shown[1:] if kind == "multi" else shown
-            rows.append({"variable": label, "level": shown,
-                         **{g: fmt_count(int((exploded[g] == lvl).sum()), len(groups[g]))
+        per_group = {g: _patient_levels(d[col], kind) for g, d in groups.items()}
+        for level in _levels(per_group["overall"]):
+            rows.append({"variable": label, "level": _level_label(level, col, kind),
+                         **{g: fmt_count(int((per_group[g] == level).sum()), len(groups[g]))
                             for g in groups}})
     return pd.DataFrame(rows, columns=["variable", "level", *groups])
 
