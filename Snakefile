@@ -5,6 +5,8 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
+from cmvig_report import settings
+
 min_version("9.0")
 
 
@@ -13,18 +15,9 @@ configfile: "config/config.yaml"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 
-# Booleans arrive as text from `--config key=value`.
-TRUE_WORDS = (True, "true", "yes")
-SHIPPED_INPUTS = ("data/raw/patients.csv", "data/raw/viral_loads.csv")
-REPLICATION = (
-    (config["patients"], config["viral_loads"]) == SHIPPED_INPUTS
-    if config["replication_check"] == "auto"
-    else config["replication_check"] in TRUE_WORDS
-)
-LINE_NUMBERS = config["line_numbers"] in TRUE_WORDS
-OUTPUT_FORMATS = (
-    config["formats"].split(",") if isinstance(config["formats"], str) else config["formats"]
-)
+REPLICATION = settings.replication_check(config)
+LINE_NUMBERS = settings.line_numbers(config)
+OUTPUT_FORMATS = settings.output_formats(config)
 # Every template file is an input of the rendering rules only, so editing one re-runs just them.
 TEMPLATE_FILES = sorted(str(p) for p in Path("templates").rglob("*") if p.is_file())
 FIGURES = expand("results/figures/{name}.{ext}", name=["figure1", "figure2"], ext=["svg", "png"])

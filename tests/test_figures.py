@@ -99,11 +99,12 @@ def test_files_for_shipped_shape_and_generated_cohort(tmp_path):
         c, e, _ = _write_inputs(tmp_path, cohort)
         for fig, run in (("figure1", run_figure1), ("figure2", run_figure2)):
             out = {k: tmp_path / f"{name}-{fig}.{k}" for k in ("svg", "png", "json")}
-            args = dict(cohort=c, estimates=e, svg_out=str(out["svg"]), png_out=str(out["png"]),
+            args = dict(cohort=c, svg_out=str(out["svg"]), png_out=str(out["png"]),
                         meta_out=str(out["json"]))
             if fig == "figure1":
-                args["max_rows"] = 40
+                args.update(response_day=50, max_rows=40)
             else:
+                args["estimates"] = e
                 curves = tmp_path / f"{name}-curves.csv"
                 km_curves(cohort).to_csv(curves, index=False)
                 args["curves"] = str(curves)

@@ -64,10 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("figure1", "figure2"):
         p = sub.add_parser(name, help=f"draw {name}")
         p.add_argument("--cohort", required=True)
-        p.add_argument("--estimates", required=True)
         if name == "figure1":
+            p.add_argument("--response-day", type=int, required=True)
             p.add_argument("--max-rows", type=int, default=40)
         else:
+            p.add_argument("--estimates", required=True)
             p.add_argument("--curves", required=True)
         p.add_argument("--svg-out", required=True)
         p.add_argument("--png-out", required=True)
@@ -92,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docx", help="DOCX from the Quarto source (Quarto, else pandoc)")
     p.add_argument("--qmd", required=True)
     p.add_argument("--docx-out", required=True)
+
+    p = sub.add_parser("watch", help="live preview: re-render report/preview.pdf on every "
+                       "template or result change")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--html-out", default="report/preview.html")
+    p.add_argument("--pdf-out", default="report/preview.pdf")
+    p.add_argument("--interval", type=float, default=0.1, help="seconds between checks")
 
     p = sub.add_parser("manifest", help="report/manifest.json: the audit trail")
     p.add_argument("--provenance", required=True)
@@ -123,6 +131,7 @@ STAGES = {
     "qmd": ("report", "run_qmd"),
     "docx": ("quarto", "run_docx"),
     "manifest": ("provenance", "run_manifest"),
+    "watch": ("watch", "run_watch"),
 }
 
 

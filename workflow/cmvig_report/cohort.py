@@ -100,11 +100,28 @@ def _missing_columns(df: pd.DataFrame, required: list[str], file: str) -> list[P
     ]
 
 
-def _parse_dates(raw: pd.Series) -> pd.Series:
-    """Strict ``YYYY-MM-DD``: parse in C, then keep only values that print back identically."""
+def _per_unique(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``func`` applied to each distinct value once, spread back over ``values``.
+
+    Export columns repeat a few thousand dates or spellings over ~900,000 rows: parsing or
+    printing the distinct values only is 10-20x faster than doing it cell by cell.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    done = func(pd.Series(uniques, dtype=values.dtype)).to_numpy()
+    if (codes < 0).any():  # missing values stay missing
+        done = np.append(done, pd.Series([None], dtype=done.dtype).to_numpy())
+    return pd.Series(done[codes], index=values.index)
+
+
+def _parse_dates_unique(raw: pd.Series) -> pd.Series:
     parsed = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
     printed = np.datetime_as_string(parsed.to_numpy(dtype="datetime64[D]"), unit="D")
     return parsed.where(printed == raw.to_numpy(dtype=str))
+
+
+def _parse_dates(raw: pd.Series) -> pd.Series:
+    """Strict ``YYYY-MM-DD``: parse in C, then keep only values that print back identically."""
+    return pd.to_datetime(_per_unique(raw, _parse_dates_unique))
 
 
 def _strip_where_needed(raw: pd.Series, ok: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -118,9 +135,13 @@ def _strip_where_needed(raw: pd.Series, ok: Callable[[pd.Series], pd.Series]) ->
     return out
 
 
-def _iso(dates: pd.Series) -> pd.Series:
+def _iso_unique(dates: pd.Series) -> pd.Series:
     printed = np.datetime_as_string(dates.to_numpy(dtype="datetime64[D]"), unit="D")
-    return pd.Series(np.where(dates.isna(), "", printed), index=dates.index)
+    return pd.Series(np.where(dates.isna(), "", printed), dtype=object)
+
+
+def _iso(dates: pd.Series) -> pd.Series:
+    return _per_unique(dates, _iso_unique).fillna("")
 
 
 def validate_patients(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, _Collector]:
@@ -129,7 +150,7 @@ def validate_patients(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, _Coll
         raise DataError(problems)
     if raw.empty:
         raise DataError([Problem(file, None, None, None, None, "the file has no patient rows")])
-    s = {c: raw[c].str.strip() for c in PATIENT_COLUMNS}
+    s = {c: _per_unique(raw[c], lambda u: u.str.strip()) for c in PATIENT_COLUMNS}
     c = _Collector(file, raw["patient_id"])
     out = pd.DataFrame(index=raw.index)
 

@@ -212,12 +212,13 @@ def figure1(cohort: pd.DataFrame, response_day: int,
     return fig, meta
 
 
-def run_figure1(cohort: str, estimates: str, max_rows: int, svg_out: str, png_out: str,
+def run_figure1(cohort: str, response_day: int, max_rows: int, svg_out: str, png_out: str,
                 meta_out: str) -> list[str]:
-    """CLI entry for Figure 1: writes the SVG, PNG and caption facts (JSON)."""
-    df, est = _load(cohort, estimates)
-    day = est.get("settings", {}).get("response_day", est["response"]["day"])
-    fig, meta = figure1(df, int(day), max_rows)
+    """CLI entry for Figure 1: writes the SVG, PNG and caption facts (JSON).
+
+    It needs only the cleaned cohort (no estimates), so it is drawn while the analysis runs.
+    """
+    fig, meta = figure1(read_clean_cohort(cohort), int(response_day), max_rows)
     _save(fig, svg_out, png_out)
     write_json(meta, meta_out)
     note = (f"timeline shows {meta['timeline_rows_shown']} of {meta['timeline_rows_total']} "

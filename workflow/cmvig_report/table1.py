@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
 import pandas as pd
 
 COLUMNS = (("overall", None), ("recurrent", "recurrent"), ("refractory", "refractory"))
@@ -76,20 +77,23 @@ def _groups(cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
             for name, value in COLUMNS}
 
 
-def _levels(series: pd.Series) -> list[str]:
-    counts = series.value_counts()
+def _levels(counts: pd.Series) -> list[str]:
     return sorted(counts.index, key=lambda lvl: (-counts[lvl], str(lvl)))
 
 
-def _patient_levels(values: pd.Series, kind: str) -> pd.Series:
-    """One row per (patient, level) the patient has: a single level, or each drug received."""
+def _level_counts(values: pd.Series, kind: str) -> pd.Series:
+    """Patients per level: a single level each, or each drug a patient received."""
     if kind == "multi":
-        drugs = values.reset_index(drop=True).fillna("").astype(str).str.split(";").explode()
-        pairs = drugs.str.strip().rename("level").reset_index()
-        # A drug listed twice for one patient still counts that patient once.
-        pairs = pairs[pairs["level"] != ""].drop_duplicates()
-        return pairs["level"]
-    return values.fillna("").astype(str).replace("", MISSING_LEVEL)
+        # Drug lists repeat a few dozen combinations over thousands of patients: split each
+        # distinct list once and weight it by how many patients share it.
+        codes, lists = pd.factorize(values.fillna("").astype(str))
+        sharing = np.bincount(codes, minlength=len(lists))
+        pairs = [(drug, n) for text, n in zip(lists, sharing, strict=True)
+                 # a drug listed twice for one patient still counts that patient once
+                 for drug in {d.strip() for d in text.split(";")} - {""}]
+        return (pd.DataFrame(pairs, columns=["level", "n"], dtype=object)
+                .groupby("level")["n"].sum().astype(int))
+    return values.fillna("").astype(str).replace("", MISSING_LEVEL).value_counts()
 
 
 def _level_label(level: str, col: str, kind: str) -> str:
@@ -112,10 +116,10 @@ def build_table1(cohort: pd.DataFrame) -> pd.DataFrame:
             rows.append({"variable": label, "level": "median (range)",
                          **{g: fmt_median_range(d[col], decimals) for g, d in groups.items()}})
             continue
-        per_group = {g: _patient_levels(d[col], kind) for g, d in groups.items()}
+        per_group = {g: _level_counts(d[col], kind) for g, d in groups.items()}
         for level in _levels(per_group["overall"]):
             rows.append({"variable": label, "level": _level_label(level, col, kind),
-                         **{g: fmt_count(int((per_group[g] == level).sum()), len(groups[g]))
+                         **{g: fmt_count(int(per_group[g].get(level, 0)), len(groups[g]))
                             for g in groups}})
     return pd.DataFrame(rows, columns=["variable", "level", *groups])
 

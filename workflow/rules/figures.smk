@@ -1,7 +1,6 @@
 rule figure1:
     input:
         cohort="results/cohort.csv",
-        estimates="results/estimates.json",
     output:
         svg=report(
             "results/figures/figure1.svg",
@@ -11,6 +10,7 @@ rule figure1:
         png="results/figures/figure1.png",
         meta="results/figures/figure1.json",
     params:
+        response_day=config["response_day"],
         max_rows=config["timeline_max_rows"],
     log:
         "logs/figure1.log",
@@ -18,7 +18,7 @@ rule figure1:
         "../envs/pipeline.yaml"
     shell:
         "python -m cmvig_report --log {log:q} figure1 --cohort {input.cohort:q}"
-        " --estimates {input.estimates:q} --max-rows {params.max_rows}"
+        " --response-day {params.response_day} --max-rows {params.max_rows}"
         " --svg-out {output.svg:q} --png-out {output.png:q} --meta-out {output.meta:q}"
 
 

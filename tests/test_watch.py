@@ -1,0 +1,86 @@
+"""Live preview: renders at start, re-renders on a template edit, survives a broken template."""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from cohort_factory import abstract_like_cohort
+from pypdf import PdfReader
+from report_fixtures import make_project, stage_args
+
+from cmvig_report.errors import PipelineError
+from cmvig_report.watch import render_arguments, watch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pdf_text(path: str) -> str:
+    return " ".join(" ".join(p.extract_text() for p in PdfReader(path).pages).split())
+
+
+def test_watch_rerenders_on_edit_and_keeps_going_after_an_error(tmp_path):
+    kwargs = make_project(tmp_path, abstract_like_cohort())
+    args = {**stage_args(kwargs), "html_out": str(tmp_path / "preview.html"),
+            "pdf_out": str(tmp_path / "preview.pdf")}
+    renders: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    log = tmp_path / "watch.log"
+    with log.open("w") as out:
+        thread = threading.Thread(target=watch, args=(args,), daemon=True, kwargs=dict(
+            interval=0.05, stop=stop, out=out, on_render=lambda s, n: renders.put(n)))
+        thread.start()
+        try:
+            assert renders.get(timeout=60) is not None  # the first render, at start
+            assert "Replication Watch Marker" not in _pdf_text(args["pdf_out"])
+
+            metadata = Path(args["templates"]) / "metadata.yaml"
+            text = metadata.read_text()
+            metadata.write_text(
+                text.replace("short_title: ", "short_title: Replication Watch Marker ", 1))
+            assert renders.get(timeout=60) is not None
+            assert "Replication Watch Marker" in _pdf_text(args["pdf_out"])
+
+            partial = Path(args["templates"]) / "partials" / "title.html.j2"
+            good = partial.read_text()
+            partial.write_text(good + "{{ no_such_variable }}")
+            assert renders.get(timeout=60) is None  # failed, and the watcher is still alive
+            partial.write_text(good)
+            assert renders.get(timeout=60) is not None
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+    assert not thread.is_alive()
+    messages = log.read_text()
+    assert "no_such_variable" in messages and "not rendered" in messages
+    assert messages.count("rendered in") == 3
+
+
+def test_watch_needs_results_first(tmp_path):
+    kwargs = make_project(tmp_path, abstract_like_cohort())
+    Path(kwargs["estimates"]).unlink()
+    args = {**stage_args(kwargs), "html_out": str(tmp_path / "p.html"),
+            "pdf_out": str(tmp_path / "p.pdf")}
+    with pytest.raises(PipelineError, match="run `snakemake --cores 2` once first"):
+        watch(args)
+
+
+def test_render_arguments_follow_the_config(tmp_path):
+    for name in ("config", "workflow", "templates"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    args = render_arguments(tmp_path)
+    assert args["replication"] is True  # the shipped inputs: compare with the paper
+    assert args["line_numbers"] is False
+    assert args["pdf_out"] == str(tmp_path / "report/preview.pdf")
+    config = tmp_path / "config/config.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("data/raw/patients.csv", "elsewhere/patients.csv")
+                      .replace("line_numbers: false", "line_numbers: true"))
+    args = render_arguments(tmp_path)
+    assert args["replication"] is False and args["line_numbers"] is True
+    config.write_text(text.replace("response_day: 50", "response_day: fifty"))
+    with pytest.raises(PipelineError, match="config.yaml"):
+        render_arguments(tmp_path)
