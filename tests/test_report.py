@@ -190,7 +190,7 @@ def test_prose_adapts_to_the_data(tmp_path):
     assert "An infusion-related adverse event occurred in 2 children." in text
     assert "no infusion caused" not in text
     assert "nan" not in text.lower().split()
-    assert "In this small series, viral clearance followed CMVIG" in text
+    assert "occurred in 2 children. In this small series, viral clearance followed CMVIG" in text
 
     # Nobody responds, and a large cohort is not called small.
     rows = [{"type": "recurrent" if i % 2 else "refractory", "response": None, "fu": 200}

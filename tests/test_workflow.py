@@ -101,6 +101,9 @@ def test_manifest_checksums_every_input_and_output(built):
     import hashlib
     pdf_hash = hashlib.sha256((built / "report/manuscript.pdf").read_bytes()).hexdigest()
     assert manifest["outputs"]["report/manuscript.pdf"] == pdf_hash
+    cohort_hash = hashlib.sha256((built / "results/cohort.csv").read_bytes()).hexdigest()
+    assert manifest["results"]["results/cohort.csv"] == cohort_hash
+    assert "results/figures/figure2.svg" in manifest["results"]
     assert manifest["software"]["lifelines"] not in ("", "not installed")
     assert manifest["config"]["response_day"] == 50
 

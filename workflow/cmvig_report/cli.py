@@ -76,7 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("provenance", help="checksums of inputs and results, config, versions")
     p.add_argument("--input", type=_key_path, action="append", default=[], dest="inputs")
-    p.add_argument("--result", action="append", default=[], dest="results")
     p.add_argument("--config-json", required=True, help="the config used, as JSON text")
     p.add_argument("--out", required=True)
 
@@ -103,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("manifest", help="report/manifest.json: the audit trail")
     p.add_argument("--provenance", required=True)
+    p.add_argument("--result", action="append", default=[], dest="results")
     p.add_argument("--output", action="append", default=[], dest="outputs")
     p.add_argument("--template", action="append", default=[], dest="templates")
     p.add_argument("--out", required=True)

@@ -1,12 +1,15 @@
-"""Audit trail: checksums of inputs and results, the config used, software versions.
+"""Audit trail: what went in (inputs, config, software) and everything that came out.
 
-``results/provenance.json`` is written before rendering (the manuscript's reproducibility
-appendix prints it); ``report/manifest.json`` is written last and adds the checksums of the
-templates and of every manuscript file, so it can never be embedded in the manuscript itself.
+``results/provenance.json`` records the inputs' checksums, the config and the software
+versions; it depends on nothing the pipeline computes, so it is written while the cohort is
+cleaned and the manuscript's reproducibility appendix can print it. ``report/manifest.json``
+is written last and adds the checksums of every result, template and manuscript file (it
+cannot be embedded in the manuscript it describes).
 """
 
 from __future__ import annotations
 
+import ctypes.util
 import json
 import platform
 from importlib import metadata
@@ -30,6 +33,10 @@ def software_versions() -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+    # WeasyPrint subsets fonts with HarfBuzz when the system library is there, with fontTools
+    # otherwise: the PDF bytes differ between the two, so a rebuild needs to know which.
+    versions["font subsetting"] = ("libharfbuzz-subset" if ctypes.util.find_library(
+        "harfbuzz-subset") else "fontTools")
     return versions
 
 
@@ -41,35 +48,36 @@ def file_record(path: str | Path) -> dict[str, object]:
     return {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
 
 
-def build_provenance(inputs: dict[str, str], results: list[str], config: dict) -> dict:
-    """The provenance record of docs/interfaces.md."""
+def build_provenance(inputs: dict[str, str], config: dict) -> dict:
+    """The provenance record of docs/interfaces.md: inputs, config and software."""
     return {
         "config": config,
         "inputs": {name: file_record(path) for name, path in sorted(inputs.items())},
-        "results": {str(p): sha256_file(p) for p in sorted(results)},
         "software": software_versions(),
     }
 
 
-def run_provenance(inputs: list[tuple[str, str]], results: list[str], config_json: str,
-                   out: str) -> list[str]:
+def run_provenance(inputs: list[tuple[str, str]], config_json: str, out: str) -> list[str]:
     """CLI entry for ``results/provenance.json``."""
-    write_json(build_provenance(dict(inputs), results, json.loads(config_json)), out)
+    write_json(build_provenance(dict(inputs), json.loads(config_json)), out)
     return []
 
 
-def build_manifest(provenance: dict, outputs: list[str], templates: list[str]) -> dict:
-    """Everything a reviewer needs to check a build: provenance plus report and template hashes."""
+def build_manifest(provenance: dict, results: list[str], outputs: list[str],
+                   templates: list[str]) -> dict:
+    """Everything a reviewer needs to check a build: provenance plus the checksums of every
+    result, template and manuscript file."""
     return {
         **provenance,
+        "results": {str(p): sha256_file(p) for p in sorted(results)},
         "templates": {str(p): sha256_file(p) for p in sorted(templates)},
         "outputs": {str(p): sha256_file(p) for p in sorted(outputs)},
     }
 
 
-def run_manifest(provenance: str, outputs: list[str], out: str,
+def run_manifest(provenance: str, outputs: list[str], out: str, results: list[str] | None = None,
                  templates: list[str] | None = None) -> list[str]:
     """CLI entry for ``report/manifest.json``."""
     record = json.loads(Path(provenance).read_text(encoding="utf-8"))
-    write_json(build_manifest(record, outputs, templates or []), out)
+    write_json(build_manifest(record, results or [], outputs, templates or []), out)
     return []

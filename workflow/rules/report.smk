@@ -30,14 +30,10 @@ rule provenance:
         patients=config["patients"],
         viral_loads=config["viral_loads"],
         published=config["published"],
-        results=RESULT_FILES,
     output:
         "results/provenance.json",
     params:
         config_json=json.dumps(config, sort_keys=True),
-        result_args=lambda wildcards, input: " ".join(
-            f"--result {path}" for path in input.results
-        ),
     log:
         "logs/provenance.log",
     conda:
@@ -45,7 +41,7 @@ rule provenance:
     shell:
         "python -m cmvig_report --log {log:q} provenance"
         " --input patients={input.patients:q} --input viral_loads={input.viral_loads:q}"
-        " --input published={input.published:q} {params.result_args}"
+        " --input published={input.published:q}"
         " --config-json {params.config_json:q} --out {output:q}"
 
 
@@ -108,13 +104,16 @@ rule docx:
 rule manifest:
     input:
         provenance="results/provenance.json",
+        results=RESULT_FILES,
         outputs=REPORT_FILES,
         templates=TEMPLATE_FILES,
     output:
         "report/manifest.json",
     params:
         args=lambda wildcards, input: " ".join(
-            [f"--output {p}" for p in input.outputs] + [f"--template {p}" for p in input.templates]
+            [f"--result {p}" for p in input.results]
+            + [f"--output {p}" for p in input.outputs]
+            + [f"--template {p}" for p in input.templates]
         ),
     log:
         "logs/manifest.log",
