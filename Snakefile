@@ -7,6 +7,12 @@ from snakemake.utils import min_version, validate
 
 from cmvig_report import settings
 
+# Snakemake 9 imports pandas (~0.35 s) on every run, no-op included, in case a rule's params
+# hold a DataFrame; ours hold only text and numbers, which it serialises the same way without.
+from snakemake.persistence import Persistence
+
+Persistence._serialize_param_pandas = Persistence._serialize_param_builtin
+
 min_version("9.0")
 
 

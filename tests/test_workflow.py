@@ -29,9 +29,9 @@ def _snakemake(repo: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True)
 
 
-def _scheduled(repo: Path) -> set[str]:
+def _scheduled(repo: Path, *args: str) -> set[str]:
     """Rules a dry run would execute, read from Snakemake's job-stats table."""
-    run = _snakemake(repo, "-n")
+    run = _snakemake(repo, "-n", *args)
     assert run.returncode == 0, run.stderr
     text = run.stdout + run.stderr
     if "Nothing to be done" in text:
@@ -117,6 +117,13 @@ def test_template_edit_reruns_only_rendering(built):
     css = built / "templates" / "style.css"
     css.write_text(css.read_text() + "\n/* a user's edit */\n")
     assert _scheduled(built) == RENDER_RULES
+
+
+def test_a_changed_setting_reruns_the_steps_that_use_it(built):
+    # Snakemake detects changed params (the Snakefile spares it a pandas import for that)
+    assert _scheduled(built, "--config", "response_day=30") >= {
+        "estimates", "figure1", "provenance"} | RENDER_RULES
+    assert "clean_cohort" not in _scheduled(built, "--config", "response_day=30")
 
 
 def test_raw_data_edit_reruns_the_chain_below_it(built):
