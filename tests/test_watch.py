@@ -69,7 +69,7 @@ def test_watch_needs_results_first(tmp_path):
 
 
 def test_render_arguments_follow_the_config(tmp_path):
-    for name in ("config", "workflow", "templates"):
+    for name in ("config", "workflow", "templates", "data"):
         shutil.copytree(ROOT / name, tmp_path / name)
     args = render_arguments(tmp_path)
     assert args["replication"] is True  # the shipped inputs: compare with the paper
@@ -77,10 +77,28 @@ def test_render_arguments_follow_the_config(tmp_path):
     assert args["pdf_out"] == str(tmp_path / "report/preview.pdf")
     config = tmp_path / "config/config.yaml"
     text = config.read_text()
-    config.write_text(text.replace("data/raw/patients.csv", "elsewhere/patients.csv")
-                      .replace("line_numbers: false", "line_numbers: true"))
-    args = render_arguments(tmp_path)
-    assert args["replication"] is False and args["line_numbers"] is True
+    config.write_text(text.replace("line_numbers: false", "line_numbers: true"))
+    assert render_arguments(tmp_path)["line_numbers"] is True
+    # another cohort copied over the shipped file is not compared with the paper
+    raw = tmp_path / "data/raw/patients.csv"
+    raw.write_text(raw.read_text().replace("P01,", "P1,"))
+    assert render_arguments(tmp_path)["replication"] is False
     config.write_text(text.replace("response_day: 50", "response_day: fifty"))
     with pytest.raises(PipelineError, match="config.yaml"):
         render_arguments(tmp_path)
+
+
+def test_auto_replication_recognises_the_shipped_cohort_by_content(tmp_path):
+    from cmvig_report.settings import replication_check
+
+    config = {"replication_check": "auto", "patients": "data/raw/patients.csv",
+              "viral_loads": "data/raw/viral_loads.csv"}
+    assert replication_check(config, ROOT)
+    copy = tmp_path / "copy.csv"  # the same bytes under another path still count
+    shutil.copy(ROOT / "data/raw/patients.csv", copy)
+    assert replication_check({**config, "patients": str(copy)}, ROOT)
+    copy.write_text(copy.read_text() + "\n")
+    assert not replication_check({**config, "patients": str(copy)}, ROOT)
+    assert not replication_check({**config, "patients": str(tmp_path / "missing.csv")}, ROOT)
+    assert replication_check({**config, "replication_check": "yes"}, tmp_path)
+    assert not replication_check({**config, "replication_check": False}, ROOT)

@@ -301,13 +301,21 @@ def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame) -> tuple[pd
                                                                                pd.DataFrame]:
     """Add the derived columns of docs/interfaces.md; return (cohort, viral loads with days)."""
     p = patients.copy()
-    starts = p.set_index("patient_id")["cmvig_start_date"]
     vl = viral_loads.copy()
-    vl["days_since_cmvig"] = (vl["sample_date"] - vl["patient_id"].map(starts)).dt.days
+    # Work on integer day numbers and each sample's patient row: lookups and group-bys keyed
+    # on ~900,000 patient-id strings cost several times more.
+    owner = pd.Index(p["patient_id"]).get_indexer(vl["patient_id"])  # validated: all found
+    start_day = p["cmvig_start_date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    sample_day = vl["sample_date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    vl["days_since_cmvig"] = sample_day - start_day[owner]
     # The contract's response: first sample strictly after the CMVIG start day below LLOQ.
-    hits = vl[vl["below_lloq"] & (vl["days_since_cmvig"] >= 1)]
-    first = hits.groupby("patient_id")["sample_date"].min()
-    p["response_date"] = p["patient_id"].map(first)
+    hit = vl["below_lloq"].to_numpy(dtype=bool) & (vl["days_since_cmvig"].to_numpy() >= 1)
+    never = np.iinfo("int64").max
+    first_day = np.full(len(p), never, dtype="int64")
+    np.minimum.at(first_day, owner[hit], sample_day[hit])
+    p["response_date"] = pd.to_datetime(
+        np.where(first_day == never, np.datetime64("NaT"),
+                 first_day.astype("datetime64[D]")).astype("datetime64[ns]"))
     p["responded"] = p["response_date"].notna()
     p["days_to_response"] = (p["response_date"] - p["cmvig_start_date"]).dt.days.astype("Int64")
     p["os_from_cmvig_days"] = (p["last_followup_date"] - p["cmvig_start_date"]).dt.days
@@ -321,8 +329,7 @@ def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame) -> tuple[pd
     p["n_prior_antivirals"] = p["prior_antivirals"].map(
         lambda s: 0 if s == "" else s.count(";") + 1
     )
-    counts = vl.groupby("patient_id").size()
-    p["n_viral_load_samples"] = p["patient_id"].map(counts).fillna(0).astype("int64")
+    p["n_viral_load_samples"] = np.bincount(owner, minlength=len(p)).astype("int64")
     p["cmvig_doses"] = p["cmvig_doses"].astype("int64")
     for col in (*DATE_COLUMNS, "response_date"):
         p[col] = _iso(p[col])
@@ -340,10 +347,11 @@ def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame) -> tuple[pd
     patient_rank = pd.factorize(vl["patient_id"], sort=True)[0]
     order = np.lexsort((vl["row"].to_numpy(), vl["sample_date"].to_numpy(dtype="int64"),
                         patient_rank))
-    vl = vl.take(order)
     vl["sample_date"] = _iso(vl["sample_date"])
-    vl = vl[["patient_id", "row", "sample_date", "result_as_reported", "cmv_dna_iu_ml",
-             "below_quantification", "below_lloq", "days_since_cmvig"]].reset_index(drop=True)
+    # one gather per column into a fresh frame: DataFrame.take + reset_index copies twice
+    vl = pd.DataFrame({col: vl[col].to_numpy()[order] for col in (
+        "patient_id", "row", "sample_date", "result_as_reported", "cmv_dna_iu_ml",
+        "below_quantification", "below_lloq", "days_since_cmvig")})
     return p, vl
 
 

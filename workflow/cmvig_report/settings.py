@@ -6,19 +6,45 @@ uses. Imports nothing heavy: the Snakefile reads it on every run.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 # Booleans arrive as text from `snakemake --config key=value`.
 TRUE_WORDS = (True, "true", "yes")
-SHIPPED_INPUTS = ("data/raw/patients.csv", "data/raw/viral_loads.csv")
+# Checksums of the shipped reconstruction, written by data/reconstruction/build_shipped_cohort.py.
+SHIPPED_SUMS = "data/reconstruction/SHA256SUMS"
 
 
-def replication_check(config: dict[str, Any]) -> bool:
-    """Whether Appendix A compares with the published values: by default only for the
-    shipped cohort, whose numbers are the paper's."""
-    if config["replication_check"] == "auto":
-        return (config["patients"], config["viral_loads"]) == SHIPPED_INPUTS
-    return config["replication_check"] in TRUE_WORDS
+def shipped_checksums(root: str | Path = ".") -> dict[str, str]:
+    """File name (``patients.csv``, ``viral_loads.csv``) -> sha256 of the shipped cohort."""
+    try:
+        lines = (Path(root) / SHIPPED_SUMS).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    return {Path(name).name: digest for digest, name in (line.split() for line in lines if line)}
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def replication_check(config: dict[str, Any], root: str | Path = ".") -> bool:
+    """Whether Appendix A compares with the published values.
+
+    ``auto`` means: only when the inputs are the shipped reconstruction, byte for byte (under
+    any path), because the paper's numbers belong to that cohort alone. A different cohort
+    copied over ``data/raw/`` is not compared.
+    """
+    if config["replication_check"] != "auto":
+        return config["replication_check"] in TRUE_WORDS
+    sums = shipped_checksums(root)
+    return bool(sums) and all(
+        _sha256(Path(root) / config[key]) == sums.get(name)
+        for key, name in (("patients", "patients.csv"), ("viral_loads", "viral_loads.csv")))
 
 
 def line_numbers(config: dict[str, Any]) -> bool:

@@ -50,7 +50,7 @@ def render_arguments(project: str | Path = ".", config_file: str = "config/confi
         "figures_dir": str(results / "figures"),
         "provenance": str(results / "provenance.json"),
         "published": str(root / config["published"]),
-        "replication": settings.replication_check(config),
+        "replication": settings.replication_check(config, root),
         "line_numbers": settings.line_numbers(config),
         "html_out": str(root / html_out),
         "pdf_out": str(root / pdf_out),
