@@ -1,11 +1,13 @@
 """Benchmark the editing loop and scale; prints one table (a benchmark, not a test).
 
-    python bench/run.py              # all scenarios (about a minute on 2 cores)
+    python bench/run.py              # all scenarios (about two minutes on 2 cores)
     python bench/run.py --quick      # skip the 50,000-patient run
 
 Works in a temporary copy of the repository, so the checkout's results/ and report/ are untouched.
-Peak memory is the largest sum of resident memory over the whole process tree (Snakemake and every
-job it starts), sampled every 20 ms.
+Peak memory is the largest sum over the whole process tree (Snakemake, every job it starts and the
+warm step server with its children) of each process's proportional set size (PSS), sampled every
+50 ms. PSS splits a page shared by several processes among them: plain RSS would count the
+libraries the step server shares with the steps it forks once per process.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -39,11 +42,11 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
         try:
             for p in [proc, *proc.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):  # a job may end while we look
-                    total += p.memory_info().rss
+                    total += p.memory_full_info().pss
         except psutil.Error:
             pass
         peak = max(peak, total)
-        time.sleep(0.02)
+        time.sleep(0.05)  # reading smaps costs CPU: sample gently
     elapsed = time.perf_counter() - start
     out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
     if proc.returncode != 0:
@@ -57,7 +60,7 @@ def watch_edit(repo: Path, template: Path, repeats: int = 5) -> tuple[float, flo
     preview = repo / "report" / "preview.pdf"
     proc = psutil.Popen([sys.executable, "-m", "cmvig_report", "watch", "--interval", "0.05"],
                         cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    times, peak = [], 0.0
+    times, peak = [], 0.0  # the watcher is one process: its RSS is its memory
     try:
         deadline = time.time() + 60
         while not preview.exists():  # the first render, at start
@@ -82,6 +85,22 @@ def watch_edit(repo: Path, template: Path, repeats: int = 5) -> tuple[float, flo
     return sorted(times)[len(times) // 2], peak
 
 
+def median_of(repeats: int, cmd: list[str], cwd: Path,
+              before: Callable[[], None]) -> tuple[float, float]:
+    """Median time and largest peak memory of ``repeats`` runs, each after ``before()``."""
+    results = []
+    for _ in range(repeats):
+        before()
+        results.append(timed(cmd, cwd))
+    times = sorted(t for t, _ in results)
+    return times[len(times) // 2], max(m for _, m in results)
+
+
+def clean(repo: Path, names: tuple[str, ...]) -> None:
+    for name in names:
+        shutil.rmtree(repo / name, ignore_errors=True)
+
+
 def pages(pdf: Path) -> int:
     return len(PdfReader(pdf).pages)
 
@@ -89,6 +108,8 @@ def pages(pdf: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip N = 50,000")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs per editing-loop scenario; the median is printed")
     args = parser.parse_args()
     snake = ["snakemake", "--cores", "2", "--quiet", "all"]
     rows: list[tuple[str, float, float, str, str]] = []
@@ -97,21 +118,31 @@ def main() -> None:
         repo = Path(tmp) / "repo"
         repo.mkdir()
         copy_project(ROOT, repo)
-        t, m = timed(snake, repo)
+        built = ("results", "report", "logs", ".snakemake")
+        t, m = median_of(args.repeats, snake, repo, lambda: clean(repo, built))
         n_pages = pages(repo / "report/manuscript.pdf")
-        rows.append(("full clean build (N = 15)", t, m, "<= 4.0 s", f"{n_pages} pages"))
-        t, m = timed(snake, repo)
+        rows.append(("full clean build (N = 15)", t, m, "<= 4.0 s",
+                     f"{n_pages} pages; {args.repeats} runs"))
+        t, m = median_of(args.repeats, snake, repo, lambda: None)
         rows.append(("no-op run", t, m, "<= 1.2 s", ""))
         css = repo / "templates" / "style.css"
-        css.write_text(css.read_text() + "\n/* benchmark edit */\n")
-        t, m = timed(snake, repo)
+        edits = iter(range(1000))
+
+        def edit_css() -> None:  # new content each time (Snakemake also compares checksums)
+            css.write_text(css.read_text() + f"\n/* benchmark edit {next(edits)} */\n")
+
+        t, m = median_of(args.repeats, snake, repo, edit_css)
         rows.append(("template edit -> new PDF", t, m, "<= 2.0 s", "snakemake"))
         t, m = watch_edit(repo, css)
         rows.append(("template edit -> new preview PDF", t, m, "<= 2.0 s",
-                     "watch (median of 5)"))
+                     "live preview (watch)"))
         vl = repo / "data" / "raw" / "viral_loads.csv"
-        vl.write_text(vl.read_text() + "\n")  # new content (Snakemake also compares checksums)
-        t, m = timed(snake, repo)
+        blank_lines = iter(range(1, 1000))
+
+        def edit_raw() -> None:  # blank lines: same data, new file content
+            vl.write_text(vl.read_text() + "\n" * next(blank_lines))
+
+        t, m = median_of(args.repeats, snake, repo, edit_raw)
         rows.append(("raw-data edit -> new PDF", t, m, "", ""))
 
         sizes = [1_000] if args.quick else [1_000, 50_000]

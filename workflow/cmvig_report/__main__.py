@@ -1,5 +1,11 @@
 import sys
 
-from .cli import main
+from .preload import run_via_server
 
-sys.exit(main())
+# A step runs in a child of the build's warm server when there is one (see preload.py).
+status = run_via_server(sys.argv[1:])
+if status is None:
+    from .cli import main
+
+    status = main()
+sys.exit(status)

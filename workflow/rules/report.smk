@@ -33,7 +33,7 @@ rule provenance:
     output:
         "results/provenance.json",
     params:
-        config_json=json.dumps(config, sort_keys=True),
+        config_json=json.dumps(RECORDED_CONFIG, sort_keys=True),
     log:
         "logs/provenance.log",
     conda:
