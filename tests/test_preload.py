@@ -23,12 +23,21 @@ def _step(env: dict, cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def _cohort_args(out: Path, patients: str = "data/raw/patients.csv") -> list[str]:
-    return ["--log", str(out / "cohort.log"), "cohort", "--patients", patients,
+def _cohort_args(out: Path) -> list[str]:
+    return ["cohort", "--patients", "data/raw/patients.csv",
             "--viral-loads", "data/raw/viral_loads.csv", "--lloq", "137",
             "--cohort-out", str(out / "cohort.csv"),
             "--viral-loads-out", str(out / "viral_loads.csv"),
             "--cleaning-log-out", str(out / "cleaning_log.csv")]
+
+
+def _analysis_args(cohort: Path, out: Path) -> list[str]:
+    return ["--log", str(out / "analysis.log"), "analysis", "--cohort", str(cohort),
+            "--response-day", "50", "--os-cmvig-day", "100", "--os-hsct-day", "365",
+            "--lloq", "137", "--estimates-out", str(out / "estimates.json"),
+            "--table1-csv-out", str(out / "table1.csv"),
+            "--table1-html-out", str(out / "table1.html"),
+            "--curves-out", str(out / "km_curves.csv")]
 
 
 @pytest.fixture()
@@ -37,7 +46,7 @@ def server(tmp_path):
     debug = tmp_path / "server.log"
     os.environ["CMVIG_PRELOAD_DEBUG"] = str(debug)
     try:
-        path = preload.start({"clean_cohort", "estimates"})
+        path = preload.start({"clean_cohort", "estimates", "figure2"})
         assert path is not None
         env = dict(os.environ)
         deadline = time.time() + 30
@@ -51,37 +60,41 @@ def server(tmp_path):
 
 def test_a_step_runs_in_a_child_of_the_server_with_the_same_result(server, tmp_path):
     env, debug = server
+    plain_env = {k: v for k, v in env.items() if k != preload.ENV_VAR}
+    # the first step (cleaning) always runs in its own process
+    assert _step(env, ROOT, *_cohort_args(tmp_path)).returncode == 0
+    assert "fork cohort" not in (debug.read_text() if debug.exists() else "")
     via_server, direct = tmp_path / "via", tmp_path / "direct"
     via_server.mkdir()
     direct.mkdir()
-    run = _step(env, ROOT, *_cohort_args(via_server))
+    run = _step(env, ROOT, *_analysis_args(tmp_path / "cohort.csv", via_server))
     assert run.returncode == 0, run.stderr
-    assert "[cohort] 15 patients" in run.stderr  # the child wrote to the client's stderr
-    assert "fork cohort" in debug.read_text()
-    plain_env = {k: v for k, v in env.items() if k != preload.ENV_VAR}
-    assert _step(plain_env, ROOT, *_cohort_args(direct)).returncode == 0
-    for name in ("cohort.csv", "viral_loads.csv", "cleaning_log.csv"):
+    assert "fork analysis" in debug.read_text()
+    assert "finished with status 0" in (via_server / "analysis.log").read_text()
+    run = _step(plain_env, ROOT, *_analysis_args(tmp_path / "cohort.csv", direct))
+    assert run.returncode == 0, run.stderr
+    for name in ("estimates.json", "table1.csv", "table1.html", "km_curves.csv"):
         assert (via_server / name).read_bytes() == (direct / name).read_bytes()
 
 
 def test_a_failing_step_reports_its_message_and_status_through_the_server(server, tmp_path):
     env, debug = server
-    bad = tmp_path / "patients.csv"
-    text = (ROOT / "data/raw/patients.csv").read_text()
-    bad.write_text(text.replace(",recurrent,", ",sometimes,", 1))
-    run = _step(env, ROOT, *_cohort_args(tmp_path, str(bad)))
+    run = _step(env, ROOT, *_analysis_args(tmp_path / "missing.csv", tmp_path))
     assert run.returncode == 1
-    assert "infection_type" in run.stderr and "sometimes" in run.stderr
+    # the child wrote to the client's own stderr
+    assert "missing.csv: file not found" in run.stderr
     assert "Traceback" not in run.stderr
-    assert "fork cohort" in debug.read_text()
-    assert not (tmp_path / "cohort.csv").exists()
+    assert "fork analysis" in debug.read_text()
+    assert not (tmp_path / "estimates.json").exists()
 
 
 def test_without_a_server_the_step_runs_by_itself(tmp_path):
     env = dict(os.environ, **{preload.ENV_VAR: str(tmp_path / "no-such-socket")})
     run = _step(env, ROOT, *_cohort_args(tmp_path))
     assert run.returncode == 0, run.stderr
-    assert (tmp_path / "cohort.csv").exists()
+    run = _step(env, ROOT, *_analysis_args(tmp_path / "cohort.csv", tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "estimates.json").exists()
 
 
 def test_the_server_exits_with_its_parent(tmp_path):
@@ -110,7 +123,7 @@ def test_no_server_for_a_lone_heavy_step(monkeypatch):
 
 
 def test_modules_follow_the_pipeline_order():
-    assert preload.modules_for(["manuscript", "clean_cohort"])[0] == "cmvig_report.cohort"
+    assert preload.modules_for(["manuscript", "estimates"])[0] == "cmvig_report.analysis"
     assert preload.modules_for(["manifest", "docx"]) == []  # light steps run by themselves
     assert "lifelines" in preload.modules_for(["estimates"])
     assert json.dumps(preload.modules_for(["figure1", "figure2"])) == '["cmvig_report.figures"]'

@@ -200,6 +200,9 @@ def read_clean_cohort(path: str | Path) -> pd.DataFrame:
     """Read ``results/cohort.csv`` back with the dtypes documented in docs/interfaces.md."""
     import pandas as pd
 
+    if not Path(path).is_file():
+        raise PipelineError(f"{path}: file not found (run the cohort step first)")
+
     text_columns = [
         "patient_id", "sex", "diagnosis", "donor_type", "graft_source", "cmv_serostatus",
         "infection_type", "prior_antivirals", "infusion_reaction", "status", "cause_of_death",

@@ -36,15 +36,15 @@ ENV_VAR = "CMVIG_PRELOAD"
 IDLE_EXIT_S = 600
 # What each rule's step imports: the stage module (cli.STAGES) and the libraries it loads lazily.
 RULE_MODULES = {
-    "clean_cohort": ["cmvig_report.cohort", "pyarrow.compute"],
     "estimates": ["cmvig_report.analysis", "lifelines", "pyarrow.compute"],
     "figure1": ["cmvig_report.figures"],
     "figure2": ["cmvig_report.figures"],
     "manuscript": ["cmvig_report.report", "weasyprint"],
 }
-# Steps that run in their own process: light ones (jinja2, hashing, pandoc: nothing to gain)
-# and the live preview, which runs for as long as the user edits.
-DIRECT_STAGES = {"qmd", "docx", "provenance", "manifest", "watch"}
+# Steps that run in their own process: the first step (it starts with the server, which could
+# not be ready for it any sooner than it imports pandas itself), light ones (jinja2, hashing,
+# pandoc: nothing to gain) and the live preview, which runs for as long as the user edits.
+DIRECT_STAGES = {"cohort", "qmd", "docx", "provenance", "manifest", "watch"}
 
 
 def supported() -> bool:
@@ -269,8 +269,7 @@ def _stage_names() -> set[str]:
 
 
 def _modules_for_stage(stage: str | None) -> list[str]:
-    rules = {"cohort": "clean_cohort", "analysis": "estimates", "render": "manuscript",
-             "qmd": "quarto_source"}
+    rules = {"analysis": "estimates", "render": "manuscript"}
     return RULE_MODULES.get(rules.get(stage or "", stage or ""), [])
 
 
