@@ -113,6 +113,10 @@ def test_the_server_exits_with_its_parent(tmp_path):
             break
         time.sleep(0.2)
     assert not alive, "the server outlived the process that started it"
+    deadline = time.time() + 10
+    while os.path.exists(os.path.dirname(path)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(os.path.dirname(path)), "the socket's folder was left behind"
 
 
 def test_no_server_for_a_lone_heavy_step(monkeypatch):

@@ -339,6 +339,5 @@ if __name__ == "__main__":
     except BaseException:
         _debug(traceback.format_exc())
         raise
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(_path)
+    finally:  # also when Snakemake was killed and could not call stop()
+        shutil.rmtree(os.path.dirname(_path), ignore_errors=True)
