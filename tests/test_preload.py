@@ -131,3 +131,10 @@ def test_modules_follow_the_pipeline_order():
     assert preload.modules_for(["manifest", "docx"]) == []  # light steps run by themselves
     assert "lifelines" in preload.modules_for(["estimates"])
     assert json.dumps(preload.modules_for(["figure1", "figure2"])) == '["cmvig_report.figures"]'
+
+
+def test_stage_is_read_after_the_log_option():
+    assert preload.stage_of(["--log", "logs/cohort.log", "analysis", "--cohort", "cohort"]) == (
+        "analysis")
+    assert preload.stage_of(["--log", "x.log"]) is None
+    assert preload.run_via_server(["--log", "x.log", "watch"]) is None  # always runs itself

@@ -34,6 +34,7 @@ import traceback
 
 ENV_VAR = "CMVIG_PRELOAD"
 IDLE_EXIT_S = 600
+ACCEPT_TIMEOUT_S = 60
 # What each rule's step imports: the stage module (cli.STAGES) and the libraries it loads lazily.
 RULE_MODULES = {
     "estimates": ["cmvig_report.analysis", "lifelines", "pyarrow.compute"],
@@ -108,7 +109,7 @@ def stop() -> None:
 def run_via_server(argv: list[str]) -> int | None:
     """Run one step in a child of the server; ``None`` when no server can take it."""
     path = os.environ.get(ENV_VAR)
-    if not path or not supported() or DIRECT_STAGES & set(argv):
+    if not path or not supported() or stage_of(argv) in DIRECT_STAGES | {None}:
         return None
     try:
         sock = socket.socket(socket.AF_UNIX)
@@ -122,8 +123,9 @@ def run_via_server(argv: list[str]) -> int | None:
         try:
             # stdout and stderr; a step reads nothing from stdin, which becomes /dev/null
             socket.send_fds(sock, [struct.pack(">I", len(payload)) + payload], [1, 2])
-            sock.settimeout(None)
+            sock.settimeout(ACCEPT_TIMEOUT_S)  # a stuck server must not hang the build
             accepted = sock.recv(1)
+            sock.settimeout(None)  # the step itself may take as long as it needs
         except OSError:
             return None
         if accepted != b"A":  # the server could not fork: run here instead
@@ -133,6 +135,19 @@ def run_via_server(argv: list[str]) -> int | None:
         print("error: the step's process ended without an exit status", file=sys.stderr)
         return 1
     return struct.unpack(">i", status)[0]
+
+
+def stage_of(argv: list[str]) -> str | None:
+    """The stage named on a ``python -m cmvig_report`` command line (after ``--log PATH``)."""
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--log":
+            i += 2
+        elif argv[i].startswith("-"):
+            i += 1
+        else:
+            return argv[i]
+    return None
 
 
 def _umask() -> int:
@@ -231,7 +246,7 @@ def _handle(conn: socket.socket, listener: socket.socket, children: dict[int, so
         conn.close()
         return "shutdown"
     argv = request["argv"]
-    stage = next((a for a in argv if not a.startswith("-") and a in _stage_names()), None)
+    stage = stage_of(argv)
     for module in _modules_for_stage(stage):
         if module in pending:
             pending.remove(module)
@@ -260,12 +275,6 @@ def _handle(conn: socket.socket, listener: socket.socket, children: dict[int, so
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
     return "forked"
-
-
-def _stage_names() -> set[str]:
-    from .cli import STAGES
-
-    return set(STAGES)
 
 
 def _modules_for_stage(stage: str | None) -> list[str]:
