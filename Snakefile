@@ -40,7 +40,7 @@ REPORT_FILES = sorted(
 # forks one child per step (workflow/cmvig_report/preload.py); `preload: false` turns it off.
 onstart:
     if config["preload"] in settings.TRUE_WORDS:
-        preload.start({job.rule.name for job in workflow.dag.needrun_jobs()})
+        preload.start(preload.scheduled_rules(workflow))
 
 
 onsuccess:

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import traceback
+from typing import Any
 
 ENV_VAR = "CMVIG_PRELOAD"
 IDLE_EXIT_S = 600
@@ -78,15 +79,26 @@ def start(rules: list[str] | set[str]) -> str | None:
     # process start-up.
     if not supported() or len(set(rules) & set(RULE_MODULES)) < 2:
         return None
-    folder = tempfile.mkdtemp(prefix="cmvig-preload-")  # 0700: only this user can connect
-    path = os.path.join(folder, "socket")
-    subprocess.Popen(
-        [sys.executable, "-m", "cmvig_report.preload", path, str(os.getpid()),
-         ",".join(modules_for(list(rules)))],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)  # Ctrl-C in the terminal reaches the steps, not the server
+    try:
+        folder = tempfile.mkdtemp(prefix="cmvig-preload-")  # 0700: only this user connects
+        path = os.path.join(folder, "socket")
+        subprocess.Popen(
+            [sys.executable, "-m", "cmvig_report.preload", path, str(os.getpid()),
+             ",".join(modules_for(list(rules)))],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)  # Ctrl-C in the terminal reaches the steps, not the server
+    except OSError:  # no temporary folder, no process: the steps run by themselves
+        return None
     os.environ[ENV_VAR] = path
     return path
+
+
+def scheduled_rules(workflow: Any) -> set[str]:
+    """Names of the rules a Snakemake build is about to run (all of ours if it cannot say)."""
+    try:
+        return {job.rule.name for job in workflow.dag.needrun_jobs()}
+    except AttributeError:  # another Snakemake's internals: preload for every step
+        return set(RULE_MODULES)
 
 
 def stop() -> None:
