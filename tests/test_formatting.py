@@ -31,6 +31,9 @@ def test_percent_rounds_half_up_and_handles_missing():
     assert format_percent(None) == "not estimable"
     assert format_percent(float("nan")) == "not estimable"
     assert format_percent(0.8667, 1) == "86.7%"
+    # 29 of 200 is 14.5%: the float 100 * 0.145 is 14.4999..., the printed value is not
+    assert format_percent(29 / 200) == "15%"
+    assert format_ci(29 / 200, 0.5) == "15\u201350"
 
 
 def test_percent_with_interval_uses_an_en_dash():

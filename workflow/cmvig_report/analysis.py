@@ -18,7 +18,7 @@ from .io import atomic_write_text, read_clean_cohort, write_csv, write_json
 from .table1 import build_table1, table1_html
 
 GROUPS = ("recurrent", "refractory")
-CURVE_COLUMNS = ["curve", "time", "survival", "ci_lower", "ci_upper"]
+CURVE_COLUMNS = ["curve", *survival.CURVE_COLUMNS]
 CRUDE_METHOD = "Clopper-Pearson exact"
 COMPETING_METHOD = "Aalen-Johansen; death without response competing"
 

@@ -136,11 +136,13 @@ def _strip_where_needed(raw: pd.Series, ok: Callable[[pd.Series], pd.Series]) ->
 
 
 def _iso_unique(dates: pd.Series) -> pd.Series:
-    printed = np.datetime_as_string(dates.to_numpy(dtype="datetime64[D]"), unit="D")
-    return pd.Series(np.where(dates.isna(), "", printed), dtype=object)
+    # distinct values only: missing dates never get here (_per_unique keeps them missing)
+    return pd.Series(np.datetime_as_string(dates.to_numpy(dtype="datetime64[D]"), unit="D"),
+                     dtype=object)
 
 
 def _iso(dates: pd.Series) -> pd.Series:
+    """ISO text for each date; missing dates become empty text."""
     return _per_unique(dates, _iso_unique).fillna("")
 
 

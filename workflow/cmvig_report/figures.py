@@ -255,18 +255,22 @@ def figure2_at_risk(durations: Any, events: Any, ticks: Any) -> pd.DataFrame:
 MAX_CENSOR_MARKS = 60  # distinct censoring times per curve; beyond that, marks are noise
 
 
-def _too_many_censor_times(times: list[np.ndarray], xmax: float) -> bool:
+def _visible_censor_times(durations: pd.Series, events: pd.Series, xmax: float) -> np.ndarray:
+    times = survival.censor_times(durations, events)
+    return times[times <= xmax]
+
+
+def _too_many_censor_times(times: list[np.ndarray]) -> bool:
     """True when any curve of a panel has more than MAX_CENSOR_MARKS distinct censoring times.
 
     The decision is per panel, so a panel never marks one group and leaves the other bare.
     """
-    return any(len(np.unique(t[t <= xmax])) > MAX_CENSOR_MARKS for t in times)
+    return any(len(t) > MAX_CENSOR_MARKS for t in times)
 
 
 def _censor_marks(ax: Axes, curve: pd.DataFrame, times: np.ndarray, colour: str, flip: bool,
-                  xmax: float, omit: bool) -> str:
-    """Vertical ticks on the curve at censoring times: returns "shown", "none" or "omitted"."""
-    times = np.unique(times[times <= xmax])
+                  omit: bool) -> str:
+    """Ticks on the curve at the distinct censoring ``times``: "shown", "none" or "omitted"."""
     if len(times) == 0:
         return "none"
     if omit:
@@ -403,9 +407,10 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
                           markeredgewidth=0.9, color="#444444", label="Censored")
 
         lines = []
-        omit_a = _too_many_censor_times(
-            [d["days_to_response_or_censoring"][~d["responded"]].to_numpy(dtype=float)
-             for d in by_group.values()], ticks_a[-1])
+        censored_a = {g: _visible_censor_times(d["days_to_response_or_censoring"],
+                                               d["responded"], ticks_a[-1])
+                      for g, d in by_group.items()}
+        omit_a = _too_many_censor_times(list(censored_a.values()))
         for g, d in by_group.items():
             if len(d):
                 tg, eg = d["days_to_response_or_censoring"], d["responded"]
@@ -413,8 +418,8 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
                 lines += ax_a.step(curve["time"], 100 * (1 - curve["survival"]), where="post",
                                    color=COLOURS[g], linewidth=1.4,
                                    label=f"{LABELS[g]} (n = {format_number(len(d))})")
-                marks["response"].append(_censor_marks(ax_a, curve, tg[~eg].to_numpy(dtype=float),
-                                                   COLOURS[g], True, ticks_a[-1], omit_a))
+                marks["response"].append(_censor_marks(ax_a, curve, censored_a[g], COLOURS[g],
+                                                       True, omit_a))
         _guide(ax_a, response_day, ticks_a[-1])
         _finish_axes(ax_a, ticks_a, "Cumulative response (%)")
         # the p value is the legend title, so "best" keeps both off the curves together
@@ -433,9 +438,10 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
             handles = ax_b.step(curve["time"], 100 * curve["survival"], where="post",
                                 color=COLOURS["overall"], linewidth=1.4,
                                 label=f"All patients (n = {format_number(len(cohort))})")
+            censored_b = _visible_censor_times(t, e, ticks_b[-1])
             marks["overall_survival"].append(_censor_marks(
-                ax_b, curve, t[~e].to_numpy(dtype=float), COLOURS["overall"], False,
-                ticks_b[-1], _too_many_censor_times([t[~e].to_numpy(dtype=float)], ticks_b[-1])))
+                ax_b, curve, censored_b, COLOURS["overall"], False,
+                _too_many_censor_times([censored_b])))
             handles += [band] + [censored] * ("shown" in marks["overall_survival"])
         _guide(ax_b, os_day, ticks_b[-1])
         _finish_axes(ax_b, ticks_b, "Overall survival (%)")

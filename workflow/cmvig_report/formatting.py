@@ -7,6 +7,7 @@ half to even. A missing estimate (``None``) prints as "not estimable", never "na
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -24,23 +25,31 @@ def round_half_up(x: float, decimals: int = 0) -> float:
     return float(Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP))
 
 
-def _fixed(x: float, decimals: int) -> str:
+def format_fixed(x: float, decimals: int = 0) -> str:
+    """``x`` rounded half up to ``decimals`` places, without thousands separators (table cells)."""
     value = round_half_up(x, decimals)
     return f"{value:.{decimals}f}" if decimals else str(int(value))
+
+
+def _in_percent(fraction: float) -> float:
+    # Scale the decimal the reader sees, not the binary float: 100 * 0.145 is 14.499999999999998
+    # in floating point and would round to 14%, where 29 of 200 is 14.5%, printed 15%.
+    return float(Decimal(repr(float(fraction))).scaleb(2))
 
 
 def format_percent(x: float | None, decimals: int = 0) -> str:
     """A fraction as a percentage: 0.667 -> "67%"."""
     if _missing(x):
         return NOT_ESTIMABLE
-    return f"{_fixed(100 * x, decimals)}%"
+    return f"{format_fixed(_in_percent(x), decimals)}%"
 
 
 def format_ci(lower: float | None, upper: float | None, decimals: int = 0) -> str:
     """Interval limits in percent without the sign: "44–88"."""
     if _missing(lower) or _missing(upper):
         return NOT_ESTIMABLE
-    return f"{_fixed(100 * lower, decimals)}{EN_DASH}{_fixed(100 * upper, decimals)}"
+    return (f"{format_fixed(_in_percent(lower), decimals)}{EN_DASH}"
+            f"{format_fixed(_in_percent(upper), decimals)}")
 
 
 def format_percent_ci(block: dict[str, Any] | None, decimals: int = 0) -> str:
@@ -59,10 +68,9 @@ def format_p(p: float | None) -> str:
         return NOT_ESTIMABLE
     if p < 0.001:
         return "p < 0.001"
-    decimals = 3 if p < 0.01 else 2
-    text = _fixed(p, decimals)
-    if text == "0.010":  # 0.0095 <= p < 0.01 rounds up into the two-decimal range
-        text = "0.01"
+    text = format_fixed(p, 3)
+    if float(text) >= 0.01:  # two decimals from 0.01 up, judged on the rounded value
+        text = format_fixed(p, 2)
     if text == "1.00":
         return "p > 0.99"
     return f"p = {text}"
@@ -84,19 +92,25 @@ def format_measure(x: float | None) -> str:
         return NOT_ESTIMABLE
     if float(x).is_integer():
         return format_number(x)
-    text = f"{float(x):,.6f}".rstrip("0")
-    return text
+    return f"{float(x):,.6f}".rstrip("0")
 
 
-def format_median_range(block: dict[str, Any] | None, decimals: int = 0) -> str:
-    """A ``{median, min, max}`` block as "70 (38–110)"."""
-    if not block or _missing(block.get("median")):
-        return NOT_ESTIMABLE
+def _median_parts(block: dict[str, Any], decimals: int,
+                  number: Callable[[float, int], str]) -> tuple[str, str, str]:
     med = block["median"]
     # a median of an even number of whole values can end in .5: show it rather than round
     med_decimals = decimals if decimals or float(med).is_integer() else 1
-    return (f"{format_number(med, med_decimals)} ({format_number(block['min'], decimals)}"
-            f"{EN_DASH}{format_number(block['max'], decimals)})")
+    return (number(med, med_decimals), number(block["min"], decimals),
+            number(block["max"], decimals))
+
+
+def format_median_range(block: dict[str, Any] | None, decimals: int = 0,
+                        number: Callable[[float, int], str] = format_number) -> str:
+    """A ``{median, min, max}`` block as "70 (38–110)" (``number`` prints each value)."""
+    if not block or _missing(block.get("median")):
+        return NOT_ESTIMABLE
+    med, low, high = _median_parts(block, decimals, number)
+    return f"{med} ({low}{EN_DASH}{high})"
 
 
 def format_median_and_range(block: dict[str, Any] | None, decimals: int = 0,
@@ -104,11 +118,9 @@ def format_median_and_range(block: dict[str, Any] | None, decimals: int = 0,
     """A ``{median, min, max}`` block in running text: "8.9 years (range 0.8–16.8)"."""
     if not block or _missing(block.get("median")):
         return NOT_ESTIMABLE
-    med = block["median"]
-    med_decimals = decimals if decimals or float(med).is_integer() else 1
+    med, low, high = _median_parts(block, decimals, format_number)
     unit = f" {unit}" if unit else ""
-    low, high = format_number(block["min"], decimals), format_number(block["max"], decimals)
-    return f"{format_number(med, med_decimals)}{unit} (range {low}{EN_DASH}{high})"
+    return f"{med}{unit} (range {low}{EN_DASH}{high})"
 
 
 def format_days(x: float | None) -> str:

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,12 +91,12 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     atomic_write_bytes(path, csv_bytes(df))
 
 
-_NEEDS_QUOTES = (",", '"', "\n", "\r")
+_NEEDS_QUOTES = re.compile('[,"\r\n]')
 
 
 def _csv_field(value: Any) -> str:
     text = str(value)
-    if any(ch in text for ch in _NEEDS_QUOTES):
+    if _NEEDS_QUOTES.search(text):
         return '"' + text.replace('"', '""') + '"'
     return text
 
@@ -117,7 +118,7 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     if any(dtype.kind not in "biufO" for dtype in df.dtypes) or df.columns.duplicated().any():
         return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
     header = ",".join(_csv_field(c) for c in df.columns) + "\n"
-    if df.empty or len(df.columns) == 0:
+    if df.empty:  # no rows (or no columns)
         return header.encode("utf-8")
     columns = []
     last = len(df.columns) - 1
@@ -137,7 +138,7 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         if values.dtype.kind == "O":  # only text can hold a comma, quote or line break
             printed = pd.Series(uniques, dtype=object).astype(str)
-            quote = printed.str.contains('[,"\r\n]', regex=True).to_numpy(dtype=bool)
+            quote = printed.str.contains(_NEEDS_QUOTES).to_numpy(dtype=bool)
             printed[quote] = [_csv_field(v) for v in printed[quote]]
             text = printed.tolist() + [""]
         else:

@@ -56,13 +56,8 @@ def supported() -> bool:
 
 def modules_for(rules: list[str]) -> list[str]:
     """Modules to import for the given rules, in the order the pipeline runs them."""
-    ordered: list[str] = []
-    for rule in sorted(rules, key=lambda r: list(RULE_MODULES).index(r) if r in RULE_MODULES
-                       else len(RULE_MODULES)):
-        for module in RULE_MODULES.get(rule, []):
-            if module not in ordered:
-                ordered.append(module)
-    return ordered
+    return list(dict.fromkeys(module for rule, modules in RULE_MODULES.items() if rule in rules
+                              for module in modules))
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,9 +284,12 @@ def _handle(conn: socket.socket, listener: socket.socket, children: dict[int, so
     return "forked"
 
 
+# The command-line stage each rule runs, where the names differ.
+STAGE_RULES = {"analysis": "estimates", "render": "manuscript"}
+
+
 def _modules_for_stage(stage: str | None) -> list[str]:
-    rules = {"analysis": "estimates", "render": "manuscript"}
-    return RULE_MODULES.get(rules.get(stage or "", stage or ""), [])
+    return RULE_MODULES.get(STAGE_RULES.get(stage or "", stage or ""), [])
 
 
 def _run_child(argv: list[str], request: dict, fds: list[int]) -> None:

@@ -20,7 +20,7 @@ from .io import sha256_file, write_json
 
 # Distributions whose versions a reviewer needs to rebuild the numbers and the document.
 SOFTWARE = (
-    "cmvig-report", "snakemake", "pandas", "numpy", "scipy", "lifelines", "matplotlib",
+    "cmvig-report", "snakemake", "pandas", "pyarrow", "numpy", "scipy", "lifelines", "matplotlib",
     "jinja2", "weasyprint", "pydyf", "pyyaml", "openpyxl", "pypandoc-binary",
 )
 

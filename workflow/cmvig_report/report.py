@@ -73,7 +73,8 @@ def _read_json(path: str | Path, what: str) -> Any:
                             ) from None
 
 
-def _read_yaml(path: str | Path, what: str) -> Any:
+def read_yaml(path: str | Path, what: str) -> Any:
+    """A YAML mapping, or a PipelineError naming the file and what it should have held."""
     try:
         data = yaml.safe_load(_read_text(path, what))
     except yaml.YAMLError as exc:
@@ -263,10 +264,10 @@ def build_context(templates: str, estimates: str, table1_html: str, figures_dir:
     if not (tdir / HTML_TEMPLATE).is_file() and not (tdir / QMD_TEMPLATE).is_file():
         raise PipelineError(f"{templates}: not a templates directory (no {HTML_TEMPLATE})")
     est = _read_json(estimates, "estimates")
-    meta = _read_yaml(tdir / METADATA, "manuscript metadata")
+    meta = read_yaml(tdir / METADATA, "manuscript metadata")
     figures = Path(figures_dir)
     rel = Path(os.path.relpath(figures.resolve(), Path(out_dir).resolve()))
-    pub = _read_yaml(published, "published values") if replication else {}
+    pub = read_yaml(published, "published values") if replication else {}
     rows = replication_rows(est, pub) if replication else []
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     build_date = (datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d")

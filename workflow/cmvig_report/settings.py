@@ -6,9 +6,10 @@ uses. Imports nothing heavy: the Snakefile reads it on every run.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
+
+from .io import sha256_file
 
 # Booleans arrive as text from `snakemake --config key=value`.
 TRUE_WORDS = (True, "true", "yes")
@@ -27,8 +28,8 @@ def shipped_checksums(root: str | Path = ".") -> dict[str, str]:
 
 def _sha256(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return sha256_file(path)
+    except OSError:  # a missing input is reported by the cohort step, not here
         return None
 
 

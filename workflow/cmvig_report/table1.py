@@ -17,10 +17,11 @@ The table here is a few group-bys.
 from __future__ import annotations
 
 import html
-from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
+
+from .formatting import EN_DASH, format_fixed, format_median_range, format_percent
 
 COLUMNS = (("overall", None), ("recurrent", "recurrent"), ("refractory", "refractory"))
 # (column in cohort.csv, row label, kind, decimals for continuous values)
@@ -38,17 +39,6 @@ VARIABLES = (
 )
 SEX_LABELS = {"F": "Female", "M": "Male"}
 MISSING_LEVEL = "not recorded"
-EN_DASH = "\u2013"
-
-
-def fmt_number(x: float, decimals: int) -> str:
-    """The one number formatter of Table 1: ``x`` to ``decimals`` places, rounding half up.
-
-    Python's ``round`` and ``format`` round half to even (12.5 -> "12"); readers expect 13.
-    """
-    quantum = Decimal(1).scaleb(-decimals)
-    # repr gives the shortest text that round-trips, so 2.675 rounds as the 2.675 a reader sees.
-    return str(Decimal(repr(float(x))).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 def fmt_median_range(values: pd.Series, decimals: int = 0) -> str:
@@ -59,17 +49,15 @@ def fmt_median_range(values: pd.Series, decimals: int = 0) -> str:
     """
     if values.empty:
         return EN_DASH
-    median = float(values.median())
-    mid_decimals = 1 if decimals == 0 and not median.is_integer() else decimals
-    return (f"{fmt_number(median, mid_decimals)} ({fmt_number(values.min(), decimals)}"
-            f"{EN_DASH}{fmt_number(values.max(), decimals)})")
+    block = {"median": float(values.median()), "min": values.min(), "max": values.max()}
+    return format_median_range(block, decimals, number=format_fixed)
 
 
 def fmt_count(k: int, n: int) -> str:
     """``k (p%)`` with a whole percent of the column's n; a dash for an empty column."""
     if n == 0:
         return EN_DASH
-    return f"{k} ({fmt_number(100 * k / n, 0)}%)"
+    return f"{k} ({format_percent(k / n)})"
 
 
 def _groups(cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:

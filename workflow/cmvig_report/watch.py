@@ -18,8 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
 from . import settings
 from .errors import PipelineError
 
@@ -32,12 +30,11 @@ def render_arguments(project: str | Path = ".", config_file: str = "config/confi
     """The arguments of :func:`report.run_render` the Snakefile would use, from the config."""
     from snakemake.utils import validate
 
+    from .report import read_yaml
+
     root = Path(project)
     config_path = root / config_file
-    try:
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise PipelineError(f"{config_path}: cannot read the config: {exc}") from None
+    config = read_yaml(config_path, "the config")
     try:
         validate(config, str(root / "workflow/schemas/config.schema.yaml"))
     except Exception as exc:  # snakemake raises WorkflowError with the schema's message
