@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from cmvig_report import paths
 from cmvig_report.analysis import compute_estimates
 from cmvig_report.provenance import build_provenance
-from cmvig_report.table1 import build_table1, table1_html
+from cmvig_report.table1 import build_table1
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = {"response_day": 50, "os_cmvig_day": 100, "os_hsct_day": 365, "lloq_iu_ml": 137}
@@ -40,7 +41,7 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
     """A project directory (templates copied from the checkout, results/ for ``cohort``).
 
     Returns the keyword arguments of ``report.run_render`` minus the outputs, plus
-    ``_project`` (the directory) and ``_estimates`` (the estimates dict) for assertions.
+    ``_project`` (the directory, a Path) and ``_estimates`` (the estimates dict) for assertions.
     ``estimates_patch`` overrides top-level keys of the estimates (e.g. to fake a null).
     """
     project = tmp_path / "project"
@@ -51,9 +52,7 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
     est = compute_estimates(cohort, **DAYS)
     est.update(estimates_patch or {})
     (results / "estimates.json").write_text(json.dumps(est, allow_nan=False))
-    table = build_table1(cohort)
-    table.to_csv(results / "table1.csv", index=False)
-    (results / "table1.html").write_text(table1_html(table))
+    build_table1(cohort).to_csv(results / "table1.csv", index=False)
     for name in ("figure1", "figure2"):
         (figures / f"{name}.svg").write_text(SVG)
         (figures / f"{name}.png").write_bytes(tiny_png())
@@ -71,15 +70,17 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
     prov = build_provenance({"patients": str(data / "patients.csv")}, {"response_day": 50})
     (results / "provenance.json").write_text(json.dumps(prov))
     return {
-        "templates": str(project / "templates"),
+        "template_files": [str(project / f) for f in paths.template_files("html", project)],
         "estimates": str(results / "estimates.json"),
-        "table1_html": str(results / "table1.html"),
-        "figures_dir": str(figures),
+        "table1": str(results / "table1.csv"),
+        "figures": [str(figures / f"{name}.svg") for name in paths.FIGURE_NAMES],
+        "figure_facts": [str(figures / f"{name}.json") for name in paths.FIGURE_NAMES],
         "provenance": str(results / "provenance.json"),
         "published": str(data / "published.yaml"),
         "replication": True,
         "line_numbers": False,
         "_project": project,
+        "_templates": project / "templates",
         "_estimates": est,
     }
 
@@ -87,3 +88,12 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
 def stage_args(kwargs: dict) -> dict:
     """The keyword arguments a stage function accepts (drops the ``_`` test extras)."""
     return {k: v for k, v in kwargs.items() if not k.startswith("_")}
+
+
+def qmd_args(kwargs: dict) -> dict:
+    """``stage_args`` for the Quarto source: its templates and the PNG figures."""
+    project = kwargs["_project"]
+    args = stage_args(kwargs)
+    args["template_files"] = [str(project / f) for f in paths.template_files("qmd", project)]
+    args["figures"] = [p.replace(".svg", ".png") for p in args["figures"]]
+    return args

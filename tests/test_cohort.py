@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +10,7 @@ import yaml
 
 from cmvig_report.cohort import clean_cohort, parse_viral_load_results
 from cmvig_report.errors import DataError
+from cmvig_report.step import run_step
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"
@@ -219,21 +218,33 @@ def test_all_problems_reported_in_one_message(tmp_path):
             in message)
 
 
-def test_cli_reports_bad_data_plainly_and_writes_nothing(tmp_path):
+def test_step_reports_bad_data_plainly_logs_it_and_writes_nothing(tmp_path, capsys):
     patients = _raw("patients.csv")
     patients.loc[2, "infection_type"] = "chronic"
     p, v = _write(tmp_path, patients, _raw("viral_loads.csv"))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "cmvig_report", "--log", str(out / "step.log"), "cohort",
-           "--patients", str(p), "--viral-loads", str(v), "--lloq", "137",
-           "--cohort-out", str(out / "cohort.csv"), "--viral-loads-out", str(out / "vl.csv"),
-           "--cleaning-log-out", str(out / "log.csv")]
-    run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    assert run.returncode == 1
-    assert "Traceback" not in run.stderr
-    assert "row 4, patient_id 'P03', column 'infection_type', value 'chronic'" in run.stderr
+    kwargs = dict(patients=str(p), viral_loads=str(v), sheet=0, lloq=137,
+                  cohort=str(out / "cohort.csv"), clean_viral_loads=str(out / "vl.csv"),
+                  cleaning_log=str(out / "log.csv"))
+    assert run_step("clean_cohort", kwargs, str(out / "step.log")) == 1
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr
+    assert "row 4, patient_id 'P03', column 'infection_type', value 'chronic'" in stderr
     assert sorted(f.name for f in out.iterdir()) == ["step.log"]
     assert "chronic" in (out / "step.log").read_text()
+
+
+def test_a_crashing_step_still_writes_its_log(tmp_path, monkeypatch):
+    def crash(**kwargs):
+        raise RuntimeError("a bug, not the user's fault")
+
+    monkeypatch.setattr("cmvig_report.step.resolve", lambda rule: crash)
+    log = tmp_path / "logs" / "estimates.log"
+    with pytest.raises(RuntimeError):
+        run_step("estimates", {"cohort": "x"}, str(log))
+    text = log.read_text()
+    assert "Traceback" in text and "a bug, not the user's fault" in text
+    assert "finished with status 2" in text
 
 
 def test_xlsx_copy_gives_identical_results(tmp_path):

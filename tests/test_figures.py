@@ -99,8 +99,8 @@ def test_files_for_shipped_shape_and_generated_cohort(tmp_path):
         c, e, _ = _write_inputs(tmp_path, cohort)
         for fig, run in (("figure1", run_figure1), ("figure2", run_figure2)):
             out = {k: tmp_path / f"{name}-{fig}.{k}" for k in ("svg", "png", "json")}
-            args = dict(cohort=c, svg_out=str(out["svg"]), png_out=str(out["png"]),
-                        meta_out=str(out["json"]))
+            args = dict(cohort=c, svg=str(out["svg"]), png=str(out["png"]),
+                        facts=str(out["json"]))
             if fig == "figure1":
                 args.update(response_day=50, max_rows=40)
             else:
@@ -109,10 +109,12 @@ def test_files_for_shipped_shape_and_generated_cohort(tmp_path):
                 km_curves(cohort).to_csv(curves, index=False)
                 args["curves"] = str(curves)
             notes = run(**args)
-            assert isinstance(notes, list)
+            meta = json.loads(out["json"].read_text())
+            subset = fig == "figure1" and meta["timeline_subset_rule"]
+            assert notes == ([f"timeline shows {meta['timeline_rows_shown']} of {len(cohort)} "
+                              "patients"] if subset else [])
             assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert "<svg" in out["svg"].read_text()
-            meta = json.loads(out["json"].read_text())
             if fig == "figure1":
                 assert meta["timeline_rows_total"] == len(cohort)
                 # at most 40, fewer only when 40 would push the caption off the page
@@ -216,17 +218,16 @@ def test_single_group_cohort_still_renders():
 
 
 def test_run_figure2_without_a_curves_file(tmp_path):
-    # the CLI passes results/km_curves.csv; without it the curves are fitted from the cohort
+    # the rule passes results/km_curves.csv; without it the curves are fitted from the cohort
     cohort = abstract_like_cohort()
     c, e, _ = _write_inputs(tmp_path, cohort)
     outs = [str(tmp_path / f"f2.{k}") for k in ("svg", "png", "json")]
-    assert run_figure2(cohort=c, estimates=e, svg_out=outs[0], png_out=outs[1],
-                       meta_out=outs[2]) == []
+    assert run_figure2(cohort=c, estimates=e, svg=outs[0], png=outs[1], facts=outs[2]) == []
     curves = tmp_path / "curves.csv"
     km_curves(cohort).to_csv(curves, index=False)
     with_file = [str(tmp_path / f"g2.{k}") for k in ("svg", "png", "json")]
-    run_figure2(cohort=c, estimates=e, svg_out=with_file[0], png_out=with_file[1],
-                meta_out=with_file[2], curves=str(curves))
+    run_figure2(cohort=c, estimates=e, svg=with_file[0], png=with_file[1], facts=with_file[2],
+                curves=str(curves))
     # same curves either way, so the same bytes
     for a, b in zip(outs, with_file, strict=True):
         assert Path(a).read_bytes() == Path(b).read_bytes()

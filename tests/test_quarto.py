@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cohort_factory import abstract_like_cohort
-from report_fixtures import make_project, stage_args
+from report_fixtures import make_project, qmd_args
 
 from cmvig_report import quarto
 from cmvig_report.errors import PipelineError
@@ -63,7 +63,7 @@ def test_run_docx_uses_quarto_when_present(tmp_path, monkeypatch):
     qmd = tmp_path / "report" / "manuscript.qmd"
     qmd.parent.mkdir()
     qmd.write_text("# hello\n")
-    notes = quarto.run_docx(str(qmd), str(qmd.parent / "manuscript.docx"))
+    notes = quarto.run_docx(qmd=str(qmd), docx=str(qmd.parent / "manuscript.docx"))
     assert (qmd.parent / "manuscript.docx").exists()
     assert (qmd.parent / "args.txt").read_text().split() == [
         "render", "manuscript.qmd", "--to", "docx", "--output", "manuscript.docx"]
@@ -73,7 +73,7 @@ def test_run_docx_uses_quarto_when_present(tmp_path, monkeypatch):
 def _qmd(tmp_path: Path) -> tuple[dict, Path]:
     kwargs = make_project(tmp_path, abstract_like_cohort())
     qmd = kwargs["_project"] / "report" / "manuscript.qmd"
-    run_qmd(**stage_args(kwargs), qmd_out=str(qmd))
+    run_qmd(**qmd_args(kwargs), qmd=str(qmd))
     return kwargs, qmd
 
 
@@ -82,7 +82,7 @@ def test_docx_by_pandoc_when_quarto_is_absent(tmp_path, monkeypatch):
     assert quarto.find_quarto() is None
     kwargs, qmd = _qmd(tmp_path)
     docx = qmd.parent / "manuscript.docx"
-    notes = quarto.run_docx(str(qmd), str(docx))
+    notes = quarto.run_docx(qmd=str(qmd), docx=str(docx))
     assert notes == [f"quarto not found on PATH: {docx} made by pandoc instead"]
     with zipfile.ZipFile(docx) as z:
         xml = z.read("word/document.xml").decode()
@@ -100,8 +100,8 @@ def test_pandoc_docx_is_byte_identical_across_runs(tmp_path, monkeypatch):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     _, qmd = _qmd(tmp_path)
     one, two = qmd.parent / "one.docx", qmd.parent / "two.docx"
-    quarto.run_docx(str(qmd), str(one))
-    quarto.run_docx(str(qmd), str(two))
+    quarto.run_docx(qmd=str(qmd), docx=str(one))
+    quarto.run_docx(qmd=str(qmd), docx=str(two))
     assert one.read_bytes() == two.read_bytes()
 
 

@@ -11,18 +11,18 @@ import pytest
 import yaml
 from cohort_factory import abstract_like_cohort, make_cohort, random_cohort
 from pypdf import PdfReader
-from report_fixtures import make_project, stage_args
+from report_fixtures import make_project, qmd_args, stage_args
 
 from cmvig_report.errors import PipelineError
 from cmvig_report.formatting import format_p, format_percent_ci, plural
-from cmvig_report.report import markdown_escape, replication_rows, run_qmd, run_render, table_rows
+from cmvig_report.report import markdown_escape, replication_rows, run_qmd, run_render, table1_rows
 
 
 def _render(kwargs: dict, name: str = "m", pdf: bool = True) -> tuple[Path, Path, list[str]]:
     report = kwargs["_project"] / "report"
     html_out, pdf_out = report / f"{name}.html", report / f"{name}.pdf"
-    notes = run_render(**stage_args(kwargs), html_out=str(html_out),
-                       pdf_out=str(pdf_out) if pdf else None)
+    notes = run_render(**stage_args(kwargs), html=str(html_out),
+                       pdf=str(pdf_out) if pdf else None)
     return html_out, pdf_out, notes
 
 
@@ -71,7 +71,7 @@ def test_pdf_abstract_holds_the_numbers_of_whichever_cohort_is_rendered(tmp_path
 
 def test_misspelled_variable_names_template_line_and_variable(tmp_path):
     kwargs = make_project(tmp_path, abstract_like_cohort())
-    partial = Path(kwargs["templates"]) / "partials" / "results.html.j2"
+    partial = kwargs["_templates"] / "partials" / "results.html.j2"
     lines = partial.read_text().splitlines()
     lines.insert(3, "  <p>{{ est.n_patiens }}</p>")
     partial.write_text("\n".join(lines) + "\n")
@@ -86,7 +86,7 @@ def test_misspelled_variable_names_template_line_and_variable(tmp_path):
 
 def test_misspelled_variable_inside_a_shared_macro_points_at_the_macro(tmp_path):
     kwargs = make_project(tmp_path, abstract_like_cohort())
-    text_j2 = Path(kwargs["templates"]) / "text.j2"
+    text_j2 = kwargs["_templates"] / "text.j2"
     source = text_j2.read_text().replace("{{ est.cmvig_period.first | month }}",
                                          "{{ est.cmvig_perod.first | month }}", 1)
     text_j2.write_text(source)
@@ -100,7 +100,7 @@ def test_misspelled_variable_inside_a_shared_macro_points_at_the_macro(tmp_path)
 
 def test_template_syntax_error_names_file_and_line(tmp_path):
     kwargs = make_project(tmp_path, abstract_like_cohort())
-    partial = Path(kwargs["templates"]) / "partials" / "methods.html.j2"
+    partial = kwargs["_templates"] / "partials" / "methods.html.j2"
     partial.write_text(partial.read_text() + "{% if %}\n")
     n_lines = len(partial.read_text().splitlines())
     with pytest.raises(PipelineError, match=rf"partials/methods.html.j2, line {n_lines}"):
@@ -112,7 +112,7 @@ def test_values_from_the_data_and_metadata_are_html_escaped(tmp_path):
                            "cause": "<b>x</b>"},
                           {"type": "refractory", "response": None, "fu": 300}])
     kwargs = make_project(tmp_path, cohort)
-    metadata = Path(kwargs["templates"]) / "metadata.yaml"
+    metadata = kwargs["_templates"] / "metadata.yaml"
     meta = yaml.safe_load(metadata.read_text())
     meta["funding"] = "Paid by <i>y</i> & co."
     metadata.write_text(yaml.safe_dump(meta, allow_unicode=True))
@@ -126,7 +126,7 @@ def test_values_from_the_data_and_metadata_are_html_escaped(tmp_path):
 def test_remote_and_outside_resources_are_refused_without_any_network_request(
         tmp_path, monkeypatch):
     kwargs = make_project(tmp_path, abstract_like_cohort())
-    partial = Path(kwargs["templates"]) / "partials" / "figures.html.j2"
+    partial = kwargs["_templates"] / "partials" / "figures.html.j2"
     pixel = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4"
              "nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")
     partial.write_text(partial.read_text()
@@ -274,7 +274,7 @@ def test_missing_input_is_a_plain_error(tmp_path):
 def test_quarto_source_carries_the_same_numbers(tmp_path):
     kwargs = make_project(tmp_path, abstract_like_cohort())
     out = kwargs["_project"] / "report" / "manuscript.qmd"
-    run_qmd(**stage_args(kwargs), qmd_out=str(out))
+    run_qmd(**qmd_args(kwargs), qmd=str(out))
     qmd = out.read_text()
     assert qmd.startswith("---\ntitle:")
     front = yaml.safe_load(qmd.split("\n---\n")[0][4:])
@@ -291,13 +291,39 @@ def test_quarto_source_carries_the_same_numbers(tmp_path):
     assert "{{" not in qmd and "{%" not in qmd
 
 
-def test_table_html_becomes_plain_rows_and_markdown_is_escaped():
-    html = ('<table class="table1"><thead><tr><th>Characteristic</th><th>Overall<br>'
-            '<span class="n">n = 3</span></th></tr></thead><tbody>'
-            '<tr class="variable"><th colspan="2">Sex, n (%)</th></tr>'
-            '<tr class="level"><th>A &amp; B</th><td>1 (33%)</td></tr></tbody></table>')
-    table = table_rows(html)
-    assert table["header"] == ["Characteristic", "Overall n = 3"]
-    assert table["rows"] == [{"cells": ["Sex, n (%)", ""], "kind": "variable"},
-                             {"cells": ["A & B", "1 (33%)"], "kind": "level"}]
+def test_table1_rows_come_from_the_csv_and_markdown_is_escaped(tmp_path):
+    csv = tmp_path / "table1.csv"
+    csv.write_text("variable,level,overall,recurrent\nPatients,,3,2\n"
+                   "Age,median (range),4 (2–9),3 (2–4)\nSex,A & B,1 (33%),1 (50%)\n"
+                   "Sex,Male,2 (67%),1 (50%)\n")
+    table = table1_rows(csv)
+    assert table["groups"] == [{"key": "overall", "label": "Overall", "n": "3"},
+                               {"key": "recurrent", "label": "Recurrent", "n": "2"}]
+    assert table["rows"] == [
+        {"kind": "continuous", "label": "Age", "cells": ["4 (2–9)", "3 (2–4)"]},
+        {"kind": "variable", "label": "Sex", "cells": []},
+        {"kind": "level", "label": "A & B", "cells": ["1 (33%)", "1 (50%)"]},
+        {"kind": "level", "label": "Male", "cells": ["2 (67%)", "1 (50%)"]}]
+    csv.write_text("a,b\n1,2\n")
+    with pytest.raises(PipelineError, match="not a Table 1 file"):
+        table1_rows(csv)
     assert markdown_escape("<b>x</b> | *y*") == r"\<b\>x\</b\> \| \*y\*"
+
+
+def test_table1_in_html_and_quarto_source_is_one_table(tmp_path):
+    cohort = make_cohort([
+        {"type": "recurrent", "response": 10, "fu": 100, "drugs": "ganciclovir;foscarnet",
+         "diagnosis": "<b>x</b>"},
+        {"type": "refractory", "response": None, "fu": 100, "drugs": ""}])
+    kwargs = make_project(tmp_path, cohort)
+    html, _, _ = _render(kwargs, pdf=False)
+    page = html.read_text()
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+    assert '<th scope="row" colspan="4">Antivirals before CMVIG, n (%)</th>' in page
+    assert '<tr class="level"><th scope="row">Ganciclovir</th>' in page
+    out = kwargs["_project"] / "report" / "manuscript.qmd"
+    run_qmd(**qmd_args(kwargs), qmd=str(out))
+    qmd = out.read_text()
+    assert "| &emsp;Ganciclovir | 1 (50%) | 1 (100%) | 0 (0%) |" in qmd
+    assert r"| &emsp;\<b\>x\</b\> |" in qmd
+    assert "| Characteristic | Overall n = 2 | Recurrent n = 1 | Refractory n = 1 |" in qmd

@@ -24,8 +24,8 @@ def _pdf_text(path: str) -> str:
 
 def test_watch_rerenders_on_edit_and_keeps_going_after_an_error(tmp_path):
     kwargs = make_project(tmp_path, abstract_like_cohort())
-    args = {**stage_args(kwargs), "html_out": str(tmp_path / "preview.html"),
-            "pdf_out": str(tmp_path / "preview.pdf")}
+    args = {**stage_args(kwargs), "html": str(tmp_path / "preview.html"),
+            "pdf": str(tmp_path / "preview.pdf")}
     renders: queue.Queue = queue.Queue()
     stop = threading.Event()
     log = tmp_path / "watch.log"
@@ -35,16 +35,16 @@ def test_watch_rerenders_on_edit_and_keeps_going_after_an_error(tmp_path):
         thread.start()
         try:
             assert renders.get(timeout=60) is not None  # the first render, at start
-            assert "Replication Watch Marker" not in _pdf_text(args["pdf_out"])
+            assert "Replication Watch Marker" not in _pdf_text(args["pdf"])
 
-            metadata = Path(args["templates"]) / "metadata.yaml"
+            metadata = kwargs["_templates"] / "metadata.yaml"
             text = metadata.read_text()
             metadata.write_text(
                 text.replace("short_title: ", "short_title: Replication Watch Marker ", 1))
             assert renders.get(timeout=60) is not None
-            assert "Replication Watch Marker" in _pdf_text(args["pdf_out"])
+            assert "Replication Watch Marker" in _pdf_text(args["pdf"])
 
-            partial = Path(args["templates"]) / "partials" / "title.html.j2"
+            partial = kwargs["_templates"] / "partials" / "title.html.j2"
             good = partial.read_text()
             partial.write_text(good + "{{ no_such_variable }}")
             assert renders.get(timeout=60) is None  # failed, and the watcher is still alive
@@ -62,8 +62,8 @@ def test_watch_rerenders_on_edit_and_keeps_going_after_an_error(tmp_path):
 def test_watch_needs_results_first(tmp_path):
     kwargs = make_project(tmp_path, abstract_like_cohort())
     Path(kwargs["estimates"]).unlink()
-    args = {**stage_args(kwargs), "html_out": str(tmp_path / "p.html"),
-            "pdf_out": str(tmp_path / "p.pdf")}
+    args = {**stage_args(kwargs), "html": str(tmp_path / "p.html"),
+            "pdf": str(tmp_path / "p.pdf")}
     with pytest.raises(PipelineError, match="run `snakemake --cores 2` once first"):
         watch(args)
 
@@ -74,7 +74,7 @@ def test_render_arguments_follow_the_config(tmp_path):
     args = render_arguments(tmp_path)
     assert args["replication"] is True  # the shipped inputs: compare with the paper
     assert args["line_numbers"] is False
-    assert args["pdf_out"] == str(tmp_path / "report/preview.pdf")
+    assert args["pdf"] == str(tmp_path / "report/preview.pdf")
     config = tmp_path / "config/config.yaml"
     text = config.read_text()
     config.write_text(text.replace("line_numbers: false", "line_numbers: true"))

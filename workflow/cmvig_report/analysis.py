@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 
 from . import survival
-from .io import atomic_write_text, read_clean_cohort, write_csv, write_json
-from .table1 import build_table1, table1_html
+from .io import read_clean_cohort, write_csv, write_json
+from .table1 import build_table1
 
 GROUPS = ("recurrent", "refractory")
 CURVE_COLUMNS = ["curve", *survival.CURVE_COLUMNS]
@@ -179,10 +179,9 @@ def _null_notes(est: dict[str, Any]) -> list[str]:
     return notes
 
 
-def run_analysis(cohort: str, response_day: int, os_cmvig_day: int, os_hsct_day: int,
-                 lloq: float, estimates_out: str, table1_csv_out: str,
-                 table1_html_out: str, curves_out: str) -> list[str]:
-    """CLI entry: write estimates.json, table1.csv, table1.html and km_curves.csv.
+def run_analysis(*, cohort: str, response_day: int, os_cmvig_day: int, os_hsct_day: int,
+                 lloq: float, estimates: str, table1: str, curves: str) -> list[str]:
+    """Step ``estimates``: write estimates.json, table1.csv and km_curves.csv.
 
     Returns notes for the terminal: one per headline estimate or test that could not be made.
     """
@@ -191,9 +190,7 @@ def run_analysis(cohort: str, response_day: int, os_cmvig_day: int, os_hsct_day:
                             os_hsct_day=os_hsct_day, lloq_iu_ml=lloq)
     assert_finite(est)
     json.dumps(est, allow_nan=False)
-    table = build_table1(df)
-    write_csv(table, table1_csv_out)
-    atomic_write_text(table1_html_out, table1_html(table))
-    write_csv(km_curves(df).round(survival.DECIMALS), curves_out)
-    write_json(est, estimates_out)
+    write_csv(build_table1(df), table1)
+    write_csv(km_curves(df).round(survival.DECIMALS), curves)
+    write_json(est, estimates)
     return _null_notes(est)

@@ -389,15 +389,15 @@ def clean_cohort(patients_path: str | Path, viral_loads_path: str | Path, lloq_i
     return CleanCohort(cohort, vl, log.reset_index(drop=True))
 
 
-def run_cohort(patients: str, viral_loads: str, sheet: str | int, lloq: float, cohort_out: str,
-               viral_loads_out: str, cleaning_log_out: str) -> list[str]:
-    """CLI entry: clean the exports and write the three result files (all or none)."""
+def run_cohort(*, patients: str, viral_loads: str, sheet: str | int, lloq: float, cohort: str,
+               clean_viral_loads: str, cleaning_log: str) -> list[str]:
+    """Step ``clean_cohort``: clean the exports and write the three result files (all or none)."""
     if lloq <= 0:
         raise PipelineError(f"lloq_iu_ml must be > 0, got {lloq}")
-    result = clean_cohort(patients, viral_loads, lloq, sheet)
-    write_csv(result.cohort, cohort_out)
-    write_csv(result.viral_loads, viral_loads_out)
-    write_csv(result.cleaning_log, cleaning_log_out)
+    result = clean_cohort(patients, viral_loads, float(lloq), sheet)
+    write_csv(result.cohort, cohort)
+    write_csv(result.viral_loads, clean_viral_loads)
+    write_csv(result.cleaning_log, cleaning_log)
     c = result.cohort
     return [
         f"{len(c)} patients, {len(result.viral_loads)} viral-load results kept, "

@@ -212,15 +212,15 @@ def figure1(cohort: pd.DataFrame, response_day: int,
     return fig, meta
 
 
-def run_figure1(cohort: str, response_day: int, max_rows: int, svg_out: str, png_out: str,
-                meta_out: str) -> list[str]:
-    """CLI entry for Figure 1: writes the SVG, PNG and caption facts (JSON).
+def run_figure1(*, cohort: str, response_day: int, max_rows: int, svg: str, png: str,
+                facts: str) -> list[str]:
+    """Step ``figure1``: writes the SVG, PNG and caption facts (JSON).
 
     It needs only the cleaned cohort (no estimates), so it is drawn while the analysis runs.
     """
-    fig, meta = figure1(read_clean_cohort(cohort), int(response_day), max_rows)
-    _save(fig, svg_out, png_out)
-    write_json(meta, meta_out)
+    fig, meta = figure1(read_clean_cohort(cohort), int(response_day), int(max_rows))
+    _save(fig, svg, png)
+    write_json(meta, facts)
     note = (f"timeline shows {meta['timeline_rows_shown']} of {meta['timeline_rows_total']} "
             "patients" if meta["timeline_subset_rule"] else None)
     return [note] if note else []
@@ -458,15 +458,15 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
     return fig, meta
 
 
-def run_figure2(cohort: str, estimates: str, svg_out: str, png_out: str, meta_out: str,
+def run_figure2(*, cohort: str, estimates: str, svg: str, png: str, facts: str,
                 curves: str | None = None) -> list[str]:
-    """CLI entry for Figure 2: writes the SVG, PNG and caption facts (JSON).
+    """Step ``figure2``: writes the SVG, PNG and caption facts (JSON).
 
     ``curves`` is results/km_curves.csv; without it the curves are fitted from the cohort.
     """
     df, est = _load(cohort, estimates)
     fig, meta = figure2(df, est, pd.read_csv(curves) if curves else None)
-    _save(fig, svg_out, png_out)
-    write_json(meta, meta_out)
+    _save(fig, svg, png)
+    write_json(meta, facts)
     return [f"{panel}: over {MAX_CENSOR_MARKS} distinct censoring times, not marked"
             for panel in meta["censor_marks_omitted"]]

@@ -57,9 +57,10 @@ def build_provenance(inputs: dict[str, str], config: dict) -> dict:
     }
 
 
-def run_provenance(inputs: list[tuple[str, str]], config_json: str, out: str) -> list[str]:
-    """CLI entry for ``results/provenance.json``."""
-    write_json(build_provenance(dict(inputs), json.loads(config_json)), out)
+def run_provenance(*, provenance: str, config: dict, **inputs: str) -> list[str]:
+    """Step ``provenance``: ``results/provenance.json``; every other input is recorded by role
+    (its name in the rule: patients, viral_loads, published)."""
+    write_json(build_provenance(inputs, dict(config)), provenance)
     return []
 
 
@@ -75,9 +76,9 @@ def build_manifest(provenance: dict, results: list[str], outputs: list[str],
     }
 
 
-def run_manifest(provenance: str, outputs: list[str], out: str, results: list[str] | None = None,
-                 templates: list[str] | None = None) -> list[str]:
-    """CLI entry for ``report/manifest.json``."""
+def run_manifest(*, provenance: str, results: list[str], outputs: list[str],
+                 template_files: list[str], manifest: str) -> list[str]:
+    """Step ``manifest``: ``report/manifest.json``."""
     record = json.loads(Path(provenance).read_text(encoding="utf-8"))
-    write_json(build_manifest(record, results or [], outputs, templates or []), out)
+    write_json(build_manifest(record, results, outputs, template_files), manifest)
     return []

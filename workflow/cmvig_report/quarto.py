@@ -110,8 +110,13 @@ def pandoc_docx(qmd: str | Path, docx_out: str | Path) -> None:
         raise PipelineError(f"pandoc could not make {docx_out}: {exc}") from None
 
 
-def run_docx(qmd: str, docx_out: str) -> list[str]:
-    """CLI entry: report/manuscript.docx by Quarto when installed, else by pandoc."""
+def run_docx(*, qmd: str, docx: str, figures: list[str] | None = None) -> list[str]:
+    """Step ``docx``: report/manuscript.docx by Quarto when installed, else by pandoc.
+
+    ``figures`` (the PNGs) are read by Quarto or pandoc through the links in ``qmd``.
+    """
+    del figures
+    docx_out = docx
     quarto = find_quarto()
     if quarto is None:
         pandoc_docx(qmd, docx_out)

@@ -11,10 +11,10 @@ edit re-renders quickly: no pandas, no matplotlib (``io`` imports pandas only in
 functions that read tables).
 
 Template context (documented for template authors in templates/README.md):
-``est`` estimates.json, ``meta`` templates/metadata.yaml, ``prov`` provenance.json, ``fig1`` and
-``fig2`` the figure meta JSON, ``refs`` reference id -> number, ``table1_html`` (safe HTML),
-``table1`` (the same table as header and rows of plain text, for the Quarto pipe table),
-``figure1_src``/``figure2_src`` (paths relative to the output file), ``replication``,
+``est`` estimates.json, ``meta`` templates/metadata.yaml, ``prov`` provenance.json,
+``figures`` (name -> ``{src, facts}``: the file relative to the output and its caption facts),
+``refs`` reference id -> number, ``table1`` (results/table1.csv as groups and rows, see
+:func:`table1_rows`), ``replication``,
 ``replication_rows`` ({label, published, reproduced, matches}), ``replication_matches``,
 ``published_source``, ``line_numbers``, ``build_date`` (ISO date from SOURCE_DATE_EPOCH or None),
 ``stylesheet`` (templates/style.css, inlined), ``output`` ("html" or "qmd").
@@ -29,7 +29,6 @@ import os
 import re
 import traceback
 from datetime import datetime, timezone
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -41,9 +40,8 @@ from markupsafe import Markup
 from .errors import PipelineError
 from .formatting import FILTERS, round_half_up
 from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
+from .paths import HTML_TEMPLATE, QMD_TEMPLATE
 
-HTML_TEMPLATE = "manuscript.html.j2"
-QMD_TEMPLATE = "manuscript.qmd.j2"
 METADATA = "metadata.yaml"
 STYLESHEET = "style.css"
 
@@ -203,90 +201,77 @@ def replication_rows(estimates: dict[str, Any], published: dict[str, Any]) -> li
     return rows
 
 
-class _TableText(HTMLParser):
-    """Rows of a simple HTML table as plain text: [(row class, is header, [cell, ...]), ...]."""
+def table1_rows(path: str | Path) -> dict[str, Any]:
+    """``results/table1.csv`` as the templates print it, in HTML and in the Quarto source.
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.rows: list[tuple[str, bool, list[str]]] = []
-        self._cell: list[str] | None = None
-        self._cells: list[str] = []
-        self._class = ""
-        self._head = False
-        self._in_head = False
+    Returns ``{"groups": [{"key", "label", "n"}], "rows": [{"kind", "label", "cells"}]}``
+    where ``kind`` is ``continuous`` (a median (range) row), ``variable`` (the heading of a
+    categorical variable, no cells) or ``level`` (one level of it).
+    """
+    import csv
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "thead":
-            self._in_head = True
-        elif tag == "tr":
-            self._cells, self._class = [], dict(attrs).get("class") or ""
-            self._head = self._in_head
-        elif tag in ("td", "th"):
-            self._cell = []
-        elif tag == "br" and self._cell is not None:
-            self._cell.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "thead":
-            self._in_head = False
-        elif tag in ("td", "th") and self._cell is not None:
-            self._cells.append(" ".join("".join(self._cell).split()))
-            self._cell = None
-        elif tag == "tr":
-            self.rows.append((self._class, self._head, self._cells))
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def table_rows(table_html: str) -> dict[str, Any]:
-    """Table 1's HTML fragment as ``{"header": [...], "rows": [{"cells", "kind"}]}``, the
-    plain text the Quarto source prints as a pipe table (so both versions show one table)."""
-    parser = _TableText()
-    parser.feed(table_html)
-    header = next((cells for _, head, cells in parser.rows if head), [])
-    width = max([len(header)] + [len(c) for _, _, c in parser.rows]) if parser.rows else 0
-    rows = []
-    for cls, head, cells in parser.rows:
-        if head:
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        table = list(reader)
+    if not header or header[:2] != ["variable", "level"] or not table:
+        raise PipelineError(f"{path}: not a Table 1 file (columns variable, level, groups...)")
+    keys = header[2:]
+    first, *body = table
+    groups = [{"key": k, "label": k.capitalize(), "n": n} for k, n in zip(keys, first[2:],
+                                                                        strict=True)]
+    rows: list[dict[str, Any]] = []
+    previous = None
+    for variable, level, *cells in body:
+        if level == "median (range)":
+            rows.append({"kind": "continuous", "label": variable, "cells": cells})
+            previous = None
             continue
-        kind = "level" if "level" in cls.split() else "variable"
-        rows.append({"cells": cells + [""] * (width - len(cells)), "kind": kind})
-    return {"header": header + [""] * (width - len(header)), "rows": rows}
+        if variable != previous:
+            rows.append({"kind": "variable", "label": variable, "cells": []})
+            previous = variable
+        rows.append({"kind": "level", "label": level, "cells": cells})
+    return {"groups": groups, "rows": rows}
 
 
-def build_context(templates: str, estimates: str, table1_html: str, figures_dir: str,
-                  provenance: str, published: str, replication: bool, line_numbers: bool,
-                  out_dir: str | Path, figure_ext: str, output: str) -> dict[str, Any]:
+def _figures(figures: list[str], figure_facts: list[str], out_dir: str | Path
+             ) -> dict[str, dict[str, Any]]:
+    # A figure is known by its file name (results/figures/<name>.svg): the templates show
+    # `figures.<name>.src` and read the caption facts from `figures.<name>.facts`.
+    facts = {Path(p).stem: p for p in figure_facts}
+    out: dict[str, dict[str, Any]] = {}
+    for path in figures:
+        name = Path(path).stem
+        if name not in facts:
+            raise PipelineError(f"{path}: no caption facts ({name}.json) among the inputs")
+        rel = os.path.relpath(Path(path).resolve(), Path(out_dir).resolve())
+        out[name] = {"src": Path(rel).as_posix(),
+                     "facts": _read_json(facts[name], f"{name} caption facts")}
+    return out
+
+
+def build_context(*, template_dir: str | Path, estimates: str, table1: str,
+                  figures: list[str], figure_facts: list[str], provenance: str, published: str,
+                  replication: bool, line_numbers: bool, out_dir: str | Path,
+                  output: str) -> dict[str, Any]:
     """Everything the templates may use (listed in this module's docstring)."""
-    tdir = Path(templates)
-    if not (tdir / HTML_TEMPLATE).is_file() and not (tdir / QMD_TEMPLATE).is_file():
-        raise PipelineError(f"{templates}: not a templates directory (no {HTML_TEMPLATE})")
+    tdir = Path(template_dir)
     est = _read_json(estimates, "estimates")
     meta = read_yaml(tdir / METADATA, "manuscript metadata")
-    figures = Path(figures_dir)
-    rel = Path(os.path.relpath(figures.resolve(), Path(out_dir).resolve()))
     pub = read_yaml(published, "published values") if replication else {}
     rows = replication_rows(est, pub) if replication else []
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     build_date = (datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d")
                   if epoch.isdigit() else None)
-    table_html = _read_text(table1_html, "Table 1 (HTML)")
     refs = {str(r.get("id")): i for i, r in enumerate(meta.get("references") or [], start=1)
             if isinstance(r, dict)}
     return {
         "est": est,
         "meta": meta,
         "prov": _read_json(provenance, "provenance record"),
-        "fig1": _read_json(figures / "figure1.json", "Figure 1 facts"),
-        "fig2": _read_json(figures / "figure2.json", "Figure 2 facts"),
+        "figures": _figures(figures, figure_facts, out_dir),
         "refs": refs,
-        # Upstream writes an escaped fragment: trusted as HTML, parsed to text for Markdown.
-        "table1_html": Markup(table_html),
-        "table1": table_rows(table_html),
-        "figure1_src": (rel / f"figure1.{figure_ext}").as_posix(),
-        "figure2_src": (rel / f"figure2.{figure_ext}").as_posix(),
+        "table1": table1_rows(table1),
         "replication": bool(replication),
         "replication_rows": rows,
         "replication_matches": sum(r["matches"] for r in rows),
@@ -297,6 +282,14 @@ def build_context(templates: str, estimates: str, table1_html: str, figures_dir:
         else "",
         "output": output,
     }
+
+
+def template_dir(template_files: list[str], main: str) -> Path:
+    """The templates folder: where the main template (``main``) of this format lies."""
+    for path in template_files:
+        if Path(path).name == main:
+            return Path(path).parent
+    raise PipelineError(f"{main} is not among the templates ({', '.join(template_files)})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -385,36 +378,36 @@ def html_to_pdf(html: str, base_dir: str | Path, root: str | Path) -> tuple[byte
 # Stages
 
 
-def run_render(templates: str, estimates: str, table1_html: str, figures_dir: str,
-               provenance: str, published: str, replication: bool, line_numbers: bool,
-               html_out: str, pdf_out: str | None = None) -> list[str]:
-    """CLI entry: report/manuscript.html and (unless ``pdf_out`` is None) the PDF."""
-    out_dir = Path(html_out).parent
-    context = build_context(templates, estimates, table1_html, figures_dir, provenance,
-                            published, replication, line_numbers, out_dir, "svg", "html")
-    html = render_template(make_environment(templates), HTML_TEMPLATE, context)
+def run_render(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
+               figure_facts: list[str], provenance: str, published: str, replication: bool,
+               line_numbers: bool, html: str, pdf: str | None = None) -> list[str]:
+    """Step ``manuscript``: report/manuscript.html and (unless ``pdf`` is None) the PDF."""
+    out_dir = Path(html).parent
+    tdir = template_dir(template_files, HTML_TEMPLATE)
+    context = build_context(template_dir=tdir, estimates=estimates, table1=table1,
+                            figures=figures, figure_facts=figure_facts, provenance=provenance,
+                            published=published, replication=replication,
+                            line_numbers=line_numbers, out_dir=out_dir, output="html")
+    text = render_template(make_environment(tdir), HTML_TEMPLATE, context)
     notes: list[str] = []
-    pdf = None
-    if pdf_out:
-        pdf, notes = html_to_pdf(html, out_dir, Path(templates).resolve().parent)
-    atomic_write_text(html_out, html)
-    if pdf is not None:
-        atomic_write_bytes(pdf_out, pdf)  # type: ignore[arg-type]
+    pdf_bytes = None
+    if pdf:
+        pdf_bytes, notes = html_to_pdf(text, out_dir, tdir.resolve().parent)
+    atomic_write_text(html, text)
+    if pdf_bytes is not None:
+        atomic_write_bytes(pdf, pdf_bytes)  # type: ignore[arg-type]
     return notes
 
 
-def run_qmd(templates: str, estimates: str, table1_html: str, figures_dir: str,
-            provenance: str, published: str, replication: bool, line_numbers: bool,
-            qmd_out: str, table1_csv: str | None = None) -> list[str]:
-    """CLI entry: report/manuscript.qmd, the same manuscript as Quarto source.
-
-    Table 1 is taken from ``table1_html`` (as a Markdown pipe table), so the HTML and Quarto
-    versions cannot disagree; ``table1_csv`` is accepted for the command line and not needed.
-    """
-    del table1_csv
-    context = build_context(templates, estimates, table1_html, figures_dir, provenance,
-                            published, replication, line_numbers, Path(qmd_out).parent, "png",
-                            "qmd")
-    qmd = render_template(make_environment(templates, html=False), QMD_TEMPLATE, context)
-    atomic_write_text(qmd_out, qmd)
+def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
+            figure_facts: list[str], provenance: str, published: str, replication: bool,
+            line_numbers: bool, qmd: str) -> list[str]:
+    """Step ``quarto_source``: report/manuscript.qmd, the same manuscript as Quarto source."""
+    tdir = template_dir(template_files, QMD_TEMPLATE)
+    context = build_context(template_dir=tdir, estimates=estimates, table1=table1,
+                            figures=figures, figure_facts=figure_facts, provenance=provenance,
+                            published=published, replication=replication,
+                            line_numbers=line_numbers, out_dir=Path(qmd).parent, output="qmd")
+    text = render_template(make_environment(tdir, html=False), QMD_TEMPLATE, context)
+    atomic_write_text(qmd, text)
     return []

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import sha256_file
+from .paths import FORMATS
 
 # Booleans arrive as text from `snakemake --config key=value`.
 TRUE_WORDS = (True, "true", "yes")
@@ -53,7 +54,9 @@ def line_numbers(config: dict[str, Any]) -> bool:
     return config["line_numbers"] in TRUE_WORDS
 
 
-def output_formats(config: dict[str, Any]) -> list[str]:
-    """Extra formats (html, pdf, qmd, docx); ``--config formats=a,b`` arrives as one string."""
+def report_formats(config: dict[str, Any]) -> list[str]:
+    """Manuscript formats to build, in ``paths.FORMATS`` order: HTML and PDF always (one step
+    makes both), plus those listed in ``formats`` (``--config formats=a,b`` arrives as text)."""
     formats = config["formats"]
-    return formats.split(",") if isinstance(formats, str) else list(formats)
+    wanted = {"html", "pdf", *(formats.split(",") if isinstance(formats, str) else formats)}
+    return [fmt for fmt in FORMATS if fmt in wanted]

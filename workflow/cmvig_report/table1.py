@@ -16,8 +16,6 @@ The table here is a few group-bys.
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 
@@ -110,30 +108,3 @@ def build_table1(cohort: pd.DataFrame) -> pd.DataFrame:
                          **{g: fmt_count(int(per_group[g].get(level, 0)), len(groups[g]))
                             for g in groups}})
     return pd.DataFrame(rows, columns=["variable", "level", *groups])
-
-
-def table1_html(table: pd.DataFrame) -> str:
-    """An escaped HTML fragment of the table; the template adds the caption and styling."""
-    head = table.iloc[0]
-    e = html.escape
-    out = ['<table class="table1">', "<thead>", "<tr><th>Characteristic</th>"]
-    for g, _ in COLUMNS:
-        out.append(f'<th>{e(g.capitalize())}<br><span class="n">n = {e(head[g])}</span></th>')
-    out += ["</tr>", "</thead>", "<tbody>"]
-    previous = None
-    ncol = len(COLUMNS) + 1
-    for _, row in table.iloc[1:].iterrows():
-        if row["level"] == "median (range)":
-            cells = "".join(f"<td>{e(row[g])}</td>" for g, _ in COLUMNS)
-            out.append(f'<tr class="variable"><th scope="row">{e(row["variable"])}, '
-                       f"median (range)</th>{cells}</tr>")
-            previous = None
-            continue
-        if row["variable"] != previous:
-            out.append(f'<tr class="variable"><th scope="row" colspan="{ncol}">'
-                       f'{e(row["variable"])}, n (%)</th></tr>')
-            previous = row["variable"]
-        cells = "".join(f"<td>{e(row[g])}</td>" for g, _ in COLUMNS)
-        out.append(f'<tr class="level"><th scope="row">{e(row["level"])}</th>{cells}</tr>')
-    out += ["</tbody>", "</table>"]
-    return "\n".join(out) + "\n"

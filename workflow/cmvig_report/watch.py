@@ -1,8 +1,8 @@
 """Live preview while editing templates: ``python -m cmvig_report watch``.
 
-A Snakemake rebuild after a template edit pays for Snakemake's start-up (~0.9 s), a fresh
-interpreter and WeasyPrint's import (~0.5 s) before any rendering starts. The watcher keeps one
-warm process instead: it polls the templates and the results the manuscript reads, and
+A Snakemake rebuild after a template edit pays for Snakemake's start-up, a fresh interpreter and
+WeasyPrint's import before any rendering starts. The watcher keeps one warm process instead: it
+polls the templates and the results the manuscript reads, and
 re-renders ``report/preview.html`` and ``report/preview.pdf`` as soon as one of them changes.
 It never writes the audited outputs (``report/manuscript.*``, ``report/manifest.json``): those
 remain Snakemake's, so the next ``snakemake`` run still rebuilds and records everything.
@@ -18,16 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import settings
+from . import paths, settings
 from .errors import PipelineError
 
 Snapshot = dict[str, tuple[int, int]]
 
 
 def render_arguments(project: str | Path = ".", config_file: str = "config/config.yaml",
-                     html_out: str = "report/preview.html",
-                     pdf_out: str = "report/preview.pdf") -> dict[str, Any]:
-    """The arguments of :func:`report.run_render` the Snakefile would use, from the config."""
+                     html: str = paths.PREVIEW_HTML,
+                     pdf: str = paths.PREVIEW_PDF) -> dict[str, Any]:
+    """The arguments of :func:`report.run_render` the ``manuscript`` rule would use."""
     from snakemake.utils import validate
 
     from .report import read_yaml
@@ -39,26 +39,31 @@ def render_arguments(project: str | Path = ".", config_file: str = "config/confi
         validate(config, str(root / "workflow/schemas/config.schema.yaml"))
     except Exception as exc:  # snakemake raises WorkflowError with the schema's message
         raise PipelineError(f"{config_path}: {exc}") from None
-    results = root / "results"
     return {
-        "templates": str(root / "templates"),
-        "estimates": str(results / "estimates.json"),
-        "table1_html": str(results / "table1.html"),
-        "figures_dir": str(results / "figures"),
-        "provenance": str(results / "provenance.json"),
+        "template_files": [str(root / f) for f in paths.template_files("html", root)],
+        "estimates": str(root / paths.ESTIMATES),
+        "table1": str(root / paths.TABLE1),
+        "figures": [str(root / f) for f in paths.figure_files("svg")],
+        "figure_facts": [str(root / f) for f in paths.figure_files("json")],
+        "provenance": str(root / paths.PROVENANCE),
         "published": str(root / config["published"]),
         "replication": settings.replication_check(config, root),
         "line_numbers": settings.line_numbers(config),
-        "html_out": str(root / html_out),
-        "pdf_out": str(root / pdf_out),
+        "html": str(root / html),
+        "pdf": str(root / pdf),
     }
 
 
 def watched_files(args: dict[str, Any]) -> list[Path]:
-    """Every file the rendered manuscript depends on: templates and the results it reads."""
-    files = [p for p in Path(args["templates"]).rglob("*") if p.is_file()]
-    files += [Path(args[k]) for k in ("estimates", "table1_html", "provenance", "published")]
-    files += sorted(Path(args["figures_dir"]).glob("figure[12].*"))
+    """Every file the rendered manuscript depends on: templates and the results it reads.
+
+    The templates are listed afresh each time, so a new partial is picked up."""
+    from .report import template_dir
+
+    folder = template_dir(args["template_files"], paths.HTML_TEMPLATE)
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    files += [Path(args[k]) for k in ("estimates", "table1", "provenance", "published")]
+    files += [Path(p) for k in ("figures", "figure_facts") for p in args[k]]
     return sorted(set(files))
 
 
@@ -85,8 +90,7 @@ def watch(args: dict[str, Any], *, interval: float = 0.1, stop: threading.Event 
     """
     from .report import run_render
 
-    missing = [k for k in ("estimates", "table1_html", "provenance")
-               if not Path(args[k]).is_file()]
+    missing = [k for k in ("estimates", "table1", "provenance") if not Path(args[k]).is_file()]
     if missing:
         raise PipelineError("no results to preview yet: run `snakemake --cores 2` once first "
                             f"(missing: {', '.join(args[k] for k in missing)})")
@@ -106,16 +110,16 @@ def watch(args: dict[str, Any], *, interval: float = 0.1, stop: threading.Event 
             if notes is not None:
                 for note in notes:
                     print(f"[watch] {note}", file=out, flush=True)
-                print(f"[watch] {args['pdf_out']} rendered in {took:.2f} s; waiting for "
+                print(f"[watch] {args['pdf']} rendered in {took:.2f} s; waiting for "
                       "changes (Ctrl-C to stop)", file=out, flush=True)
             if on_render is not None:
                 on_render(took, notes)
         stop.wait(interval)
 
 
-def run_watch(config: str, html_out: str, pdf_out: str, interval: float) -> list[str]:
-    """CLI entry: watch from the project directory (the current one) until Ctrl-C."""
-    args = render_arguments(".", config, html_out, pdf_out)
+def run_watch(config: str, html: str, pdf: str, interval: float) -> list[str]:
+    """``python -m cmvig_report watch``: watch from the project directory until Ctrl-C."""
+    args = render_arguments(".", config, html, pdf)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the user stops it
         watch(args, interval=interval)
     return []

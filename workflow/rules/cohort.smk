@@ -3,27 +3,36 @@ rule clean_cohort:
         patients=config["patients"],
         viral_loads=config["viral_loads"],
     output:
-        cohort=report(
-            "results/cohort.csv",
-            caption="../report/cohort.rst",
-            category="Cohort",
-        ),
-        viral_loads="results/viral_loads.csv",
+        cohort=report(paths.COHORT, caption="../report/cohort.rst", category="Cohort"),
+        clean_viral_loads=paths.VIRAL_LOADS,
         cleaning_log=report(
-            "results/cleaning_log.csv",
-            caption="../report/cleaning_log.rst",
-            category="Cohort",
+            paths.CLEANING_LOG, caption="../report/cleaning_log.rst", category="Cohort"
         ),
     params:
         lloq=config["lloq_iu_ml"],
         sheet=config["excel_sheet"],
     log:
-        "logs/clean_cohort.log",
+        paths.log("clean_cohort"),
     conda:
         "../envs/pipeline.yaml"
-    shell:
-        "python -m cmvig_report --log {log:q} cohort"
-        " --patients {input.patients:q} --viral-loads {input.viral_loads:q}"
-        " --sheet {params.sheet:q} --lloq {params.lloq}"
-        " --cohort-out {output.cohort:q} --viral-loads-out {output.viral_loads:q}"
-        " --cleaning-log-out {output.cleaning_log:q}"
+    script:
+        "../scripts/step.py"
+
+
+# What went in (checksums of the inputs, the config, software versions). It depends on nothing
+# computed, so it runs beside the cleaning.
+rule provenance:
+    input:
+        patients=config["patients"],
+        viral_loads=config["viral_loads"],
+        published=config["published"],
+    output:
+        provenance=paths.PROVENANCE,
+    params:
+        config=config,
+    log:
+        paths.log("provenance"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/step.py"

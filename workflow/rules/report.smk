@@ -1,124 +1,84 @@
-RESULT_FILES = [
-    "results/cohort.csv",
-    "results/viral_loads.csv",
-    "results/cleaning_log.csv",
-    "results/estimates.json",
-    "results/table1.csv",
-    "results/table1.html",
-    "results/km_curves.csv",
-    *FIGURES,
-    "results/figures/figure1.json",
-    "results/figures/figure2.json",
-]
-RENDER_INPUTS = dict(
-    templates=TEMPLATE_FILES,
-    estimates="results/estimates.json",
-    table1_html="results/table1.html",
-    figures=FIGURES,
-    figure_meta=["results/figures/figure1.json", "results/figures/figure2.json"],
-    provenance="results/provenance.json",
+# The manuscript in each format. Each renderer declares the templates it reads
+# (paths.TEMPLATE_GLOBS), so an edit to style.css re-runs only the HTML/PDF and the manifest.
+
+# Results every format prints: estimates, Table 1, provenance and the figures' caption facts.
+RESULTS_PRINTED = dict(
+    estimates=rules.estimates.output.estimates,
+    table1=rules.estimates.output.table1,
+    provenance=rules.provenance.output.provenance,
     published=config["published"],
+    figure_facts=paths.figure_files("json"),
 )
-RENDER_PARAMS = dict(
-    replication="yes" if REPLICATION else "no",
-    line_numbers="yes" if LINE_NUMBERS else "no",
-)
-
-
-rule provenance:
-    input:
-        patients=config["patients"],
-        viral_loads=config["viral_loads"],
-        published=config["published"],
-    output:
-        "results/provenance.json",
-    params:
-        config_json=json.dumps(RECORDED_CONFIG, sort_keys=True),
-    log:
-        "logs/provenance.log",
-    conda:
-        "../envs/pipeline.yaml"
-    shell:
-        "python -m cmvig_report --log {log:q} provenance"
-        " --input patients={input.patients:q} --input viral_loads={input.viral_loads:q}"
-        " --input published={input.published:q}"
-        " --config-json {params.config_json:q} --out {output:q}"
+RENDER_SETTINGS = dict(replication=REPLICATION, line_numbers=LINE_NUMBERS)
 
 
 rule manuscript:
     input:
-        **RENDER_INPUTS,
+        **RESULTS_PRINTED,
+        template_files=paths.template_files("html"),
+        figures=paths.figure_files("svg"),
     output:
-        html="report/manuscript.html",
-        pdf="report/manuscript.pdf",
+        html=paths.manuscript("html"),
+        pdf=paths.manuscript("pdf"),
     params:
-        **RENDER_PARAMS,
+        **RENDER_SETTINGS,
     log:
-        "logs/manuscript.log",
+        paths.log("manuscript"),
     conda:
         "../envs/pipeline.yaml"
-    shell:
-        "python -m cmvig_report --log {log:q} render"
-        " --templates templates --estimates {input.estimates:q}"
-        " --table1-html {input.table1_html:q} --figures-dir results/figures"
-        " --provenance {input.provenance:q} --published {input.published:q}"
-        " --replication {params.replication} --line-numbers {params.line_numbers}"
-        " --html-out {output.html:q} --pdf-out {output.pdf:q}"
+    script:
+        "../scripts/step.py"
 
 
 rule quarto_source:
     input:
-        **RENDER_INPUTS,
-        table1_csv="results/table1.csv",
+        **RESULTS_PRINTED,
+        template_files=paths.template_files("qmd"),
+        figures=paths.figure_files("png"),
     output:
-        "report/manuscript.qmd",
+        qmd=paths.manuscript("qmd"),
     params:
-        **RENDER_PARAMS,
+        **RENDER_SETTINGS,
     log:
-        "logs/quarto_source.log",
+        paths.log("quarto_source"),
     conda:
         "../envs/pipeline.yaml"
-    shell:
-        "python -m cmvig_report --log {log:q} qmd"
-        " --templates templates --estimates {input.estimates:q}"
-        " --table1-html {input.table1_html:q} --figures-dir results/figures"
-        " --provenance {input.provenance:q} --published {input.published:q}"
-        " --replication {params.replication} --line-numbers {params.line_numbers}"
-        " --table1-csv {input.table1_csv:q} --qmd-out {output:q}"
+    script:
+        "../scripts/step.py"
 
 
 rule docx:
     input:
-        qmd="report/manuscript.qmd",
-        figures=FIGURES,
+        qmd=rules.quarto_source.output.qmd,
+        figures=paths.figure_files("png"),
     output:
-        "report/manuscript.docx",
+        docx=paths.manuscript("docx"),
     log:
-        "logs/docx.log",
+        paths.log("docx"),
     conda:
         "../envs/pipeline.yaml"
-    shell:
-        "python -m cmvig_report --log {log:q} docx --qmd {input.qmd:q} --docx-out {output:q}"
+    script:
+        "../scripts/step.py"
 
 
+# The audit trail, last: checksums of every input, result, template and manuscript file.
 rule manifest:
     input:
-        provenance="results/provenance.json",
-        results=RESULT_FILES,
+        provenance=rules.provenance.output.provenance,
+        results=[
+            *rules.clean_cohort.output,
+            *rules.estimates.output,
+            *paths.figure_files("svg"),
+            *paths.figure_files("png"),
+            *paths.figure_files("json"),
+        ],
         outputs=REPORT_FILES,
-        templates=TEMPLATE_FILES,
+        template_files=paths.all_template_files(),
     output:
-        "report/manifest.json",
-    params:
-        args=lambda wildcards, input: " ".join(
-            [f"--result {p}" for p in input.results]
-            + [f"--output {p}" for p in input.outputs]
-            + [f"--template {p}" for p in input.templates]
-        ),
+        manifest=paths.MANIFEST,
     log:
-        "logs/manifest.log",
+        paths.log("manifest"),
     conda:
         "../envs/pipeline.yaml"
-    shell:
-        "python -m cmvig_report --log {log:q} manifest --provenance {input.provenance:q}"
-        " {params.args} --out {output:q}"
+    script:
+        "../scripts/step.py"

@@ -1,0 +1,81 @@
+"""Every file the workflow reads or writes, named once.
+
+The Snakefile and the rule files, the live preview and the tests import these names instead of
+spelling paths out (as showyourwork's ``paths`` module does), so a file moves or a figure is
+added in one place. Paths are relative to the project root, where Snakemake runs. Nothing heavy
+is imported here: the Snakefile reads this module on every run, no-op included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS = "results"
+REPORT = "report"
+LOGS = "logs"
+TEMPLATES = "templates"
+
+# Stage 1, cohort: the audit trail of cleaning (internal: patient IDs and dates).
+COHORT = f"{RESULTS}/cohort.csv"
+VIRAL_LOADS = f"{RESULTS}/viral_loads.csv"
+CLEANING_LOG = f"{RESULTS}/cleaning_log.csv"
+PROVENANCE = f"{RESULTS}/provenance.json"
+
+# Stage 2, analysis.
+ESTIMATES = f"{RESULTS}/estimates.json"
+TABLE1 = f"{RESULTS}/table1.csv"
+KM_CURVES = f"{RESULTS}/km_curves.csv"
+
+# Stage 3, figures: one entry per figure drawn by a rule of workflow/rules/figures.smk. The
+# manuscript receives each one's SVG (HTML/PDF), PNG (DOCX) and caption facts (JSON).
+FIGURE_NAMES = ("figure1", "figure2")
+FIGURES_DIR = f"{RESULTS}/figures"
+
+
+def figure(name: str, kind: str) -> str:
+    """``results/figures/<name>.<kind>``; kind is ``svg``, ``png`` or ``json`` (caption facts)."""
+    return f"{FIGURES_DIR}/{name}.{kind}"
+
+
+def figure_files(kind: str) -> list[str]:
+    """That file of every figure, in ``FIGURE_NAMES`` order."""
+    return [figure(name, kind) for name in FIGURE_NAMES]
+
+
+# Stage 4, report: the manuscript in each format, and the audit manifest.
+FORMATS = ("html", "pdf", "qmd", "docx")
+MANIFEST = f"{REPORT}/manifest.json"
+PREVIEW_HTML = f"{REPORT}/preview.html"
+PREVIEW_PDF = f"{REPORT}/preview.pdf"
+
+
+def manuscript(fmt: str) -> str:
+    """``report/manuscript.<fmt>``."""
+    return f"{REPORT}/manuscript.{fmt}"
+
+
+def log(rule: str) -> str:
+    """One log per step: ``logs/<rule>.log``."""
+    return f"{LOGS}/{rule}.log"
+
+
+# The templates each output reads, so that an edit re-runs only the outputs that use it.
+HTML_TEMPLATE = "manuscript.html.j2"
+QMD_TEMPLATE = "manuscript.qmd.j2"
+TEMPLATE_GLOBS = {
+    "html": (HTML_TEMPLATE, "partials/*.html.j2", "text.j2", "metadata.yaml", "style.css"),
+    "qmd": (QMD_TEMPLATE, "text.j2", "metadata.yaml"),
+}
+
+
+def template_files(fmt: str, root: str | Path = ".") -> list[str]:
+    """The template files the ``html`` (and PDF) or ``qmd`` renderer reads, sorted."""
+    base = Path(root) / TEMPLATES
+    files = {p for pattern in TEMPLATE_GLOBS[fmt] for p in base.glob(pattern) if p.is_file()}
+    return sorted(str(p.relative_to(root)) for p in files)
+
+
+def all_template_files(root: str | Path = ".") -> list[str]:
+    """Every file under ``templates/`` (recorded in the manifest)."""
+    base = Path(root) / TEMPLATES
+    return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.is_file())

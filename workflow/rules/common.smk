@@ -1,0 +1,13 @@
+# Shared by every rule file: the validated config, the settings derived from it, and the paths
+# module (workflow/cmvig_report/paths.py), which names every file once.
+from snakemake.utils import validate
+
+from cmvig_report import paths, settings
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+REPLICATION = settings.replication_check(config)
+LINE_NUMBERS = settings.line_numbers(config)
+REPORT_FILES = [paths.manuscript(fmt) for fmt in settings.report_formats(config)]
+
