@@ -11,7 +11,10 @@ import pandas as pd
 def make_cohort(rows: list[dict]) -> pd.DataFrame:
     """One dict per patient with keys: type, response (day or None), fu (days from CMVIG),
     died (bool), and optionally hsct_to_cmvig (default 60), cmv_death, cause, sex, age,
-    doses, drugs, diagnosis. Returns a DataFrame with the dtypes of read_clean_cohort."""
+    doses, drugs, diagnosis, load (viral load at CMVIG, default 10,000; None = missing),
+    last_pcr (day of the last PCR, default: the response day or fu), confirmed (day of a
+    confirmed response, default the response day). Returns a DataFrame with the dtypes of
+    read_clean_cohort; study numbers follow the order of ``rows``."""
     out = []
     for i, r in enumerate(rows):
         hsct = date(2019, 1, 1) + timedelta(days=7 * i)
@@ -21,8 +24,11 @@ def make_cohort(rows: list[dict]) -> pd.DataFrame:
         died = r.get("died", False)
         cmv = r.get("cmv_death", False)
         drugs = r.get("drugs", "ganciclovir")
+        cause = r.get("cause", "CMV pneumonia" if cmv else "Relapse") if died else ""
+        confirmed = r.get("confirmed", resp)
         out.append({
-            "patient_id": f"T{i + 1:03d}", "sex": r.get("sex", "F" if i % 2 else "M"),
+            "patient_id": f"T{i + 1:03d}", "study_number": i + 1,
+            "sex": r.get("sex", "F" if i % 2 else "M"),
             "age_at_hsct": float(r.get("age", 5.0 + i % 10)),
             "diagnosis": r.get("diagnosis", "Acute lymphoblastic leukaemia"),
             "donor_type": "Haploidentical", "graft_source": "Bone marrow",
@@ -33,8 +39,8 @@ def make_cohort(rows: list[dict]) -> pd.DataFrame:
             "infusion_reaction": r.get("reaction", "no"),
             "last_followup_date": (start + timedelta(days=r["fu"])).isoformat(),
             "status": "dead" if died else "alive",
-            "cause_of_death": r.get("cause", "CMV pneumonia" if cmv else "Relapse") if died
-            else "",
+            "cause_of_death": cause, "cause_of_death_category": cause,
+            "cause_of_death_mapped": True,
             "cmv_related_death": ("yes" if cmv else "no") if died else "",
             "days_hsct_to_cmvig": gap, "responded": resp is not None,
             "response_date": "" if resp is None else (start + timedelta(days=resp)).isoformat(),
@@ -42,9 +48,15 @@ def make_cohort(rows: list[dict]) -> pd.DataFrame:
             "days_to_response_or_censoring": r["fu"] if resp is None else resp,
             "os_from_cmvig_days": r["fu"], "os_from_hsct_days": r["fu"] + gap,
             "died": died, "cmv_death": died and cmv, "n_viral_load_samples": 8,
+            "viral_load_at_cmvig": r.get("load", 10_000.0),
+            "last_pcr_day": r.get("last_pcr", r["fu"] if resp is None else resp),
+            "confirmed_response": confirmed is not None,
+            "days_to_confirmed_response": confirmed,
         })
     df = pd.DataFrame(out)
-    df["days_to_response"] = df["days_to_response"].astype("Int64")
+    for col in ("days_to_response", "last_pcr_day", "days_to_confirmed_response"):
+        df[col] = df[col].astype("Int64")
+    df["viral_load_at_cmvig"] = df["viral_load_at_cmvig"].astype(float)
     return df
 
 

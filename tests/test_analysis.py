@@ -190,10 +190,14 @@ def test_shipped_cohort_reproduces_published_values():
     raw = ROOT / "data" / "raw"
     cleaned = clean_cohort(raw / "patients.csv", raw / "viral_loads.csv", 137).cohort
     est = _estimates(cleaned)
+    est["study_period"] = {"first": "2018-07", "last": "2021-12"}  # set by the config
     for item in published:
         node = est
         for part in item["key"].split("."):
             node = node[part]
+        if isinstance(node, dict):
+            assert f"{node['first']}/{node['last']}" == item["published"]
+            continue
         value = node * item.get("scale", 1)
         assert int(value + 0.5) == item["published"], item["label"]
 
@@ -212,9 +216,9 @@ def test_zero_group_censoring_before_landmark_and_nobody_dies():
     # censored on day 30, before the day-50 landmark: t=10: S = 2/3; t=30 censored -> 1 - S = 1/3
     assert est["response"]["estimate"] == pytest.approx(1 / 3, abs=1e-6)
     assert est["response"]["censored"] == 1 and est["response"]["at_risk"] == 1
-    # nobody died: OS = 1 with no interval; follow-up median still estimable
-    assert est["os_from_cmvig"]["estimate"] == 1.0 and est["os_from_cmvig"]["ci_lower"] is None
-    assert est["os_from_cmvig"]["reason"] == NO_INTERVAL.format(1)
+    # nobody died: OS = 1 with the exact lower bound over the 2 followed to day 100
+    assert est["os_from_cmvig"]["estimate"] == 1.0
+    assert est["os_from_cmvig"]["ci_lower"] == pytest.approx(0.025 ** 0.5, abs=1e-6)
     assert est["deaths"]["total"] == 0 and est["deaths"]["causes"] == {}
     assert est["median_followup_from_cmvig"]["days"] == 200
 
@@ -261,8 +265,8 @@ def test_everybody_responds_and_no_events_for_logrank():
     est = _estimates(nobody)
     assert est["logrank"] == {"statistic": None, "p": None, "df": 1,
                               "reason": "no events in either group"}
-    assert est["response"]["estimate"] == 0.0
-    assert est["response"]["reason"] == NO_INTERVAL.format(0)
+    assert est["response"]["estimate"] == 0.0  # exact bound, 0 of 2 followed to day 50
+    assert est["response"]["ci_upper"] == pytest.approx(1 - 0.025 ** 0.5, abs=1e-6)
 
 
 def test_every_patient_died_gives_no_follow_up_median():
@@ -301,6 +305,14 @@ def test_km_curves_for_figure_2():
     assert rec.loc[rec["time"] == 21, "survival"].item() == pytest.approx(5 / 8)
 
 
+def _run_args(cohort_csv: Path, tmp_path: Path) -> dict:
+    quality = tmp_path / "data_quality.csv"
+    quality.write_text("patient_id,check,detail\n")
+    return dict(cohort=str(cohort_csv), data_quality=str(quality), response_day=50,
+                os_cmvig_day=100, os_hsct_day=365, lloq=137.0, sensitivity_days=[28, 50],
+                study_period=("", "data"), min_cell_count=0)
+
+
 def test_run_analysis_writes_deterministic_files(tmp_path):
     cohort_csv = tmp_path / "cohort.csv"
     abstract_cohort().to_csv(cohort_csv, index=False)
@@ -308,10 +320,10 @@ def test_run_analysis_writes_deterministic_files(tmp_path):
     assert read_clean_cohort(cohort_csv)["days_to_response"].dtype == "Int64"
     outputs = []
     for k in range(2):
-        paths = {n: tmp_path / f"{n}{k}" for n in ("e.json", "t.csv", "c.csv")}
-        notes = run_analysis(cohort=str(cohort_csv), response_day=50, os_cmvig_day=100,
-                             os_hsct_day=365, lloq=137.0, estimates=str(paths["e.json"]),
-                             table1=str(paths["t.csv"]), curves=str(paths["c.csv"]))
+        paths = {n: tmp_path / f"{n}{k}" for n in ("e.json", "t.csv", "c.csv", "d.csv")}
+        notes = run_analysis(**_run_args(cohort_csv, tmp_path), estimates=str(paths["e.json"]),
+                             table1=str(paths["t.csv"]), curves=str(paths["c.csv"]),
+                             disclosure_log=str(paths["d.csv"]))
         assert notes == []
         outputs.append([p.read_bytes() for p in paths.values()])
     assert outputs[0] == outputs[1]
@@ -326,9 +338,9 @@ def test_run_analysis_notes_what_could_not_be_estimated(tmp_path):
     cohort_csv = tmp_path / "cohort.csv"
     make_cohort([{"type": "recurrent", "response": None, "fu": 20}]).to_csv(cohort_csv,
                                                                              index=False)
-    notes = run_analysis(cohort=str(cohort_csv), response_day=50, os_cmvig_day=100,
-                         os_hsct_day=365, lloq=137.0, estimates=str(tmp_path / "e.json"),
-                         table1=str(tmp_path / "t.csv"), curves=str(tmp_path / "c.csv"))
+    notes = run_analysis(**_run_args(cohort_csv, tmp_path), estimates=str(tmp_path / "e.json"),
+                         table1=str(tmp_path / "t.csv"), curves=str(tmp_path / "c.csv"),
+                         disclosure_log=str(tmp_path / "d.csv"))
     assert "response at day 50: landmark beyond the last follow-up (day 20)" in notes
     assert "log-rank test: one group has no patients" in notes
     json.loads((tmp_path / "e.json").read_text())

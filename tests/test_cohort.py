@@ -224,8 +224,9 @@ def test_step_reports_bad_data_plainly_logs_it_and_writes_nothing(tmp_path, caps
     p, v = _write(tmp_path, patients, _raw("viral_loads.csv"))
     out = tmp_path / "out"
     kwargs = dict(patients=str(p), viral_loads=str(v), sheet=0, lloq=137,
-                  cohort=str(out / "cohort.csv"), clean_viral_loads=str(out / "vl.csv"),
-                  cleaning_log=str(out / "log.csv"))
+                  cause_categories={}, study_period="", cohort=str(out / "cohort.csv"),
+                  clean_viral_loads=str(out / "vl.csv"), cleaning_log=str(out / "log.csv"),
+                  data_quality=str(out / "dq.csv"), study_number_map=str(out / "sn.csv"))
     assert run_step("clean_cohort", kwargs, str(out / "step.log")) == 1
     stderr = capsys.readouterr().err
     assert "Traceback" not in stderr

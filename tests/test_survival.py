@@ -152,12 +152,6 @@ NO_INTERVAL_1 = "no 95% interval: the estimate is 1, where the log-log interval 
     # everybody responds (S = 0): 1 - S = 1, known beyond the last time, no interval
     ([10, 20], [1, 1], {"cumulative_incidence": True}, 1.0, NO_INTERVAL_1),
     ([10, 20], [1, 1], {}, 0.0, NO_INTERVAL_0),
-    # nobody has the event yet (S = 1): lifelines returns the interval (1, 1); we give none
-    ([60, 70], [1, 0], {}, 1.0, NO_INTERVAL_1),
-    ([60, 70], [1, 0], {"cumulative_incidence": True}, 0.0, NO_INTERVAL_0),
-    # a group of one, followed past the landmark
-    ([80], [0], {}, 1.0, NO_INTERVAL_1),
-    ([80], [1], {}, 1.0, NO_INTERVAL_1),
     ([20], [1], {}, 0.0, NO_INTERVAL_0),
 ])
 def test_edge_cases_give_null_with_reason(durations, events, kwargs, estimate, reason):
@@ -167,6 +161,37 @@ def test_edge_cases_give_null_with_reason(durations, events, kwargs, estimate, r
     assert block["reason"] == reason
     assert block["at_risk"] + block["events"] + block["censored"] == block["n"] == len(durations)
     json.dumps(block, allow_nan=False)
+
+
+@pytest.mark.parametrize(("durations", "events", "kwargs", "m"), [
+    # nobody has the event by day 50 (S = 1): lifelines' interval is (1, 1); the exact
+    # one-sided bound over the m patients followed to the landmark replaces it
+    ([60, 70], [1, 0], {}, 2),
+    ([60, 70], [1, 0], {"cumulative_incidence": True}, 2),
+    ([80], [0], {}, 1),
+    ([80], [1], {}, 1),
+    ([30, 80, 90], [0, 0, 1], {"cumulative_incidence": True}, 2),
+])
+def test_no_event_by_the_landmark_gives_the_exact_bound(durations, events, kwargs, m):
+    block = survival.km_landmark(durations, events, 50, **kwargs)
+    bound = 1 - 0.025 ** (1 / m)  # R: binom.test(0, m)$conf.int[2]
+    if kwargs:
+        assert (block["estimate"], block["ci_lower"]) == (0.0, 0.0)
+        assert block["ci_upper"] == pytest.approx(bound, abs=1e-6)
+    else:
+        assert (block["estimate"], block["ci_upper"]) == (1.0, 1.0)
+        assert block["ci_lower"] == pytest.approx(1 - bound, abs=1e-6)
+    assert block["ci_method"] == survival.EXACT_ZERO_EVENTS and block["reason"] is None
+
+
+def test_median_time_with_interval_matches_r():
+    # R: summary(survfit(Surv(t, e) ~ 1, conf.type = "log-log"))$table gives median 45,
+    # 0.95LCL 21, 0.95UCL NA (the upper band never falls to 0.5)
+    t = [14, 21, 21, 28, 35, 42, 100, 200, 300, 45, 49, 28, 400, 500, 600]
+    e = [1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0]
+    assert survival.km_median(t, e) == {"days": 45, "ci_lower": 21, "ci_upper": None,
+                                         "reason": None}
+    assert survival.km_median([10, 20], [0, 0])["reason"] == "median not reached"
 
 
 def test_logrank_hand_computed():

@@ -11,16 +11,30 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from . import survival
+from . import paths, survival
+from .disclosure import LOG_COLUMNS
 from .io import read_clean_cohort, write_csv, write_json
+from .printed_counts import disclosure_plan
+from .quality import counts as counts_per_check
 from .table1 import build_table1
 
 GROUPS = ("recurrent", "refractory")
 CURVE_COLUMNS = ["curve", *survival.CURVE_COLUMNS]
 CRUDE_METHOD = "Clopper-Pearson exact"
 COMPETING_METHOD = "Aalen-Johansen; death without response competing"
+PRIMARY_RESPONSE_METHOD = "1 - Kaplan-Meier, deaths censored; log-log 95% CI"
+SENSITIVITY_METHODS = {
+    "response_censor_last_pcr": "1 - Kaplan-Meier; non-responders censored at their last PCR "
+                                "on or after CMVIG start; log-log 95% CI",
+    "os_from_hsct_delayed_entry": "Kaplan-Meier from HSCT, each patient entering the risk set "
+                                  "at CMVIG start (left truncation); log-log 95% CI",
+    "response_confirmed": "1 - Kaplan-Meier; response confirmed by two consecutive samples "
+                          "below the LLOQ, dated from the first; log-log 95% CI",
+    "response_by_day": PRIMARY_RESPONSE_METHOD,
+}
 
 
 def _median_range(values: pd.Series) -> dict[str, Any]:
@@ -73,24 +87,89 @@ def response_competing_risk(cohort: pd.DataFrame, day: int) -> dict[str, Any]:
     return out
 
 
+def _sensitivity_block(block: dict[str, Any], name: str) -> dict[str, Any]:
+    return {**block, "method": SENSITIVITY_METHODS[name]}
+
+
+def sensitivity(cohort: pd.DataFrame, *, response_day: int, os_hsct_day: int,
+                days: list[int]) -> dict[str, Any]:
+    """The sensitivity analyses of the primary estimates (docs/contract.md).
+
+    Each entry is a landmark block with ``method``; ``response_by_day`` is a list, one block
+    per day of ``days``.
+    """
+    c = cohort
+    responded = c["responded"].to_numpy(dtype=bool)
+    follow = c["os_from_cmvig_days"].to_numpy(dtype=float)
+    last_pcr = c["last_pcr_day"].fillna(0).to_numpy(dtype=float)
+    censor_last_pcr = np.where(responded, c["days_to_response"].fillna(0).to_numpy(dtype=float),
+                               np.minimum(last_pcr, follow))
+    confirmed = c["confirmed_response"].to_numpy(dtype=bool)
+    confirmed_time = np.where(confirmed,
+                              c["days_to_confirmed_response"].fillna(0).to_numpy(dtype=float),
+                              follow)
+    primary = c["days_to_response_or_censoring"]
+    return {
+        "response_censor_last_pcr": _sensitivity_block(survival.km_landmark(
+            censor_last_pcr, responded, response_day, cumulative_incidence=True),
+            "response_censor_last_pcr"),
+        "os_from_hsct_delayed_entry": _sensitivity_block(survival.km_landmark(
+            c["os_from_hsct_days"], c["died"], os_hsct_day, entry=c["days_hsct_to_cmvig"]),
+            "os_from_hsct_delayed_entry"),
+        "response_confirmed": _sensitivity_block(survival.km_landmark(
+            confirmed_time, confirmed, response_day, cumulative_incidence=True),
+            "response_confirmed"),
+        "response_by_day": [_sensitivity_block(survival.km_landmark(
+            primary, c["responded"], int(day), cumulative_incidence=True), "response_by_day")
+            for day in sorted({int(d) for d in days})],
+    }
+
+
 def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in sorted(values.value_counts().items())}
 
 
 def _deaths(cohort: pd.DataFrame) -> dict[str, Any]:
+    # Causes are counted by category (the config's vocabulary), never by the text typed in.
     dead = cohort.loc[cohort["died"].astype(bool)]
     cmv = dead["cmv_death"].astype(bool)
     return {
         "total": len(dead),
         "cmv_related": int(cmv.sum()),
         "other": int((~cmv).sum()),
-        "causes": _counts(dead["cause_of_death"]),
-        "cmv_related_causes": _counts(dead.loc[cmv, "cause_of_death"]),
+        "causes": _counts(dead["cause_of_death_category"]),
+        "cmv_related_causes": _counts(dead.loc[cmv, "cause_of_death_category"]),
     }
 
 
+def median_time_to_response(cohort: pd.DataFrame) -> dict[str, Any]:
+    """Median days to response (1 − KM reaching 50%) with its 95% interval, deaths censored."""
+    return survival.km_median(cohort["days_to_response_or_censoring"], cohort["responded"])
+
+
+def viral_load_at_start(cohort: pd.DataFrame) -> dict[str, Any]:
+    """Median (range) of the quantifiable viral loads at CMVIG start, and how many there are."""
+    load = cohort["viral_load_at_cmvig"].dropna().astype(float)
+    return {**_median_range(load), "n": len(load)}
+
+
+def study_period_block(cohort: pd.DataFrame, window: str, source: str) -> dict[str, Any]:
+    """The enrolment window printed: the configured or published one, else the data's."""
+    if window:
+        first, last = window.split("/")
+    elif len(cohort):
+        first, last = (str(cohort["cmvig_start_date"].min())[:7],
+                       str(cohort["cmvig_start_date"].max())[:7])
+    else:
+        first = last = None
+    return {"first": first, "last": last, "source": source}
+
+
 def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: int,
-                      os_hsct_day: int, lloq_iu_ml: float) -> dict[str, Any]:
+                      os_hsct_day: int, lloq_iu_ml: float,
+                      sensitivity_days: list[int] | None = None,
+                      study_period: tuple[str, str] = ("", "data"),
+                      data_quality: dict[str, int] | None = None) -> dict[str, Any]:
     """All estimates for one cleaned cohort (columns of docs/interfaces.md), JSON-ready."""
     c = cohort
     # Config values may arrive as numpy or text-parsed numbers; the JSON wants plain ints.
@@ -130,6 +209,12 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
                          "last": str(c["cmvig_start_date"].max()) if len(c) else None},
         "crude_response": crude_response(c, response_day),
         "response_competing_risk": response_competing_risk(c, response_day),
+        "median_time_to_response": median_time_to_response(c),
+        "viral_load_at_cmvig": viral_load_at_start(c),
+        "study_period": study_period_block(c, *study_period),
+        "data_quality": dict(data_quality or {}),
+        "sensitivity": sensitivity(c, response_day=response_day, os_hsct_day=os_hsct_day,
+                                   days=list(sensitivity_days or [response_day])),
         "settings": {"lloq_iu_ml": float(lloq_iu_ml), "response_day": response_day,
                      "os_cmvig_day": os_cmvig_day, "os_hsct_day": os_hsct_day},
     }
@@ -179,18 +264,44 @@ def _null_notes(est: dict[str, Any]) -> list[str]:
     return notes
 
 
-def run_analysis(*, cohort: str, response_day: int, os_cmvig_day: int, os_hsct_day: int,
-                 lloq: float, estimates: str, table1: str, curves: str) -> list[str]:
-    """Step ``estimates``: write estimates.json, table1.csv and km_curves.csv.
+def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_day: int,
+                 os_hsct_day: int, lloq: float, sensitivity_days: list[int],
+                 study_period: tuple[str, str], min_cell_count: int, estimates: str,
+                 table1: str, curves: str, disclosure_log: str) -> list[str]:
+    """Step ``estimates``: estimates.json, table1.csv, km_curves.csv and the disclosure log.
 
-    Returns notes for the terminal: one per headline estimate or test that could not be made.
+    Returns notes for the terminal: one per headline estimate or test that could not be made,
+    and how many printed counts small-cell control hides.
     """
     df = read_clean_cohort(cohort)
+    quality = counts_per_check(pd.read_csv(data_quality, dtype=str, keep_default_na=False))
     est = compute_estimates(df, response_day=response_day, os_cmvig_day=os_cmvig_day,
-                            os_hsct_day=os_hsct_day, lloq_iu_ml=lloq)
+                            os_hsct_day=os_hsct_day, lloq_iu_ml=lloq,
+                            sensitivity_days=sensitivity_days,
+                            study_period=(str(study_period[0]), str(study_period[1])),
+                            data_quality=quality)
+    plan = disclosure_plan(df, int(response_day), int(min_cell_count), quality)
+    est["disclosure"] = {"min_cell_count": int(min_cell_count), "hidden": plan.estimate_keys}
     assert_finite(est)
     json.dumps(est, allow_nan=False)
-    write_csv(build_table1(df), table1)
+    log = pd.DataFrame(plan.log + unmapped_causes(df), columns=LOG_COLUMNS)
+    write_csv(build_table1(df, plan.hidden), table1)
     write_csv(km_curves(df).round(survival.DECIMALS), curves)
+    write_csv(log, disclosure_log)
     write_json(est, estimates)
-    return _null_notes(est)
+    notes = _null_notes(est)
+    if plan.hidden:
+        notes.append(f"min_cell_count {int(min_cell_count)}: {len(plan.log)} counts hidden "
+                     f"({paths.DISCLOSURE_LOG})")
+    return notes
+
+
+def unmapped_causes(cohort: pd.DataFrame) -> list[dict[str, Any]]:
+    """Disclosure-log rows for causes of death outside the config's vocabulary (printed as a
+    category, never verbatim); the raw text stays in this internal file only."""
+    rows = cohort[~cohort["cause_of_death_mapped"]]
+    return [{"kind": "unmapped free text", "output": "text",
+             "item": "cause_of_death", "value": r.cause_of_death,
+             "reason": "not in cause_of_death_categories: printed as "
+                       f"'{r.cause_of_death_category}'",
+             "patient_id": r.patient_id} for r in rows.itertuples()]

@@ -10,7 +10,7 @@ raw values, which is most of this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,8 @@ import pandas as pd
 
 from .errors import DataError, PipelineError, Problem
 from .io import read_export, write_csv
+from .paths import DISCLOSURE_LOG
+from .quality import VIRAEMIA_WINDOW_DAYS, parse_study_period, plausibility, summary_line
 
 PATIENT_COLUMNS = [
     "patient_id", "sex", "age_at_hsct", "diagnosis", "donor_type", "graft_source",
@@ -27,6 +29,9 @@ PATIENT_COLUMNS = [
     "cmv_related_death",
 ]
 VIRAL_LOAD_COLUMNS = ["patient_id", "sample_date", "cmv_dna_iu_ml"]
+# Optional: the sample's own limit of quantification (assays change over a series); an empty
+# cell means the config's lloq_iu_ml.
+SAMPLE_LLOQ_COLUMN = "lloq_iu_ml"
 DATE_COLUMNS = ["hsct_date", "cmvig_start_date", "last_followup_date"]
 # Enumerations: allowed values after trimming spaces and folding case.
 ENUMS = {
@@ -36,6 +41,20 @@ ENUMS = {
     "status": ("alive", "dead"),
 }
 TEXT_COLUMNS = ["diagnosis", "donor_type", "graft_source", "cmv_serostatus", "cause_of_death"]
+# results/cohort.csv, in this order (docs/interfaces.md).
+COHORT_COLUMNS = [
+    "patient_id", "study_number", "sex", "age_at_hsct", "diagnosis", "donor_type",
+    "graft_source", "cmv_serostatus", "hsct_date", "infection_type", "prior_antivirals",
+    "n_prior_antivirals", "cmvig_start_date", "cmvig_doses", "infusion_reaction",
+    "last_followup_date", "status", "cause_of_death", "cause_of_death_category",
+    "cause_of_death_mapped", "cmv_related_death", "days_hsct_to_cmvig", "responded",
+    "response_date", "days_to_response",
+    "days_to_response_or_censoring", "os_from_cmvig_days", "os_from_hsct_days", "died",
+    "cmv_death", "n_viral_load_samples", "viral_load_at_cmvig", "last_pcr_day",
+    "confirmed_response", "days_to_confirmed_response",
+]
+# A cause of death outside the config's vocabulary prints as this, never verbatim.
+OTHER_CAUSE = "other cause"
 BELOW_QUANT_WORDS = {"undetectable", "not detected", "nd", "negative"}
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 PLAIN_NUMBER = r"^\d+(?:\.\d+)?$"
@@ -45,11 +64,12 @@ BELOW_QUANT_LIMIT = r"^<\s*\d+(?:[.,]\d+)*$"
 
 @dataclass
 class CleanCohort:
-    """The three outputs of the cohort stage."""
+    """The outputs of the cohort stage."""
 
     cohort: pd.DataFrame
     viral_loads: pd.DataFrame
     cleaning_log: pd.DataFrame
+    data_quality: pd.DataFrame
 
 
 class _Collector:
@@ -294,13 +314,40 @@ def validate_viral_loads(raw: pd.DataFrame, file: str, known_ids: pd.Series,
         "result_as_reported": raw["cmv_dna_iu_ml"],
         "cmv_dna_iu_ml": parsed["cmv_dna_iu_ml"],
         "below_quantification": bq,
+        "lloq_iu_ml": _sample_lloq(raw, c, lloq_iu_ml),
     })
-    vl["below_lloq"] = bq | (vl["cmv_dna_iu_ml"] < lloq_iu_ml)
+    vl["below_lloq"] = bq | (vl["cmv_dna_iu_ml"] < vl["lloq_iu_ml"])
     return vl[~empty.to_numpy()], c
 
 
-def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame) -> tuple[pd.DataFrame,
-                                                                               pd.DataFrame]:
+def _sample_lloq(raw: pd.DataFrame, c: _Collector, default: float) -> pd.Series:
+    """Each sample's LLOQ: its own ``lloq_iu_ml`` cell when the column is there and the cell is
+    filled, the config's value otherwise."""
+    if SAMPLE_LLOQ_COLUMN not in raw.columns:
+        return pd.Series(float(default), index=raw.index)
+    text = _per_unique(raw[SAMPLE_LLOQ_COLUMN], lambda u: u.str.strip())
+    value = pd.to_numeric(text.where(text.str.match(PLAIN_NUMBER)), errors="coerce")
+    c.fail(text.ne("") & (value.isna() | value.le(0)), SAMPLE_LLOQ_COLUMN,
+           raw[SAMPLE_LLOQ_COLUMN], "must be a number of IU/mL > 0, or empty for the config's "
+           "lloq_iu_ml")
+    return value.where(text.ne(""), float(default)).astype(float)
+
+
+def _samples_after_death(patients: pd.DataFrame, vl: pd.DataFrame, file: str) -> list[Problem]:
+    """A sample taken after its patient's death is impossible: one problem per such row."""
+    p = patients.set_index("patient_id")
+    death = p["last_followup_date"].where(p["status"].eq("dead"))
+    died_on = vl["patient_id"].map(death)
+    bad = vl[vl["sample_date"] > died_on]
+    return [Problem(file, int(r.row), r.patient_id, "sample_date", r.sample_date.date().isoformat(),
+                    "sample dated after the patient's death (last_followup_date "
+                    f"{died_on[i].date().isoformat()}, status dead)")
+            for i, r in zip(bad.index, bad.itertuples(), strict=True)][:200]
+
+
+def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame,
+                  cause_categories: Mapping[str, Sequence[str]] | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add the derived columns of docs/interfaces.md; return (cohort, viral loads with days)."""
     p = patients.copy()
     vl = viral_loads.copy()
@@ -333,33 +380,109 @@ def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame) -> tuple[pd
     )
     p["n_viral_load_samples"] = np.bincount(owner, minlength=len(p)).astype("int64")
     p["cmvig_doses"] = p["cmvig_doses"].astype("int64")
-    for col in (*DATE_COLUMNS, "response_date"):
-        p[col] = _iso(p[col])
-    columns = [
-        "patient_id", "sex", "age_at_hsct", "diagnosis", "donor_type", "graft_source",
-        "cmv_serostatus", "hsct_date", "infection_type", "prior_antivirals", "n_prior_antivirals",
-        "cmvig_start_date", "cmvig_doses", "infusion_reaction", "last_followup_date", "status",
-        "cause_of_death", "cmv_related_death", "days_hsct_to_cmvig", "responded",
-        "response_date", "days_to_response", "days_to_response_or_censoring",
-        "os_from_cmvig_days", "os_from_hsct_days", "died", "cmv_death", "n_viral_load_samples",
-    ]
-    p = p[columns].sort_values("patient_id", kind="stable").reset_index(drop=True)
     # Sort by patient, date and export row on integer keys: a multi-key sort of ~900,000
     # strings takes 5x longer. Rows are unique, so the order is fully determined.
     patient_rank = pd.factorize(vl["patient_id"], sort=True)[0]
     order = np.lexsort((vl["row"].to_numpy(), vl["sample_date"].to_numpy(dtype="int64"),
                         patient_rank))
+    _add_sensitivity_times(p, owner[order], vl["days_since_cmvig"].to_numpy()[order],
+                           vl["below_lloq"].to_numpy(dtype=bool)[order])
+    p["viral_load_at_cmvig"] = _load_at_start(
+        len(p), owner[order], vl["days_since_cmvig"].to_numpy()[order],
+        vl["cmv_dna_iu_ml"].to_numpy(dtype=float)[order])
+    p["study_number"] = study_numbers(p)
+    p["cause_of_death_category"], p["cause_of_death_mapped"] = categorise_causes(
+        p["cause_of_death"], cause_categories)
+    for col in (*DATE_COLUMNS, "response_date"):
+        p[col] = _iso(p[col])
+    p = p[COHORT_COLUMNS].sort_values("patient_id", kind="stable").reset_index(drop=True)
     vl["sample_date"] = _iso(vl["sample_date"])
     # one gather per column into a fresh frame: DataFrame.take + reset_index copies twice
     vl = pd.DataFrame({col: vl[col].to_numpy()[order] for col in (
         "patient_id", "row", "sample_date", "result_as_reported", "cmv_dna_iu_ml",
-        "below_quantification", "below_lloq", "days_since_cmvig")})
+        "below_quantification", "lloq_iu_ml", "below_lloq", "days_since_cmvig")})
     return p, vl
 
 
+def _add_sensitivity_times(p: pd.DataFrame, owner: np.ndarray, day: np.ndarray,
+                           below: np.ndarray) -> None:
+    """Columns for the sensitivity analyses, from samples sorted by patient, date and row.
+
+    ``last_pcr_day``: day of the last sample taken on or after the CMVIG start day (empty if
+    none). ``days_to_confirmed_response``: the first of two consecutive samples after the
+    start day (day >= 1) that are both below the LLOQ; ``confirmed_response`` whether there is
+    one. Non-responders are censored as in the primary analysis.
+    """
+    never = np.iinfo("int64").max
+    last = np.full(len(p), -1, dtype="int64")
+    on_or_after = day >= 0
+    np.maximum.at(last, owner[on_or_after], day[on_or_after])
+    p["last_pcr_day"] = pd.array(np.where(last < 0, pd.NA, last), dtype="Int64")
+    after = day >= 1
+    o, d, b = owner[after], day[after], below[after]
+    pair = b[:-1] & b[1:] & (o[:-1] == o[1:])  # this sample and the patient's next one
+    first = np.full(len(p), never, dtype="int64")
+    np.minimum.at(first, o[:-1][pair], d[:-1][pair])
+    p["confirmed_response"] = first != never
+    p["days_to_confirmed_response"] = pd.array(np.where(first == never, pd.NA, first),
+                                               dtype="Int64")
+
+
+def _fold(text: pd.Series) -> pd.Series:
+    return text.str.casefold().str.split().str.join(" ")
+
+
+def categorise_causes(causes: pd.Series, categories: Mapping[str, Sequence[str]] | None
+                      ) -> tuple[pd.Series, pd.Series]:
+    """Each cause of death as a category label from the config's vocabulary.
+
+    ``categories`` maps a label to the raw texts it covers; texts are compared after folding
+    case and runs of spaces. Returns (category, mapped): an empty cause (alive) stays empty, a
+    cause not in the vocabulary becomes :data:`OTHER_CAUSE` with ``mapped`` False.
+    """
+    lookup: dict[str, str] = {}
+    for label, texts in (categories or {}).items():
+        for text in [label, *texts]:
+            lookup[" ".join(str(text).casefold().split())] = str(label)
+    folded = _fold(causes.fillna(""))
+    category = folded.map(lookup)
+    empty = causes.fillna("").str.strip().eq("")
+    mapped = category.notna() | empty
+    return category.fillna(OTHER_CAUSE).where(~empty, ""), mapped
+
+
+def _load_at_start(n: int, owner: np.ndarray, day: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """IU/mL of each patient's last sample in the 14 days up to the CMVIG start day (samples
+    sorted by patient, date and row); NaN when there is none or it was not quantifiable."""
+    window = (day >= -VIRAEMIA_WINDOW_DAYS) & (day <= 0)
+    last = np.full(n, -1, dtype="int64")
+    np.maximum.at(last, owner[window], np.flatnonzero(window))
+    return np.where(last >= 0, value[np.maximum(last, 0)], np.nan)
+
+
+def study_numbers(p: pd.DataFrame) -> np.ndarray:
+    """Study numbers 1..n, the only way a patient appears in what is shared.
+
+    Numbered by infection type (recurrent first), then CMVIG start, then patient_id (a tie
+    breaker that is never shown): the order says no more than Figure 1 and Table 1 already do.
+    """
+    kind = p["infection_type"].map({"recurrent": 0, "refractory": 1}).to_numpy()
+    order = np.lexsort((p["patient_id"].to_numpy(dtype=str),
+                        p["cmvig_start_date"].to_numpy(dtype="datetime64[D]"), kind))
+    numbers = np.empty(len(p), dtype="int64")
+    numbers[order] = np.arange(1, len(p) + 1)
+    return numbers
+
+
 def clean_cohort(patients_path: str | Path, viral_loads_path: str | Path, lloq_iu_ml: float,
-                 sheet: str | int = 0) -> CleanCohort:
-    """Read, validate and clean both exports; raise DataError listing every problem found."""
+                 sheet: str | int = 0, *,
+                 cause_categories: Mapping[str, Sequence[str]] | None = None,
+                 study_period: tuple[str, str] | None = None) -> CleanCohort:
+    """Read, validate and clean both exports; raise DataError listing every problem found.
+
+    ``cause_categories`` is the config's vocabulary of causes of death; ``study_period``
+    (first and last month) is checked by the plausibility checks when given.
+    """
     p_file, v_file = str(patients_path), str(viral_loads_path)
     raw_p = read_export(patients_path, sheet)
     raw_v = read_export(viral_loads_path, sheet)
@@ -380,26 +503,47 @@ def clean_cohort(patients_path: str | Path, viral_loads_path: str | Path, lloq_i
             problems += exc.problems
     else:
         problems += _missing_columns(raw_v, VIRAL_LOAD_COLUMNS, v_file)
+    if not problems:
+        problems += _samples_after_death(patients, vl, v_file)
     if problems:
         raise DataError(problems)
-    cohort, vl = derive_cohort(patients, vl)
+    cohort, vl = derive_cohort(patients, vl, cause_categories)
     log_columns = ["file", "row", "patient_id", "column", "before", "after", "reason"]
     log = (pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(columns=log_columns))
     log = log.sort_values(["file", "row", "column", "reason"], kind="stable")[log_columns]
-    return CleanCohort(cohort, vl, log.reset_index(drop=True))
+    findings = plausibility(cohort, vl, study_period)
+    return CleanCohort(cohort, vl, log.reset_index(drop=True), findings)
 
 
-def run_cohort(*, patients: str, viral_loads: str, sheet: str | int, lloq: float, cohort: str,
-               clean_viral_loads: str, cleaning_log: str) -> list[str]:
-    """Step ``clean_cohort``: clean the exports and write the three result files (all or none)."""
-    if lloq <= 0:
+def run_cohort(*, patients: str, viral_loads: str, sheet: str | int, lloq: float,
+               cause_categories: Mapping[str, Sequence[str]], study_period: str, cohort: str,
+               clean_viral_loads: str, cleaning_log: str, data_quality: str,
+               study_number_map: str) -> list[str]:
+    """Step ``clean_cohort``: clean the exports and write the result files (all or none).
+
+    ``study_period`` is ``YYYY-MM/YYYY-MM``, or empty when it is taken from the data.
+    """
+    if float(lloq) <= 0:
         raise PipelineError(f"lloq_iu_ml must be > 0, got {lloq}")
-    result = clean_cohort(patients, viral_loads, float(lloq), sheet)
-    write_csv(result.cohort, cohort)
+    try:
+        period = parse_study_period(study_period)
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from None
+    result = clean_cohort(patients, viral_loads, float(lloq), sheet,
+                          cause_categories=cause_categories, study_period=period)
+    c = result.cohort
+    write_csv(c, cohort)
     write_csv(result.viral_loads, clean_viral_loads)
     write_csv(result.cleaning_log, cleaning_log)
-    c = result.cohort
-    return [
+    write_csv(result.data_quality, data_quality)
+    write_csv(c[["patient_id", "study_number"]].sort_values("study_number"), study_number_map)
+    notes = [
         f"{len(c)} patients, {len(result.viral_loads)} viral-load results kept, "
-        f"{len(result.cleaning_log)} changes logged; {int(c['responded'].sum())} responders"
+        f"{len(result.cleaning_log)} changes logged; {int(c['responded'].sum())} responders",
+        summary_line(result.data_quality),
     ]
+    unmapped = c.loc[~c["cause_of_death_mapped"], "cause_of_death"]
+    if len(unmapped):
+        notes.append(f"{len(unmapped)} cause(s) of death not in cause_of_death_categories "
+                     f"print as '{OTHER_CAUSE}' (listed in {DISCLOSURE_LOG})")
+    return notes

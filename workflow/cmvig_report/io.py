@@ -185,8 +185,11 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-COHORT_BOOL_COLUMNS = ("responded", "died", "cmv_death")
+COHORT_BOOL_COLUMNS = ("responded", "died", "cmv_death", "cause_of_death_mapped",
+                       "confirmed_response")
+COHORT_NULLABLE_INT_COLUMNS = ("days_to_response", "last_pcr_day", "days_to_confirmed_response")
 COHORT_INT_COLUMNS = (
+    "study_number",
     "cmvig_doses",
     "n_prior_antivirals",
     "days_hsct_to_cmvig",
@@ -207,8 +210,8 @@ def read_clean_cohort(path: str | Path) -> pd.DataFrame:
     text_columns = [
         "patient_id", "sex", "diagnosis", "donor_type", "graft_source", "cmv_serostatus",
         "infection_type", "prior_antivirals", "infusion_reaction", "status", "cause_of_death",
-        "cmv_related_death", "hsct_date", "cmvig_start_date", "last_followup_date",
-        "response_date",
+        "cause_of_death_category", "cmv_related_death", "hsct_date", "cmvig_start_date",
+        "last_followup_date", "response_date",
     ]
     df = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False)
     for col in COHORT_BOOL_COLUMNS:
@@ -216,9 +219,8 @@ def read_clean_cohort(path: str | Path) -> pd.DataFrame:
     for col in COHORT_INT_COLUMNS:
         df[col] = df[col].astype("int64")
     df["age_at_hsct"] = df["age_at_hsct"].astype(float)
-    df["days_to_response"] = pd.to_numeric(df["days_to_response"].replace("", None)).astype(
-        "Int64"
-    )
+    for col in COHORT_NULLABLE_INT_COLUMNS:
+        df[col] = pd.to_numeric(df[col].replace("", None)).astype("Int64")
     return df
 
 

@@ -19,12 +19,15 @@ TEMPLATES = "templates"
 COHORT = f"{RESULTS}/cohort.csv"
 VIRAL_LOADS = f"{RESULTS}/viral_loads.csv"
 CLEANING_LOG = f"{RESULTS}/cleaning_log.csv"
+DATA_QUALITY = f"{RESULTS}/data_quality.csv"
+STUDY_NUMBERS = f"{RESULTS}/study_numbers.csv"
 PROVENANCE = f"{RESULTS}/provenance.json"
 
 # Stage 2, analysis.
 ESTIMATES = f"{RESULTS}/estimates.json"
 TABLE1 = f"{RESULTS}/table1.csv"
 KM_CURVES = f"{RESULTS}/km_curves.csv"
+DISCLOSURE_LOG = f"{RESULTS}/disclosure_log.csv"
 
 # Stage 3, figures: one entry per figure drawn by a rule of workflow/rules/figures.smk. The
 # manuscript receives each one's SVG (HTML/PDF), PNG (DOCX) and caption facts (JSON).

@@ -190,6 +190,11 @@ def replication_rows(estimates: dict[str, Any], published: dict[str, Any]) -> li
         pub = item["published"]
         text = str(pub)
         decimals = len(text.split(".")[1]) if "." in text else 0
+        if isinstance(value, dict) and {"first", "last"} <= set(value):  # a period, YYYY-MM
+            shown = f"{value['first']}/{value['last']}"
+            rows.append({"label": item["label"], "published": text, "reproduced": shown,
+                         "matches": shown == text})
+            continue
         if value is None or isinstance(value, (dict, list, str, bool)):
             shown, matches = "not estimable", False
         else:

@@ -34,24 +34,48 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def replication_check(config: dict[str, Any], root: str | Path = ".") -> bool:
-    """Whether Appendix A compares with the published values.
-
-    ``auto`` means: only when the inputs are the shipped reconstruction, byte for byte (under
-    any path), because the paper's numbers belong to that cohort alone. A different cohort
-    copied over ``data/raw/`` is not compared.
-    """
-    if config["replication_check"] != "auto":
-        return config["replication_check"] in TRUE_WORDS
+def is_shipped_cohort(config: dict[str, Any], root: str | Path = ".") -> bool:
+    """Whether the inputs are the shipped synthetic reconstruction, byte for byte (under any
+    path). A different cohort copied over ``data/raw/`` is not."""
     sums = shipped_checksums(root)
     return bool(sums) and all(
         _sha256(Path(root) / config[key]) == sums.get(name)
         for key, name in (("patients", "patients.csv"), ("viral_loads", "viral_loads.csv")))
 
 
+def replication_check(config: dict[str, Any], root: str | Path = ".") -> bool:
+    """Whether the appendix compares with the published values.
+
+    ``auto`` means: only for the shipped cohort, because the paper's numbers belong to it alone.
+    """
+    if config["replication_check"] != "auto":
+        return config["replication_check"] in TRUE_WORDS
+    return is_shipped_cohort(config, root)
+
+
+def study_period(config: dict[str, Any], root: str | Path = ".") -> tuple[str, str]:
+    """The enrolment window as ``("YYYY-MM/YYYY-MM", source)``, source ``config``,
+    ``published`` or ``data``; for ``data`` the window is empty and the analysis takes the
+    first and last CMVIG month of the cohort."""
+    if config["study_period"] != "auto":
+        return config["study_period"], "config"
+    if is_shipped_cohort(config, root):
+        from .report import read_yaml  # yaml only: the Snakefile stays light
+
+        published = read_yaml(Path(root) / config["published"], "published values")
+        if published.get("study_period"):
+            return str(published["study_period"]), "published"
+    return "", "data"
+
+
+def flag(config: dict[str, Any], key: str) -> bool:
+    """A yes/no config key (booleans arrive as text from ``--config key=value``)."""
+    return config[key] in TRUE_WORDS
+
+
 def line_numbers(config: dict[str, Any]) -> bool:
     """Whether the manuscript numbers its paragraphs for review."""
-    return config["line_numbers"] in TRUE_WORDS
+    return flag(config, "line_numbers")
 
 
 def report_formats(config: dict[str, Any]) -> list[str]:

@@ -41,6 +41,15 @@ AJ_JITTER_TOLERANCE = 0.01
 AJ_CENSOR_SHIFT = 0.001
 
 NO_PATIENTS = "no patients"
+LOG_LOG = "log-log 95% interval"
+# With no event by the landmark the log-log interval does not exist, but an exact bound does:
+# with m patients followed to the landmark and none having the event, the Clopper–Pearson
+# one-sided 97.5% bound for the event probability is 1 − 0.025^(1/m).
+EXACT_ZERO_EVENTS = "exact one-sided 97.5% bound (Clopper-Pearson), no event by the landmark"
+# A patient whose follow-up ends on the day they enter (death on the day of the first CMVIG
+# dose) is at risk for this long, so that the death still counts with delayed entry; R's
+# survival refuses such an interval and lifelines would drop the patient from the risk set.
+SAME_DAY_EXIT = 0.5
 ZERO_VARIANCE = "log-rank statistic undefined: zero variance"
 
 
@@ -102,13 +111,18 @@ def censor_times(durations: Any, events: Any) -> np.ndarray:
     return np.unique(d[~e])
 
 
-def _fit_km(d: np.ndarray, e: np.ndarray) -> Any:
+def _fit_km(d: np.ndarray, e: np.ndarray, entry: np.ndarray | None = None) -> Any:
     from lifelines import KaplanMeierFitter
 
-    return KaplanMeierFitter().fit(d, e)
+    return KaplanMeierFitter().fit(d, e, entry=entry)
 
 
-def km_curve(durations: Any, events: Any) -> pd.DataFrame:
+def exact_zero_event_bound(m: int) -> float | None:
+    """Clopper–Pearson one-sided 97.5% upper bound of an event probability with 0 of ``m``."""
+    return rounded(1 - 0.025 ** (1 / m)) if m > 0 else None
+
+
+def km_curve(durations: Any, events: Any, entry: Any = None) -> pd.DataFrame:
     """The KM step function with its log-log 95% band: ``time, survival, ci_lower, ci_upper``.
 
     One row per knot (each distinct time, censored ones included), starting with S = 1 at time 0;
@@ -118,7 +132,7 @@ def km_curve(durations: Any, events: Any) -> pd.DataFrame:
     d, e = _arrays(durations, events)
     if len(d) == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in CURVE_COLUMNS})
-    kmf = _fit_km(d, e)
+    kmf = _fit_km(d, e, None if entry is None else np.asarray(entry, dtype=float).reshape(-1))
     s = kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float)
     ci = kmf.confidence_interval_
     out = pd.DataFrame({
@@ -136,26 +150,38 @@ def km_curve(durations: Any, events: Any) -> pd.DataFrame:
     return out
 
 
-def km_landmark(durations: Any, events: Any, day: int, *,
-                cumulative_incidence: bool = False) -> dict[str, Any]:
+def km_landmark(durations: Any, events: Any, day: int, *, cumulative_incidence: bool = False,
+                entry: Any = None) -> dict[str, Any]:
     """KM estimate at ``day`` with its log-log 95% interval, as a landmark block.
 
     The value is the step function at ``day`` (the last knot at or before it). With
     ``cumulative_incidence`` the block holds 1 − S(day) and the interval (1 − S_upper,
-    1 − S_lower), which is how a response rate is read off a KM of time to response.
-    Keys: day, estimate, ci_lower, ci_upper, reason, n, at_risk, events, censored.
+    1 − S_lower), which is how a response rate is read off a KM of time to response. With
+    ``entry`` (delayed entry, left truncation) a patient is at risk from their entry time only;
+    a follow-up that ends on the entry day counts :data:`SAME_DAY_EXIT` of a day. With no event
+    by ``day`` the interval is the exact one-sided bound (``ci_method`` says which).
+    Keys: day, estimate, ci_lower, ci_upper, ci_method, reason, n, at_risk, events, censored
+    (and not_yet_entered with ``entry``).
     """
     d, e = _arrays(durations, events)
+    start = None
+    if entry is not None:
+        start = np.asarray(entry, dtype=float).reshape(-1)
+        d = np.where(d <= start, start + SAME_DAY_EXIT, d)
     counts = at_risk_table(d, e, [day]).iloc[0]
     block: dict[str, Any] = {
-        "day": int(day), "estimate": None, "ci_lower": None, "ci_upper": None, "reason": None,
-        "n": len(d), "at_risk": int(counts["at_risk"]), "events": int(counts["events"]),
-        "censored": int(counts["censored"]),
+        "day": int(day), "estimate": None, "ci_lower": None, "ci_upper": None,
+        "ci_method": LOG_LOG, "reason": None, "n": len(d), "at_risk": int(counts["at_risk"]),
+        "events": int(counts["events"]), "censored": int(counts["censored"]),
     }
+    if start is not None:
+        later = start > day
+        block["not_yet_entered"] = int(later.sum())
+        block["at_risk"] -= block["not_yet_entered"]
     if len(d) == 0:
         block["reason"] = NO_PATIENTS
         return block
-    curve = km_curve(d, e)
+    curve = km_curve(d, e, start)
     pos = max(int(np.searchsorted(curve["time"].to_numpy(), day, side="right")) - 1, 0)
     s = float(curve["survival"].iloc[pos])
     lo, hi = float(curve["ci_lower"].iloc[pos]), float(curve["ci_upper"].iloc[pos])
@@ -163,6 +189,18 @@ def km_landmark(durations: Any, events: Any, day: int, *,
         block["reason"] = beyond_followup_reason(d.max())
         return block
     block["estimate"] = rounded(1 - s if cumulative_incidence else s)
+    if s >= 1:
+        # Followed to the landmark (and, with delayed entry, entered by then): the denominator
+        # of the exact bound.
+        followed = d >= day if start is None else (d >= day) & (start <= day)
+        bound = exact_zero_event_bound(int(followed.sum()))
+        if bound is not None:
+            block["ci_method"] = EXACT_ZERO_EVENTS
+            if cumulative_incidence:
+                block["ci_lower"], block["ci_upper"] = 0.0, bound
+            else:
+                block["ci_lower"], block["ci_upper"] = rounded(1 - bound), 1.0
+            return block
     if s <= 0 or s >= 1 or not (math.isfinite(lo) and math.isfinite(hi)):
         block["reason"] = undefined_interval_reason(block["estimate"])
         return block
@@ -231,6 +269,35 @@ def reverse_km_median(durations: Any, events: Any) -> dict[str, Any]:
     if not math.isfinite(median):
         return {"days": None, "reason": "median not reached"}
     return {"days": int(round(median)), "reason": None}
+
+
+def km_median(durations: Any, events: Any) -> dict[str, Any]:
+    """Median time to the event with its 95% interval: ``{days, ci_lower, ci_upper, reason}``.
+
+    The median is the first time S(t) <= 0.5 (lifelines), and its limits are where the
+    log-log confidence band crosses 0.5 (Brookmeyer–Crowley, as R's ``survfit`` prints); a limit
+    that is never reached is ``None`` (the interval is open to the right).
+    """
+    d, e = _arrays(durations, events)
+    out: dict[str, Any] = {"days": None, "ci_lower": None, "ci_upper": None, "reason": None}
+    if len(d) == 0:
+        out["reason"] = NO_PATIENTS
+        return out
+    from lifelines.utils import median_survival_times
+
+    kmf = _fit_km(d, e)
+    median = float(kmf.median_survival_time_)
+    limits = median_survival_times(kmf.confidence_interval_).to_numpy(dtype=float).reshape(-1)
+    if not math.isfinite(median):
+        out["reason"] = "median not reached"
+        return out
+    out["days"] = int(round(median))
+    # lifelines gives (time where the lower band crosses, where the upper band crosses): the
+    # upper band crosses first, so it holds the lower limit of the median.
+    lo, hi = sorted(limits)
+    out["ci_lower"] = int(round(lo)) if math.isfinite(lo) else None
+    out["ci_upper"] = int(round(hi)) if math.isfinite(hi) else None
+    return out
 
 
 def aalen_johansen(durations: Any, event_codes: Any, day: int,

@@ -16,10 +16,14 @@ The table here is a few group-bys.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from .formatting import EN_DASH, format_fixed, format_median_range, format_percent
+from .disclosure import cell_name, group_size_name
+from .formatting import EN_DASH, format_median_range, format_percent
 
 COLUMNS = (("overall", None), ("recurrent", "recurrent"), ("refractory", "refractory"))
 # (column in cohort.csv, row label, kind, decimals for continuous values)
@@ -34,6 +38,8 @@ VARIABLES = (
     ("n_prior_antivirals", "Number of antivirals before CMVIG", "continuous", 0),
     ("cmvig_doses", "CMVIG doses", "continuous", 0),
     ("days_hsct_to_cmvig", "Days from HSCT to CMVIG", "continuous", 0),
+    ("viral_load_at_cmvig", "CMV DNA at CMVIG start, IU/mL", "continuous", 0),
+    ("log10_viral_load_at_cmvig", "CMV DNA at CMVIG start, log10 IU/mL", "continuous", 1),
 )
 SEX_LABELS = {"F": "Female", "M": "Male"}
 MISSING_LEVEL = "not recorded"
@@ -48,7 +54,7 @@ def fmt_median_range(values: pd.Series, decimals: int = 0) -> str:
     if values.empty:
         return EN_DASH
     block = {"median": float(values.median()), "min": values.min(), "max": values.max()}
-    return format_median_range(block, decimals, number=format_fixed)
+    return format_median_range(block, decimals)
 
 
 def fmt_count(k: int, n: int) -> str:
@@ -89,22 +95,79 @@ def _level_label(level: str, col: str, kind: str) -> str:
     return level[:1].upper() + level[1:] if kind == "multi" else level
 
 
-def build_table1(cohort: pd.DataFrame) -> pd.DataFrame:
+@dataclass
+class Categorical:
+    """The counts of one categorical variable of Table 1, per column."""
+
+    label: str
+    multi: bool  # several levels per patient (antivirals received)
+    levels: list[str]  # as printed, in table order
+    counts: dict[str, dict[str, int]]  # column -> level -> patients
+
+
+def categorical_counts(cohort: pd.DataFrame) -> list[Categorical]:
+    """Patients per level of every categorical variable, per column (overall and by type).
+
+    Shared by Table 1 and the small-cell control, which must see the very counts printed.
+    """
+    groups = _groups(cohort)
+    out = []
+    for col, label, kind, _ in VARIABLES:
+        if kind == "continuous":
+            continue
+        per_group = {g: _level_counts(d[col], kind) for g, d in groups.items()}
+        levels = _levels(per_group["overall"])
+        out.append(Categorical(
+            label, kind == "multi", [_level_label(lvl, col, kind) for lvl in levels],
+            {g: {_level_label(lvl, col, kind): int(per_group[g].get(lvl, 0)) for lvl in levels}
+             for g in groups}))
+    return out
+
+
+def with_log_load(cohort: pd.DataFrame) -> pd.DataFrame:
+    """The cohort with the log10 viral load Table 1 prints beside the IU/mL."""
+    load = cohort["viral_load_at_cmvig"].astype(float)
+    return cohort.assign(log10_viral_load_at_cmvig=np.log10(load.where(load > 0)))
+
+
+def build_table1(cohort: pd.DataFrame, hidden: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Tidy Table 1: one row per variable level, formatted strings in each group's column.
 
     Columns ``variable, level, overall, recurrent, refractory``; the first row (``Patients``)
-    gives each column's n.
+    gives each column's n. ``hidden`` (cell name -> what to print instead, from the small-cell
+    control) replaces counts; a hidden count loses its percentage, and so do the counts of a
+    column whose n is hidden; the medians and ranges of a column whose n is below the limit
+    (a few patients' own values) are hidden too. Missing values are left out of medians.
     """
+    hidden = hidden or {}
+    cohort = with_log_load(cohort)
     groups = _groups(cohort)
-    rows = [{"variable": "Patients", "level": "", **{g: str(len(d)) for g, d in groups.items()}}]
+    sizes = {g: group_size_name(g) for g in groups}
+    rows = [{"variable": "Patients", "level": "",
+             **{g: hidden.get(sizes[g], str(len(d))) for g, d in groups.items()}}]
+    categorical = {c.label: c for c in categorical_counts(cohort)}
     for col, label, kind, decimals in VARIABLES:
         if kind == "continuous":
-            rows.append({"variable": label, "level": "median (range)",
-                         **{g: fmt_median_range(d[col], decimals) for g, d in groups.items()}})
+            rows.append({"variable": label, "level": "median (range)", **{
+                g: hidden[sizes[g]] if _few(sizes[g], hidden) else
+                fmt_median_range(d[col].dropna(), decimals) for g, d in groups.items()}})
             continue
-        per_group = {g: _level_counts(d[col], kind) for g, d in groups.items()}
-        for level in _levels(per_group["overall"]):
-            rows.append({"variable": label, "level": _level_label(level, col, kind),
-                         **{g: fmt_count(int(per_group[g].get(level, 0)), len(groups[g]))
-                            for g in groups}})
+        c = categorical[label]
+        for level in c.levels:
+            rows.append({"variable": label, "level": level, **{
+                g: _cell(c.counts[g][level], len(groups[g]), cell_name(label, level, g),
+                         sizes[g], hidden) for g in groups}})
     return pd.DataFrame(rows, columns=["variable", "level", *groups])
+
+
+def _few(size: str, hidden: Mapping[str, str]) -> bool:
+    # A column of fewer patients than the limit: its minimum and maximum are single patients.
+    return hidden.get(size, "").startswith("<")
+
+
+def _cell(k: int, n: int, name: str, size: str, hidden: Mapping[str, str]) -> str:
+    if name in hidden:
+        return hidden[name]
+    if size in hidden:  # a percentage would give the hidden n back
+        return str(k)
+    return fmt_count(k, n)

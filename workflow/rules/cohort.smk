@@ -8,9 +8,15 @@ rule clean_cohort:
         cleaning_log=report(
             paths.CLEANING_LOG, caption="../report/cleaning_log.rst", category="Cohort"
         ),
+        data_quality=report(
+            paths.DATA_QUALITY, caption="../report/data_quality.rst", category="Cohort"
+        ),
+        study_number_map=paths.STUDY_NUMBERS,
     params:
         lloq=config["lloq_iu_ml"],
         sheet=config["excel_sheet"],
+        cause_categories=config["cause_of_death_categories"],
+        study_period=STUDY_PERIOD[0],
     log:
         paths.log("clean_cohort"),
     conda:

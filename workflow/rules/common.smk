@@ -9,5 +9,6 @@ validate(config, "../schemas/config.schema.yaml")
 
 REPLICATION = settings.replication_check(config)
 LINE_NUMBERS = settings.line_numbers(config)
+STUDY_PERIOD = settings.study_period(config)  # (window or "" when taken from the data, source)
 REPORT_FILES = [paths.manuscript(fmt) for fmt in settings.report_formats(config)]
 

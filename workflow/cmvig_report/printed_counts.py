@@ -1,0 +1,190 @@
+"""Every count of patients that the shareable outputs print, and the sums that tie them.
+
+Small-cell control (config ``min_cell_count``) must see Table 1, the text and Figure 1 together:
+the same quantity appears in several of them (a group's n is Table 1's header, a sentence of the
+abstract and a box of the flow diagram), and a count hidden in one place must not be printed, or
+worked out from a total, in another. So each quantity has one cell name (``disclosure.cell_name``,
+shared with Table 1), and :func:`disclosure_plan` hides cells over the union of their sums.
+Counts a reader can work out without their being printed (the children alive, those who never
+responded, those without a given drug) are cells too, so a small one is protected like the rest.
+
+Kaplan–Meier estimates, their intervals and the numbers at risk under Figure 2 are not cells:
+every step of a curve is an event, so the curve itself shows them (docs/disclosure.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from . import disclosure as dc
+from .table1 import categorical_counts
+
+GROUPS = ("recurrent", "refractory")
+COLUMNS = ("overall", *GROUPS)
+# What a cell hidden only so that a small one cannot be worked out prints as.
+COMPLEMENT_MARK = "[c]"
+
+
+def _name(variable: str, level: str, group: str = "overall") -> str:
+    return dc.cell_name(variable, level, group)
+
+
+def size(group: str) -> str:
+    """The cell of a column's n (Table 1's header, ``infection_type`` in estimates.json)."""
+    return dc.group_size_name(group)
+
+
+# Cells of the text, by quantity; per group where Figure 1 prints them by group.
+RESPONDERS = ("Responders (any time)", "yes")
+NON_RESPONDERS = ("Responders (any time)", "no")
+REACTION = ("Infusion-related adverse event", "yes")
+NO_REACTION = ("Infusion-related adverse event", "no")
+DIED = ("Deaths", "all causes")
+ALIVE = ("Deaths", "alive")
+CMV_DEATH = ("Deaths", "CMV-related")
+OTHER_DEATH = ("Deaths", "other causes")
+
+
+def by_day(day: int) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The cells of responded / not responded by the landmark ``day`` (crude counts)."""
+    label = f"Response by day {day}"
+    return (label, "yes"), (label, "no")
+
+
+@dataclass
+class Plan:
+    """What to hide: cell name -> the mark printed instead, the estimates.json keys that
+    print a hidden cell, and the log rows."""
+
+    min_cell: int
+    hidden: dict[str, str] = field(default_factory=dict)
+    estimate_keys: dict[str, str] = field(default_factory=dict)
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _sum(cells: dict[str, int], constraints: list[dc.Constraint], total: str,
+         parts: dict[str, int], label: str) -> None:
+    cells.update(parts)
+    constraints.append(dc.Constraint(total, tuple(parts), label))
+
+
+def catalogue(cohort: pd.DataFrame, response_day: int,
+              data_quality: Mapping[str, int] | None = None
+              ) -> tuple[dict[str, int], list[dc.Constraint], dict[str, str], dict[str, str]]:
+    """All printed counts: (cells, sums, estimates key -> cell, cell -> where it is printed)."""
+    c = cohort
+    groups = {"overall": c, **{g: c[c["infection_type"] == g] for g in GROUPS}}
+    cells: dict[str, int] = {size(g): len(d) for g, d in groups.items()}
+    where: dict[str, str] = {}
+    sums: list[dc.Constraint] = []
+    _sum(cells, sums, size("overall"), {size(g): len(groups[g]) for g in GROUPS},
+         "patients = recurrent + refractory")
+
+    for var in categorical_counts(c):
+        for level in var.levels:
+            row = {_name(var.label, level, g): var.counts[g][level] for g in GROUPS}
+            _sum(cells, sums, _name(var.label, level), row, f"Table 1, {var.label}, {level}")
+            cells[_name(var.label, level)] = var.counts["overall"][level]
+            for g in COLUMNS:
+                where[_name(var.label, level, g)] = "Table 1"
+                if var.multi:  # a patient has the drug or not: the "not" is known
+                    without = _name(var.label, f"not {level}", g)
+                    _sum(cells, sums, size(g), {_name(var.label, level, g):
+                                                var.counts[g][level],
+                                                without: len(groups[g]) - var.counts[g][level]},
+                         f"Table 1, {var.label}, {level} or not ({g})")
+        if not var.multi:
+            for g in COLUMNS:
+                _sum(cells, sums, size(g), {_name(var.label, lvl, g): var.counts[g][lvl]
+                                            for lvl in var.levels},
+                     f"Table 1, {var.label}, {g} column")
+
+    yes_by, no_by = by_day(response_day)
+    responded_by = c["responded"] & c["days_to_response"].le(response_day).fillna(False)
+    dead = c["died"].astype(bool)
+    flags = {
+        RESPONDERS: c["responded"].astype(bool), NON_RESPONDERS: ~c["responded"].astype(bool),
+        REACTION: c["infusion_reaction"].eq("yes"), NO_REACTION: c["infusion_reaction"].ne("yes"),
+        DIED: dead, ALIVE: ~dead, yes_by: responded_by.astype(bool),
+        no_by: ~responded_by.astype(bool),
+        CMV_DEATH: dead & c["cmv_death"].astype(bool),
+        OTHER_DEATH: dead & ~c["cmv_death"].astype(bool),
+    }
+    counts = {q: {g: int(f[groups[g].index].sum()) for g in COLUMNS} for q, f in flags.items()}
+    for q in flags:
+        _sum(cells, sums, _name(*q), {_name(*q, g): counts[q][g] for g in GROUPS},
+             f"{q[0]}: {q[1]}, overall = recurrent + refractory")
+        cells[_name(*q)] = counts[q]["overall"]
+    for g in COLUMNS:
+        for yes, no in ((RESPONDERS, NON_RESPONDERS), (REACTION, NO_REACTION), (DIED, ALIVE),
+                        (yes_by, no_by)):
+            _sum(cells, sums, size(g), {_name(*yes, g): counts[yes][g],
+                                        _name(*no, g): counts[no][g]}, f"{yes[0]} ({g})")
+        _sum(cells, sums, _name(*DIED, g), {_name(*CMV_DEATH, g): counts[CMV_DEATH][g],
+                                            _name(*OTHER_DEATH, g): counts[OTHER_DEATH][g]},
+             f"deaths by relation to CMV ({g})")
+        for q in (yes_by, no_by, ALIVE, DIED, CMV_DEATH, OTHER_DEATH):
+            where[_name(*q, g)] = "Figure 1" if g != "overall" else "text; Figure 1"
+
+    deaths = c[dead]
+    causes = deaths["cause_of_death_category"].value_counts()
+    _sum(cells, sums, _name(*DIED), {_name("Cause of death", str(k)): int(v)
+                                     for k, v in causes.items()}, "deaths by cause")
+    cmv_causes = deaths.loc[deaths["cmv_death"].astype(bool),
+                            "cause_of_death_category"].value_counts()
+    _sum(cells, sums, _name(*CMV_DEATH), {_name("CMV-related cause of death", str(k)): int(v)
+                                          for k, v in cmv_causes.items()},
+         "CMV-related deaths by cause")
+    for check, k in (data_quality or {}).items():
+        _sum(cells, sums, size("overall"), {_name("Data quality", check): int(k),
+                                            _name("Data quality", f"not {check}"): len(c) - k},
+             f"data quality check {check}")
+
+    keys = {
+        "n_patients": size("overall"),
+        **{f"infection_type.{g}": size(g) for g in GROUPS},
+        "n_responders": _name(*RESPONDERS),
+        **{f"response_by_type.{g}.responders": _name(*RESPONDERS, g) for g in GROUPS},
+        "infusion_reactions": _name(*REACTION),
+        "deaths.total": _name(*DIED), "deaths.cmv_related": _name(*CMV_DEATH),
+        "deaths.other": _name(*OTHER_DEATH),
+        **{f"deaths.causes.{k}": _name("Cause of death", str(k)) for k in causes.index},
+        **{f"deaths.cmv_related_causes.{k}": _name("CMV-related cause of death", str(k))
+           for k in cmv_causes.index},
+        "sex.F": _name("Sex", "Female"), "sex.M": _name("Sex", "Male"),
+        "crude_response.responders": _name(*yes_by), "crude_response.n": size("overall"),
+        **{f"data_quality.{k}": _name("Data quality", k) for k in (data_quality or {})},
+    }
+    for cell in keys.values():
+        where[cell] = _join(where.get(cell), "text")
+    return cells, sums, keys, where
+
+
+def _join(existing: str | None, more: str) -> str:
+    parts = [p for p in (existing or "").split("; ") if p]
+    return "; ".join(dict.fromkeys([*parts, more]))
+
+
+def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
+                    data_quality: Mapping[str, int] | None = None) -> Plan:
+    """Which printed counts to hide for ``min_cell`` (0 = none), over all outputs at once."""
+    plan = Plan(int(min_cell))
+    if plan.min_cell <= 1:
+        return plan
+    cells, sums, keys, where = catalogue(cohort, response_day, data_quality)
+    hidden, log = dc.suppress(cells, sums, plan.min_cell)
+    primary = {s.name for s in log if not s.reason.startswith("complementary")}
+    plan.hidden = {name: f"<{plan.min_cell}" if name in primary else COMPLEMENT_MARK
+                   for name in sorted(hidden)}
+    plan.estimate_keys = {key: plan.hidden[cell] for key, cell in keys.items()
+                          if cell in plan.hidden}
+    # Cells nobody prints (the "not" side of a sum) are hidden for the sums' sake; the log
+    # says where each one would have shown.
+    plan.log = [{**row, "output": where.get(s.name, "not printed (worked out from a total)")}
+                for s, row in zip(log, dc.log_rows(log, ""), strict=True)]
+    return plan
+
