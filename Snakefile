@@ -21,6 +21,7 @@ rule all:
         rules.estimates.output,
         paths.figure_files("svg"),
         paths.figure_files("png"),
-        REPORT_FILES,
+        rules.publish.output,
         rules.manifest.output,
+        [paths.CHANGES_PATIENTS] if COMPARE_WITH else [],
     default_target: True

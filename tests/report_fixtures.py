@@ -100,4 +100,6 @@ def qmd_args(kwargs: dict) -> dict:
     args = stage_args(kwargs)
     args["template_files"] = [str(project / f) for f in paths.template_files("qmd", project)]
     args["figures"] = [p.replace(".svg", ".png") for p in args["figures"]]
+    args["figure_copies"] = [str(project / "report" / "figures" / Path(p).name)
+                             for p in args["figures"]]
     return args

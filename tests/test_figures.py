@@ -102,7 +102,9 @@ def test_files_for_shipped_shape_and_generated_cohort(tmp_path):
             args = dict(cohort=c, svg=str(out["svg"]), png=str(out["png"]),
                         facts=str(out["json"]))
             if fig == "figure1":
-                args.update(response_day=50, max_rows=40)
+                quality = tmp_path / "data_quality.csv"
+                quality.write_text("patient_id,check,detail\n")
+                args.update(response_day=50, max_rows=40, data_quality=str(quality))
             else:
                 args["estimates"] = e
                 curves = tmp_path / f"{name}-curves.csv"
@@ -180,8 +182,10 @@ def test_large_cohort_timeline_shows_a_stated_subset():
     assert "evenly spaced" in meta["timeline_subset_rule"]
     svg = render_bytes(fig)[0].decode()
     assert f"Showing {shown} of 500 patients" in svg
-    shown_ids = [pid for pid in cohort["patient_id"] if f">{pid}<" in svg]
-    assert len(shown_ids) == shown
+    # rows are labelled by study number, never by patient ID
+    labels = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert len(labels) == shown and set(labels) <= {str(n) for n in cohort["study_number"]}
+    assert not any(f">{pid}<" in svg for pid in cohort["patient_id"])
     # one bar per row shown, and the subset is the same on every run
     assert sum(len(c.patches) for c in fig.axes[1].containers) == shown
     assert figure1(cohort, 50, max_rows=40)[1] == meta

@@ -18,6 +18,7 @@ from . import paths, survival
 from .disclosure import LOG_COLUMNS
 from .io import read_clean_cohort, write_csv, write_json
 from .printed_counts import disclosure_plan
+from .quality import VIRAEMIA_WINDOW_DAYS
 from .quality import counts as counts_per_check
 from .table1 import build_table1
 
@@ -169,8 +170,15 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
                       os_hsct_day: int, lloq_iu_ml: float,
                       sensitivity_days: list[int] | None = None,
                       study_period: tuple[str, str] = ("", "data"),
-                      data_quality: dict[str, int] | None = None) -> dict[str, Any]:
-    """All estimates for one cleaned cohort (columns of docs/interfaces.md), JSON-ready."""
+                      data_quality: dict[str, int] | None = None,
+                      sensitivity_margin: float = 0.1,
+                      hidden: dict[str, str] | None = None,
+                      min_cell_count: int = 0) -> dict[str, Any]:
+    """All estimates for one cleaned cohort (columns of docs/interfaces.md), JSON-ready.
+
+    ``hidden`` (estimates key -> mark) is the small-cell control's plan for the counts the text
+    prints; the renderer prints the mark instead of the count.
+    """
     c = cohort
     # Config values may arrive as numpy or text-parsed numbers; the JSON wants plain ints.
     response_day, os_cmvig_day, os_hsct_day = map(int, (response_day, os_cmvig_day, os_hsct_day))
@@ -215,8 +223,11 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         "data_quality": dict(data_quality or {}),
         "sensitivity": sensitivity(c, response_day=response_day, os_hsct_day=os_hsct_day,
                                    days=list(sensitivity_days or [response_day])),
+        "disclosure": {"min_cell_count": int(min_cell_count), "hidden": dict(hidden or {})},
         "settings": {"lloq_iu_ml": float(lloq_iu_ml), "response_day": response_day,
-                     "os_cmvig_day": os_cmvig_day, "os_hsct_day": os_hsct_day},
+                     "os_cmvig_day": os_cmvig_day, "os_hsct_day": os_hsct_day,
+                     "sensitivity_margin": float(sensitivity_margin),
+                     "viraemia_window_days": VIRAEMIA_WINDOW_DAYS},
     }
 
 
@@ -266,7 +277,8 @@ def _null_notes(est: dict[str, Any]) -> list[str]:
 
 def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_day: int,
                  os_hsct_day: int, lloq: float, sensitivity_days: list[int],
-                 study_period: tuple[str, str], min_cell_count: int, estimates: str,
+                 study_period: tuple[str, str], min_cell_count: int,
+                 sensitivity_margin: float = 0.1, estimates: str,
                  table1: str, curves: str, disclosure_log: str) -> list[str]:
     """Step ``estimates``: estimates.json, table1.csv, km_curves.csv and the disclosure log.
 
@@ -275,13 +287,13 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     """
     df = read_clean_cohort(cohort)
     quality = counts_per_check(pd.read_csv(data_quality, dtype=str, keep_default_na=False))
+    plan = disclosure_plan(df, int(response_day), int(min_cell_count), quality)
     est = compute_estimates(df, response_day=response_day, os_cmvig_day=os_cmvig_day,
                             os_hsct_day=os_hsct_day, lloq_iu_ml=lloq,
                             sensitivity_days=sensitivity_days,
                             study_period=(str(study_period[0]), str(study_period[1])),
-                            data_quality=quality)
-    plan = disclosure_plan(df, int(response_day), int(min_cell_count), quality)
-    est["disclosure"] = {"min_cell_count": int(min_cell_count), "hidden": plan.estimate_keys}
+                            data_quality=quality, sensitivity_margin=sensitivity_margin,
+                            hidden=plan.estimate_keys, min_cell_count=int(min_cell_count))
     assert_finite(est)
     json.dumps(est, allow_nan=False)
     log = pd.DataFrame(plan.log + unmapped_causes(df), columns=LOG_COLUMNS)

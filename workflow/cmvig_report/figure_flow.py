@@ -6,6 +6,7 @@ long lines are wrapped at word boundaries, so no count or drug name overflows a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.textpath import TextToPath
 
+from . import printed_counts as pc
 from .formatting import format_median_range, format_number, format_percent
 
 GROUPS = ("recurrent", "refractory")
@@ -73,9 +75,21 @@ def _median_range(values: pd.Series) -> dict[str, float] | None:
             "max": float(values.max())}
 
 
-def _count_pct(k: int, n: int) -> str:
-    # a percentage of an empty group means nothing: print the count alone
-    return f"{format_number(k)} ({format_percent(k / n)})" if n else format_number(k)
+def _shown(k: int, cell: str, hidden: Mapping[str, str]) -> str:
+    return hidden.get(cell, format_number(k))
+
+
+def _count_pct(k: int, n: int, cell: str, size: str, hidden: Mapping[str, str]) -> str:
+    # a percentage of an empty group means nothing, and one of a hidden count or of a hidden
+    # group size would give it back: print the count alone
+    if n == 0 or cell in hidden or size in hidden:
+        return _shown(k, cell, hidden)
+    return f"{format_number(k)} ({format_percent(k / n)})"
+
+
+def _few(size: str, hidden: Mapping[str, str]) -> bool:
+    # fewer patients than the small-cell limit: their medians and ranges are single patients
+    return hidden.get(size, "").startswith("<")
 
 
 def _unit(text: str) -> str:
@@ -83,22 +97,31 @@ def _unit(text: str) -> str:
     return text.replace(" ", NBSP)
 
 
-def _group_texts(c: dict[str, Any], label: str, response_day: int) -> list[str]:
-    n = c["n"]
-    drugs = ", ".join(_unit(f"{name} {format_number(k)}") for name, k in c["top_drugs"])
+def _group_texts(c: dict[str, Any], g: str, label: str, response_day: int,
+                 hidden: Mapping[str, str]) -> list[str]:
+    n, size = c["n"], pc.size(g)
+    drugs = ", ".join(_unit(f"{name} {_shown(k, pc.drug_cell(name, g), hidden)}")
+                      for name, k in c["top_drugs"])
     dead = c["cmv_deaths"] + c["other_deaths"]
-    cmv = _unit(f"CMV-related {format_number(c['cmv_deaths'])}")
-    other = _unit(f"other causes {format_number(c['other_deaths'])}")
+    cmv = _unit(f"CMV-related {_shown(c['cmv_deaths'], pc.cell(pc.CMV_DEATH, g), hidden)}")
+    other = _unit(f"other causes {_shown(c['other_deaths'], pc.cell(pc.OTHER_DEATH, g), hidden)}")
+    yes, no = pc.by_day(response_day)
+    few = _few(size, hidden)
+    antivirals = hidden[size] if few else format_median_range(c["antivirals"])
+    doses = hidden[size] if few else format_median_range(c["doses"])
     return [
-        f"{label} CMV infection " + _unit(f"(n = {format_number(n)})"),
+        f"{label} CMV infection " + _unit(f"(n = {_shown(n, size, hidden)})"),
         "Antivirals before CMVIG\n"
-        f"drugs per patient, median (range): {_unit(format_median_range(c['antivirals']))}\n"
+        f"drugs per patient, median (range): {_unit(antivirals)}\n"
         f"most used: {drugs or 'none'}",
-        f"CMVIG infusions per patient, median (range): {_unit(format_median_range(c['doses']))}",
-        f"Response by day {response_day}: {_unit(_count_pct(c['responded'], n))}\n"
-        f"No response by day {response_day}: {_unit(_count_pct(c['not_responded'], n))}",
-        f"Alive at last follow-up: {_unit(_count_pct(c['alive'], n))}\n"
-        f"Died: {_unit(_count_pct(dead, n))}; {cmv}, {other}",
+        f"CMVIG infusions per patient, median (range): {_unit(doses)}",
+        f"Response by day {response_day}: "
+        f"{_unit(_count_pct(c['responded'], n, pc.cell(yes, g), size, hidden))}\n"
+        f"No response by day {response_day}: "
+        f"{_unit(_count_pct(c['not_responded'], n, pc.cell(no, g), size, hidden))}",
+        f"Alive at last follow-up: "
+        f"{_unit(_count_pct(c['alive'], n, pc.cell(pc.ALIVE, g), size, hidden))}\n"
+        f"Died: {_unit(_count_pct(dead, n, pc.cell(pc.DIED, g), size, hidden))}; {cmv}, {other}",
     ]
 
 
@@ -140,22 +163,25 @@ def _height(text: str) -> float:
     return (text.count("\n") * LINESPACING + 1.15) * SIZE / 72 + 2 * PAD
 
 
-def layout_flow(cohort: pd.DataFrame, response_day: int,
-                width: float) -> tuple[list[list[Box]], float]:
+def layout_flow(cohort: pd.DataFrame, response_day: int, width: float,
+                hidden: Mapping[str, str] | None = None) -> tuple[list[list[Box]], float]:
     """Rows of boxes (top row first) and the total height in inches for a panel ``width`` wide.
 
     Boxes of one row share a height, so the two arms stay aligned whatever their text.
+    ``hidden`` (small-cell control: cell name -> mark) replaces the counts it names.
     """
+    hidden = hidden or {}
     counts = flow_counts(cohort, response_day)
     col_w = 0.47 * width
     centres = {"recurrent": 0.25 * width, "refractory": 0.75 * width}
     # a safety margin: Agg's hinted glyphs can be a little wider than the outlines measured
     inner = col_w - 2 * PAD - 0.06
     top_text = wrap_to_width(
-        "Children given CMVIG after HSCT " + _unit(f"(n = {format_number(len(cohort))})"),
+        "Children given CMVIG after HSCT "
+        + _unit(f"(n = {_shown(len(cohort), pc.size('overall'), hidden)})"),
         inner)
-    rows_text = list(zip(*(_group_texts(counts[g], LABELS[g], response_day) for g in GROUPS),
-                         strict=True))
+    rows_text = list(zip(*(_group_texts(counts[g], g, LABELS[g], response_day, hidden)
+                           for g in GROUPS), strict=True))
     colours = {"recurrent": "#0072B2", "refractory": "#D55E00"}
     tints = {"recurrent": "#E5F1F8", "refractory": "#FAEBE0"}
     rows: list[list[Box]] = []

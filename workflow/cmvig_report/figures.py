@@ -1,7 +1,7 @@
 """Stage 3: the paper's two figures, drawn from the cleaned cohort and the estimates.
 
 Figure 1: (A) cohort flow with counts (:mod:`.figure_flow`), (B) per-patient timeline from HSCT.
-Figure 2: (A) cumulative response by infection type, (B) overall survival after CMVIG, each
+Figure 2: (A) probability of response by infection type, (B) overall survival after CMVIG, each
 with a KMunicate-style table (at risk, events, censored) under the plot.
 
 Only the object-oriented matplotlib API is used (no pyplot state, safe in threads), with the Agg
@@ -101,16 +101,16 @@ def _letter(fig: Figure, x_in: float, top_in: float, letter: str) -> None:
 # ------------------------------------------------------------------ Figure 1
 
 
-SUBSET_RULE = "an evenly spaced sample in order of patient ID"
+SUBSET_RULE = "an evenly spaced sample in order of study number"
 
 
 def timeline_subset(cohort: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str | None]:
-    """At most ``max_rows`` patients: all of them, or an evenly spaced sample by patient_id.
+    """At most ``max_rows`` patients: all of them, or an evenly spaced sample by study number.
 
-    Spacing in patient_id order (not, say, the longest follow-up) keeps the sample
-    representative of the whole cohort and independent of the outcomes drawn.
+    Spacing in study-number order (type of infection, then CMVIG start; not, say, the longest
+    follow-up) keeps the sample representative and independent of the outcomes drawn.
     """
-    ordered = cohort.sort_values("patient_id", kind="stable")
+    ordered = cohort.sort_values("study_number", kind="stable")
     if len(ordered) <= max_rows:
         return ordered, None
     idx = np.unique(np.linspace(0, len(ordered) - 1, max(max_rows, 1)).round().astype(int))
@@ -120,7 +120,7 @@ def timeline_subset(cohort: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, 
 def _timeline_order(shown: pd.DataFrame) -> pd.DataFrame:
     """Recurrent first, then refractory; longest follow-up first within each group."""
     d = shown.assign(order=shown["infection_type"].map({g: i for i, g in enumerate(GROUPS)}))
-    return d.sort_values(["order", "os_from_hsct_days", "patient_id"],
+    return d.sort_values(["order", "os_from_hsct_days", "study_number"],
                          ascending=[True, False, True], kind="stable").reset_index(drop=True)
 
 
@@ -152,7 +152,8 @@ def _draw_timeline(ax: Axes, d: pd.DataFrame, show_ids: bool) -> list[Any]:
             handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=5,
                                   color=colour, markeredgecolor="white", markeredgewidth=0.4,
                                   label=label))
-    ids = d["patient_id"].astype(str).str.replace("$", r"\$", regex=False)  # no mathtext
+    # Rows are labelled by study number only: a patient ID never reaches a shared figure.
+    ids = d["study_number"].astype(str)
     ax.set_yticks(y, list(ids) if show_ids else [])
     ax.tick_params(axis="y", length=0, labelsize=7)
     ax.set_ylim(-0.7, len(d) - 0.3)
@@ -167,11 +168,14 @@ ROW_PITCH = 0.11  # inches per timeline row with a 7-pt patient ID
 FIGURE1_MAX_HEIGHT = 8.65  # inches (220 mm): 251 mm of A4 text height less a 6-line caption
 
 
-def figure1(cohort: pd.DataFrame, response_day: int,
-            max_rows: int = 40) -> tuple[Figure, dict[str, Any]]:
-    """Figure 1 (flow diagram and patient timeline) and the facts its caption needs."""
+def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
+            hidden: dict[str, str] | None = None) -> tuple[Figure, dict[str, Any]]:
+    """Figure 1 (flow diagram and patient timeline) and the facts its caption needs.
+
+    ``hidden`` is the small-cell control's plan (cell name -> mark) for the flow's counts.
+    """
     flow_w = WIDTH - 0.3
-    rows, flow_h = layout_flow(cohort, response_day, flow_w)
+    rows, flow_h = layout_flow(cohort, response_day, flow_w, hidden)
     # from the top: letter row, flow, gap, letter/note row, legend row, (plot), axis, margin
     fixed_h = 0.08 + flow_h + 0.3 + 0.22 + 0.25 + 0.48
     # The figure and a five-line caption must share one A4 page: the plot gets what is left.
@@ -184,7 +188,7 @@ def figure1(cohort: pd.DataFrame, response_day: int,
     d = _timeline_order(shown)
     show_ids = len(d) <= 45
     pitch = ROW_PITCH if show_ids else min(4.8, plot_room) / max(len(d), 1)
-    id_w = (max((text_width(str(p), 7) for p in d["patient_id"]), default=0.2) + 0.08
+    id_w = (max((text_width(str(p), 7) for p in d["study_number"]), default=0.2) + 0.08
             if show_ids else 0.2)
     plot_h = max(len(d), 3) * pitch
     height = fixed_h + plot_h
@@ -212,13 +216,21 @@ def figure1(cohort: pd.DataFrame, response_day: int,
     return fig, meta
 
 
-def run_figure1(*, cohort: str, response_day: int, max_rows: int, svg: str, png: str,
-                facts: str) -> list[str]:
+def run_figure1(*, cohort: str, data_quality: str, response_day: int, max_rows: int,
+                min_cell_count: int = 0, svg: str, png: str, facts: str) -> list[str]:
     """Step ``figure1``: writes the SVG, PNG and caption facts (JSON).
 
-    It needs only the cleaned cohort (no estimates), so it is drawn while the analysis runs.
+    It needs only the cleaned cohort (no estimates), so it is drawn while the analysis runs;
+    small-cell control is planned from the same inputs as the analysis's, so Table 1, the text
+    and the flow hide the same counts.
     """
-    fig, meta = figure1(read_clean_cohort(cohort), int(response_day), int(max_rows))
+    from .printed_counts import disclosure_plan
+    from .quality import counts
+
+    df = read_clean_cohort(cohort)
+    plan = disclosure_plan(df, int(response_day), int(min_cell_count),
+                           counts(pd.read_csv(data_quality, dtype=str, keep_default_na=False)))
+    fig, meta = figure1(df, int(response_day), int(max_rows), plan.hidden)
     _save(fig, svg, png)
     write_json(meta, facts)
     note = (f"timeline shows {meta['timeline_rows_shown']} of {meta['timeline_rows_total']} "
@@ -421,7 +433,7 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
                 marks["response"].append(_censor_marks(ax_a, curve, censored_a[g], COLOURS[g],
                                                        True, omit_a))
         _guide(ax_a, response_day, ticks_a[-1])
-        _finish_axes(ax_a, ticks_a, "Cumulative response (%)")
+        _finish_axes(ax_a, ticks_a, "Probability of response (%)")
         # the p value is the legend title, so "best" keeps both off the curves together
         ax_a.legend(handles=lines + [censored] * ("shown" in marks["response"]), loc="best",
                     frameon=False, title=_logrank_label(estimates.get("logrank_p")),

@@ -44,6 +44,13 @@ def format_percent(x: float | None, decimals: int = 0) -> str:
     return f"{format_fixed(_in_percent(x), decimals)}%"
 
 
+def format_points(x: float | None, decimals: int = 0) -> str:
+    """A difference of two fractions in percentage points: 0.1 -> "10 percentage points"."""
+    if _missing(x):
+        return NOT_ESTIMABLE
+    return f"{format_fixed(_in_percent(x), decimals)} percentage points"
+
+
 def format_ci(lower: float | None, upper: float | None, decimals: int = 0) -> str:
     """Interval limits in percent without the sign: "44–88"."""
     if _missing(lower) or _missing(upper):
@@ -59,6 +66,13 @@ def format_percent_ci(block: dict[str, Any] | None, decimals: int = 0) -> str:
     est = format_percent(block["estimate"], decimals)
     if _missing(block.get("ci_lower")) or _missing(block.get("ci_upper")):
         return f"{est} (95% CI not estimable)"
+    if str(block.get("ci_method", "")).startswith("exact"):
+        # No event by the landmark: one exact one-sided limit, labelled as such.
+        if block["estimate"] == 0:
+            limit = format_percent(block["ci_upper"], decimals)
+            return f"{est} (exact one-sided 97.5% upper limit {limit})"
+        limit = format_percent(block["ci_lower"], decimals)
+        return f"{est} (exact one-sided 97.5% lower limit {limit})"
     return f"{est} (95% CI: {format_ci(block['ci_lower'], block['ci_upper'], decimals)})"
 
 
@@ -141,11 +155,18 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 
 
 def format_month(iso_date: str | None) -> str:
-    """An ISO date as month and year: "2018-07-23" -> "July 2018"."""
+    """An ISO date or month as month and year: "2018-07-23" or "2018-07" -> "July 2018"."""
     if not iso_date:
         return NOT_ESTIMABLE
     year, month = iso_date[:4], int(iso_date[5:7])
     return f"{MONTHS[month - 1]} {year}"
+
+
+def format_period(block: dict[str, Any] | None) -> str:
+    """A ``{first, last}`` block of ``YYYY-MM`` months: "July 2018 – December 2021"."""
+    if not block or not block.get("first") or not block.get("last"):
+        return NOT_ESTIMABLE
+    return f"{format_month(block['first'])} {EN_DASH} {format_month(block['last'])}"
 
 
 def format_value(value: Any) -> str:
@@ -166,9 +187,11 @@ def format_value(value: Any) -> str:
 
 FILTERS = {
     "month": format_month,
+    "period": format_period,
     "percent": format_percent,
     "ci": format_ci,
     "percent_ci": format_percent_ci,
+    "points": format_points,
     "pvalue": format_p,
     "number": format_number,
     "measure": format_measure,

@@ -45,16 +45,46 @@ def figure_files(kind: str) -> list[str]:
     return [figure(name, kind) for name in FIGURE_NAMES]
 
 
-# Stage 4, report: the manuscript in each format, and the audit manifest.
+# Comparison with a previous data freeze (config compare_with): internal, patient level.
+CHANGES_PATIENTS = f"{RESULTS}/changes_patients.csv"
+CHANGES_SUMMARY = f"{RESULTS}/changes_summary.json"
+
+# Stage 4, report. Everything shareable is written to UNCHECKED first (inside the data-protection
+# boundary) and reaches report/ only through the leak check of the publish step.
 FORMATS = ("html", "pdf", "qmd", "docx")
+UNCHECKED = f"{RESULTS}/unchecked"
 MANIFEST = f"{REPORT}/manifest.json"
 PREVIEW_HTML = f"{REPORT}/preview.html"
 PREVIEW_PDF = f"{REPORT}/preview.pdf"
+NUMBERS = "numbers.csv"
+CHECKLIST_CSV = "checklist.csv"
+CHECKLIST_PDF = "checklist.pdf"
+CHANGES = "changes.csv"
+# The Quarto source links its figures here, next to it (report/figures/ once published).
+QMD_FIGURES = "figures"
 
 
 def manuscript(fmt: str) -> str:
-    """``report/manuscript.<fmt>``."""
-    return f"{REPORT}/manuscript.{fmt}"
+    """``manuscript.<fmt>``, the name of the manuscript in one format."""
+    return f"manuscript.{fmt}"
+
+
+def staged(name: str) -> str:
+    """``results/unchecked/<name>``: a shareable file before the leak check."""
+    return f"{UNCHECKED}/{name}"
+
+
+def published(name: str) -> str:
+    """``report/<name>``: a shareable file after the leak check."""
+    return f"{REPORT}/{name}"
+
+
+def shared_files(formats: list[str], compare: bool) -> list[str]:
+    """Names (relative to report/) of every shareable file the build publishes."""
+    names = [manuscript(fmt) for fmt in formats] + [NUMBERS, CHECKLIST_CSV, CHECKLIST_PDF]
+    if "qmd" in formats:
+        names += [f"{QMD_FIGURES}/{Path(p).name}" for p in figure_files("png")]
+    return names + ([CHANGES] if compare else [])
 
 
 def log(rule: str) -> str:
@@ -67,7 +97,9 @@ HTML_TEMPLATE = "manuscript.html.j2"
 QMD_TEMPLATE = "manuscript.qmd.j2"
 TEMPLATE_GLOBS = {
     "html": (HTML_TEMPLATE, "partials/*.html.j2", "text.j2", "metadata.yaml", "style.css"),
+    "checklist": ("checklist.yaml", "checklist.html.j2"),
     "qmd": (QMD_TEMPLATE, "text.j2", "metadata.yaml"),
+    "docx": ("reference.docx",),
 }
 
 

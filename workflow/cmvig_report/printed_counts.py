@@ -38,6 +38,7 @@ def size(group: str) -> str:
     return dc.group_size_name(group)
 
 
+ANTIVIRALS = "Antivirals before CMVIG"  # Table 1's label of the multi-select variable
 # Cells of the text, by quantity; per group where Figure 1 prints them by group.
 RESPONDERS = ("Responders (any time)", "yes")
 NON_RESPONDERS = ("Responders (any time)", "no")
@@ -47,6 +48,16 @@ DIED = ("Deaths", "all causes")
 ALIVE = ("Deaths", "alive")
 CMV_DEATH = ("Deaths", "CMV-related")
 OTHER_DEATH = ("Deaths", "other causes")
+
+
+def cell(quantity: tuple[str, str], group: str = "overall") -> str:
+    """The cell name of a quantity of the text (``DIED``, ``ALIVE``, ...) in one group."""
+    return _name(*quantity, group)
+
+
+def drug_cell(drug: str, group: str) -> str:
+    """The Table 1 cell of an antiviral (as the cohort spells it) in one group."""
+    return _name(ANTIVIRALS, drug[:1].upper() + drug[1:], group)
 
 
 def by_day(day: int) -> tuple[tuple[str, str], tuple[str, str]]:

@@ -84,7 +84,7 @@ def pandoc_metadata_args(front_matter: dict) -> list[str]:
     return args
 
 
-def pandoc_docx(qmd: str | Path, docx_out: str | Path) -> None:
+def pandoc_docx(qmd: str | Path, docx_out: str | Path, reference_doc: str | None = None) -> None:
     """DOCX from the Quarto source with the pandoc bundled in pypandoc-binary.
 
     Figures are linked relative to the .qmd, so pandoc runs in its directory with
@@ -99,7 +99,12 @@ def pandoc_docx(qmd: str | Path, docx_out: str | Path) -> None:
     out = Path(docx_out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.docx")
-    args = [f"--resource-path={qmd.parent}", *pandoc_metadata_args(_front_matter(qmd))]
+    # --columns small enough that every pipe table counts as wide: pandoc then takes the
+    # relative column widths from the dashes of its separator line (Table 1's labels get room).
+    args = [f"--resource-path={qmd.parent}", "--columns=20",
+            *pandoc_metadata_args(_front_matter(qmd))]
+    if reference_doc:
+        args.append(f"--reference-doc={Path(reference_doc).resolve()}")
     try:
         with fixed_source_date():
             pypandoc.convert_file(str(qmd), "docx", format="markdown", outputfile=str(tmp),
@@ -110,16 +115,19 @@ def pandoc_docx(qmd: str | Path, docx_out: str | Path) -> None:
         raise PipelineError(f"pandoc could not make {docx_out}: {exc}") from None
 
 
-def run_docx(*, qmd: str, docx: str, figures: list[str] | None = None) -> list[str]:
-    """Step ``docx``: report/manuscript.docx by Quarto when installed, else by pandoc.
+def run_docx(*, qmd: str, docx: str, figures: list[str] | None = None,
+             reference_doc: list[str] | None = None) -> list[str]:
+    """Step ``docx``: the DOCX by Quarto when installed, else by pandoc.
 
-    ``figures`` (the PNGs) are read by Quarto or pandoc through the links in ``qmd``.
+    ``figures`` (the PNGs beside ``qmd``) are read through its links; ``reference_doc``
+    (templates/reference.docx, optional) gives the Word styles.
     """
     del figures
     docx_out = docx
+    reference = (reference_doc or [None])[0]
     quarto = find_quarto()
     if quarto is None:
-        pandoc_docx(qmd, docx_out)
+        pandoc_docx(qmd, docx_out, reference)
         return [f"quarto not found on PATH: {docx_out} made by pandoc instead"]
     qmd_path = Path(qmd).resolve()
     if not qmd_path.is_file():

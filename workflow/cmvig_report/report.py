@@ -1,165 +1,60 @@
 """Stage 4: fill the templates with the results: HTML and PDF (WeasyPrint) and Quarto source.
 
-Templates render with ``StrictUndefined`` (a misspelled variable stops the build naming the
-template, the line and the name) and, for HTML, autoescaping. WeasyPrint gets a URL fetcher that
-serves files inside the project only and refuses everything else, so rendering never touches
-the network. The same inputs give the same PDF bytes: no timestamp is written unless the user
-sets ``SOURCE_DATE_EPOCH``, and the PDF identifier is a hash of the HTML.
+Every value the templates see is *tracked* (:mod:`.register`): the number filters print it in a
+``data-source`` span in the HTML and the register of printed numbers (``numbers.csv``) is read
+back from the rendered page. The manuscript is written to ``results/unchecked/`` first: the
+``publish`` step scans it for anything identifying (:mod:`.publish`) before it reaches
+``report/``.
 
 This module imports only jinja2, yaml and (when a PDF is written) weasyprint, so that a template
-edit re-renders quickly: no pandas, no matplotlib (``io`` imports pandas only inside the
-functions that read tables).
+edit re-renders quickly: no pandas, no matplotlib.
 
 Template context (documented for template authors in templates/README.md):
 ``est`` estimates.json, ``meta`` templates/metadata.yaml, ``prov`` provenance.json,
-``figures`` (name -> ``{src, facts}``: the file relative to the output and its caption facts),
-``refs`` reference id -> number, ``table1`` (results/table1.csv as groups and rows, see
-:func:`table1_rows`), ``replication``,
+``figures`` (name -> ``{src, facts}``: the image to show and its caption facts), ``refs``
+reference id -> number, ``table1`` (results/table1.csv as groups and rows, see
+:func:`table1_rows`), ``shipped`` (the shipped synthetic cohort is analysed), ``replication``,
 ``replication_rows`` ({label, published, reproduced, matches}), ``replication_matches``,
-``published_source``, ``line_numbers``, ``build_date`` (ISO date from SOURCE_DATE_EPOCH or None),
-``stylesheet`` (templates/style.css, inlined), ``output`` ("html" or "qmd").
+``published_source``, ``changes`` (the previous data freeze, or None), ``inputs`` (role ->
+sha256 and bytes, no paths), ``settings`` (the config as printed, paths left out),
+``line_numbers``, ``number_appendix``, ``numbers`` (the register, for that appendix),
+``build_date``, ``stylesheet``, ``output`` ("html" or "qmd").
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
+import base64
+import csv
 import os
-import re
-import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import jinja2
-import yaml
 from markupsafe import Markup
 
+from . import checklist, freeze
 from .errors import PipelineError
-from .formatting import FILTERS, round_half_up
-from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
-from .paths import HTML_TEMPLATE, QMD_TEMPLATE
+from .formatting import round_half_up
+from .io import atomic_write_bytes, atomic_write_text
+from .metadata import validate_metadata
+from .paths import HTML_TEMPLATE, QMD_FIGURES, QMD_TEMPLATE
+from .register import (
+    NUMBERS_COLUMNS,
+    Register,
+    numbers_table,
+    template_names,
+    track,
+    typed_numbers,
+)
+from .templating import make_environment, read_json, read_text, read_yaml, render_template
 
 METADATA = "metadata.yaml"
 STYLESHEET = "style.css"
-
-# Errors a template can cause by calling a filter or attribute on the wrong kind of value.
-TEMPLATE_RUNTIME_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError,
-                           ZeroDivisionError)
-
-
-# --------------------------------------------------------------------------------------------
-# Files
-
-
-def _read_text(path: str | Path, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: {what} not found") from None
-    except UnicodeDecodeError as exc:
-        raise PipelineError(f"{path}: {what} is not UTF-8 text ({exc.reason})") from None
-
-
-def _read_json(path: str | Path, what: str) -> Any:
-    try:
-        return json.loads(_read_text(path, what))
-    except json.JSONDecodeError as exc:
-        raise PipelineError(f"{path}: {what} is not valid JSON (line {exc.lineno}: {exc.msg})"
-                            ) from None
-
-
-def read_yaml(path: str | Path, what: str) -> Any:
-    """A YAML mapping, or a PipelineError naming the file and what it should have held."""
-    try:
-        data = yaml.safe_load(_read_text(path, what))
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: {what} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise PipelineError(f"{path}: {what} must be a YAML mapping (key: value lines)")
-    return data
-
-
-# --------------------------------------------------------------------------------------------
-# Templates
-
-
-def markdown_escape(text: Any) -> str:
-    """Data text as literal Markdown: characters pandoc would read as markup get a backslash."""
-    return re.sub(r"([\\`*_\[\]<>|$@~^#])", r"\\\1", str(text))
-
-
-def make_environment(templates: str | Path, *, html: bool = True) -> jinja2.Environment:
-    """Jinja2 environment for the manuscript templates, with the number filters.
-
-    ``html`` switches autoescaping on (HTML) or off (Quarto source). The ``text`` filter marks
-    data strings that are printed as plain text: autoescaping covers them in HTML, and in the
-    Quarto source it escapes Markdown characters.
-    """
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=html,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(FILTERS)
-    env.filters["text"] = str if html else markdown_escape
-    return env
-
-
-def _display_path(filename: str | None, templates: Path) -> str:
-    if not filename:
-        return "<template>"
-    try:
-        return Path(filename).resolve().relative_to(templates.resolve().parent).as_posix()
-    except ValueError:
-        return filename
-
-
-def _template_location(exc: BaseException, templates: Path) -> tuple[str, int | None]:
-    # Jinja rewrites tracebacks so that template frames carry the template's file and line;
-    # the innermost template frame is where the mistake is.
-    location: tuple[str, int | None] = ("<template>", None)
-    root = str(templates.resolve())
-    for frame, lineno in traceback.walk_tb(exc.__traceback__):
-        filename = frame.f_code.co_filename
-        if filename.startswith(root) or filename.endswith(".j2"):
-            location = (_display_path(filename, templates), lineno)
-    return location
-
-
-def render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
-    """Render one template; template mistakes become a PipelineError with file and line."""
-    templates = Path(env.loader.searchpath[0])  # type: ignore[union-attr]
-    try:
-        return env.get_template(name).render(context)
-    except jinja2.TemplateSyntaxError as exc:
-        where = _display_path(exc.filename, templates) if exc.filename else exc.name
-        raise PipelineError(f"template {where}, line {exc.lineno}: {exc.message}") from None
-    except jinja2.TemplateNotFound as exc:
-        filename, lineno = _template_location(exc, templates)
-        where = f" (included from {filename}, line {lineno})" if lineno else ""
-        raise PipelineError(f"template not found: {exc.name}, looked for in {templates}"
-                            f"{where}") from None
-    except jinja2.UndefinedError as exc:
-        filename, lineno = _template_location(exc, templates)
-        name_match = re.search(r"'([^']+)' is undefined|no attribute '([^']+)'", exc.message or "")
-        undefined = next((g for g in name_match.groups() if g), None) if name_match else None
-        what = f"undefined variable {undefined!r}" if undefined else "undefined variable"
-        raise PipelineError(
-            f"template {filename}, line {lineno}: {what} ({exc.message})"
-        ) from None
-    except TEMPLATE_RUNTIME_ERRORS as exc:
-        filename, lineno = _template_location(exc, templates)
-        if filename == "<template>":
-            raise  # not a template mistake: a bug in this module
-        raise PipelineError(
-            f"template {filename}, line {lineno}: {type(exc).__name__}: {exc}"
-        ) from None
+CHECKLIST_ITEMS = "checklist.yaml"
+CHECKLIST_TEMPLATE = "checklist.html.j2"
+# Config keys that hold paths or raw text from the input: the appendix names inputs by role and
+# checksum, and prints the size of the vocabulary, never its raw texts.
+UNPRINTED_SETTINGS = ("patients", "viral_loads", "published", "compare_with")
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,6 +75,7 @@ def replication_rows(estimates: dict[str, Any], published: dict[str, Any]) -> li
 
     Each entry of ``published["values"]`` has ``label``, ``key`` (dotted path in estimates),
     ``published`` (as printed) and optionally ``scale`` (e.g. 100 for a fraction printed as %).
+    A study period (``{first, last}``) is compared as ``YYYY-MM/YYYY-MM``.
     """
     rows = []
     for i, item in enumerate(published.get("values") or []):
@@ -187,22 +83,20 @@ def replication_rows(estimates: dict[str, Any], published: dict[str, Any]) -> li
         if missing:
             raise PipelineError(f"published values, entry {i + 1}: missing {', '.join(missing)}")
         value = _dig(estimates, item["key"])
-        pub = item["published"]
-        text = str(pub)
+        text = str(item["published"])
         decimals = len(text.split(".")[1]) if "." in text else 0
-        if isinstance(value, dict) and {"first", "last"} <= set(value):  # a period, YYYY-MM
+        if isinstance(value, dict) and {"first", "last"} <= set(value):
             shown = f"{value['first']}/{value['last']}"
-            rows.append({"label": item["label"], "published": text, "reproduced": shown,
-                         "matches": shown == text})
-            continue
-        if value is None or isinstance(value, (dict, list, str, bool)):
+            matches = shown == text
+        elif value is None or isinstance(value, (dict, list, str, bool)):
             shown, matches = "not estimable", False
         else:
             rounded = round_half_up(value * item.get("scale", 1), decimals)
             shown = f"{rounded:.{decimals}f}" if decimals else str(int(rounded))
-            matches = shown == (f"{float(pub):.{decimals}f}" if decimals else str(int(pub)))
+            pub = float(item["published"])
+            matches = shown == (f"{pub:.{decimals}f}" if decimals else str(int(pub)))
         rows.append({"label": item["label"], "published": text, "reproduced": shown,
-                     "matches": matches})
+                     "matches": matches, "key": item["key"], "index": i})
     return rows
 
 
@@ -211,10 +105,9 @@ def table1_rows(path: str | Path) -> dict[str, Any]:
 
     Returns ``{"groups": [{"key", "label", "n"}], "rows": [{"kind", "label", "cells"}]}``
     where ``kind`` is ``continuous`` (a median (range) row), ``variable`` (the heading of a
-    categorical variable, no cells) or ``level`` (one level of it).
+    categorical variable, no cells) or ``level`` (one level of it). Cells are tracked as
+    ``table1.csv#<variable>: <level>/<column>``.
     """
-    import csv
-
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -223,67 +116,109 @@ def table1_rows(path: str | Path) -> dict[str, Any]:
         raise PipelineError(f"{path}: not a Table 1 file (columns variable, level, groups...)")
     keys = header[2:]
     first, *body = table
-    groups = [{"key": k, "label": k.capitalize(), "n": n} for k, n in zip(keys, first[2:],
-                                                                        strict=True)]
+
+    def cells(variable: str, level: str, values: list[str]) -> list[Any]:
+        row = f"{variable}: {level}" if level else variable
+        return [track(v, f"table1.csv#{row}/{k}") for k, v in zip(keys, values, strict=True)]
+
+    def label(text: str, row: str) -> Any:
+        return track(text, f"table1.csv#{row}")
+
+    sizes = cells(first[0], first[1], first[2:])
+    groups = [{"key": k, "label": k.capitalize(), "n": n}
+              for k, n in zip(keys, sizes, strict=True)]
     rows: list[dict[str, Any]] = []
     previous = None
-    for variable, level, *cells in body:
+    for variable, level, *values in body:
         if level == "median (range)":
-            rows.append({"kind": "continuous", "label": variable, "cells": cells})
+            rows.append({"kind": "continuous", "label": label(variable, variable),
+                         "cells": cells(variable, level, values)})
             previous = None
             continue
         if variable != previous:
-            rows.append({"kind": "variable", "label": variable, "cells": []})
+            rows.append({"kind": "variable", "label": label(variable, variable), "cells": []})
             previous = variable
-        rows.append({"kind": "level", "label": level, "cells": cells})
+        rows.append({"kind": "level", "label": label(level, f"{variable}: {level}"),
+                     "cells": cells(variable, level, values)})
     return {"groups": groups, "rows": rows}
 
 
-def _figures(figures: list[str], figure_facts: list[str], out_dir: str | Path
+def _figures(figures: list[str], figure_facts: list[str], output: str
              ) -> dict[str, dict[str, Any]]:
     # A figure is known by its file name (results/figures/<name>.svg): the templates show
-    # `figures.<name>.src` and read the caption facts from `figures.<name>.facts`.
+    # `figures.<name>.src` and read the caption facts from `figures.<name>.facts`. The HTML
+    # carries its figures inside (one file to send); the Quarto source links them relative to
+    # where it is published (report/).
     facts = {Path(p).stem: p for p in figure_facts}
     out: dict[str, dict[str, Any]] = {}
     for path in figures:
         name = Path(path).stem
         if name not in facts:
             raise PipelineError(f"{path}: no caption facts ({name}.json) among the inputs")
-        rel = os.path.relpath(Path(path).resolve(), Path(out_dir).resolve())
-        out[name] = {"src": Path(rel).as_posix(),
-                     "facts": _read_json(facts[name], f"{name} caption facts")}
+        if output == "html":
+            data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+            src = f"data:image/svg+xml;base64,{data}"
+        else:
+            src = f"{QMD_FIGURES}/{Path(path).name}"
+        out[name] = {"src": src, "facts": track(read_json(facts[name], f"{name} caption facts"),
+                                                f"{name}.json")}
+    return out
+
+
+def printed_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The config as the reproducibility appendix prints it: no input paths, and the cause
+    vocabulary as a number of categories (its raw texts come from the export)."""
+    out = {k: v for k, v in config.items() if k not in UNPRINTED_SETTINGS}
+    if isinstance(out.get("cause_of_death_categories"), dict):
+        out["cause_of_death_categories"] = len(out["cause_of_death_categories"])
     return out
 
 
 def build_context(*, template_dir: str | Path, estimates: str, table1: str,
                   figures: list[str], figure_facts: list[str], provenance: str, published: str,
-                  replication: bool, line_numbers: bool, out_dir: str | Path,
-                  output: str) -> dict[str, Any]:
+                  replication: bool, shipped: bool, line_numbers: bool, output: str,
+                  number_appendix: bool = False,
+                  changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the templates may use (listed in this module's docstring)."""
     tdir = Path(template_dir)
-    est = _read_json(estimates, "estimates")
+    est = read_json(estimates, "estimates")
     meta = read_yaml(tdir / METADATA, "manuscript metadata")
+    validate_metadata(meta, str(tdir / METADATA))
     pub = read_yaml(published, "published values") if replication else {}
     rows = replication_rows(est, pub) if replication else []
+    for row in rows:  # printed from both files: tracked to each
+        where = f"published.yaml#values[{row['index']}]"
+        row["label"] = track(row["label"], f"{where}.label")
+        row["published"] = track(row["published"], f"{where}.published")
+        row["reproduced"] = track(row["reproduced"], f"estimates.json#{row['key']}")
+    prov = read_json(provenance, "provenance record")
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     build_date = (datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d")
                   if epoch.isdigit() else None)
-    refs = {str(r.get("id")): i for i, r in enumerate(meta.get("references") or [], start=1)
-            if isinstance(r, dict)}
+    refs = {str(r.get("id")): track(i, f"metadata.yaml#references[{i - 1}]")
+            for i, r in enumerate(meta.get("references") or [], start=1) if isinstance(r, dict)}
     return {
-        "est": est,
-        "meta": meta,
-        "prov": _read_json(provenance, "provenance record"),
-        "figures": _figures(figures, figure_facts, out_dir),
+        "est": track(est, "estimates.json"),
+        "meta": track(meta, "metadata.yaml"),
+        "prov": track(prov, "provenance.json"),
+        "inputs": track(prov.get("inputs", {}), "provenance.json#inputs"),
+        "settings": track(printed_settings(prov.get("config", {})), "provenance.json#config"),
+        "figures": _figures(figures, figure_facts, output),
         "refs": refs,
         "table1": table1_rows(table1),
+        "shipped": bool(shipped),
         "replication": bool(replication),
         "replication_rows": rows,
-        "replication_matches": sum(r["matches"] for r in rows),
-        "published_source": pub.get("source", ""),
+        "replication_matches": track(sum(r["matches"] for r in rows),
+                                     "published.yaml#values (matching)"),
+        "replication_count": track(len(rows), "published.yaml#values"),
+        "published_source": track(pub.get("source", ""), "published.yaml#source"),
+        "changes": changes,
         "line_numbers": bool(line_numbers),
+        "number_appendix": bool(number_appendix),
+        "numbers": [],
         "build_date": build_date,
-        "stylesheet": Markup(_read_text(tdir / STYLESHEET, "stylesheet")) if output == "html"
+        "stylesheet": Markup(read_text(tdir / STYLESHEET, "stylesheet")) if output == "html"
         else "",
         "output": output,
     }
@@ -297,122 +232,117 @@ def template_dir(template_files: list[str], main: str) -> Path:
     raise PipelineError(f"{main} is not among the templates ({', '.join(template_files)})")
 
 
-# --------------------------------------------------------------------------------------------
-# PDF
+def _register(est_path: str, html: bool) -> Register:
+    est = read_json(est_path, "estimates")
+    return Register(html=html, hidden=(est.get("disclosure") or {}).get("hidden") or {},
+                    cohort_n=est.get("n_patients"))
 
 
-class ProjectOnlyFetcher:
-    """WeasyPrint URL fetcher: files inside ``root`` and ``data:`` URLs only.
-
-    Anything else (http, https, ftp, files outside the project) is refused before any
-    connection is attempted; the refusal is recorded in ``refused`` and WeasyPrint, which skips
-    a resource it cannot fetch, carries on without it.
-    """
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root).resolve()
-        self.refused: list[str] = []
-
-    def __call__(self, url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        from weasyprint.urls import default_url_fetcher  # v66: default_url_fetcher(url, ...)
-
-        scheme = urlsplit(url).scheme.lower()
-        if scheme == "data":
-            return default_url_fetcher(url)
-        if scheme == "file":
-            parts = urlsplit(url)
-            path = Path(unquote(parts.path)).resolve()
-            if parts.netloc in ("", "localhost") and (
-                    path == self.root or self.root in path.parents):
-                return default_url_fetcher(url)
-            reason = "outside the project"
-        else:
-            reason = "no network access"
-        message = f"refused to fetch {url}: {reason}"
-        if message not in self.refused:
-            self.refused.append(message)
-        raise PermissionError(message)
-
-
-class _Notes(logging.Handler):
-    """Collects WeasyPrint's warnings (e.g. an unknown CSS property) as notes for the user."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if "refused to fetch" in message:  # already a note of its own
-            return
-        note = f"WeasyPrint: {' '.join(message.split())}"
-        if note not in self.messages:
-            self.messages.append(note)
-
-
-def html_to_pdf(html: str, base_dir: str | Path, root: str | Path) -> tuple[bytes, list[str]]:
-    """PDF bytes of ``html`` (relative URLs resolved from ``base_dir``) and notes for the user.
-
-    Deterministic: WeasyPrint writes no creation date unless the HTML carries
-    ``dcterms.created``; fonts are subset with a fixed timestamp; the PDF /ID is a hash of the
-    HTML instead of a random value.
-    """
-    from weasyprint import HTML
-
-    fetcher = ProjectOnlyFetcher(root)
-    logger = logging.getLogger("weasyprint")
-    handler = _Notes()
-    saved = (logger.level, logger.propagate)
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
-    try:
-        document = HTML(string=html, base_url=Path(base_dir).resolve().as_uri() + "/",
-                        url_fetcher=fetcher).render()
-        identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
-        with fixed_source_date():
-            pdf = document.write_pdf(pdf_identifier=identifier)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
-    return pdf, fetcher.refused + handler.messages
+def check_typed_numbers(env: Any, names: list[str], strict: bool) -> list[str]:
+    """Numbers typed into templates: notes (a warning each), or an error with ``strict``."""
+    found = typed_numbers(env, names)
+    if found and strict:
+        raise PipelineError(f"{len(found)} number(s) typed into the templates "
+                            "(strict_numbers: true):\n  " + "\n  ".join(map(str, found)))
+    return [f"warning: {f}" for f in found]
 
 
 # --------------------------------------------------------------------------------------------
 # Stages
 
 
+def _changes(compare: str, estimates: str, table1: str, changes_summary: str | None
+             ) -> dict[str, Any] | None:
+    if not compare:
+        return None
+    rows = freeze.compare(compare, str(Path(estimates).parent), table1=table1)
+    patients = read_json(changes_summary, "changes summary") if changes_summary else {}
+    return {"rows": track(rows, "changes.csv"), "raw_rows": rows,
+            "patients": track(patients, "changes_summary.json")}
+
+
 def run_render(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
                figure_facts: list[str], provenance: str, published: str, replication: bool,
-               line_numbers: bool, html: str, pdf: str | None = None) -> list[str]:
-    """Step ``manuscript``: report/manuscript.html and (unless ``pdf`` is None) the PDF."""
+               shipped: bool = False, line_numbers: bool = False, strict_numbers: bool = False,
+               number_appendix: bool = False, compare_with: str = "",
+               changes_summary: str | None = None, html: str, pdf: str | None = None,
+               numbers: str | None = None, checklist_csv: str | None = None,
+               checklist_pdf: str | None = None, changes_csv: str | None = None) -> list[str]:
+    """Step ``manuscript``: the HTML and (unless ``pdf`` is None) the PDF, with the register of
+    printed numbers, the reporting checklist and, with ``compare_with``, the changes since the
+    previous data freeze."""
     out_dir = Path(html).parent
     tdir = template_dir(template_files, HTML_TEMPLATE)
+    register = _register(estimates, html=True)
+    env = make_environment(tdir, register=register)
+    notes = check_typed_numbers(env, [n for n in template_names(tdir)
+                                      if n != QMD_TEMPLATE and n != CHECKLIST_TEMPLATE],
+                                strict_numbers)
+    changes = _changes(compare_with, estimates, table1, changes_summary)
     context = build_context(template_dir=tdir, estimates=estimates, table1=table1,
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
-                            published=published, replication=replication,
-                            line_numbers=line_numbers, out_dir=out_dir, output="html")
-    text = render_template(make_environment(tdir), HTML_TEMPLATE, context)
-    notes: list[str] = []
-    pdf_bytes = None
+                            published=published, replication=replication, shipped=shipped,
+                            line_numbers=line_numbers, output="html",
+                            number_appendix=number_appendix, changes=changes)
+    text = render_template(env, HTML_TEMPLATE, context)
+    rows = numbers_table(text, register)
+    if number_appendix:  # a second pass prints the register of the first
+        context["numbers"] = track([dict(r) for r in rows], "numbers.csv")
+        text = render_template(env, HTML_TEMPLATE, context)
+        rows = numbers_table(text, register)
+    notes += checklist.word_count_notes(text, context["meta"])
+    pdf_bytes, anchors = None, {}
     if pdf:
-        pdf_bytes, notes = html_to_pdf(text, out_dir, tdir.resolve().parent)
+        from .pdf import html_to_pdf
+
+        pdf_bytes, pdf_notes, anchors = html_to_pdf(text, out_dir, tdir.resolve().parent)
+        notes += pdf_notes
     atomic_write_text(html, text)
     if pdf_bytes is not None:
         atomic_write_bytes(pdf, pdf_bytes)  # type: ignore[arg-type]
+    if numbers:
+        atomic_write_bytes(numbers, _csv(rows, NUMBERS_COLUMNS))
+    if checklist_csv:
+        items = checklist.build(read_yaml(tdir / CHECKLIST_ITEMS, "reporting checklist"),
+                                anchors, text)
+        atomic_write_bytes(checklist_csv, _csv(items, checklist.COLUMNS))
+        if checklist_pdf:
+            checklist.write_pdf(env, items, context, checklist_pdf, out_dir, tdir)
+    if changes_csv:
+        atomic_write_bytes(changes_csv, _csv(freeze.printed_only(
+            (changes or {}).get("raw_rows", []), {r["source"] for r in rows}), freeze.COLUMNS))
     return notes
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n",
+                            extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
             figure_facts: list[str], provenance: str, published: str, replication: bool,
-            line_numbers: bool, qmd: str) -> list[str]:
-    """Step ``quarto_source``: report/manuscript.qmd, the same manuscript as Quarto source."""
+            shipped: bool = False, line_numbers: bool = False, strict_numbers: bool = False,
+            compare_with: str = "", changes_summary: str | None = None, qmd: str,
+            figure_copies: list[str]) -> list[str]:
+    """Step ``quarto_source``: the same manuscript as Quarto source, with its PNG figures
+    copied beside it (``figures/``), so that it can be sent and rendered on its own."""
+    for src, dest in zip(figures, figure_copies, strict=True):
+        atomic_write_bytes(dest, Path(src).read_bytes())
     tdir = template_dir(template_files, QMD_TEMPLATE)
+    register = _register(estimates, html=False)
+    env = make_environment(tdir, html=False, register=register)
+    notes = check_typed_numbers(env, [QMD_TEMPLATE], strict_numbers)
     context = build_context(template_dir=tdir, estimates=estimates, table1=table1,
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
-                            published=published, replication=replication,
-                            line_numbers=line_numbers, out_dir=Path(qmd).parent, output="qmd")
-    text = render_template(make_environment(tdir, html=False), QMD_TEMPLATE, context)
-    atomic_write_text(qmd, text)
-    return []
+                            published=published, replication=replication, shipped=shipped,
+                            line_numbers=line_numbers, output="qmd",
+                            changes=_changes(compare_with, estimates, table1, changes_summary))
+    atomic_write_text(qmd, render_template(env, QMD_TEMPLATE, context))
+    return notes
+

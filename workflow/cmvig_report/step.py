@@ -31,6 +31,8 @@ STEPS: dict[str, tuple[str, str]] = {
     "manuscript": ("report", "run_render"),
     "quarto_source": ("report", "run_qmd"),
     "docx": ("quarto", "run_docx"),
+    "publish": ("publish", "run_publish"),
+    "freeze_changes": ("freeze", "run_freeze_changes"),
     "manifest": ("provenance", "run_manifest"),
 }
 

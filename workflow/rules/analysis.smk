@@ -17,10 +17,29 @@ rule estimates:
         os_hsct_day=config["os_hsct_day"],
         lloq=config["lloq_iu_ml"],
         sensitivity_days=config["sensitivity_days"],
+        sensitivity_margin=config["sensitivity_margin"],
         study_period=STUDY_PERIOD,
         min_cell_count=config["min_cell_count"],
     log:
         paths.log("estimates"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/step.py"
+
+
+# With compare_with (a previous build's results/ folder): which patients were added, removed or
+# changed since that freeze. Internal: the list holds patient IDs; the manuscript prints counts.
+rule freeze_changes:
+    input:
+        cohort=rules.clean_cohort.output.cohort,
+    output:
+        changes_patients=paths.CHANGES_PATIENTS,
+        changes_summary=paths.CHANGES_SUMMARY,
+    params:
+        compare_with=COMPARE_WITH,
+    log:
+        paths.log("freeze_changes"),
     conda:
         "../envs/pipeline.yaml"
     script:

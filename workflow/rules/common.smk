@@ -10,5 +10,9 @@ validate(config, "../schemas/config.schema.yaml")
 REPLICATION = settings.replication_check(config)
 LINE_NUMBERS = settings.line_numbers(config)
 STUDY_PERIOD = settings.study_period(config)  # (window or "" when taken from the data, source)
-REPORT_FILES = [paths.manuscript(fmt) for fmt in settings.report_formats(config)]
+SHIPPED = settings.is_shipped_cohort(config)
+COMPARE_WITH = str(config["compare_with"] or "")
+FORMATS = settings.report_formats(config)
+# Every shareable file, by its name under report/ (and under results/unchecked/ before the check).
+SHARED_FILES = paths.shared_files(FORMATS, bool(COMPARE_WITH))
 

@@ -5,6 +5,7 @@
 rule figure1:
     input:
         cohort=rules.clean_cohort.output.cohort,
+        data_quality=rules.clean_cohort.output.data_quality,
     output:
         svg=report(
             paths.figure("figure1", "svg"),
@@ -16,6 +17,7 @@ rule figure1:
     params:
         response_day=config["response_day"],
         max_rows=config["timeline_max_rows"],
+        min_cell_count=config["min_cell_count"],
     log:
         paths.log("figure1"),
     conda:

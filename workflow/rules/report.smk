@@ -1,5 +1,7 @@
-# The manuscript in each format. Each renderer declares the templates it reads
-# (paths.TEMPLATE_GLOBS), so an edit to style.css re-runs only the HTML/PDF and the manifest.
+# The manuscript in each format. Every shareable file is written to results/unchecked/ first;
+# the publish step scans it for anything identifying and only then copies it to report/.
+# Each renderer declares the templates it reads (paths.TEMPLATE_GLOBS), so an edit to
+# style.css re-runs only the HTML/PDF, the publish step and the manifest.
 
 # Results every format prints: estimates, Table 1, provenance and the figures' caption facts.
 RESULTS_PRINTED = dict(
@@ -8,20 +10,32 @@ RESULTS_PRINTED = dict(
     provenance=rules.provenance.output.provenance,
     published=config["published"],
     figure_facts=paths.figure_files("json"),
+    **({"changes_summary": paths.CHANGES_SUMMARY} if COMPARE_WITH else {}),
 )
-RENDER_SETTINGS = dict(replication=REPLICATION, line_numbers=LINE_NUMBERS)
+RENDER_SETTINGS = dict(
+    replication=REPLICATION,
+    shipped=SHIPPED,
+    line_numbers=LINE_NUMBERS,
+    strict_numbers=settings.flag(config, "strict_numbers"),
+    compare_with=COMPARE_WITH,
+)
 
 
 rule manuscript:
     input:
         **RESULTS_PRINTED,
-        template_files=paths.template_files("html"),
+        template_files=paths.template_files("html") + paths.template_files("checklist"),
         figures=paths.figure_files("svg"),
     output:
-        html=paths.manuscript("html"),
-        pdf=paths.manuscript("pdf"),
+        html=paths.staged(paths.manuscript("html")),
+        pdf=paths.staged(paths.manuscript("pdf")),
+        numbers=paths.staged(paths.NUMBERS),
+        checklist_csv=paths.staged(paths.CHECKLIST_CSV),
+        checklist_pdf=paths.staged(paths.CHECKLIST_PDF),
+        **({"changes_csv": paths.staged(paths.CHANGES)} if COMPARE_WITH else {}),
     params:
         **RENDER_SETTINGS,
+        number_appendix=settings.flag(config, "number_appendix"),
     log:
         paths.log("manuscript"),
     conda:
@@ -36,7 +50,10 @@ rule quarto_source:
         template_files=paths.template_files("qmd"),
         figures=paths.figure_files("png"),
     output:
-        qmd=paths.manuscript("qmd"),
+        qmd=paths.staged(paths.manuscript("qmd")),
+        figure_copies=[
+            paths.staged(f"{paths.QMD_FIGURES}/{name}.png") for name in paths.FIGURE_NAMES
+        ],
     params:
         **RENDER_SETTINGS,
     log:
@@ -50,9 +67,10 @@ rule quarto_source:
 rule docx:
     input:
         qmd=rules.quarto_source.output.qmd,
-        figures=paths.figure_files("png"),
+        figures=rules.quarto_source.output.figure_copies,
+        reference_doc=paths.template_files("docx"),
     output:
-        docx=paths.manuscript("docx"),
+        docx=paths.staged(paths.manuscript("docx")),
     log:
         paths.log("docx"),
     conda:
@@ -61,7 +79,28 @@ rule docx:
         "../scripts/step.py"
 
 
-# The audit trail, last: checksums of every input, result, template and manuscript file.
+# The check that refuses to leak: no patient ID, date, input path or raw free text may reach
+# report/. A hit stops the build and deletes the staged files.
+rule publish:
+    input:
+        staged=[paths.staged(name) for name in SHARED_FILES],
+        figures=paths.figure_files("svg"),
+        cohort=rules.clean_cohort.output.cohort,
+        clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
+    output:
+        published=[paths.published(name) for name in SHARED_FILES],
+    params:
+        input_paths=[config["patients"], config["viral_loads"], COMPARE_WITH],
+        cause_categories=config["cause_of_death_categories"],
+    log:
+        paths.log("publish"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/step.py"
+
+
+# The audit trail, last: checksums of every input, result, template and published file.
 rule manifest:
     input:
         provenance=rules.provenance.output.provenance,
@@ -72,7 +111,7 @@ rule manifest:
             *paths.figure_files("png"),
             *paths.figure_files("json"),
         ],
-        outputs=REPORT_FILES,
+        outputs=rules.publish.output.published,
         template_files=paths.all_template_files(),
     output:
         manifest=paths.MANIFEST,

@@ -1,0 +1,101 @@
+"""HTML to PDF with WeasyPrint: no network, no timestamps, and where each section landed.
+
+WeasyPrint gets a URL fetcher that serves files inside the project only and refuses everything
+else, so rendering never touches the network. The same HTML gives the same PDF bytes: no date is
+written unless the HTML carries one (``SOURCE_DATE_EPOCH``), fonts are subset with a fixed
+timestamp, and the PDF identifier is a hash of the HTML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .io import fixed_source_date
+
+
+class ProjectOnlyFetcher:
+    """WeasyPrint URL fetcher: files inside ``root`` and ``data:`` URLs only.
+
+    Anything else (http, https, ftp, files outside the project) is refused before any
+    connection is attempted; the refusal is recorded in ``refused`` and WeasyPrint, which skips
+    a resource it cannot fetch, carries on without it.
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).resolve()
+        self.refused: list[str] = []
+
+    def __call__(self, url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        from weasyprint.urls import default_url_fetcher  # v66: default_url_fetcher(url, ...)
+
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "data":
+            return default_url_fetcher(url)
+        if scheme == "file":
+            parts = urlsplit(url)
+            path = Path(unquote(parts.path)).resolve()
+            if parts.netloc in ("", "localhost") and (
+                    path == self.root or self.root in path.parents):
+                return default_url_fetcher(url)
+            reason = "outside the project"
+        else:
+            reason = "no network access"
+        message = f"refused to fetch {url}: {reason}"
+        if message not in self.refused:
+            self.refused.append(message)
+        raise PermissionError(message)
+
+
+class _Notes(logging.Handler):
+    """Collects WeasyPrint's warnings (e.g. an unknown CSS property) as notes for the user."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "refused to fetch" in message:  # already a note of its own
+            return
+        note = f"WeasyPrint: {' '.join(message.split())}"
+        if note not in self.messages:
+            self.messages.append(note)
+
+
+def html_to_pdf(html: str, base_dir: str | Path, root: str | Path
+                ) -> tuple[bytes, list[str], dict[str, int]]:
+    """PDF bytes of ``html`` (relative URLs resolved from ``base_dir``), notes for the user,
+    and the page (from 1) on which each element with an ``id`` starts.
+
+    Deterministic: WeasyPrint writes no creation date unless the HTML carries
+    ``dcterms.created``; fonts are subset with a fixed timestamp; the PDF /ID is a hash of the
+    HTML instead of a random value.
+    """
+    from weasyprint import HTML
+
+    fetcher = ProjectOnlyFetcher(root)
+    logger = logging.getLogger("weasyprint")
+    handler = _Notes()
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        document = HTML(string=html, base_url=Path(base_dir).resolve().as_uri() + "/",
+                        url_fetcher=fetcher).render()
+        identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
+        with fixed_source_date():
+            pdf = document.write_pdf(pdf_identifier=identifier)
+        anchors: dict[str, int] = {}
+        for number, page in enumerate(document.pages, start=1):
+            for name in page.anchors:
+                anchors.setdefault(name, number)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+    return pdf, fetcher.refused + handler.messages, anchors

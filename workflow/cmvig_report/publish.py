@@ -1,0 +1,84 @@
+"""The check that refuses to leak: staged manuscript files reach ``report/`` only if clean.
+
+The rendering steps write the manuscript (every format) and its companions to
+``results/unchecked/``, inside the data-protection boundary. This step reads what identifies a
+patient from the cleaned cohort (IDs, every calendar date, the raw causes of death) and the
+config (input paths), scans every staged file and every figure SVG with :mod:`.leaks`, and then
+either copies the staged files to ``report/`` or stops with one line per hit. On a hit the
+staged files are deleted as well, so no half-checked manuscript remains anywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .errors import PipelineError
+from .leaks import Sensitive, scan_outputs
+
+DATE_COLUMNS = ("hsct_date", "cmvig_start_date", "last_followup_date", "response_date")
+
+
+def _dates(values: Iterable[str]) -> set[dt.date]:
+    out = set()
+    for text in values:
+        if text:
+            try:
+                out.add(dt.date.fromisoformat(text))
+            except ValueError:
+                continue
+    return out
+
+
+def sensitive_terms(cohort: str | Path, viral_loads: str | Path, input_paths: Sequence[str],
+                    vocabulary: Iterable[str]) -> Sensitive:
+    """What must not appear in a shareable output, read from the cleaned cohort and samples."""
+    ids: set[str] = set()
+    dates: set[dt.date] = set()
+    free_texts: set[str] = set()
+    with open(cohort, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            ids.add(row["patient_id"])
+            dates |= _dates(row.get(c, "") for c in DATE_COLUMNS)
+            if row.get("cause_of_death"):
+                free_texts.add(row["cause_of_death"])
+    with open(viral_loads, encoding="utf-8", newline="") as fh:
+        dates |= _dates(row["sample_date"] for row in csv.DictReader(fh))
+    paths = tuple(p for path in input_paths if path
+                  for p in dict.fromkeys([path, str(Path(path).resolve())]))
+    return Sensitive(patient_ids=frozenset(ids), dates=frozenset(dates), paths=paths,
+                     free_texts=frozenset(free_texts), vocabulary=frozenset(vocabulary))
+
+
+def check_and_publish(staged: Sequence[str], published: Sequence[str], also_scan: Sequence[str],
+                      sensitive: Sensitive) -> list[str]:
+    """Scan ``staged`` and ``also_scan`` (the figures); copy ``staged[i]`` to ``published[i]``
+    when nothing is found, else delete the staged files and raise one line per hit."""
+    hits, unchecked = scan_outputs([*staged, *also_scan], sensitive)
+    if hits:
+        for path in staged:
+            Path(path).unlink(missing_ok=True)
+        shown = [str(h) for h in hits[:50]]
+        more = [f"... and {len(hits) - 50} more"] if len(hits) > 50 else []
+        raise PipelineError(
+            f"identifying information found in {len({h.output for h in hits})} shareable "
+            f"output(s); nothing was published to report/:\n  " + "\n  ".join(shown + more))
+    for src, dest in zip(staged, published, strict=True):
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(dest).with_name(f".{Path(dest).name}.tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dest)
+    return [f"not checked: {note}" for note in unchecked]
+
+
+def run_publish(*, staged: list[str], figures: list[str], cohort: str, clean_viral_loads: str,
+                input_paths: list[str], cause_categories: dict[str, list[str]],
+                published: list[str]) -> list[str]:
+    """Step ``publish``: the leak check, then the manuscript files into ``report/``."""
+    sensitive = sensitive_terms(cohort, clean_viral_loads, input_paths, cause_categories)
+    notes = check_and_publish(staged, published, figures, sensitive)
+    return notes + [f"{len(published)} files checked and published; no patient ID, date, "
+                    "input path or raw free text found"]

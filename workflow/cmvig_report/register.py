@@ -1,0 +1,429 @@
+"""Where each printed number comes from: tracked values, the register and the typed-number check.
+
+Every file the templates read (estimates.json, table1.csv, provenance.json, the figures'
+caption facts, published.yaml, metadata.yaml) reaches them as *tracked* values: numbers and
+strings that remember the file and key they came from. The number filters and Jinja's
+``finalize`` hook (which sees every ``{{ ... }}``) print a tracked value as
+``<span data-source="estimates.json#response" title="method; n = ...">67% (...)</span>`` in the
+HTML, and as plain text in the Quarto source. Reading the rendered HTML back gives the register
+of printed numbers (``report/numbers.csv``): section, text, source, value, method, n.
+
+A number typed into a template has no source. :func:`typed_numbers` finds them in the
+templates' literal text, with template and line, before anything is rendered. The exceptions are
+few and listed in :data:`ALLOWED`: Figure/Table/Appendix labels and the 95% confidence level.
+Citation numbers and metadata (ORCID, affiliations, references) come from metadata.yaml and are
+tracked like everything else.
+
+Small-cell control happens here too: a count that the analysis marked as hidden
+(``estimates.json#disclosure.hidden``) prints as its mark ("<5"), whatever filter prints it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from .formatting import FILTERS, format_measure, format_number
+
+# Filters whose output is a number (the others, e.g. `text` or `value`, print words).
+NUMBER_FILTERS = ("month", "percent", "ci", "percent_ci", "pvalue", "number", "measure",
+                  "median_range", "median_and_range", "days", "plural", "period", "points")
+# Literal numbers a template may hold: labels of figures, tables and appendices, and the
+# confidence level of the intervals. Everything else typed is reported.
+ALLOWED = re.compile(r"\b(?:Figures?|Tables?|Appendix|Appendices)\s+\d+[A-Z]?\b"
+                     r"|\b(?:95|97\.5)\s?%")
+NUMBER_TOKEN = re.compile(r"(?<![\w.#&\-/])\d+(?:[.,]\d+)*%?(?![\w])")
+# Landmark keys whose "n" is the number at risk at the landmark.
+LANDMARK_KEYS = ("at_risk", "events", "censored")
+
+
+# --------------------------------------------------------------------------------------------
+# Tracked values
+
+
+class Tracked:
+    """Mixin: a value that knows the file and key it came from (``source``) and the block
+    (dict) it sits in, for the method and the numbers behind it."""
+
+    source: str
+    block: Mapping[str, Any] | None
+
+
+class TrackedInt(int, Tracked):
+    """An int with a source."""
+
+    def __new__(cls, value: int, source: str, block: Mapping[str, Any] | None = None):
+        obj = super().__new__(cls, value)
+        obj.source, obj.block = source, block
+        return obj
+
+
+class TrackedFloat(float, Tracked):
+    """A float with a source."""
+
+    def __new__(cls, value: float, source: str, block: Mapping[str, Any] | None = None):
+        obj = super().__new__(cls, value)
+        obj.source, obj.block = source, block
+        return obj
+
+
+class TrackedStr(str, Tracked):
+    """A string with a source (a version, a Table 1 cell, a reference)."""
+
+    def __new__(cls, value: str, source: str, block: Mapping[str, Any] | None = None):
+        obj = super().__new__(cls, value)
+        obj.source, obj.block = source, block
+        return obj
+
+
+class TrackedDict(dict, Tracked):
+    """A mapping whose values are tracked; a landmark block is printed whole by percent_ci."""
+
+
+class TrackedList(list, Tracked):
+    """A list whose items are tracked."""
+
+
+def track(obj: Any, source: str, block: Mapping[str, Any] | None = None) -> Any:
+    """``obj`` (parsed JSON or YAML) with every number and string tracked under ``source``.
+
+    Keys are joined with dots and list items get ``[i]``: ``estimates.json#response.estimate``,
+    ``metadata.yaml#authors[0].orcid``. Booleans and None are left as they are.
+    """
+    sep = "#" if "#" not in source else "."
+    if isinstance(obj, dict):
+        out = TrackedDict()
+        out.source, out.block = source, block
+        inner = obj if _is_block(obj) else block
+        for key, value in obj.items():
+            out[key] = track(value, f"{source}{sep}{key}", inner)
+        if inner is obj:  # values point at the tracked block (for method and n)
+            for value in out.values():
+                if isinstance(value, Tracked) and not isinstance(value, TrackedDict):
+                    value.block = out
+        return out
+    if isinstance(obj, list):
+        out_list = TrackedList(track(v, f"{source}[{i}]", block) for i, v in enumerate(obj))
+        out_list.source, out_list.block = source, block
+        return out_list
+    if isinstance(obj, bool) or obj is None:
+        return obj
+    if isinstance(obj, int):
+        return TrackedInt(obj, source, block)
+    if isinstance(obj, float):
+        return TrackedFloat(obj, source, block)
+    if isinstance(obj, str):
+        return TrackedStr(obj, source, block)
+    return obj
+
+
+def _is_block(obj: Mapping[str, Any]) -> bool:
+    return "estimate" in obj or "method" in obj or "median" in obj or "days" in obj
+
+
+def plain(value: Any) -> Any:
+    """The untracked value (for the formatters, which compare types)."""
+    if isinstance(value, TrackedDict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, TrackedList):
+        return [plain(v) for v in value]
+    if isinstance(value, TrackedInt):
+        return int(value)
+    if isinstance(value, TrackedFloat):
+        return float(value)
+    if isinstance(value, TrackedStr):
+        return str(value)
+    return value
+
+
+def _key(source: str) -> str:
+    return source.split("#", 1)[1] if "#" in source else ""
+
+
+# --------------------------------------------------------------------------------------------
+# The register
+
+
+@dataclass
+class Entry:
+    """What the register knows of one source: its value, method and the patients behind it."""
+
+    value: str
+    method: str
+    n: str
+    detail: str = ""  # at a landmark: at risk, events, censored
+
+
+@dataclass
+class Register:
+    """Collects the sources printed while rendering and marks them up.
+
+    ``html``: print spans with ``data-source`` and a tooltip; otherwise plain text.
+    ``hidden``: estimates.json keys of counts hidden by small-cell control -> mark.
+    ``cohort_n``: the number of patients, for counts without a block of their own.
+    """
+
+    html: bool = True
+    hidden: Mapping[str, str] = field(default_factory=dict)
+    cohort_n: int | None = None
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def hidden_mark(self, value: Any) -> str | None:
+        """The mark to print instead of ``value`` when it is a hidden count, else None."""
+        if isinstance(value, Tracked) and value.source.startswith("estimates.json#"):
+            return self.hidden.get(_key(value.source))
+        return None
+
+    def mark(self, text: str, value: Any, kind: str) -> Any:
+        """``text`` printed for the tracked ``value`` by filter ``kind``: recorded, and wrapped
+        in a span in the HTML."""
+        source = value.source
+        if source not in self.entries:
+            self.entries[source] = _entry(value, kind, self.cohort_n)
+        if not self.html:
+            return text
+        entry = self.entries[source]
+        tip = "; ".join(p for p in (entry.method, f"n = {entry.n}" if entry.n else "",
+                                    entry.detail) if p)
+        return Markup('<span class="num" data-source="{}" title="{}">{}</span>').format(
+            source, tip, text)
+
+
+def _entry(value: Any, kind: str, cohort_n: int | None) -> Entry:
+    block = value.block if not isinstance(value, TrackedDict) else value
+    block = block or {}
+    file = value.source.split("#", 1)[0]
+    key = _key(value.source)
+    method = str(block.get("method") or block.get("ci_method") or _method(file, kind))
+    if key.startswith("settings."):
+        return Entry(str(plain(value)), "analysis setting (config/config.yaml)", "")
+    if key == "study_period":
+        return Entry(f"{block.get('first')}/{block.get('last')}",
+                     f"study period ({block.get('source')})", "")
+    if "at_risk" in block:
+        n = str(block["at_risk"])
+        detail = (f"at day {block.get('day')}: {block['at_risk']} at risk, "
+                  f"{block.get('events', 0)} events, {block.get('censored', 0)} censored")
+    else:
+        n = str(block.get("n", cohort_n if file == "estimates.json" else "") or "")
+        detail = ""
+    shown = plain(value)
+    if isinstance(shown, dict):
+        shown = {k: v for k, v in shown.items() if k in ("estimate", "ci_lower", "ci_upper",
+                                                           "median", "min", "max", "days",
+                                                           "first", "last")}
+    return Entry(str(shown), method, n, detail)
+
+
+def _method(file: str, kind: str) -> str:
+    return {
+        "table1.csv": "Table 1 cell: n (% of the column) or median (range)",
+        "provenance.json": "recorded by the pipeline",
+        "metadata.yaml": "as written in templates/metadata.yaml",
+        "published.yaml": "as published",
+    }.get(file, {"number": "count", "plural": "count", "median_range": "median (range)",
+                 "median_and_range": "median (range)", "month": "calendar month",
+                 "measure": "setting", "days": "days"}.get(kind, kind))
+
+
+def _tracked_in(values: Iterable[Any]) -> Any:
+    return next((v for v in values if isinstance(v, Tracked)), None)
+
+
+def wrap_filter(register: Register, name: str, func: Callable[..., str]) -> Callable[..., Any]:
+    """``func`` (a formatter) as a template filter that records and marks what it prints."""
+
+    def filt(value: Any, *args: Any, **kwargs: Any) -> Any:
+        mark = register.hidden_mark(value)
+        if mark is not None:
+            text = f"{mark} {args[1] if len(args) > 1 else args[0]}" if name == "plural" else mark
+        else:
+            text = func(plain(value), *[plain(a) for a in args], **kwargs)
+        tracked = _tracked_in((value, *args))
+        if tracked is None or not (name in NUMBER_FILTERS or _has_digit(text)):
+            return text
+        return register.mark(text, tracked, name)
+
+    filt.__name__ = name
+    filt.__doc__ = func.__doc__
+    return filt
+
+
+def _has_digit(text: str) -> bool:
+    return any(ch.isdigit() for ch in text)
+
+
+def finalize(register: Register) -> Callable[[Any], Any]:
+    """Jinja's ``finalize``: a tracked number or string with digits printed as ``{{ x }}``
+    goes into the register like one printed through a filter."""
+
+    def fin(value: Any) -> Any:
+        if not isinstance(value, Tracked) or isinstance(value, (TrackedDict, TrackedList)):
+            return value
+        mark = register.hidden_mark(value)
+        if isinstance(value, TrackedInt):
+            return register.mark(mark or format_number(value), value, "number")
+        if isinstance(value, TrackedFloat):
+            return register.mark(mark or format_measure(value), value, "measure")
+        if _has_digit(value):
+            return register.mark(str(value), value, "text")
+        return str(value)
+
+    return fin
+
+
+def install(env: jinja2.Environment, register: Register,
+            text: Callable[[str], str] = str) -> None:
+    """Give ``env`` the recording filters, ``finalize`` and the test ``one``.
+
+    ``text`` is how data text is printed (escaped for Markdown in the Quarto source); a
+    tracked string with digits printed through it is recorded too.
+    """
+    for name, func in {**FILTERS, "text": lambda v: text(str(v))}.items():
+        env.filters[name] = wrap_filter(register, name, func)
+    env.finalize = finalize(register)
+    # "1 child" reads differently from "2 children": a hidden count always takes the plural.
+    env.tests["one"] = lambda v: register.hidden_mark(v) is None and v == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the register back from the HTML
+
+
+class _Sections(HTMLParser):
+    """Spans with a data-source, each with the section it stands in (h1/h2, or the label of
+    the figure or table whose caption holds it)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[dict[str, str]] = []
+        self.section = "Title page"
+        self._h2 = "Title page"
+        self._level = ""
+        self._heading: list[str] | None = None
+        self._label: list[str] | None = None
+        self._figure_section: str | None = None
+        self._spans: list[tuple[str | None, list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag in ("h1", "h2", "h3"):
+            self._heading, self._level = [], tag
+        elif tag == "span" and "label" in (a.get("class") or "").split():
+            self._label = []
+        elif tag == "figure":
+            self._figure_section = self.section
+        if tag == "span":
+            self._spans.append((a.get("data-source"), []))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h1", "h2", "h3") and self._heading is not None:
+            title = " ".join("".join(self._heading).split())
+            if tag == "h1":
+                self._h2 = self.section = "Title page"
+            elif tag == "h2":
+                self._h2 = self.section = title
+            else:  # a subsection: "Results: Response"
+                self.section = f"{self._h2}: {title}"
+            self._heading = None
+        elif tag == "figure" and self._figure_section is not None:
+            self.section, self._figure_section = self._figure_section, None
+        elif tag == "span" and self._spans:
+            source, text = self._spans.pop()
+            if self._label is not None and source is None:
+                self.section = " ".join("".join(self._label).split()).rstrip(".")
+                self._label = None
+            if source is not None:
+                self.rows.append({"section": self.section, "text": " ".join(
+                    "".join(text).split()), "source": source})
+            if self._spans:  # nested: the outer span holds this text too
+                self._spans[-1][1].extend(text)
+
+    def handle_data(self, data: str) -> None:
+        if self._heading is not None:
+            self._heading.append(data)
+        if self._label is not None:
+            self._label.append(data)
+        for _, text in self._spans:
+            text.append(data)
+
+
+NUMBERS_COLUMNS = ["section", "text", "source", "value", "method", "n"]
+
+
+def numbers_table(html: str, register: Register) -> list[dict[str, str]]:
+    """One row per number printed in ``html``: ``NUMBERS_COLUMNS``, in document order."""
+    parser = _Sections()
+    parser.feed(html)
+    out = []
+    for row in parser.rows:
+        entry = register.entries.get(row["source"])
+        out.append({**row, "value": entry.value if entry else "",
+                    "method": entry.method if entry else "", "n": entry.n if entry else ""})
+    return out
+
+
+def untracked_numbers(html: str) -> list[str]:
+    """Number tokens of the HTML body outside data-source spans, exceptions removed (a test of
+    the shipped templates: it should find nothing)."""
+    body = html.split("<body", 1)[-1]
+    body = re.sub(r"<style.*?</style>", " ", body, flags=re.S)
+    body = re.sub(r'<span class="num" data-source="[^"]*" title="[^"]*">.*?</span>', " ", body,
+                  flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", body)
+    text = ALLOWED.sub(" ", text.replace("&nbsp;", " "))
+    return NUMBER_TOKEN.findall(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers typed into templates
+
+
+@dataclass(frozen=True)
+class TypedNumber:
+    """A number in a template's own text: where, and the text around it."""
+
+    template: str
+    line: int
+    token: str
+    context: str
+
+    def __str__(self) -> str:
+        return (f"template {self.template}, line {self.line}: number {self.token!r} typed in "
+                f"the text (\u2026{self.context}\u2026); print it from the results instead")
+
+
+def typed_numbers(env: jinja2.Environment, names: Iterable[str]) -> list[TypedNumber]:
+    """Numbers written into the literal text of the templates ``names``.
+
+    Tags, HTML entities, Pandoc attributes ``{...}`` and a Quarto front matter are not text;
+    :data:`ALLOWED` lists the numbers that may be typed.
+    """
+    found = []
+    for name in sorted(names):
+        source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+        for lineno, kind, value in env.lex(source, name, filename):
+            if kind != "data":
+                continue
+            for offset, line in enumerate(value.split("\n")):
+                text = re.sub(r"<[^>]*>?|&#?\w+;|\{[^{}]*\}|^\s*\w[\w-]*:\s.*$", " ", line)
+                text = ALLOWED.sub(" ", text)
+                for m in NUMBER_TOKEN.finditer(text):
+                    found.append(TypedNumber(name, lineno + offset, m.group(),
+                                             " ".join(text[max(0, m.start() - 25):
+                                                           m.end() + 25].split())))
+    return found
+
+
+def template_names(folder: str | Path, suffixes: tuple[str, ...] = (".j2",)) -> list[str]:
+    """Every template under ``folder`` (relative names, for the loader)."""
+    root = Path(folder)
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and p.name.endswith(suffixes))
