@@ -16,7 +16,7 @@ from cmvig_report.formatting import format_percent
 from cmvig_report.io import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
-RENDER_RULES = {"manuscript", "quarto_source", "docx", "manifest"}
+RENDER_RULES = {"manuscript", "quarto_source", "docx", "publish", "manifest"}
 
 pytestmark = pytest.mark.e2e
 
@@ -67,16 +67,22 @@ def _clone(built: Path, dest: Path) -> Path:
 
 def test_build_writes_every_contract_output(built):
     for rel in ("results/cohort.csv", "results/cleaning_log.csv", "results/estimates.json",
+                "results/data_quality.csv", "results/disclosure_log.csv",
+                "results/study_numbers.csv",
                 "results/figures/figure1.svg", "results/figures/figure1.png",
                 "results/figures/figure2.svg", "results/figures/figure2.png",
                 "report/manuscript.html", "report/manuscript.pdf", "report/manuscript.qmd",
-                "report/manuscript.docx", "report/manifest.json"):
+                "report/manuscript.docx", "report/numbers.csv", "report/checklist.csv",
+                "report/checklist.pdf", "report/figures/figure1.png", "report/manifest.json"):
         path = built / rel
         assert path.is_file() and path.stat().st_size > 0, rel
     logs = sorted(p.name for p in (built / "logs").iterdir())
     assert logs == sorted(["clean_cohort.log", "estimates.log", "figure1.log", "figure2.log",
                            "provenance.log", "manuscript.log", "quarto_source.log", "docx.log",
-                           "manifest.log"])
+                           "publish.log", "manifest.log"])
+    # the Quarto source travels with its figures
+    qmd = (built / "report/manuscript.qmd").read_text()
+    assert "](figures/figure1.png)" in qmd
 
 
 def test_pdf_prints_the_numbers_in_estimates_json(built):
@@ -101,7 +107,7 @@ def test_pdf_abstract_matches_the_published_abstract(built):
         expected = (f"{published[block + '.estimate']}% (95% CI: "
                     f"{published[block + '.ci_lower']}\u2013{published[block + '.ci_upper']})")
         assert expected in first_page, expected
-    assert f"series of {published['n_patients']} children" in first_page
+    assert f"Of {published['n_patients']} children" in first_page
     assert (f"{published['infection_type.recurrent']} had a recurrent and "
             f"{published['infection_type.refractory']} a refractory") in first_page
 
@@ -128,9 +134,9 @@ def test_second_run_schedules_nothing(built, tmp_path):
 
 @pytest.mark.parametrize(("template", "expected"), [
     # Snakemake also compares checksums of small inputs, so each edit changes the content.
-    ("style.css", {"manuscript", "manifest"}),
-    ("partials/methods.html.j2", {"manuscript", "manifest"}),
-    ("manuscript.qmd.j2", {"quarto_source", "docx", "manifest"}),
+    ("style.css", {"manuscript", "publish", "manifest"}),
+    ("partials/methods.html.j2", {"manuscript", "publish", "manifest"}),
+    ("manuscript.qmd.j2", {"quarto_source", "docx", "publish", "manifest"}),
     ("text.j2", RENDER_RULES),
     ("metadata.yaml", RENDER_RULES),
 ])

@@ -1,4 +1,5 @@
-"""Commands for users: ``python -m cmvig_report watch`` (live preview while editing templates).
+"""Commands for users: ``python -m cmvig_report watch`` (live preview while editing templates)
+and ``python -m cmvig_report diff OLD_RESULTS NEW_RESULTS`` (what moved between data freezes).
 
 The pipeline's steps are not commands: Snakemake runs them through ``workflow/scripts/step.py``
 (see :mod:`cmvig_report.step`). Errors caused by the user (:class:`PipelineError`) are printed
@@ -24,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", default=paths.PREVIEW_HTML)
     p.add_argument("--pdf", default=paths.PREVIEW_PDF)
     p.add_argument("--interval", type=float, default=0.1, help="seconds between checks")
+    p = sub.add_parser("diff", help="printed numbers that moved between two results/ folders "
+                       "(data freezes)")
+    p.add_argument("old", help="the previous build's results/ folder")
+    p.add_argument("new", help="the current build's results/ folder")
+    p.add_argument("--md", action="store_true", help="a Markdown table, to paste into a review")
     return parser
 
 
@@ -36,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
             from .watch import run_watch
 
             run_watch(**args)
+        elif command == "diff":
+            from .freeze import run_diff
+
+            print(run_diff(args["old"], args["new"], args["md"]), end="")
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
