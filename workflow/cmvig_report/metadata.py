@@ -30,6 +30,19 @@ CREDIT_ROLES = (
 ORCID = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
 
 
+def for_cohort(meta: dict[str, Any], shipped: bool) -> dict[str, Any]:
+    """The metadata that applies: with the shipped synthetic cohort, the ``shipped_cohort``
+    fields replace (mapping by mapping) those at the top level."""
+    out = {k: v for k, v in meta.items() if k != "shipped_cohort"}
+    if shipped:
+        for key, value in (meta.get("shipped_cohort") or {}).items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = {**out[key], **value}
+            else:
+                out[key] = value
+    return out
+
+
 def orcid_is_valid(orcid: str) -> bool:
     """Whether ``orcid`` is well formed and its check digit (ISO 7064 MOD 11-2) is right."""
     if not ORCID.match(orcid):

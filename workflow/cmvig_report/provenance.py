@@ -64,12 +64,32 @@ def run_provenance(*, provenance: str, config: dict, **inputs: str) -> list[str]
     return []
 
 
+# Config keys that hold paths or raw text from the input: what is shared names inputs by role and
+# checksum, and gives the size of the cause vocabulary, never its raw texts.
+UNSHARED_SETTINGS = ("patients", "viral_loads", "published", "compare_with")
+
+
+def shareable_settings(config: dict) -> dict:
+    """The config as shareable outputs print it: no input paths, the cause vocabulary as a
+    number of categories (its raw texts come from the export)."""
+    out = {k: v for k, v in config.items() if k not in UNSHARED_SETTINGS}
+    if isinstance(out.get("cause_of_death_categories"), dict):
+        out["cause_of_death_categories"] = len(out["cause_of_death_categories"])
+    return out
+
+
 def build_manifest(provenance: dict, results: list[str], outputs: list[str],
                    templates: list[str]) -> dict:
-    """Everything a reviewer needs to check a build: provenance plus the checksums of every
-    result, template and manuscript file."""
+    """Everything a reviewer needs to check a build: inputs (by role and checksum, no path),
+    settings, software, and the checksums of every result, template and manuscript file.
+
+    It sits in report/ beside the manuscript, so it holds nothing that identifies a patient or
+    the place the export came from."""
     return {
-        **provenance,
+        "config": shareable_settings(provenance.get("config", {})),
+        "inputs": {role: {k: v for k, v in record.items() if k != "path"}
+                   for role, record in provenance.get("inputs", {}).items()},
+        "software": provenance.get("software", {}),
         "results": {str(p): sha256_file(p) for p in sorted(results)},
         "templates": {str(p): sha256_file(p) for p in sorted(templates)},
         "outputs": {str(p): sha256_file(p) for p in sorted(outputs)},

@@ -36,8 +36,9 @@ from . import checklist, freeze
 from .errors import PipelineError
 from .formatting import round_half_up
 from .io import atomic_write_bytes, atomic_write_text
-from .metadata import validate_metadata
+from .metadata import for_cohort, validate_metadata
 from .paths import HTML_TEMPLATE, QMD_FIGURES, QMD_TEMPLATE
+from .provenance import shareable_settings
 from .register import (
     NUMBERS_COLUMNS,
     Register,
@@ -52,9 +53,6 @@ METADATA = "metadata.yaml"
 STYLESHEET = "style.css"
 CHECKLIST_ITEMS = "checklist.yaml"
 CHECKLIST_TEMPLATE = "checklist.html.j2"
-# Config keys that hold paths or raw text from the input: the appendix names inputs by role and
-# checksum, and prints the size of the vocabulary, never its raw texts.
-UNPRINTED_SETTINGS = ("patients", "viral_loads", "published", "compare_with")
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,15 +163,6 @@ def _figures(figures: list[str], figure_facts: list[str], output: str
     return out
 
 
-def printed_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The config as the reproducibility appendix prints it: no input paths, and the cause
-    vocabulary as a number of categories (its raw texts come from the export)."""
-    out = {k: v for k, v in config.items() if k not in UNPRINTED_SETTINGS}
-    if isinstance(out.get("cause_of_death_categories"), dict):
-        out["cause_of_death_categories"] = len(out["cause_of_death_categories"])
-    return out
-
-
 def build_context(*, template_dir: str | Path, estimates: str, table1: str,
                   figures: list[str], figure_facts: list[str], provenance: str, published: str,
                   replication: bool, shipped: bool, line_numbers: bool, output: str,
@@ -182,7 +171,7 @@ def build_context(*, template_dir: str | Path, estimates: str, table1: str,
     """Everything the templates may use (listed in this module's docstring)."""
     tdir = Path(template_dir)
     est = read_json(estimates, "estimates")
-    meta = read_yaml(tdir / METADATA, "manuscript metadata")
+    meta = for_cohort(read_yaml(tdir / METADATA, "manuscript metadata"), shipped)
     validate_metadata(meta, str(tdir / METADATA))
     pub = read_yaml(published, "published values") if replication else {}
     rows = replication_rows(est, pub) if replication else []
@@ -202,7 +191,8 @@ def build_context(*, template_dir: str | Path, estimates: str, table1: str,
         "meta": track(meta, "metadata.yaml"),
         "prov": track(prov, "provenance.json"),
         "inputs": track(prov.get("inputs", {}), "provenance.json#inputs"),
-        "settings": track(printed_settings(prov.get("config", {})), "provenance.json#config"),
+        "settings": track(shareable_settings(prov.get("config", {})),
+                          "provenance.json#config"),
         "figures": _figures(figures, figure_facts, output),
         "refs": refs,
         "table1": table1_rows(table1),
