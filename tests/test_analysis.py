@@ -147,8 +147,9 @@ def test_counts_and_descriptives():
                              "cmv_related_causes": {"CMV pneumonia": 1}}
     # reverse KM: the 4 deaths (censored here) all come before the first survivor's last
     # contact, so the median is the 6th of the 11 survivors' follow-up times.
-    assert est["median_followup_from_cmvig"] == {"days": 510, "reason": None}
-    assert est["median_followup_from_hsct"] == {"days": 570, "reason": None}
+    assert est["median_followup_from_cmvig"]["days"] == 510
+    assert est["median_followup_from_hsct"]["days"] == 570
+    assert est["median_followup_from_hsct"]["reason"] is None
     assert est["days_hsct_to_cmvig"] == {"median": 60.0, "min": 60, "max": 110, "reason": None}
     assert est["sex"] == {"F": 7, "M": 8}
     assert est["settings"] == {"lloq_iu_ml": 137.0, "response_day": 50, "os_cmvig_day": 100,
@@ -264,7 +265,7 @@ def test_everybody_responds_and_no_events_for_logrank():
     nobody = make_cohort([{"type": "recurrent", "response": None, "fu": 100},
                           {"type": "refractory", "response": None, "fu": 100}])
     est = _estimates(nobody)
-    assert est["logrank"] == {"statistic": None, "p": None, "df": 1,
+    assert est["logrank"] == {"statistic": None, "p": None, "df": 1, "method": "log-rank test",
                               "reason": "no events in either group"}
     assert est["response"]["estimate"] == 0.0  # exact bound, 0 of 2 followed to day 50
     assert est["response"]["ci_upper"] == pytest.approx(1 - 0.025 ** 0.5, abs=1e-6)
@@ -275,7 +276,8 @@ def test_every_patient_died_gives_no_follow_up_median():
                                   {"type": "refractory", "response": None, "fu": 40,
                                    "died": True}]))
     assert est["median_followup_from_cmvig"] == {
-        "days": None, "reason": "every patient had the event: no one censored"}
+        "days": None, "reason": "every patient had the event: no one censored",
+        "method": "reverse Kaplan-Meier median"}
     assert est["os_from_cmvig"]["estimate"] == 0.0
 
 

@@ -333,3 +333,82 @@ def test_table1_in_html_and_quarto_source_is_one_table(tmp_path):
     assert "| &emsp;Ganciclovir | 1 (50%) | 1 (100%) | 0 (0%) |" in qmd
     assert r"| &emsp;\<b\>x\</b\> |" in qmd
     assert "| Characteristic | Overall n = 2 | Recurrent n = 1 | Refractory n = 1 |" in qmd
+
+
+def test_a_typed_number_warns_and_fails_when_strict(tmp_path):
+    kwargs = make_project(tmp_path, abstract_like_cohort())
+    partial = kwargs["_templates"] / "partials" / "results.html.j2"
+    lines = partial.read_text().splitlines()
+    lines.insert(2, "  <p>We treated 15 children.</p>")
+    partial.write_text("\n".join(lines) + "\n")
+    _, _, notes = _render(kwargs, pdf=False)
+    warning = [n for n in notes if n.startswith("warning: template")]
+    assert len(warning) == 1
+    assert "partials/results.html.j2, line 3: number '15'" in warning[0]
+    with pytest.raises(PipelineError, match=r"partials/results.html.j2, line 3: number '15'"):
+        _render({**kwargs, "strict_numbers": True}, "strict", pdf=False)
+    # the shipped templates type no number at all
+    clean = make_project(tmp_path / "clean", abstract_like_cohort())
+    _, _, notes = _render({**clean, "strict_numbers": True}, pdf=False)
+    assert not [n for n in notes if n.startswith("warning")]
+
+
+def test_every_number_in_the_html_body_has_a_source(tmp_path):
+    from cmvig_report.register import untracked_numbers
+
+    for name, cohort in (("a", abstract_like_cohort()), ("b", random_cohort(60, seed=2))):
+        kwargs = make_project(tmp_path / name, cohort)
+        html, _, _ = _render(kwargs, pdf=False)
+        assert untracked_numbers(html.read_text()) == [], name
+    # and the check itself sees a bare number
+    assert untracked_numbers("<body><p>We saw 15 children in Table 1 (95% CI).</p></body>") \
+        == ["15"]
+
+
+def test_register_records_source_method_and_numbers_at_risk(tmp_path):
+    import csv
+
+    kwargs = make_project(tmp_path, abstract_like_cohort())
+    report = kwargs["_project"] / "report"
+    run_render(**stage_args(kwargs), html=str(report / "m.html"),
+               numbers=str(report / "numbers.csv"))
+    with open(report / "numbers.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    est = kwargs["_estimates"]
+    response = next(r for r in rows if r["section"] == "Abstract"
+                    and r["source"] == "estimates.json#response")
+    assert response["text"] == format_percent_ci(est["response"])
+    assert response["n"] == str(est["response"]["at_risk"])
+    assert "Kaplan-Meier" in response["method"]
+    sections = {r["section"] for r in rows}
+    assert {"Abstract", "Results: Response", "Table 1", "Appendix B. Reproducibility"} <= sections
+    html = (report / "m.html").read_text()
+    assert 'data-source="estimates.json#response" title="' in html
+    assert f"at day 50: {est['response']['at_risk']} at risk" in html
+
+
+def test_metadata_declarations_are_required_and_orcids_checked(tmp_path):
+    from cmvig_report.metadata import orcid_is_valid
+
+    assert orcid_is_valid("0000-0002-1825-0097")  # ORCID's documented example
+    assert not orcid_is_valid("0000-0000-0000-0000")
+    kwargs = make_project(tmp_path, abstract_like_cohort())
+    metadata = kwargs["_templates"] / "metadata.yaml"
+    meta = yaml.safe_load(metadata.read_text())
+    meta["ethics"]["committee"] = ""
+    meta["authors"][0]["orcid"] = "0000-0002-1825-0098"
+    metadata.write_text(yaml.safe_dump(meta, allow_unicode=True))
+    with pytest.raises(PipelineError) as info:
+        _render(kwargs, pdf=False)
+    assert "required field 'ethics.committee' is empty" in str(info.value)
+    assert "'0000-0002-1825-0098' is not a valid ORCID" in str(info.value)
+
+
+def test_shipped_cohort_says_synthetic_and_other_cohorts_never_do(tmp_path):
+    shipped = make_project(tmp_path / "a", abstract_like_cohort())
+    text = _html_text(_render({**shipped, "shipped": True}, pdf=False)[0])
+    abstract = text.split("Abstract", 1)[1].split("Keywords", 1)[0]
+    assert "synthetic reconstruction" in abstract
+    other = _html_text(_render(make_project(tmp_path / "b", random_cohort(40)), pdf=False)[0])
+    assert "synthetic" not in other.lower() and "reconstruct" not in other.lower()
+    assert "This report applies the same analysis to a new cohort." in other

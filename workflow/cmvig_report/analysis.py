@@ -27,6 +27,7 @@ CURVE_COLUMNS = ["curve", *survival.CURVE_COLUMNS]
 CRUDE_METHOD = "Clopper-Pearson exact"
 COMPETING_METHOD = "Aalen-Johansen; death without response competing"
 PRIMARY_RESPONSE_METHOD = "1 - Kaplan-Meier, deaths censored; log-log 95% CI"
+SURVIVAL_METHOD = "Kaplan-Meier; log-log 95% CI"
 SENSITIVITY_METHODS = {
     "response_censor_last_pcr": "1 - Kaplan-Meier; non-responders censored at their last PCR "
                                 "on or after CMVIG start; log-log 95% CI",
@@ -145,7 +146,8 @@ def _deaths(cohort: pd.DataFrame) -> dict[str, Any]:
 
 def median_time_to_response(cohort: pd.DataFrame) -> dict[str, Any]:
     """Median days to response (1 − KM reaching 50%) with its 95% interval, deaths censored."""
-    return survival.km_median(cohort["days_to_response_or_censoring"], cohort["responded"])
+    return {**survival.km_median(cohort["days_to_response_or_censoring"], cohort["responded"]),
+            "method": "Kaplan-Meier median, deaths censored; log-log 95% CI"}
 
 
 def viral_load_at_start(cohort: pd.DataFrame) -> dict[str, Any]:
@@ -188,6 +190,7 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         block = survival.km_landmark(sub["days_to_response_or_censoring"], sub["responded"],
                                      response_day, cumulative_incidence=True)
         block["responders"] = int(sub["responded"].sum())
+        block["method"] = PRIMARY_RESPONSE_METHOD
         by_type[g] = block
     a, b = groups["recurrent"], groups["refractory"]
     lr = survival.logrank(a["days_to_response_or_censoring"], a["responded"],
@@ -197,18 +200,22 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         "n_responders": int(c["responded"].sum()),
         "infusion_reactions": int((c["infusion_reaction"] == "yes").sum()),
         "infection_type": {g: len(sub) for g, sub in groups.items()},
-        "response": survival.km_landmark(c["days_to_response_or_censoring"], c["responded"],
-                                         response_day, cumulative_incidence=True),
+        "response": {**survival.km_landmark(c["days_to_response_or_censoring"],
+                                            c["responded"], response_day,
+                                            cumulative_incidence=True),
+                     "method": PRIMARY_RESPONSE_METHOD},
         "response_by_type": by_type,
         "logrank_p": lr["p"],
-        "logrank": lr,
-        "os_from_cmvig": survival.km_landmark(c["os_from_cmvig_days"], c["died"], os_cmvig_day),
-        "os_from_hsct": survival.km_landmark(c["os_from_hsct_days"], c["died"], os_hsct_day),
+        "logrank": {**lr, "method": "log-rank test"},
+        "os_from_cmvig": {**survival.km_landmark(c["os_from_cmvig_days"], c["died"],
+                                                 os_cmvig_day), "method": SURVIVAL_METHOD},
+        "os_from_hsct": {**survival.km_landmark(c["os_from_hsct_days"], c["died"], os_hsct_day),
+                         "method": SURVIVAL_METHOD},
         "deaths": _deaths(c),
-        "median_followup_from_cmvig": survival.reverse_km_median(c["os_from_cmvig_days"],
-                                                                 c["died"]),
-        "median_followup_from_hsct": survival.reverse_km_median(c["os_from_hsct_days"],
-                                                                c["died"]),
+        "median_followup_from_cmvig": {**survival.reverse_km_median(
+            c["os_from_cmvig_days"], c["died"]), "method": "reverse Kaplan-Meier median"},
+        "median_followup_from_hsct": {**survival.reverse_km_median(
+            c["os_from_hsct_days"], c["died"]), "method": "reverse Kaplan-Meier median"},
         "days_hsct_to_cmvig": _median_range(c["days_hsct_to_cmvig"]),
         "cmvig_doses": _median_range(c["cmvig_doses"]),
         "age_at_hsct": _median_range(c["age_at_hsct"].astype(float)),
