@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from cmvig_report.formatting import format_percent
+from cmvig_report.formatting import format_percent, format_percent_ci
 from cmvig_report.io import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,3 +208,82 @@ def test_bad_input_stops_before_the_manuscript_and_keeps_the_old_one(built, tmp_
     assert not list((repo / "results").glob(".*.tmp"))
     log = (repo / "logs/clean_cohort.log").read_text()
     assert "cmvig_doses" in log and "finished with status 1" in log
+
+
+def test_every_abstract_number_is_in_the_register_with_its_source(built):
+    import csv
+
+    est = json.loads((built / "results/estimates.json").read_text())
+    with open(built / "report/numbers.csv", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["section"] == "Abstract"]
+    printed = {(r["source"], r["text"]) for r in rows}
+    for block in ("response", "os_from_cmvig", "os_from_hsct"):
+        assert (f"estimates.json#{block}", format_percent_ci(est[block])) in printed, block
+    for key in ("infection_type.recurrent", "infection_type.refractory"):
+        value = est[key.split(".")[0]][key.split(".")[1]]
+        assert (f"estimates.json#{key}", str(value)) in printed, key
+    assert ("estimates.json#n_patients", f"{est['n_patients']} children") in printed
+    assert ("estimates.json#study_period", "July 2018 \u2013 December 2021") in printed
+    # and the HTML shows where each comes from
+    from cmvig_report.register import untracked_numbers
+
+    assert untracked_numbers((built / "report/manuscript.html").read_text()) == []
+
+
+def test_checklist_pages_hold_their_section_headings(built):
+    import csv
+
+    with open(built / "report/checklist.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) >= 30
+    pages = [" ".join(p.extract_text().split()) for p in
+             PdfReader(built / "report/manuscript.pdf").pages]
+    reported = [r for r in rows if r["status"] == "reported"]
+    assert len(reported) >= 25
+    for row in reported:
+        page = pages[int(row["page"]) - 1]
+        assert row["section"].split(" ", 1)[0] in page, row  # heading (or caption label)
+    for row in rows:
+        if row["status"] != "reported":
+            assert row["note"], row
+    assert PdfReader(built / "report/checklist.pdf").pages
+
+
+def test_shipped_manuscript_has_every_section_and_declaration(built):
+    text = _pdf_text(built / "report/manuscript.pdf")
+    flat = " ".join(text.split())
+    for heading in ("Abstract", "Introduction", "Methods", "Results", "Discussion",
+                    "Limitations", "Conclusion", "Declarations", "Ethics",
+                    "Author contributions (CRediT)", "Data availability", "Funding",
+                    "Conflicts of interest", "References", "Supplementary Table S1",
+                    "Appendix A. Replication check", "Appendix B. Reproducibility"):
+        assert heading in flat, heading
+    abstract = flat.split("Abstract", 1)[1].split("Keywords", 1)[0]
+    squashed = re.sub(r"[\s\u2010\u00ad-]", "", abstract)  # line breaks and hyphenation
+    assert "syntheticreconstruction" in squashed
+    assert "July2018\u2013December2021" in squashed  # the published window
+    assert "0000-0000-0000-0000" not in flat
+    assert "rather than being typed" not in flat
+    # Table 1 has the viral load at CMVIG start, as the cohort gives it
+    cohort = pd.read_csv(built / "results/cohort.csv")
+    table = pd.read_csv(built / "results/table1.csv").set_index(["variable", "level"])
+    load = cohort["viral_load_at_cmvig"].dropna()
+    cell = table.loc[("CMV DNA at CMVIG start, IU/mL", "median (range)"), "overall"]
+    assert cell == f"{load.median():,.0f} ({load.min():,.0f}\u2013{load.max():,.0f})"
+    assert "median time to response" in flat.lower()
+
+
+def test_study_period_follows_the_config_and_is_checked(built, tmp_path):
+    repo = _clone(built, tmp_path)
+    run = _snakemake(repo, "--config", "study_period=2019-01/2020-12")
+    assert run.returncode == 0, run.stderr[-2000:]
+    est = json.loads((repo / "results/estimates.json").read_text())
+    assert est["study_period"] == {"first": "2019-01", "last": "2020-12", "source": "config"}
+    quality = pd.read_csv(repo / "results/data_quality.csv")
+    outside = quality[quality["check"] == "cmvig_outside_study_period"]
+    cohort = pd.read_csv(repo / "results/cohort.csv")
+    months = cohort["cmvig_start_date"].str[:7]
+    expected = cohort.loc[(months < "2019-01") | (months > "2020-12"), "patient_id"]
+    assert sorted(outside["patient_id"]) == sorted(expected) and len(expected) > 0
+    flat = " ".join(_pdf_text(repo / "report/manuscript.pdf").split())
+    assert "January 2019 \u2013 December 2020" in flat
