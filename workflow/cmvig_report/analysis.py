@@ -1,5 +1,5 @@
 """Stage 2: every number the manuscript prints, as ``results/estimates.json``; Table 1; the
-Kaplan–Meier curves Figure 2 draws.
+Kaplan-Meier curves Figure 2 draws.
 
 The keys are those of the public contract plus the extras listed in docs/interfaces.md. Values
 that cannot be estimated are ``None`` with a ``reason``; the JSON never holds NaN.
@@ -58,7 +58,7 @@ def _responded_by(cohort: pd.DataFrame, day: int) -> pd.Series:
 
 
 def crude_response(cohort: pd.DataFrame, day: int) -> dict[str, Any]:
-    """Responders by ``day`` over all patients, with the Clopper–Pearson exact 95% interval."""
+    """Responders by ``day`` over all patients, with the Clopper-Pearson exact 95% interval."""
     n = len(cohort)
     k = int(_responded_by(cohort, day).sum())
     out: dict[str, Any] = {"day": int(day), "responders": k, "n": n, "proportion": None,
@@ -82,7 +82,7 @@ def competing_risk_codes(cohort: pd.DataFrame) -> pd.Series:
 
 
 def response_competing_risk(cohort: pd.DataFrame, day: int) -> dict[str, Any]:
-    """Aalen–Johansen cumulative incidence of response at ``day``, death competing."""
+    """Aalen-Johansen cumulative incidence of response at ``day``, death competing."""
     out = survival.aalen_johansen(cohort["days_to_response_or_censoring"],
                                   competing_risk_codes(cohort), day)
     out["method"] = COMPETING_METHOD
@@ -145,7 +145,7 @@ def _deaths(cohort: pd.DataFrame) -> dict[str, Any]:
 
 
 def median_time_to_response(cohort: pd.DataFrame) -> dict[str, Any]:
-    """Median days to response (1 − KM reaching 50%) with its 95% interval, deaths censored."""
+    """Median days to response (1 - KM reaching 50%) with its 95% interval, deaths censored."""
     return {**survival.km_median(cohort["days_to_response_or_censoring"], cohort["responded"]),
             "method": "Kaplan-Meier median, deaths censored; log-log 95% CI"}
 
@@ -239,7 +239,7 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
 
 
 def km_curves(cohort: pd.DataFrame) -> pd.DataFrame:
-    """The Kaplan–Meier curves Figure 2 draws, as one tidy table (``results/km_curves.csv``).
+    """The Kaplan-Meier curves Figure 2 draws, as one tidy table (``results/km_curves.csv``).
 
     Written by the analysis stage, which has lifelines loaded already, so the figure step
     does not pay for importing it again. An empty group has no rows.

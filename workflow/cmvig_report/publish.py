@@ -71,7 +71,20 @@ def check_and_publish(staged: Sequence[str], published: Sequence[str], also_scan
         tmp = Path(dest).with_name(f".{Path(dest).name}.tmp")
         shutil.copyfile(src, tmp)
         tmp.replace(dest)
-    return [f"not checked: {note}" for note in unchecked]
+    return summarise_unchecked(unchecked, also_scan)
+
+
+def summarise_unchecked(notes: Sequence[str], scanned: Sequence[str]) -> list[str]:
+    """One line for the terms that cannot be told apart from ordinary text, and one per
+    binary file that is not covered by a scanned source (a PNG whose SVG was scanned is)."""
+    terms = [n.split(" is ", 1)[0].split(" cannot ", 1)[0].split(" occurs ", 1)[0]
+             for n in notes if "binary file" not in n]
+    sources = {Path(p).stem for p in scanned}
+    binaries = [n for n in notes if "binary file" in n
+                and Path(n.split(":", 1)[0]).stem not in sources]
+    out = [f"not checkable (they read as ordinary words or numbers): {'; '.join(terms)}"
+           ] if terms else []
+    return out + [f"not checked: {n}" for n in binaries]
 
 
 def run_publish(*, staged: list[str], figures: list[str], cohort: str, clean_viral_loads: str,

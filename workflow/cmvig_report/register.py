@@ -190,10 +190,12 @@ class Register:
         if not self.html:
             return text
         entry = self.entries[source]
-        tip = "; ".join(p for p in (entry.method, f"n = {entry.n}" if entry.n else "",
-                                    entry.detail) if p)
-        return Markup('<span class="num" data-source="{}" title="{}">{}</span>').format(
-            source, tip, text)
+        tip = entry.method + (f". {entry.detail}." if entry.detail else
+                              f"; n = {entry.n} patients" if entry.n else "")
+        # long text (a reference, a note) is not underlined on screen, only numbers are
+        css = "num" if len(text) <= 40 else "num long"
+        return Markup('<span class="{}" data-source="{}" title="{}">{}</span>').format(
+            css, source, tip, text)
 
 
 def _entry(value: Any, kind: str, cohort_n: int | None) -> Entry:
@@ -201,20 +203,23 @@ def _entry(value: Any, kind: str, cohort_n: int | None) -> Entry:
     block = block or {}
     file = value.source.split("#", 1)[0]
     key = _key(value.source)
-    method = str(block.get("method") or block.get("ci_method") or _method(file, kind))
-    if key.startswith("settings."):
-        return Entry(str(plain(value)), "analysis setting (config/config.yaml)", "")
+    shown = plain(value)
+    if key.startswith("settings.") or key.endswith(".day"):
+        return Entry(str(shown), "analysis setting (config/config.yaml)", "")
     if key == "study_period":
         return Entry(f"{block.get('first')}/{block.get('last')}",
                      f"study period ({block.get('source')})", "")
+    method = str(block.get("method") or block.get("ci_method") or _method(file, kind))
+    if kind == "text" or file != "estimates.json":
+        return Entry(str(shown), _method(file, kind), "")
     if "at_risk" in block:
         n = str(block["at_risk"])
-        detail = (f"at day {block.get('day')}: {block['at_risk']} at risk, "
-                  f"{block.get('events', 0)} events, {block.get('censored', 0)} censored")
+        detail = (f"At day {block.get('day')}: {block.get('n')} patients, {block['at_risk']} "
+                  f"still at risk, {block.get('events', 0)} events, "
+                  f"{block.get('censored', 0)} censored")
     else:
-        n = str(block.get("n", cohort_n if file == "estimates.json" else "") or "")
+        n = str(block.get("n", cohort_n) or "")
         detail = ""
-    shown = plain(value)
     if isinstance(shown, dict):
         shown = {k: v for k, v in shown.items() if k in ("estimate", "ci_lower", "ci_upper",
                                                            "median", "min", "max", "days",
@@ -223,14 +228,19 @@ def _entry(value: Any, kind: str, cohort_n: int | None) -> Entry:
 
 
 def _method(file: str, kind: str) -> str:
-    return {
+    by_file = {
         "table1.csv": "Table 1 cell: n (% of the column) or median (range)",
         "provenance.json": "recorded by the pipeline",
         "metadata.yaml": "as written in templates/metadata.yaml",
         "published.yaml": "as published",
-    }.get(file, {"number": "count", "plural": "count", "median_range": "median (range)",
-                 "median_and_range": "median (range)", "month": "calendar month",
-                 "measure": "setting", "days": "days"}.get(kind, kind))
+    }
+    if file in by_file:
+        return by_file[file]
+    if kind == "text":
+        return "as written in " + file
+    return {"number": "count", "plural": "count", "median_range": "median (range)",
+            "median_and_range": "median (range)", "month": "calendar month",
+            "measure": "setting", "days": "days"}.get(kind, kind)
 
 
 def _tracked_in(values: Iterable[Any]) -> Any:
@@ -375,8 +385,8 @@ def untracked_numbers(html: str) -> list[str]:
     the shipped templates: it should find nothing)."""
     body = html.split("<body", 1)[-1]
     body = re.sub(r"<style.*?</style>", " ", body, flags=re.S)
-    body = re.sub(r'<span class="num" data-source="[^"]*" title="[^"]*">.*?</span>', " ", body,
-                  flags=re.S)
+    body = re.sub(r'<span class="num[^"]*" data-source="[^"]*" title="[^"]*">.*?</span>', " ",
+                  body, flags=re.S)
     text = re.sub(r"<[^>]+>", " ", body)
     text = ALLOWED.sub(" ", text.replace("&nbsp;", " "))
     return NUMBER_TOKEN.findall(text)
