@@ -384,7 +384,8 @@ def test_register_records_source_method_and_numbers_at_risk(tmp_path):
     assert {"Abstract", "Results: Response", "Table 1", "Appendix B. Reproducibility"} <= sections
     html = (report / "m.html").read_text()
     assert 'data-source="estimates.json#response" title="' in html
-    assert f"at day 50: {est['response']['at_risk']} at risk" in html
+    assert (f"At day 50: {est['response']['n']} patients, {est['response']['at_risk']} still "
+            "at risk") in html
 
 
 def test_metadata_declarations_are_required_and_orcids_checked(tmp_path):
