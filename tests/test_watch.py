@@ -102,3 +102,34 @@ def test_auto_replication_recognises_the_shipped_cohort_by_content(tmp_path):
     assert not replication_check({**config, "patients": str(tmp_path / "missing.csv")}, ROOT)
     assert replication_check({**config, "replication_check": "yes"}, tmp_path)
     assert not replication_check({**config, "replication_check": False}, ROOT)
+
+
+def test_preview_with_a_patient_id_is_deleted_and_reported(tmp_path):
+    cohort = abstract_like_cohort()
+    kwargs = make_project(tmp_path, cohort)
+    project = kwargs["_project"]
+    cohort.to_csv(project / "cohort.csv", index=False)
+    (project / "viral_loads.csv").write_text("patient_id,sample_date\nT001,2019-03-04\n")
+    leak_check = {"cohort": str(project / "cohort.csv"),
+                  "viral_loads": str(project / "viral_loads.csv"),
+                  "input_paths": [], "vocabulary": []}
+    partial = kwargs["_templates"] / "partials" / "results.html.j2"
+    partial.write_text(partial.read_text().replace("<h2 id=\"results\">Results</h2>",
+                                                   "<h2 id=\"results\">Results (T003)</h2>"))
+    args = {**stage_args(kwargs), "html": str(tmp_path / "p.html"),
+            "pdf": str(tmp_path / "p.pdf")}
+    renders: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    log = tmp_path / "watch.log"
+    with log.open("w") as out:
+        thread = threading.Thread(target=watch, args=(args,), daemon=True, kwargs=dict(
+            interval=0.05, stop=stop, out=out, leak_check=leak_check,
+            on_render=lambda s, n: renders.put(n)))
+        thread.start()
+        try:
+            assert renders.get(timeout=60) is None  # refused
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+    assert "patient_id 'T003'" in log.read_text()
+    assert not (tmp_path / "p.html").exists() and not (tmp_path / "p.pdf").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -66,7 +67,16 @@ class _Notes(logging.Handler):
             self.messages.append(note)
 
 
-def html_to_pdf(html: str, base_dir: str | Path, root: str | Path
+@dataclass
+class Warm:
+    """What the live preview keeps between renders: WeasyPrint's font configuration and its
+    cache of decoded images (the figures, unchanged by a template edit)."""
+
+    font_config: Any = None
+    images: dict = field(default_factory=dict)
+
+
+def html_to_pdf(html: str, base_dir: str | Path, root: str | Path, warm: Warm | None = None
                 ) -> tuple[bytes, list[str], dict[str, int]]:
     """PDF bytes of ``html`` (relative URLs resolved from ``base_dir``), notes for the user,
     and the page (from 1) on which each element with an ``id`` starts.
@@ -85,8 +95,16 @@ def html_to_pdf(html: str, base_dir: str | Path, root: str | Path
     logger.setLevel(logging.WARNING)
     logger.propagate = False
     try:
+        extra: dict[str, Any] = {}
+        if warm is not None:
+            from weasyprint.text.fonts import FontConfiguration
+
+            warm.font_config = warm.font_config or FontConfiguration()
+            if len(warm.images) > 16:  # figures redrawn many times: forget the old ones
+                warm.images.clear()
+            extra = {"font_config": warm.font_config, "cache": warm.images}
         document = HTML(string=html, base_url=Path(base_dir).resolve().as_uri() + "/",
-                        url_fetcher=fetcher).render()
+                        url_fetcher=fetcher).render(**extra)
         identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
         with fixed_source_date():
             pdf = document.write_pdf(pdf_identifier=identifier)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import csv
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,31 @@ def _register(est_path: str, html: bool) -> Register:
                     cohort_n=est.get("n_patients"))
 
 
+@dataclass
+class Session:
+    """What the live preview keeps warm between renders: the Jinja environment (templates are
+    recompiled only when their file changed) and WeasyPrint's fonts and decoded figures."""
+
+    env: Any = None
+    register: Register | None = None
+    template_dir: Path | None = None
+    pdf: Any = None
+
+
+def _environment(tdir: Path, estimates: str, session: Session | None) -> tuple[Any, Register]:
+    fresh = _register(estimates, html=True)
+    if session is None:
+        return make_environment(tdir, register=fresh), fresh
+    if session.env is None or session.template_dir != tdir or session.register is None:
+        session.register = fresh
+        session.env = make_environment(tdir, register=fresh)
+        session.template_dir = tdir
+    else:  # the filters are bound to this register: give it the new results
+        session.register.hidden, session.register.cohort_n = fresh.hidden, fresh.cohort_n
+        session.register.entries.clear()
+    return session.env, session.register
+
+
 def check_typed_numbers(env: Any, names: list[str], strict: bool) -> list[str]:
     """Numbers typed into templates: notes (a warning each), or an error with ``strict``."""
     found = typed_numbers(env, names)
@@ -257,14 +283,14 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                number_appendix: bool = False, compare_with: str = "",
                changes_summary: str | None = None, html: str, pdf: str | None = None,
                numbers: str | None = None, checklist_csv: str | None = None,
-               checklist_pdf: str | None = None, changes_csv: str | None = None) -> list[str]:
+               checklist_pdf: str | None = None, changes_csv: str | None = None,
+               session: Session | None = None) -> list[str]:
     """Step ``manuscript``: the HTML and (unless ``pdf`` is None) the PDF, with the register of
     printed numbers, the reporting checklist and, with ``compare_with``, the changes since the
-    previous data freeze."""
+    previous data freeze. ``session`` keeps the environment and fonts warm (live preview)."""
     out_dir = Path(html).parent
     tdir = template_dir(template_files, HTML_TEMPLATE)
-    register = _register(estimates, html=True)
-    env = make_environment(tdir, register=register)
+    env, register = _environment(tdir, estimates, session)
     notes = check_typed_numbers(env, [n for n in template_names(tdir)
                                       if n != QMD_TEMPLATE and n != CHECKLIST_TEMPLATE],
                                 strict_numbers)
@@ -283,9 +309,12 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
     notes += checklist.word_count_notes(text, context["meta"])
     pdf_bytes, anchors = None, {}
     if pdf:
-        from .pdf import html_to_pdf
+        from .pdf import Warm, html_to_pdf
 
-        pdf_bytes, pdf_notes, anchors = html_to_pdf(text, out_dir, tdir.resolve().parent)
+        if session is not None and session.pdf is None:
+            session.pdf = Warm()
+        pdf_bytes, pdf_notes, anchors = html_to_pdf(text, out_dir, tdir.resolve().parent,
+                                                    session.pdf if session else None)
         notes += pdf_notes
     atomic_write_text(html, text)
     if pdf_bytes is not None:

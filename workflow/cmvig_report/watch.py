@@ -48,10 +48,26 @@ def render_arguments(project: str | Path = ".", config_file: str = "config/confi
         "provenance": str(root / paths.PROVENANCE),
         "published": str(root / config["published"]),
         "replication": settings.replication_check(config, root),
+        "shipped": settings.is_shipped_cohort(config, root),
         "line_numbers": settings.line_numbers(config),
+        "strict_numbers": settings.flag(config, "strict_numbers"),
         "html": str(root / html),
         "pdf": str(root / pdf),
     }
+
+
+def leak_check_arguments(project: str | Path = ".", config_file: str = "config/config.yaml"
+                         ) -> dict[str, Any]:
+    """What the preview's leak check reads: the cleaned cohort and samples, the input paths
+    and the cause vocabulary (as the publish step does)."""
+    from .report import read_yaml
+
+    root = Path(project)
+    config = read_yaml(root / config_file, "the config")
+    return {"cohort": str(root / paths.COHORT), "viral_loads": str(root / paths.VIRAL_LOADS),
+            "input_paths": [config["patients"], config["viral_loads"],
+                            str(config.get("compare_with") or "")],
+            "vocabulary": list(config.get("cause_of_death_categories") or {})}
 
 
 def watched_files(args: dict[str, Any]) -> list[Path]:
@@ -79,16 +95,38 @@ def snapshot(files: list[Path]) -> Snapshot:
     return out
 
 
+def _leaks(html: str, leak_check: dict[str, Any] | None, cached: dict[str, Any]) -> list[str]:
+    """Hits of the leak check on the preview's HTML (the PDF is made from it); the terms are
+    read again only when the cohort file changed."""
+    if not leak_check or not Path(leak_check["cohort"]).is_file():
+        return []
+    from .leaks import scan_outputs
+    from .publish import sensitive_terms
+
+    stamp = Path(leak_check["cohort"]).stat().st_mtime_ns
+    if cached.get("stamp") != stamp:
+        cached["stamp"] = stamp
+        cached["terms"] = sensitive_terms(leak_check["cohort"], leak_check["viral_loads"],
+                                          leak_check["input_paths"], leak_check["vocabulary"])
+    hits, _ = scan_outputs([html], cached["terms"])
+    return [str(h) for h in hits]
+
+
 def watch(args: dict[str, Any], *, interval: float = 0.1, stop: threading.Event | None = None,
           on_render: Callable[[float, list[str] | None], None] | None = None,
-          out: TextIO = sys.stderr) -> None:
+          out: TextIO = sys.stderr, leak_check: dict[str, Any] | None = None) -> None:
     """Render now, then again whenever a watched file changes, until ``stop`` is set.
 
     A template error (an undefined variable, a syntax slip) is printed and the watcher keeps
-    going: fixing the template re-renders. ``on_render`` receives the seconds the render took
-    and its notes (``None`` when it failed).
+    going: fixing the template re-renders. The Jinja environment and WeasyPrint's fonts stay
+    warm between renders. With ``leak_check`` (:func:`leak_check_arguments`) a preview that
+    shows a patient identifier is deleted and the hits are printed, as the build would.
+    ``on_render`` receives the seconds the render took and its notes (``None`` when it failed).
     """
-    from .report import run_render
+    from .report import Session, run_render
+
+    session = Session()
+    cached: dict[str, Any] = {}
 
     missing = [k for k in ("estimates", "table1", "provenance") if not Path(args[k]).is_file()]
     if missing:
@@ -102,7 +140,13 @@ def watch(args: dict[str, Any], *, interval: float = 0.1, stop: threading.Event 
             seen = current
             started = time.perf_counter()
             try:
-                notes: list[str] | None = run_render(**args)
+                notes: list[str] | None = run_render(**args, session=session)
+                hits = _leaks(args["html"], leak_check, cached)
+                if hits:
+                    for name in ("html", "pdf"):
+                        Path(args[name]).unlink(missing_ok=True)
+                    raise PipelineError("identifying information in the preview (deleted):\n  "
+                                        + "\n  ".join(hits))
             except PipelineError as exc:
                 notes = None
                 print(f"[watch] not rendered:\n{exc}", file=out, flush=True)
@@ -121,5 +165,5 @@ def run_watch(config: str, html: str, pdf: str, interval: float) -> list[str]:
     """``python -m cmvig_report watch``: watch from the project directory until Ctrl-C."""
     args = render_arguments(".", config, html, pdf)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the user stops it
-        watch(args, interval=interval)
+        watch(args, interval=interval, leak_check=leak_check_arguments(".", config))
     return []
