@@ -1,8 +1,15 @@
 # CMVIG salvage-therapy manuscript: data/raw -> results/ -> report/.
 # Run:  snakemake --cores 2        (inputs can be swapped: --config patients=PATH viral_loads=PATH)
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# The package next to this Snakefile, even where another copy is installed: a project runs
+# its own code (the steps do the same, workflow/scripts/step.py).
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 
 configfile: "config/config.yaml"
