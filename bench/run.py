@@ -4,10 +4,10 @@
     python bench/run.py --quick      # skip the 50,000-patient run
 
 Works in a temporary copy of the repository, so the checkout's results/ and report/ are untouched.
-Peak memory is the largest sum over the whole process tree (Snakemake, every job it starts and the
-warm step server with its children) of each process's proportional set size (PSS), sampled every
-50 ms. PSS splits a page shared by several processes among them: plain RSS would count the
-libraries the step server shares with the steps it forks once per process.
+Peak memory is the largest sum over the whole process tree (Snakemake and every job it starts)
+of each process's proportional set size (PSS), sampled every 50 ms: PSS splits a page shared
+by several processes among them, where plain RSS would count shared libraries once per process.
+Targets are those of the project's performance issue; results go to docs/performance.md.
 """
 
 from __future__ import annotations
@@ -121,10 +121,10 @@ def main() -> None:
         built = ("results", "report", "logs", ".snakemake")
         t, m = median_of(args.repeats, snake, repo, lambda: clean(repo, built))
         n_pages = pages(repo / "report/manuscript.pdf")
-        rows.append(("full clean build (N = 15)", t, m, "<= 4.0 s",
+        rows.append(("full clean build (N = 15)", t, m, "<= 6.0 s",
                      f"{n_pages} pages; {args.repeats} runs"))
         t, m = median_of(args.repeats, snake, repo, lambda: None)
-        rows.append(("no-op run", t, m, "<= 1.2 s", ""))
+        rows.append(("no-op run", t, m, "<= 1.8 s", ""))
         css = repo / "templates" / "style.css"
         edits = iter(range(1000))
 
@@ -132,9 +132,9 @@ def main() -> None:
             css.write_text(css.read_text() + f"\n/* benchmark edit {next(edits)} */\n")
 
         t, m = median_of(args.repeats, snake, repo, edit_css)
-        rows.append(("template edit -> new PDF", t, m, "<= 2.0 s", "snakemake"))
+        rows.append(("template edit -> new PDF", t, m, "<= 3.5 s", "snakemake"))
         t, m = watch_edit(repo, css)
-        rows.append(("template edit -> new preview PDF", t, m, "<= 2.0 s",
+        rows.append(("template edit -> new preview PDF", t, m, "<= 0.7 s",
                      "live preview (watch)"))
         vl = repo / "data" / "raw" / "viral_loads.csv"
         blank_lines = iter(range(1, 1000))
@@ -155,7 +155,7 @@ def main() -> None:
             cmd = [*snake[:-1], "--config", f"patients={data / 'patients.csv'}",
                    f"viral_loads={data / 'viral_loads.csv'}", "--", "all"]
             t, m = median_of(args.repeats, cmd, repo, lambda: clean(repo, built))
-            target = "<= 8.0 s, <= 1024 MiB" if n == 50_000 else ""
+            target = "<= 7.0 s, <= 1024 MiB" if n == 50_000 else ""
             rows.append((f"end to end, N = {n:,} ({n_vl:,} PCR rows)", t, m, target,
                          f"{pages(repo / 'report/manuscript.pdf')} pages; {args.repeats} runs"))
 

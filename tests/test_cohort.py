@@ -293,3 +293,84 @@ def test_patient_without_any_viral_load_is_a_non_responder(tmp_path):
     assert not c.loc["P01", "responded"]
     assert c.loc["P01", "n_viral_load_samples"] == 0
     assert c.loc["P01", "days_to_response_or_censoring"] == c.loc["P01", "os_from_cmvig_days"]
+
+
+def _base(tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The shipped export with P15's antiviral recorded: no plausibility finding at all."""
+    patients, loads = _raw("patients.csv"), _raw("viral_loads.csv")
+    patients.loc[patients["patient_id"] == "P15", "prior_antivirals"] = "ganciclovir"
+    return patients, loads
+
+
+def _findings(tmp_path: Path, patients: pd.DataFrame, loads: pd.DataFrame,
+              period: tuple[str, str] | None = None) -> set[tuple[str, str]]:
+    p, v = _write(tmp_path, patients, loads)
+    found = clean_cohort(p, v, LLOQ, study_period=period).data_quality
+    return set(zip(found["patient_id"], found["check"], strict=True))
+
+
+def test_each_plausibility_check_trips_alone(tmp_path):
+    patients, loads = _base(tmp_path)
+    assert _findings(tmp_path, patients, loads) == set()
+
+    late = pd.DataFrame([{"patient_id": "P01", "sample_date": "2022-12-01",
+                          "cmv_dna_iu_ml": "900"}])
+    assert _findings(tmp_path, patients, pd.concat([loads, late])) == {
+        ("P01", "pcr_after_last_followup")}
+
+    days = (pd.to_datetime(loads["sample_date"]) - pd.Timestamp("2018-07-23")).dt.days
+    no_after = loads[~((loads["patient_id"] == "P01") & (days >= 1))]
+    assert _findings(tmp_path, patients, no_after) == {("P01", "no_pcr_after_cmvig")}
+
+    quiet = loads.copy()
+    quiet.loc[(quiet["patient_id"] == "P01") & days.between(-14, 0), "cmv_dna_iu_ml"] = "<137"
+    assert _findings(tmp_path, patients, quiet) == {("P01", "not_viraemic_at_cmvig")}
+
+    assert _findings(tmp_path, _raw("patients.csv"), loads) == {
+        ("P15", "recurrent_without_prior_antivirals")}
+
+    # P01 and P02 started CMVIG in 2018 (July and November)
+    assert _findings(tmp_path, patients, loads, ("2019-01", "2021-12")) == {
+        ("P01", "cmvig_outside_study_period"), ("P02", "cmvig_outside_study_period")}
+
+
+def test_a_sample_after_death_stops_the_run_naming_the_patient(tmp_path, capsys):
+    patients, loads = _base(tmp_path)
+    after = pd.DataFrame([{"patient_id": "P02", "sample_date": "2019-01-20",
+                           "cmv_dna_iu_ml": "900"}])
+    p, v = _write(tmp_path, patients, pd.concat([loads, after], ignore_index=True))
+    out = tmp_path / "out"
+    kwargs = dict(patients=str(p), viral_loads=str(v), sheet=0, lloq=137, cause_categories={},
+                  study_period="", cohort=str(out / "c.csv"), clean_viral_loads=str(out / "v.csv"),
+                  cleaning_log=str(out / "l.csv"), data_quality=str(out / "d.csv"),
+                  study_number_map=str(out / "s.csv"))
+    assert run_step("clean_cohort", kwargs, None) == 1
+    err = capsys.readouterr().err
+    assert (f"row {len(loads) + 2}, patient_id 'P02', column 'sample_date', value '2019-01-20': "
+            "sample dated after the patient's death (last_followup_date 2019-01-11") in err
+    assert "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_sample_with_its_own_lloq_changes_the_response(tmp_path):
+    patients, loads = _base(tmp_path)
+    # P09 never responds: a result of 150 IU/mL on day 28 is not below the config's 137 ...
+    day28 = (loads["patient_id"] == "P09") & (loads["sample_date"] == "2020-08-25")
+    assert day28.sum() == 1
+    loads.loc[day28, "cmv_dna_iu_ml"] = "150"
+    p, v = _write(tmp_path, patients, loads)
+    cohort = clean_cohort(p, v, LLOQ).cohort.set_index("patient_id")
+    assert not cohort.loc["P09", "responded"]
+    # ... but it is below the limit of 200 IU/mL that this sample's assay reports
+    loads["lloq_iu_ml"] = ""
+    loads.loc[day28, "lloq_iu_ml"] = "200"
+    p, v = _write(tmp_path, patients, loads)
+    result = clean_cohort(p, v, LLOQ)
+    cohort = result.cohort.set_index("patient_id")
+    assert cohort.loc["P09", "responded"] and cohort.loc["P09", "days_to_response"] == 28
+    applied = result.viral_loads.set_index(["patient_id", "sample_date"])["lloq_iu_ml"]
+    assert applied[("P09", "2020-08-25")] == 200 and applied[("P01", "2018-07-30")] == 137
+    loads.loc[day28, "lloq_iu_ml"] = "two hundred"
+    p, v = _write(tmp_path, patients, loads)
+    with pytest.raises(DataError, match="column 'lloq_iu_ml', value 'two hundred'"):
+        clean_cohort(p, v, LLOQ)
