@@ -3,9 +3,9 @@
 Validation is a table of vectorised rules (one boolean mask per rule) rather than a schema
 library: each rule must report the spreadsheet row, ``patient_id``, column and the value exactly
 as typed, every problem is collected before anything is written, and the stage must clean
-50,000 patients in seconds. ``pandera`` was tried for this and dropped: it costs ~1.2 s to import
-(a third of the full-build budget) and its failure cases still needed re-mapping to rows, ids and
-raw values, which is most of this module.
+50,000 patients in seconds. ``pandera`` was tried for this and dropped: it is slow to import
+(docs/performance.md) and its failure cases still needed re-mapping to rows, ids and raw values,
+which is most of this module.
 """
 
 from __future__ import annotations
@@ -123,8 +123,8 @@ def _missing_columns(df: pd.DataFrame, required: list[str], file: str) -> list[P
 def _per_unique(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
     """``func`` applied to each distinct value once, spread back over ``values``.
 
-    Export columns repeat a few thousand dates or spellings over ~900,000 rows: parsing or
-    printing the distinct values only is 10-20x faster than doing it cell by cell.
+    Export columns repeat a few thousand dates or spellings over hundreds of thousands of rows:
+    parsing or printing the distinct values only is much faster than doing it cell by cell.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     done = func(pd.Series(uniques, dtype=values.dtype)).to_numpy()
@@ -244,7 +244,7 @@ def parse_viral_load_results(text: pd.Series) -> pd.DataFrame:
     ``below_quantification``, ``is_empty``, ``is_valid`` and ``had_thousands_separator``
     (all bool).
     """
-    # Exports repeat a few thousand distinct spellings over ~900,000 rows: parse each once.
+    # Exports repeat a few thousand distinct spellings over many rows: parse each once.
     codes, uniques = pd.factorize(text.fillna(""))
     parsed = _parse_distinct_results(pd.Series(uniques, dtype=object))
     return parsed.take(codes).set_axis(text.index)
@@ -352,7 +352,7 @@ def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame,
     p = patients.copy()
     vl = viral_loads.copy()
     # Work on integer day numbers and each sample's patient row: lookups and group-bys keyed
-    # on ~900,000 patient-id strings cost several times more.
+    # on hundreds of thousands of patient-id strings cost several times more.
     owner = pd.Index(p["patient_id"]).get_indexer(vl["patient_id"])  # validated: all found
     start_day = p["cmvig_start_date"].to_numpy(dtype="datetime64[D]").astype("int64")
     sample_day = vl["sample_date"].to_numpy(dtype="datetime64[D]").astype("int64")
@@ -380,7 +380,7 @@ def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame,
     )
     p["n_viral_load_samples"] = np.bincount(owner, minlength=len(p)).astype("int64")
     p["cmvig_doses"] = p["cmvig_doses"].astype("int64")
-    # Sort by patient, date and export row on integer keys: a multi-key sort of ~900,000
+    # Sort by patient, date and export row on integer keys: a multi-key sort of that many
     # strings takes 5x longer. Rows are unique, so the order is fully determined.
     patient_rank = pd.factorize(vl["patient_id"], sort=True)[0]
     order = np.lexsort((vl["row"].to_numpy(), vl["sample_date"].to_numpy(dtype="int64"),

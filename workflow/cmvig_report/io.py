@@ -1,7 +1,7 @@
 """File helpers shared by every stage: reading exports, atomic and deterministic writes.
 
 pandas is imported inside the functions that need it: the report stage uses the write helpers
-and must not pay ~0.4 s of pandas import on every template edit.
+and must not pay for pandas' import on every template edit.
 """
 
 from __future__ import annotations
@@ -102,11 +102,11 @@ def _csv_field(value: Any) -> str:
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    """The bytes ``df.to_csv(index=False, lineterminator="\\n")`` writes, about 4x faster.
+    """The bytes ``df.to_csv(index=False, lineterminator="\\n")`` writes, faster.
 
     Each column is printed once per distinct value (``str``, as pandas does; missing values
-    empty) and the rows are joined by Arrow in C++: on 865,000 viral-load rows this takes
-    0.35 s where pandas' writer takes 1.4 s. Unlike pandas, a field holding a carriage return
+    empty) and the rows are joined by Arrow in C++, several times faster than pandas' writer on
+    large viral-load tables (docs/performance.md). Unlike pandas, a field holding a carriage return
     is quoted, so that reading the file back cannot split the row. Columns of other dtypes
     (dates, categories) go through pandas.
     """

@@ -16,8 +16,8 @@ with a ``reason`` so that ``estimates.json`` never holds NaN. Two choices are de
 * A landmark after the last follow-up time is unknown, unless the curve has already reached 0:
   a KM that has fallen to 0 stays there, so that estimate is still reported.
 
-lifelines is imported inside the functions that fit: it takes ~1 s to import and the figure
-step imports this module only for :func:`at_risk_table`.
+lifelines is imported inside the functions that fit: it is the slowest import of the pipeline
+and the figure step imports this module only for :func:`at_risk_table`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     python -m cmvig_report.synth --n 50000 --seed 1 --out DIR [--messy] [--format csv|xlsx]
 
 writes ``DIR/patients.csv`` and ``DIR/viral_loads.csv`` (or ``.xlsx``). Everything is vectorised
-with NumPy, so 50,000 patients (~870,000 PCR results) take about a second; the same seed gives
+with NumPy, so 50,000 patients (some 870,000 PCR results) are quick to make; the same seed gives
 the same bytes, and ``messy`` only adds mess on top of the same cohort (same truth).
 
 Patients are invented: distributions are plausible for paediatric allogeneic HSCT, not fitted to

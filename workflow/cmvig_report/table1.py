@@ -5,10 +5,10 @@ clinical journal expects for a series this small. Antivirals before CMVIG are a 
 variable: a patient counts once under each drug received, so those percentages add to more than
 100. Levels are ordered by descending overall count, then by name.
 
-The ``tableone`` package was considered and not used: it takes ~1.6 s to import (with
-statsmodels) against a 4 s budget for a full build, prints ranges as ``[min,max]``, and has no
-multi-select variable for the antivirals a patient received before CMVIG (several per patient).
-The table here is a few group-bys.
+The ``tableone`` package was considered and not used: it is slow to import (with statsmodels;
+figures in docs/performance.md), prints ranges as ``[min,max]``, has no multi-select variable for
+the antivirals a patient received before CMVIG (several per patient), and Table 1's cells must go
+through small-cell control. The table here is a few group-bys.
 
 ``results/table1.csv`` is tidy: ``variable, level, overall, recurrent, refractory``; its first row
 (variable ``Patients``) holds each column's n, and continuous rows have level ``median (range)``.
