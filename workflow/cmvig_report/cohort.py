@@ -445,7 +445,7 @@ def categorise_causes(causes: pd.Series, categories: Mapping[str, Sequence[str]]
         for text in [label, *texts]:
             lookup[" ".join(str(text).casefold().split())] = str(label)
     folded = _fold(causes.fillna(""))
-    category = folded.map(lookup)
+    category = folded.map(lookup).astype(object)  # all-unmapped gives float64 NaN otherwise
     empty = causes.fillna("").str.strip().eq("")
     mapped = category.notna() | empty
     return category.fillna(OTHER_CAUSE).where(~empty, ""), mapped

@@ -17,8 +17,13 @@ from urllib.parse import unquote, urlsplit
 
 from .io import fixed_source_date
 
+try:  # WeasyPrint >= 68: a fetcher is a URLFetcher whose fetch() returns a URLFetcherResponse
+    from weasyprint.urls import URLFetcher as _FetcherBase
+except ImportError:  # WeasyPrint < 68: a fetcher is any callable returning a dict
+    _FetcherBase = object
 
-class ProjectOnlyFetcher:
+
+class ProjectOnlyFetcher(_FetcherBase):
     """WeasyPrint URL fetcher: files inside ``root`` and ``data:`` URLs only.
 
     Anything else (http, https, ftp, files outside the project) is refused before any
@@ -27,21 +32,20 @@ class ProjectOnlyFetcher:
     """
 
     def __init__(self, root: str | Path):
+        super().__init__()
         self.root = Path(root).resolve()
         self.refused: list[str] = []
 
-    def __call__(self, url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        from weasyprint.urls import default_url_fetcher  # v66: default_url_fetcher(url, ...)
-
+    def fetch(self, url: str, headers: Any = None) -> Any:
         scheme = urlsplit(url).scheme.lower()
         if scheme == "data":
-            return default_url_fetcher(url)
+            return self._fetch_allowed(url, headers)
         if scheme == "file":
             parts = urlsplit(url)
             path = Path(unquote(parts.path)).resolve()
             if parts.netloc in ("", "localhost") and (
                     path == self.root or self.root in path.parents):
-                return default_url_fetcher(url)
+                return self._fetch_allowed(url, headers)
             reason = "outside the project"
         else:
             reason = "no network access"
@@ -49,6 +53,16 @@ class ProjectOnlyFetcher:
         if message not in self.refused:
             self.refused.append(message)
         raise PermissionError(message)
+
+    def _fetch_allowed(self, url: str, headers: Any) -> Any:
+        if _FetcherBase is object:
+            from weasyprint.urls import default_url_fetcher
+
+            return default_url_fetcher(url)
+        return super().fetch(url, headers)
+
+    def __call__(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        return self.fetch(url)
 
 
 class _Notes(logging.Handler):
