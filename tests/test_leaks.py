@@ -273,14 +273,26 @@ def test_docx_joins_runs_and_reads_properties_and_alt_text(tmp_path):
     ]  # the rsid 00123456 is not read; MRN<tab>00123 is not MRN-00123
 
 
-def test_pdf_hit_names_its_page(tmp_path):
+@pytest.fixture(params=["poppler", "pypdf"])
+def pdf_reader(request, monkeypatch):
+    """Each PDF test runs with poppler's pdftotext and with the pypdf fallback."""
+    import shutil
+
+    if request.param == "poppler" and shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils (pdftotext) is not installed")
+    if request.param == "pypdf":
+        monkeypatch.setattr("cmvig_report.leaks.shutil.which", lambda name: None)
+    return request.param
+
+
+def test_pdf_hit_names_its_page(tmp_path, pdf_reader):
     out = _pdf(tmp_path / "m.pdf", "<p>Introduction</p>"
                '<p style="break-before: page">Patient MRN-00123 responded.</p>')
     hits, _ = scan_outputs([out], _ids("MRN-00123"))
     assert [str(h) for h in hits] == [f"{out}, page 2: patient_id 'MRN-00123'"]
 
 
-def test_pdf_free_text_found_case_insensitively_across_a_line_break(tmp_path):
+def test_pdf_free_text_found_case_insensitively_across_a_line_break(tmp_path, pdf_reader):
     out = _pdf(tmp_path / "m.pdf", '<p style="width: 4cm">Cause of death: SEPSIS after line '
                "infection, seen by DR WHO on the ward</p>")
     page = pdf_chunks(out)[0][1]
@@ -291,7 +303,7 @@ def test_pdf_free_text_found_case_insensitively_across_a_line_break(tmp_path):
         f"{out}, page 1: free text 'Sepsis after line infection, seen by Dr Who'"]
 
 
-def test_pdf_word_hyphenated_at_a_line_end_is_found(tmp_path):
+def test_pdf_word_hyphenated_at_a_line_end_is_found(tmp_path, pdf_reader):
     out = _pdf(tmp_path / "m.pdf",
                '<p style="width: 2.5cm">Cause: overwhelming pseudo&shy;monas sepsis</p>')
     assert "pseudomonas" not in pdf_chunks(out)[0][1]  # printed as "pseudo-" + "monas"
@@ -299,7 +311,7 @@ def test_pdf_word_hyphenated_at_a_line_end_is_found(tmp_path):
     assert [(h.where, h.found) for h in hits] == [("page 1", "Pseudomonas sepsis")]
 
 
-def test_pdf_date_and_document_properties(tmp_path):
+def test_pdf_date_and_document_properties(tmp_path, pdf_reader):
     out = tmp_path / "m.pdf"
     HTML(string="<html><head><title>Cohort of dr_jane_doe</title></head><body>"
                 '<p style="width: 2cm">On 23 July 2018</p></body></html>').write_pdf(out)

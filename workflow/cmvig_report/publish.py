@@ -46,7 +46,10 @@ def sensitive_terms(cohort: str | Path, viral_loads: str | Path, input_paths: Se
             if row.get("cause_of_death"):
                 free_texts.add(row["cause_of_death"])
     with open(viral_loads, encoding="utf-8", newline="") as fh:
-        dates |= _dates(row["sample_date"] for row in csv.DictReader(fh))
+        # hundreds of thousands of rows and a few thousand distinct dates: collect them first
+        rows = csv.reader(fh)
+        column = next(rows).index("sample_date")
+        dates |= _dates({row[column] for row in rows})
     paths = tuple(p for path in input_paths if path
                   for p in dict.fromkeys([path, str(Path(path).resolve())]))
     return Sensitive(patient_ids=frozenset(ids), dates=frozenset(dates), paths=paths,
