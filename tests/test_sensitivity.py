@@ -95,7 +95,7 @@ def test_each_sensitivity_estimate_departs_from_the_primary(name):
     """The fixtures are only worth having where the sensitivity analysis changes something."""
     c = _cohort(name).reset_index()
     primary = {int(d): survival.km_landmark(c["days_to_response_or_censoring"], c["responded"],
-                                            int(d), cumulative_incidence=True)["estimate"]
+                                            int(d), one_minus=True)["estimate"]
                for d in (28, 42, 50, 100)}
     moved = {a: [d for d in primary
                  if sensitivity(c, response_day=d, os_hsct_day=365, days=[d])[a]["estimate"]
@@ -114,7 +114,7 @@ def test_delayed_entry_counts_a_death_on_the_day_of_entry():
 def test_zero_events_give_the_exact_one_sided_bound():
     # 0 responses among 4 followed to day 50: upper 1 - 0.025^(1/4) = 0.6024 (R:
     # binom.test(0, 4)$conf.int[2] = 0.6023646)
-    block = survival.km_landmark([60, 70, 80, 90], [False] * 4, 50, cumulative_incidence=True)
+    block = survival.km_landmark([60, 70, 80, 90], [False] * 4, 50, one_minus=True)
     assert block["estimate"] == 0.0 and block["ci_lower"] == 0.0
     assert block["ci_upper"] == pytest.approx(0.6023646, abs=1e-6)
     assert block["ci_method"] == survival.EXACT_ZERO_EVENTS and block["reason"] is None
@@ -123,5 +123,5 @@ def test_zero_events_give_the_exact_one_sided_bound():
     assert os_block["estimate"] == 1.0 and os_block["ci_upper"] == 1.0
     assert os_block["ci_lower"] == pytest.approx(1 - 0.6023646, abs=1e-6)
     # censored before the landmark: only those followed to it count (here 2 of 4)
-    early = survival.km_landmark([20, 30, 80, 90], [False] * 4, 50, cumulative_incidence=True)
+    early = survival.km_landmark([20, 30, 80, 90], [False] * 4, 50, one_minus=True)
     assert early["ci_upper"] == pytest.approx(1 - 0.025 ** 0.5, abs=1e-6)

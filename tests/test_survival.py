@@ -61,9 +61,9 @@ def test_events_come_before_censorings_at_the_same_time():
     assert (block["at_risk"], block["events"], block["censored"]) == (1, 1, 1)
 
 
-def test_cumulative_incidence_flips_estimate_and_limits():
+def test_one_minus_flips_estimate_and_limits():
     lo, hi = _loglog(0.5, 1 / 6)
-    ci = survival.km_landmark(TIMES, EVENTS, 4, cumulative_incidence=True)
+    ci = survival.km_landmark(TIMES, EVENTS, 4, one_minus=True)
     assert ci["estimate"] == pytest.approx(0.5, abs=1e-6)
     assert ci["ci_lower"] == pytest.approx(1 - hi, abs=1e-6)
     assert ci["ci_upper"] == pytest.approx(1 - lo, abs=1e-6)
@@ -83,7 +83,7 @@ def test_abstract_intervals_in_closed_form(k, n, expected):
     durations = list(range(1, k + 1)) + [1000] * (n - k)
     events = [1] * k + [0] * (n - k)
     if k == 10:
-        block = survival.km_landmark(durations, events, 50, cumulative_incidence=True)
+        block = survival.km_landmark(durations, events, 50, one_minus=True)
         mine = (1 - s, 1 - hi, 1 - lo)
     else:
         block = survival.km_landmark(durations, events, 50)
@@ -150,7 +150,7 @@ NO_INTERVAL_1 = "no 95% interval: the estimate is 1, where the log-log interval 
     # an event and a censoring tied on the last day: still unknown after it
     ([30, 30], [1, 0], {}, None, "landmark beyond the last follow-up (day 30)"),
     # everybody responds (S = 0): 1 - S = 1, known beyond the last time, no interval
-    ([10, 20], [1, 1], {"cumulative_incidence": True}, 1.0, NO_INTERVAL_1),
+    ([10, 20], [1, 1], {"one_minus": True}, 1.0, NO_INTERVAL_1),
     ([10, 20], [1, 1], {}, 0.0, NO_INTERVAL_0),
     ([20], [1], {}, 0.0, NO_INTERVAL_0),
 ])
@@ -167,10 +167,10 @@ def test_edge_cases_give_null_with_reason(durations, events, kwargs, estimate, r
     # nobody has the event by day 50 (S = 1): lifelines' interval is (1, 1); the exact
     # one-sided bound over the m patients followed to the landmark replaces it
     ([60, 70], [1, 0], {}, 2),
-    ([60, 70], [1, 0], {"cumulative_incidence": True}, 2),
+    ([60, 70], [1, 0], {"one_minus": True}, 2),
     ([80], [0], {}, 1),
     ([80], [1], {}, 1),
-    ([30, 80, 90], [0, 0, 1], {"cumulative_incidence": True}, 2),
+    ([30, 80, 90], [0, 0, 1], {"one_minus": True}, 2),
 ])
 def test_no_event_by_the_landmark_gives_the_exact_bound(durations, events, kwargs, m):
     block = survival.km_landmark(durations, events, 50, **kwargs)

@@ -113,16 +113,16 @@ def sensitivity(cohort: pd.DataFrame, *, response_day: int, os_hsct_day: int,
     primary = c["days_to_response_or_censoring"]
     return {
         "response_censor_last_pcr": _sensitivity_block(survival.km_landmark(
-            censor_last_pcr, responded, response_day, cumulative_incidence=True),
+            censor_last_pcr, responded, response_day, one_minus=True),
             "response_censor_last_pcr"),
         "os_from_hsct_delayed_entry": _sensitivity_block(survival.km_landmark(
             c["os_from_hsct_days"], c["died"], os_hsct_day, entry=c["days_hsct_to_cmvig"]),
             "os_from_hsct_delayed_entry"),
         "response_confirmed": _sensitivity_block(survival.km_landmark(
-            confirmed_time, confirmed, response_day, cumulative_incidence=True),
+            confirmed_time, confirmed, response_day, one_minus=True),
             "response_confirmed"),
         "response_by_day": [_sensitivity_block(survival.km_landmark(
-            primary, c["responded"], int(day), cumulative_incidence=True), "response_by_day")
+            primary, c["responded"], int(day), one_minus=True), "response_by_day")
             for day in sorted({int(d) for d in days})],
     }
 
@@ -188,7 +188,7 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
     by_type: dict[str, Any] = {}
     for g, sub in groups.items():
         block = survival.km_landmark(sub["days_to_response_or_censoring"], sub["responded"],
-                                     response_day, cumulative_incidence=True)
+                                     response_day, one_minus=True)
         block["responders"] = int(sub["responded"].sum())
         block["method"] = PRIMARY_RESPONSE_METHOD
         by_type[g] = block
@@ -202,7 +202,7 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         "infection_type": {g: len(sub) for g, sub in groups.items()},
         "response": {**survival.km_landmark(c["days_to_response_or_censoring"],
                                             c["responded"], response_day,
-                                            cumulative_incidence=True),
+                                            one_minus=True),
                      "method": PRIMARY_RESPONSE_METHOD},
         "response_by_type": by_type,
         "logrank_p": lr["p"],

@@ -43,26 +43,29 @@ def is_shipped_cohort(config: dict[str, Any], root: str | Path = ".") -> bool:
         for key, name in (("patients", "patients.csv"), ("viral_loads", "viral_loads.csv")))
 
 
-def replication_check(config: dict[str, Any], root: str | Path = ".") -> bool:
+def replication_check(config: dict[str, Any], root: str | Path = ".",
+                      shipped: bool | None = None) -> bool:
     """Whether the appendix compares with the published values.
 
     ``auto`` means: only for the shipped cohort, because the paper's numbers belong to it alone.
+    ``shipped`` (from :func:`is_shipped_cohort`) spares hashing the inputs again.
     """
     if config["replication_check"] != "auto":
         return config["replication_check"] in TRUE_WORDS
-    return is_shipped_cohort(config, root)
+    return is_shipped_cohort(config, root) if shipped is None else shipped
 
 
-def study_period(config: dict[str, Any], root: str | Path = ".") -> tuple[str, str]:
+def study_period(config: dict[str, Any], root: str | Path = ".",
+                 shipped: bool | None = None) -> tuple[str, str]:
     """The enrolment window as ``("YYYY-MM/YYYY-MM", source)``, source ``config``,
     ``published`` or ``data``; for ``data`` the window is empty and the analysis takes the
     first and last CMVIG month of the cohort."""
     if config["study_period"] != "auto":
         return config["study_period"], "config"
-    if is_shipped_cohort(config, root):
-        from .report import read_yaml  # yaml only: the Snakefile stays light
+    if is_shipped_cohort(config, root) if shipped is None else shipped:
+        import yaml  # only here: the Snakefile reads this module on every run
 
-        published = read_yaml(Path(root) / config["published"], "published values")
+        published = yaml.safe_load((Path(root) / config["published"]).read_text("utf-8")) or {}
         if published.get("study_period"):
             return str(published["study_period"]), "published"
     return "", "data"

@@ -150,13 +150,14 @@ def km_curve(durations: Any, events: Any, entry: Any = None) -> pd.DataFrame:
     return out
 
 
-def km_landmark(durations: Any, events: Any, day: int, *, cumulative_incidence: bool = False,
+def km_landmark(durations: Any, events: Any, day: int, *, one_minus: bool = False,
                 entry: Any = None) -> dict[str, Any]:
     """KM estimate at ``day`` with its log-log 95% interval, as a landmark block.
 
     The value is the step function at ``day`` (the last knot at or before it). With
-    ``cumulative_incidence`` the block holds 1 − S(day) and the interval (1 − S_upper,
-    1 − S_lower), which is how a response rate is read off a KM of time to response. With
+    ``one_minus`` the block holds 1 − S(day) and the interval (1 − S_upper, 1 − S_lower): the
+    probability of response read off a KM of time to response with deaths censored (not a
+    cumulative incidence, which would treat death as a competing event: see aalen_johansen). With
     ``entry`` (delayed entry, left truncation) a patient is at risk from their entry time only;
     a follow-up that ends on the entry day counts :data:`SAME_DAY_EXIT` of a day. With no event
     by ``day`` the interval is the exact one-sided bound (``ci_method`` says which).
@@ -188,7 +189,7 @@ def km_landmark(durations: Any, events: Any, day: int, *, cumulative_incidence: 
     if d.max() < day and s > 0:
         block["reason"] = beyond_followup_reason(d.max())
         return block
-    block["estimate"] = rounded(1 - s if cumulative_incidence else s)
+    block["estimate"] = rounded(1 - s if one_minus else s)
     if s >= 1:
         # Followed to the landmark (and, with delayed entry, entered by then): the denominator
         # of the exact bound.
@@ -196,7 +197,7 @@ def km_landmark(durations: Any, events: Any, day: int, *, cumulative_incidence: 
         bound = exact_zero_event_bound(int(followed.sum()))
         if bound is not None:
             block["ci_method"] = EXACT_ZERO_EVENTS
-            if cumulative_incidence:
+            if one_minus:
                 block["ci_lower"], block["ci_upper"] = 0.0, bound
             else:
                 block["ci_lower"], block["ci_upper"] = rounded(1 - bound), 1.0
@@ -204,7 +205,7 @@ def km_landmark(durations: Any, events: Any, day: int, *, cumulative_incidence: 
     if s <= 0 or s >= 1 or not (math.isfinite(lo) and math.isfinite(hi)):
         block["reason"] = undefined_interval_reason(block["estimate"])
         return block
-    if cumulative_incidence:
+    if one_minus:
         lo, hi = 1 - hi, 1 - lo
     block["ci_lower"], block["ci_upper"] = rounded(lo), rounded(hi)
     return block

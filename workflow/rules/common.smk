@@ -7,10 +7,11 @@ from cmvig_report import paths, settings
 
 validate(config, "../schemas/config.schema.yaml")
 
-REPLICATION = settings.replication_check(config)
+SHIPPED = settings.is_shipped_cohort(config)  # the shipped synthetic cohort, by checksum
+REPLICATION = settings.replication_check(config, shipped=SHIPPED)
 LINE_NUMBERS = settings.line_numbers(config)
-STUDY_PERIOD = settings.study_period(config)  # (window or "" when taken from the data, source)
-SHIPPED = settings.is_shipped_cohort(config)
+# (window, or "" when taken from the data; its source)
+STUDY_PERIOD = settings.study_period(config, shipped=SHIPPED)
 COMPARE_WITH = str(config["compare_with"] or "")
 FORMATS = settings.report_formats(config)
 # Every shareable file, by its name under report/ (and under results/unchecked/ before the check).
