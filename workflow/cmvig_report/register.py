@@ -56,31 +56,25 @@ class Tracked:
     block: Mapping[str, Any] | None
 
 
-class TrackedInt(int, Tracked):
+class _TrackedScalar(Tracked):
+    """Builds a tracked number or string: the value, its source and its block."""
+
+    def __new__(cls, value: Any, source: str, block: Mapping[str, Any] | None = None):
+        obj = super().__new__(cls, value)  # type: ignore[call-arg]
+        obj.source, obj.block = source, block
+        return obj
+
+
+class TrackedInt(_TrackedScalar, int):
     """An int with a source."""
 
-    def __new__(cls, value: int, source: str, block: Mapping[str, Any] | None = None):
-        obj = super().__new__(cls, value)
-        obj.source, obj.block = source, block
-        return obj
 
-
-class TrackedFloat(float, Tracked):
+class TrackedFloat(_TrackedScalar, float):
     """A float with a source."""
 
-    def __new__(cls, value: float, source: str, block: Mapping[str, Any] | None = None):
-        obj = super().__new__(cls, value)
-        obj.source, obj.block = source, block
-        return obj
 
-
-class TrackedStr(str, Tracked):
+class TrackedStr(_TrackedScalar, str):
     """A string with a source (a version, a Table 1 cell, a reference)."""
-
-    def __new__(cls, value: str, source: str, block: Mapping[str, Any] | None = None):
-        obj = super().__new__(cls, value)
-        obj.source, obj.block = source, block
-        return obj
 
 
 class TrackedDict(dict, Tracked):
