@@ -410,6 +410,22 @@ def test_shipped_cohort_says_synthetic_and_other_cohorts_never_do(tmp_path):
     text = _html_text(_render({**shipped, "shipped": True}, pdf=False)[0])
     abstract = text.split("Abstract", 1)[1].split("Keywords", 1)[0]
     assert "synthetic reconstruction" in abstract
-    other = _html_text(_render(make_project(tmp_path / "b", random_cohort(40)), pdf=False)[0])
+    period = {"study_period": {"first": "2019-01", "last": "2020-06", "source": "data"}}
+    other = _html_text(_render(make_project(tmp_path / "b", random_cohort(40),
+                                            estimates_patch=period), pdf=False)[0])
     assert "synthetic" not in other.lower() and "reconstruct" not in other.lower()
     assert "This report applies the same analysis to a new cohort." in other
+    # a key named like the tracking attributes still reads as data (study_period.source)
+    assert "(the months of the first and last CMVIG dose in the data)" in other
+
+
+def test_number_appendix_lists_the_register_by_section(tmp_path):
+    kwargs = make_project(tmp_path, abstract_like_cohort())
+    html, _, _ = _render({**kwargs, "number_appendix": True}, pdf=False)
+    text = _html_text(html)
+    assert "Where each number comes from" in text
+    appendix = text.split("Where each number comes from", 1)[1]
+    response = format_percent_ci(kwargs["_estimates"]["response"])
+    assert f"Abstract {response} estimates.json#response" in appendix
+    plain, _, _ = _render(kwargs, "plain", pdf=False)
+    assert "Where each number comes from" not in _html_text(plain)

@@ -49,11 +49,15 @@ LANDMARK_KEYS = ("at_risk", "events", "censored")
 
 
 class Tracked:
-    """Mixin: a value that knows the file and key it came from (``source``) and the block
-    (dict) it sits in, for the method and the numbers behind it."""
+    """Mixin: a value that knows the file and key it came from (``_source``) and the block
+    (dict) it sits in (``_block``), for the method and the numbers behind it.
 
-    source: str
-    block: Mapping[str, Any] | None
+    The names start with an underscore because Jinja looks attributes up before keys: a
+    result with a key ``source`` (the study period has one) must still read as its value.
+    """
+
+    _source: str
+    _block: Mapping[str, Any] | None
 
 
 class _TrackedScalar(Tracked):
@@ -61,7 +65,7 @@ class _TrackedScalar(Tracked):
 
     def __new__(cls, value: Any, source: str, block: Mapping[str, Any] | None = None):
         obj = super().__new__(cls, value)  # type: ignore[call-arg]
-        obj.source, obj.block = source, block
+        obj._source, obj._block = source, block
         return obj
 
 
@@ -94,18 +98,18 @@ def track(obj: Any, source: str, block: Mapping[str, Any] | None = None) -> Any:
     sep = "#" if "#" not in source else "."
     if isinstance(obj, dict):
         out = TrackedDict()
-        out.source, out.block = source, block
+        out._source, out._block = source, block
         inner = obj if _is_block(obj) else block
         for key, value in obj.items():
             out[key] = track(value, f"{source}{sep}{key}", inner)
         if inner is obj:  # values point at the tracked block (for method and n)
             for value in out.values():
                 if isinstance(value, Tracked) and not isinstance(value, TrackedDict):
-                    value.block = out
+                    value._block = out
         return out
     if isinstance(obj, list):
         out_list = TrackedList(track(v, f"{source}[{i}]", block) for i, v in enumerate(obj))
-        out_list.source, out_list.block = source, block
+        out_list._source, out_list._block = source, block
         return out_list
     if isinstance(obj, bool) or obj is None:
         return obj
@@ -171,14 +175,14 @@ class Register:
 
     def hidden_mark(self, value: Any) -> str | None:
         """The mark to print instead of ``value`` when it is a hidden count, else None."""
-        if isinstance(value, Tracked) and value.source.startswith("estimates.json#"):
-            return self.hidden.get(_key(value.source))
+        if isinstance(value, Tracked) and value._source.startswith("estimates.json#"):
+            return self.hidden.get(_key(value._source))
         return None
 
     def mark(self, text: str, value: Any, kind: str) -> Any:
         """``text`` printed for the tracked ``value`` by filter ``kind``: recorded, and wrapped
         in a span in the HTML."""
-        source = value.source
+        source = value._source
         if source not in self.entries:
             self.entries[source] = _entry(value, kind, self.cohort_n)
         if not self.html:
@@ -193,10 +197,10 @@ class Register:
 
 
 def _entry(value: Any, kind: str, cohort_n: int | None) -> Entry:
-    block = value.block if not isinstance(value, TrackedDict) else value
+    block = value._block if not isinstance(value, TrackedDict) else value
     block = block or {}
-    file = value.source.split("#", 1)[0]
-    key = _key(value.source)
+    file = value._source.split("#", 1)[0]
+    key = _key(value._source)
     shown = plain(value)
     if key.startswith("settings.") or key.endswith(".day"):
         return Entry(str(shown), "analysis setting (config/config.yaml)", "")
