@@ -299,6 +299,8 @@ def install(env: jinja2.Environment, register: Register,
     env.finalize = finalize(register)
     # "1 child" reads differently from "2 children": a hidden count always takes the plural.
     env.tests["one"] = lambda v: register.hidden_mark(v) is None and v == 1
+    # a count hidden by small-cell control: the template leaves out what would give it back
+    env.tests["hidden"] = lambda v: register.hidden_mark(v) is not None
 
 
 # --------------------------------------------------------------------------------------------
