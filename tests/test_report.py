@@ -196,6 +196,7 @@ def test_prose_adapts_to_the_data(tmp_path):
     assert "no infusion caused" not in text
     assert "nan" not in text.lower().split()
     assert "Conclusions. Most children cleared CMV DNAemia" in text
+    assert re.search(r"CI \d+–\d+\)\. With death before response", text)
 
     # Nobody responds.
     rows = [{"type": "recurrent" if i % 2 else "refractory", "response": None, "fu": 200}

@@ -182,6 +182,13 @@ def count_percent(
     return f"{count} ({percent(k / n)})"
 
 
+def below_limit(name: str, hidden: Mapping[str, str]) -> bool:
+    """Whether cell ``name`` is hidden as a count below the limit ("<N"), not as a complement.
+
+    A group that small has medians and ranges made of single patients' values."""
+    return hidden.get(name, "").startswith("<")
+
+
 def describe_cell(name: str) -> str:
     """A reader's description of a cell named by ``cell_name``; other names are kept as is.
 

@@ -18,6 +18,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.textpath import TextToPath
 
 from . import printed_counts as pc
+from .disclosure import below_limit
 from .formatting import format_median_range, format_number, format_percent
 
 GROUPS = ("recurrent", "refractory")
@@ -87,11 +88,6 @@ def _count_pct(k: int, n: int, cell: str, size: str, hidden: Mapping[str, str]) 
     return f"{format_number(k)} ({format_percent(k / n)})"
 
 
-def _few(size: str, hidden: Mapping[str, str]) -> bool:
-    # fewer patients than the small-cell limit: their medians and ranges are single patients
-    return hidden.get(size, "").startswith("<")
-
-
 def _unit(text: str) -> str:
     # no-break spaces: a number is never wrapped away from its label ("other causes 3,334")
     return text.replace(" ", NBSP)
@@ -106,7 +102,7 @@ def _group_texts(c: dict[str, Any], g: str, label: str, response_day: int,
     cmv = _unit(f"CMV-related {_shown(c['cmv_deaths'], pc.cell(pc.CMV_DEATH, g), hidden)}")
     other = _unit(f"other causes {_shown(c['other_deaths'], pc.cell(pc.OTHER_DEATH, g), hidden)}")
     yes, no = pc.by_day(response_day)
-    few = _few(size, hidden)
+    few = below_limit(size, hidden)
     antivirals = hidden[size] if few else format_median_range(c["antivirals"])
     doses = hidden[size] if few else format_median_range(c["doses"])
     return [

@@ -174,20 +174,14 @@ def patient_changes(old_cohort: str | Path, new_cohort: str | Path
 def run_freeze_changes(*, cohort: str, compare_with: str, changes_patients: str,
                        changes_summary: str) -> list[str]:
     """Step ``freeze_changes``: the internal list of patient changes and its counts."""
-    from .io import atomic_write_text
+    from .io import atomic_write_bytes, atomic_write_text, rows_csv_bytes
 
     _load_estimates(compare_with)  # one plain error for a folder that is not a freeze
     rows, summary = patient_changes(Path(compare_with) / COHORT, cohort)
-    lines = [",".join(PATIENT_COLUMNS)] + [",".join(_csv_field(r[c]) for c in PATIENT_COLUMNS)
-                                           for r in rows]
-    atomic_write_text(changes_patients, "\n".join(lines) + "\n")
+    atomic_write_bytes(changes_patients, rows_csv_bytes(rows, PATIENT_COLUMNS))
     atomic_write_text(changes_summary, json.dumps(summary, sort_keys=True, indent=2) + "\n")
     return [f"since the previous freeze: {summary['added']} patients added, "
             f"{summary['removed']} removed, {summary['changed']} with a field changed"]
-
-
-def _csv_field(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n\r') else text
 
 
 def format_table(rows: list[dict[str, str]], markdown: bool = False) -> str:

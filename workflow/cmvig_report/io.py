@@ -155,6 +155,14 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return header.encode("utf-8") + body
 
 
+def rows_csv_bytes(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
+    """Rows of plain values as CSV (``\\n`` line endings, the quoting of :func:`csv_bytes`),
+    for the steps that must not import pandas."""
+    lines = [",".join(_csv_field(c) for c in columns)]
+    lines += [",".join(_csv_field(row.get(c, "")) for c in columns) for row in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 def write_json(obj: Any, path: str | Path) -> None:
     """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
     atomic_write_text(path, json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n")

@@ -36,7 +36,7 @@ from markupsafe import Markup
 from . import checklist, freeze
 from .errors import PipelineError
 from .formatting import round_half_up
-from .io import atomic_write_bytes, atomic_write_text
+from .io import atomic_write_bytes, atomic_write_text, rows_csv_bytes
 from .metadata import for_cohort, validate_metadata
 from .paths import HTML_TEMPLATE, QMD_FIGURES, QMD_TEMPLATE
 from .provenance import shareable_settings
@@ -164,14 +164,13 @@ def _figures(figures: list[str], figure_facts: list[str], output: str
     return out
 
 
-def build_context(*, template_dir: str | Path, estimates: str, table1: str,
+def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
                   figures: list[str], figure_facts: list[str], provenance: str, published: str,
                   replication: bool, shipped: bool, line_numbers: bool, output: str,
                   number_appendix: bool = False,
                   changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the templates may use (listed in this module's docstring)."""
     tdir = Path(template_dir)
-    est = read_json(estimates, "estimates")
     meta = for_cohort(read_yaml(tdir / METADATA, "manuscript metadata"), shipped)
     validate_metadata(meta, str(tdir / METADATA))
     pub = read_yaml(published, "published values") if replication else {}
@@ -223,8 +222,7 @@ def template_dir(template_files: list[str], main: str) -> Path:
     raise PipelineError(f"{main} is not among the templates ({', '.join(template_files)})")
 
 
-def _register(est_path: str, html: bool) -> Register:
-    est = read_json(est_path, "estimates")
+def _register(est: dict[str, Any], html: bool) -> Register:
     return Register(html=html, hidden=(est.get("disclosure") or {}).get("hidden") or {},
                     cohort_n=est.get("n_patients"))
 
@@ -240,8 +238,9 @@ class Session:
     pdf: Any = None
 
 
-def _environment(tdir: Path, estimates: str, session: Session | None) -> tuple[Any, Register]:
-    fresh = _register(estimates, html=True)
+def _environment(tdir: Path, est: dict[str, Any], session: Session | None
+                 ) -> tuple[Any, Register]:
+    fresh = _register(est, html=True)
     if session is None:
         return make_environment(tdir, register=fresh), fresh
     if session.env is None or session.template_dir != tdir or session.register is None:
@@ -290,12 +289,13 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
     previous data freeze. ``session`` keeps the environment and fonts warm (live preview)."""
     out_dir = Path(html).parent
     tdir = template_dir(template_files, HTML_TEMPLATE)
-    env, register = _environment(tdir, estimates, session)
+    est = read_json(estimates, "estimates")
+    env, register = _environment(tdir, est, session)
     notes = check_typed_numbers(env, [n for n in template_names(tdir)
                                       if n != QMD_TEMPLATE and n != CHECKLIST_TEMPLATE],
                                 strict_numbers)
     changes = _changes(compare_with, estimates, table1, changes_summary)
-    context = build_context(template_dir=tdir, estimates=estimates, table1=table1,
+    context = build_context(template_dir=tdir, est=est, table1=table1,
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
                             published=published, replication=replication, shipped=shipped,
                             line_numbers=line_numbers, output="html",
@@ -320,28 +320,17 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
     if pdf_bytes is not None:
         atomic_write_bytes(pdf, pdf_bytes)  # type: ignore[arg-type]
     if numbers:
-        atomic_write_bytes(numbers, _csv(rows, NUMBERS_COLUMNS))
+        atomic_write_bytes(numbers, rows_csv_bytes(rows, NUMBERS_COLUMNS))
     if checklist_csv:
         items = checklist.build(read_yaml(tdir / CHECKLIST_ITEMS, "reporting checklist"),
                                 anchors, text)
-        atomic_write_bytes(checklist_csv, _csv(items, checklist.COLUMNS))
+        atomic_write_bytes(checklist_csv, rows_csv_bytes(items, checklist.COLUMNS))
         if checklist_pdf:
             checklist.write_pdf(env, items, context, checklist_pdf, out_dir, tdir)
     if changes_csv:
-        atomic_write_bytes(changes_csv, _csv(freeze.printed_only(
+        atomic_write_bytes(changes_csv, rows_csv_bytes(freeze.printed_only(
             (changes or {}).get("raw_rows", []), {r["source"] for r in rows}), freeze.COLUMNS))
     return notes
-
-
-def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n",
-                            extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
 
 
 def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
@@ -354,10 +343,11 @@ def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: 
     for src, dest in zip(figures, figure_copies, strict=True):
         atomic_write_bytes(dest, Path(src).read_bytes())
     tdir = template_dir(template_files, QMD_TEMPLATE)
-    register = _register(estimates, html=False)
+    est = read_json(estimates, "estimates")
+    register = _register(est, html=False)
     env = make_environment(tdir, html=False, register=register)
     notes = check_typed_numbers(env, [QMD_TEMPLATE], strict_numbers)
-    context = build_context(template_dir=tdir, estimates=estimates, table1=table1,
+    context = build_context(template_dir=tdir, est=est, table1=table1,
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
                             published=published, replication=replication, shipped=shipped,
                             line_numbers=line_numbers, output="qmd",

@@ -71,6 +71,13 @@ def study_period(config: dict[str, Any], root: str | Path = ".",
     return "", "data"
 
 
+def input_paths(config: dict[str, Any]) -> list[str]:
+    """The paths of what the build reads from outside: the exports and a previous freeze
+    (none of them may be printed in a shareable output)."""
+    return [str(p) for p in (config["patients"], config["viral_loads"],
+                             config.get("compare_with")) if p]
+
+
 def flag(config: dict[str, Any], key: str) -> bool:
     """A yes/no config key (booleans arrive as text from ``--config key=value``)."""
     return config[key] in TRUE_WORDS

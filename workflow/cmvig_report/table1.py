@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .disclosure import cell_name, group_size_name
+from .disclosure import below_limit, cell_name, group_size_name
 from .formatting import EN_DASH, format_median_range, format_percent
 
 COLUMNS = (("overall", None), ("recurrent", "recurrent"), ("refractory", "refractory"))
@@ -149,7 +149,7 @@ def build_table1(cohort: pd.DataFrame, hidden: Mapping[str, str] | None = None) 
     for col, label, kind, decimals in VARIABLES:
         if kind == "continuous":
             rows.append({"variable": label, "level": "median (range)", **{
-                g: hidden[sizes[g]] if _few(sizes[g], hidden) else
+                g: hidden[sizes[g]] if below_limit(sizes[g], hidden) else
                 fmt_median_range(d[col].dropna(), decimals) for g, d in groups.items()}})
             continue
         c = categorical[label]
@@ -158,11 +158,6 @@ def build_table1(cohort: pd.DataFrame, hidden: Mapping[str, str] | None = None) 
                 g: _cell(c.counts[g][level], len(groups[g]), cell_name(label, level, g),
                          sizes[g], hidden) for g in groups}})
     return pd.DataFrame(rows, columns=["variable", "level", *groups])
-
-
-def _few(size: str, hidden: Mapping[str, str]) -> bool:
-    # A column of fewer patients than the limit: its minimum and maximum are single patients.
-    return hidden.get(size, "").startswith("<")
 
 
 def _cell(k: int, n: int, name: str, size: str, hidden: Mapping[str, str]) -> str:

@@ -65,8 +65,7 @@ def leak_check_arguments(project: str | Path = ".", config_file: str = "config/c
     root = Path(project)
     config = read_yaml(root / config_file, "the config")
     return {"cohort": str(root / paths.COHORT), "viral_loads": str(root / paths.VIRAL_LOADS),
-            "input_paths": [config["patients"], config["viral_loads"],
-                            str(config.get("compare_with") or "")],
+            "input_paths": settings.input_paths(config),
             "vocabulary": list(config.get("cause_of_death_categories") or {})}
 
 

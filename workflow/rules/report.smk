@@ -90,7 +90,7 @@ rule publish:
     output:
         published=[paths.published(name) for name in SHARED_FILES],
     params:
-        input_paths=[config["patients"], config["viral_loads"], COMPARE_WITH],
+        input_paths=settings.input_paths(config),
         cause_categories=config["cause_of_death_categories"],
     log:
         paths.log("publish"),
