@@ -17,7 +17,7 @@ import pandas as pd
 from . import paths, survival
 from .disclosure import LOG_COLUMNS
 from .io import read_clean_cohort, write_csv, write_json
-from .printed_counts import disclosure_plan
+from .printed_counts import disclosure_plan, landmark_plan
 from .quality import VIRAEMIA_WINDOW_DAYS
 from .quality import counts as counts_per_check
 from .table1 import build_table1
@@ -301,16 +301,20 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
                             study_period=(str(study_period[0]), str(study_period[1])),
                             data_quality=quality, sensitivity_margin=sensitivity_margin,
                             hidden=plan.estimate_keys, min_cell_count=int(min_cell_count))
+    landmark_marks, landmark_log = landmark_plan(est, plan)
+    est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
+                                               **landmark_marks}.items()))
     assert_finite(est)
     json.dumps(est, allow_nan=False)
-    log = pd.DataFrame(plan.log + unmapped_causes(df), columns=LOG_COLUMNS)
+    log = pd.DataFrame(plan.log + landmark_log + unmapped_causes(df), columns=LOG_COLUMNS)
     write_csv(build_table1(df, plan.hidden), table1)
     write_csv(km_curves(df).round(survival.DECIMALS), curves)
     write_csv(log, disclosure_log)
     write_json(est, estimates)
     notes = _null_notes(est)
     if plan.hidden:
-        notes.append(f"min_cell_count {int(min_cell_count)}: {len(plan.log)} counts hidden "
+        notes.append(f"min_cell_count {int(min_cell_count)}: "
+                     f"{len(plan.log) + len(landmark_log)} counts hidden "
                      f"({paths.DISCLOSURE_LOG})")
     return notes
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .errors import DataError, PipelineError, Problem
 from .io import read_export, write_csv
-from .paths import DISCLOSURE_LOG
+from .paths import DISCLOSURE_LOG, STUDY_NUMBERS
 from .quality import VIRAEMIA_WINDOW_DAYS, parse_study_period, plausibility, summary_line
 
 PATIENT_COLUMNS = [
@@ -474,6 +474,38 @@ def study_numbers(p: pd.DataFrame) -> np.ndarray:
     return numbers
 
 
+ASSIGNED_BEFORE, ASSIGNED_NOW = "previous freeze", "this freeze"
+
+
+def lasting_study_numbers(p: pd.DataFrame, previous: Mapping[str, int]
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Study numbers that last across data freezes, and which freeze assigned each.
+
+    A patient of the previous freeze (``previous``: patient_id -> study number) keeps their
+    number, so that "patient 7" in a co-author's comment still means the same child. New
+    patients get numbers above every number used before (a removed patient's number is never
+    given to someone else), in the order of :func:`study_numbers`.
+    """
+    fresh = study_numbers(p)
+    ids = p["patient_id"].astype(str).to_numpy()
+    kept = np.array([pid in previous for pid in ids], dtype=bool)
+    numbers = np.array([previous.get(pid, 0) for pid in ids], dtype="int64")
+    start = max(previous.values(), default=0)
+    new_order = np.argsort(np.where(kept, -1, fresh), kind="stable")[int(kept.sum()):]
+    numbers[new_order] = np.arange(start + 1, start + 1 + len(new_order))
+    return numbers, np.where(kept, ASSIGNED_BEFORE, ASSIGNED_NOW)
+
+
+def read_study_numbers(folder: str) -> dict[str, int]:
+    """The study-number map of a previous freeze (a build's results/), or {} when it has none."""
+    if not folder or not (Path(folder) / Path(STUDY_NUMBERS).name).is_file():
+        return {}
+    path = Path(folder) / Path(STUDY_NUMBERS).name
+    table = pd.read_csv(path, dtype={"patient_id": str}, keep_default_na=False)
+    return {str(k): int(v) for k, v in zip(table["patient_id"], table["study_number"],
+                                            strict=True)}
+
+
 def clean_cohort(patients_path: str | Path, viral_loads_path: str | Path, lloq_iu_ml: float,
                  sheet: str | int = 0, *,
                  cause_categories: Mapping[str, Sequence[str]] | None = None,
@@ -518,10 +550,11 @@ def clean_cohort(patients_path: str | Path, viral_loads_path: str | Path, lloq_i
 def run_cohort(*, patients: str, viral_loads: str, sheet: str | int, lloq: float,
                cause_categories: Mapping[str, Sequence[str]], study_period: str, cohort: str,
                clean_viral_loads: str, cleaning_log: str, data_quality: str,
-               study_number_map: str) -> list[str]:
+               study_number_map: str, compare_with: str = "") -> list[str]:
     """Step ``clean_cohort``: clean the exports and write the result files (all or none).
 
-    ``study_period`` is ``YYYY-MM/YYYY-MM``, or empty when it is taken from the data.
+    ``study_period`` is ``YYYY-MM/YYYY-MM``, or empty when it is taken from the data. With
+    ``compare_with`` (a previous freeze) returning patients keep their study numbers.
     """
     if float(lloq) <= 0:
         raise PipelineError(f"lloq_iu_ml must be > 0, got {lloq}")
@@ -532,16 +565,21 @@ def run_cohort(*, patients: str, viral_loads: str, sheet: str | int, lloq: float
     result = clean_cohort(patients, viral_loads, float(lloq), sheet,
                           cause_categories=cause_categories, study_period=period)
     c = result.cohort
+    previous = read_study_numbers(compare_with)
+    c["study_number"], assigned = lasting_study_numbers(c, previous)
+    numbers = c[["patient_id", "study_number"]].assign(assigned_in=assigned)
     write_csv(c, cohort)
     write_csv(result.viral_loads, clean_viral_loads)
     write_csv(result.cleaning_log, cleaning_log)
     write_csv(result.data_quality, data_quality)
-    write_csv(c[["patient_id", "study_number"]].sort_values("study_number"), study_number_map)
+    write_csv(numbers.sort_values("study_number"), study_number_map)
     notes = [
         f"{len(c)} patients, {len(result.viral_loads)} viral-load results kept, "
         f"{len(result.cleaning_log)} changes logged; {int(c['responded'].sum())} responders",
         summary_line(result.data_quality),
     ]
+    if compare_with and not previous:
+        notes.append(f"{compare_with} has no study-number map: numbers assigned afresh")
     unmapped = c.loc[~c["cause_of_death_mapped"], "cause_of_death"]
     if len(unmapped):
         notes.append(f"{len(unmapped)} cause(s) of death not in cause_of_death_categories "

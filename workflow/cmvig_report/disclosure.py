@@ -33,6 +33,8 @@ from .formatting import EN_DASH
 
 LOG_COLUMNS = ["kind", "output", "item", "value", "reason", "patient_id"]
 SUPPRESSED_CELL = "suppressed cell"
+# What a cell hidden only so that a small one cannot be worked out prints as.
+COMPLEMENT_MARK = "[c]"
 PATIENTS = "Patients"  # the variable of Table 1's header row, which holds each column's n
 _SEP = "|"
 
@@ -94,14 +96,17 @@ def _validate(
 
 
 def suppress(
-    counts: Mapping[str, int], constraints: Sequence[Constraint], min_cell: int
+    counts: Mapping[str, int], constraints: Sequence[Constraint], min_cell: int,
+    forced: Mapping[str, str] | None = None,
 ) -> tuple[frozenset[str], list[Suppressed]]:
     """The cells to print as ``<min_cell``, and a log entry for each.
 
-    Primary: every cell with ``1 <= value < min_cell``. Complementary, repeated until nothing
-    changes: a constraint (its total and parts together) with exactly one hidden member gets
-    its smallest positive shown member hidden too, ties broken by name. ``min_cell`` 0 or 1
-    hides nothing. The log lists primary cells by name, then complements in the order found.
+    Primary: every cell with ``1 <= value < min_cell``, and every cell of ``forced`` (name ->
+    reason: a count worked out from a cell hidden elsewhere is hidden with it). Complementary,
+    repeated until nothing changes: a constraint (its total and parts together) with exactly
+    one hidden member gets its smallest positive shown member hidden too, ties broken by name.
+    ``min_cell`` 0 or 1 hides nothing. The log lists primary cells by name, then forced ones,
+    then complements in the order found.
 
     Raises ``ValueError`` naming the offender for a negative or non-integer count, a constraint
     naming an unknown cell (or one cell twice), or a constraint whose parts do not sum to its
@@ -115,9 +120,14 @@ def suppress(
     values = _validate(counts, constraints, min_cell)
     if min_cell <= 1:
         return frozenset(), []
+    forced = {name: why for name, why in (forced or {}).items()
+              if name in values and values[name] > 0}
     primary = sorted(name for name, v in values.items() if 0 < v < min_cell)
     hidden = set(primary)
     log = [Suppressed(name, values[name], f"count below {min_cell}") for name in primary]
+    for name in sorted(set(forced) - hidden):
+        hidden.add(name)
+        log.append(Suppressed(name, values[name], forced[name]))
     # Table builders repeat shared sums (the header row of each variable); check each once.
     unique = list(dict.fromkeys(constraints))
     changed = True

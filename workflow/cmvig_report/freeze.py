@@ -6,39 +6,36 @@ manuscript's appendix and ``python -m cmvig_report diff``); :func:`patient_chang
 patients added, removed or changed, field by field (``results/changes_patients.csv``, internal:
 it holds patient IDs).
 
-Numbers are printed here with the manuscript's own formatters, so "67% (95% CI: 44–88)" in the
-manuscript is "67% (95% CI: 44–88)" here too; a Kaplan–Meier landmark is one row, its estimate
-and interval together, as the manuscript prints it.
+The numbers compared are each freeze's own register of printed numbers (``numbers.csv``, read
+back from its manuscript): the text as the reader saw it, already passed through that build's
+small-cell control. So a difference is listed in the manuscript's own wording, whatever the
+format ("8.9 years (range 0.8–16.8)"), and the diff can never show more than either
+manuscript did: a hidden count is its mark on both sides.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
-from .formatting import (
-    format_days,
-    format_median_range,
-    format_number,
-    format_p,
-    format_percent,
-    format_percent_ci,
-    format_period,
-)
+from .paths import NUMBERS, RESULTS, UNCHECKED
 
-COLUMNS = ["source", "label", "old", "new", "old_text", "new_text"]
+COLUMNS = ["section", "quantity", "before", "now", "source"]
 PATIENT_COLUMNS = ["patient_id", "field", "old", "new"]
 ESTIMATES = "estimates.json"
-TABLE1 = "table1.csv"
 COHORT = "cohort.csv"
-# Keys of estimates.json that are not results: how the build was set up, or its audit.
-NOT_RESULTS = ("settings", "disclosure", "cmvig_period")
-# Inside a landmark block only these are printed (the rest are the numbers behind them).
-BLOCK_KEYS = ("estimate", "ci_lower", "ci_upper")
 MISSING = "(absent)"
+# The register inside a results/ folder (the staged copy of report/numbers.csv).
+REGISTER = Path(UNCHECKED).relative_to(RESULTS) / NUMBERS
+# Appendices are lettered in order of those present: "Appendix B. Changes ..." is the same
+# section as "Appendix C. Changes ..." in a build that adds another appendix.
+# The changes appendix's own counts of patients: a diff of the diff.
+NOT_COMPARED = ("changes_summary.json",)
+_APPENDIX_LETTER = re.compile(r"^Appendix [A-Z]\.\s*")
 
 
 def _load_estimates(folder: str | Path) -> dict[str, Any]:
@@ -52,94 +49,60 @@ def _load_estimates(folder: str | Path) -> dict[str, Any]:
         raise PipelineError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
 
 
-def _label(key: str) -> str:
-    return key.replace("_", " ").replace(".", ": ")
+def read_register(folder: str | Path) -> list[dict[str, str]]:
+    """The register of printed numbers of the freeze ``folder`` (a build's results/)."""
+    _load_estimates(folder)  # one plain error for a folder that is not a freeze
+    path = Path(folder) / REGISTER
+    if not path.is_file():
+        raise PipelineError(f"{folder}: no register of printed numbers ({REGISTER}); this "
+                            "freeze was made before registers were kept or its build did not "
+                            "finish: rebuild it, or compare with a later freeze")
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
-def _text(key: str, value: Any) -> str | None:
-    """How the manuscript prints ``value`` found at ``key``; None for what it does not print."""
-    last = key.rsplit(".", 1)[-1]
-    if isinstance(value, dict):
-        if "estimate" in value:
-            return format_percent_ci(value)
-        if "median" in value:
-            return format_median_range(value)
-        if "first" in value and "last" in value:
-            return format_period(value) if len(str(value.get("first") or "")) == 7 else None
-        if "days" in value:
-            return format_days(value["days"])
-        return None
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return None
-    if last in ("p", "logrank_p"):
-        return format_p(value)
-    if last in ("proportion",):
-        return format_percent(value)
-    if isinstance(value, int):
-        return format_number(value)
-    return None
-
-
-def _walk(node: Any, key: str, out: dict[str, tuple[str, Any, str]]) -> None:
-    text = _text(key, node) if key else None
-    if text is not None:
-        out[f"{ESTIMATES}#{key}"] = (_label(key), node, text)
-        if isinstance(node, dict):
-            return  # a block is one printed number
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if not key and k in NOT_RESULTS:
-                continue
-            _walk(v, f"{key}.{k}" if key else str(k), out)
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            _walk(v, f"{key}[{i}]", out)
-
-
-def printed_numbers(folder: str | Path, table1: str | Path | None = None
-                    ) -> dict[str, tuple[str, Any, str]]:
-    """Source -> (label, value, printed text) for the numbers of one freeze."""
-    out: dict[str, tuple[str, Any, str]] = {}
-    _walk(_load_estimates(folder), "", out)
-    table = Path(table1) if table1 else Path(folder) / TABLE1
-    if table.is_file():
-        with open(table, encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            groups = [c for c in reader.fieldnames or [] if c not in ("variable", "level")]
-            for row in reader:
-                name = f"{row['variable']}: {row['level']}" if row["level"] else row["variable"]
-                for g in groups:
-                    out[f"{TABLE1}#{name}/{g}"] = (f"Table 1, {name}, {g}", row[g], row[g])
+def _keyed(rows: list[dict[str, str]]) -> dict[tuple[str, str, int], dict[str, str]]:
+    # The same source printed twice in one section (the abstract's n, say) is matched by order.
+    out: dict[tuple[str, str, int], dict[str, str]] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for row in rows:
+        if row.get("source", "").startswith(NOT_COMPARED):
+            continue
+        section = _APPENDIX_LETTER.sub("Appendix: ", row.get("section", ""))
+        k = (section, row.get("source", ""))
+        seen[k] = seen.get(k, -1) + 1
+        out[(*k, seen[k])] = row
     return out
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, dict):
-        return json.dumps({k: value[k] for k in BLOCK_KEYS if k in value} or value,
-                          sort_keys=True)
-    return MISSING if value is None else str(value)
+def _quantity(row: dict[str, str]) -> str:
+    # Registers written before contexts were recorded fall back to the source's key.
+    context = row.get("context") or ""
+    return context or row.get("source", "").split("#", 1)[-1].replace("_", " ")
 
 
-def compare(old: str | Path, new: str | Path, table1: str | Path | None = None
-            ) -> list[dict[str, str]]:
-    """Every number whose printed text differs between freeze ``old`` and freeze ``new``."""
-    before = printed_numbers(old)
-    after = printed_numbers(new, table1)
+def compare_registers(before: list[dict[str, str]], after: list[dict[str, str]]
+                      ) -> list[dict[str, str]]:
+    """Every printed number whose text differs between two registers, in the order of the
+    newer manuscript (numbers that are gone follow)."""
+    old, new = _keyed(before), _keyed(after)
+    order = list(new) + [k for k in old if k not in new]
     rows = []
-    for source in sorted(set(before) | set(after)):
-        b, a = before.get(source), after.get(source)
-        old_text, new_text = (b[2] if b else MISSING), (a[2] if a else MISSING)
-        if old_text == new_text:
+    for key in order:
+        b, a = old.get(key), new.get(key)
+        before_text = b["text"] if b else MISSING
+        now_text = a["text"] if a else MISSING
+        if before_text == now_text:
             continue
-        rows.append({"source": source, "label": (a or b)[0],  # type: ignore[index]
-                     "old": _value(b[1]) if b else MISSING, "new": _value(a[1]) if a else MISSING,
-                     "old_text": old_text, "new_text": new_text})
+        shown = a or b
+        rows.append({"section": key[0], "quantity": _quantity(shown),  # type: ignore[arg-type]
+                     "before": before_text, "now": now_text, "source": key[1]})
     return rows
 
 
-def printed_only(rows: list[dict[str, str]], printed: set[str]) -> list[dict[str, str]]:
-    """The rows of numbers the manuscript prints (sources of its register)."""
-    return [r for r in rows if r["source"] in printed]
+def compare(old: str | Path, new: str | Path) -> list[dict[str, str]]:
+    """Every number whose printed text differs between freeze ``old`` and freeze ``new``."""
+    return compare_registers(read_register(old), read_register(new))
 
 
 def patient_changes(old_cohort: str | Path, new_cohort: str | Path
@@ -186,8 +149,8 @@ def run_freeze_changes(*, cohort: str, compare_with: str, changes_patients: str,
 
 def format_table(rows: list[dict[str, str]], markdown: bool = False) -> str:
     """The changes as an aligned terminal table, or a Markdown table (``markdown``)."""
-    header = ["number", "source", "before", "after"]
-    body = [[r["label"], r["source"], r["old_text"], r["new_text"]] for r in rows]
+    header = ["section", "number", "before", "now"]
+    body = [[r["section"], r["quantity"], r["before"], r["now"]] for r in rows]
     if markdown:
         esc = [[c.replace("|", "\\|") for c in row] for row in body]
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -69,24 +69,12 @@ MIN_TERM_CHARS = 3
 # Numbers with fewer digits occur as counts, days, years and study numbers 1..n.
 MIN_NUMBER_DIGITS = 5
 
-# Folder words that name a place on a computer, not a person: every manuscript may print them
-# as ordinary words. The project's own names are here because the reproducibility appendix
-# prints the software name and a checkout folder is usually named after it.
-COMMON_FOLDER_WORDS = frozenset({
-    "home", "users", "user", "data", "raw", "tmp", "temp", "var", "mnt", "media", "documents",
-    "desktop", "downloads", "export", "exports", "import", "imports", "input", "inputs",
-    "output", "outputs", "results", "result", "report", "reports", "work", "workspace",
-    "projects", "project", "shared", "share", "files", "file", "private", "public", "root",
-    "opt", "srv", "usr", "lib", "run", "volumes", "volume", "onedrive", "dropbox",
-    "google drive", "my drive", "icloud", "icloud drive", "cloudstorage", "library",
-    "mobile documents", "my documents", "documents and settings", "program files", "appdata",
-    "local", "roaming", "scratch", "archive", "backup", "backups", "old", "new", "final",
-    "draft", "drafts", "latest", "current", "src", "source", "sources", "code", "repo", "repos",
-    "git", "github", "main", "master", "dev", "test", "tests", "docs", "config", "workflow",
-    "analysis", "analyses", "study", "studies", "cohort", "clinical", "clean", "processed",
-    "interim", "external", "server", "network", "drive", "cache", ".cache",
-    "cmvig", "cmvig-report", "cmvig_report",
-})
+# A term made of plain words only (letters, with spaces, hyphens or apostrophes between them):
+# if every word is one the manuscript's own text uses, a hit could not be told from prose.
+_PLAIN_WORDS = re.compile(r"[^\W\d_]+(?:[\s'\u2019-][^\W\d_]+)*")
+# Whose words are the manuscript's own: the templates' text and metadata (what every build
+# prints, whatever the data), and the configured category labels.
+_OWN_TEXT_SUFFIXES = (".j2", ".yaml", ".yml", ".md")
 
 # Characters that hide or disguise text without changing how it reads: soft hyphens and
 # zero-width characters vanish, ligatures (pypdf returns "ﬁ" for some fonts) are spelled out,
@@ -110,6 +98,8 @@ class Sensitive:
     paths: tuple[str, ...] = ()  # input paths as given and resolved
     free_texts: frozenset[str] = frozenset()  # raw values the pipeline maps to categories
     vocabulary: frozenset[str] = frozenset()  # category labels, which may appear
+    # the manuscript's own words, casefolded (manuscript_words): templates, metadata, labels
+    words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -192,7 +182,26 @@ def _path_parts(path: str) -> tuple[list[str], str | None, list[str]]:
     return full, file_name, folders
 
 
-def _why_not_checkable(kind: str, text: str, vocabulary: Sequence[str]) -> str | None:
+def manuscript_words(texts: Iterable[str]) -> frozenset[str]:
+    """The words (runs of letters, casefolded) of the manuscript's own text: ``texts`` are
+    the templates, the metadata and the category labels."""
+    return frozenset(w.casefold() for text in texts for w in _WORD.findall(text)
+                     if not w.isdigit())
+
+
+def own_text(template_files: Iterable[str | Path]) -> list[str]:
+    """The text of the template files that hold prose and metadata (not styles or images)."""
+    return [Path(p).read_text(encoding="utf-8", errors="replace") for p in template_files
+            if str(p).endswith(_OWN_TEXT_SUFFIXES)]
+
+
+def _ordinary_words(text: str, words: frozenset[str]) -> bool:
+    return bool(words) and _PLAIN_WORDS.fullmatch(text) is not None and all(
+        w.casefold() in words for w in _WORD.findall(text))
+
+
+def _why_not_checkable(kind: str, text: str, vocabulary: Sequence[str],
+                       words: frozenset[str] = frozenset()) -> str | None:
     if not any(c.isalnum() for c in text):
         return "has no letters or digits and cannot be told apart from punctuation"
     if not any(c.isalpha() for c in text) and sum(c.isdigit() for c in text) < MIN_NUMBER_DIGITS:
@@ -200,8 +209,9 @@ def _why_not_checkable(kind: str, text: str, vocabulary: Sequence[str]) -> str |
     if len(text) < MIN_TERM_CHARS:
         return f"is shorter than {MIN_TERM_CHARS} characters and cannot be told apart from " \
                "ordinary text"
-    if kind in _PATH_KINDS and text.casefold() in COMMON_FOLDER_WORDS:
-        return "is a common folder name and cannot be told apart from ordinary text"
+    if kind != "patient_id" and _ordinary_words(text, words):
+        return ("is made of words the manuscript's own text uses (templates, metadata, "
+                "labels) and cannot be told apart from them")
     folded = kind == "free text"
     needle = text.casefold() if folded else text
     for label in vocabulary:
@@ -217,8 +227,11 @@ def checkable_terms(s: Sensitive) -> tuple[list[Term], list[str]]:
     From each input path come the full path (as given and resolved), its file name and each
     folder name. A term is reported as not checkable, once, instead of being searched when it
     cannot be told apart from ordinary text: it has fewer than 3 characters, it is a number
-    (no letters) with fewer than 5 digits, it is a common folder word such as ``data`` or
-    ``home``, or it occurs in a category label of ``s.vocabulary`` (which may be printed).
+    (no letters) with fewer than 5 digits, it is a folder name, file name or free text made of
+    plain words that the manuscript's own text uses (``s.words``: "own", "review",
+    "children"), or it occurs in a category label of ``s.vocabulary`` (which may be printed).
+    Full paths, patient IDs, names with digits or punctuation and any word the templates
+    never use are searched.
     """
     vocabulary = sorted({_normalise(v) for v in s.vocabulary} - {""})
     terms: dict[tuple[bool, str], Term] = {}
@@ -228,7 +241,7 @@ def checkable_terms(s: Sensitive) -> tuple[list[Term], list[str]]:
         text = _normalise(raw)
         if not text:
             return
-        reason = _why_not_checkable(kind, text, vocabulary)
+        reason = _why_not_checkable(kind, text, vocabulary, s.words)
         if reason:
             notes[f"{KIND_LABELS[kind]} {text!r} {reason}: not checked"] = None
             return

@@ -25,8 +25,7 @@ from .table1 import categorical_counts
 
 GROUPS = ("recurrent", "refractory")
 COLUMNS = ("overall", *GROUPS)
-# What a cell hidden only so that a small one cannot be worked out prints as.
-COMPLEMENT_MARK = "[c]"
+COMPLEMENT_MARK = dc.COMPLEMENT_MARK
 
 
 def _name(variable: str, level: str, group: str = "overall") -> str:
@@ -48,6 +47,10 @@ DIED = ("Deaths", "all causes")
 ALIVE = ("Deaths", "alive")
 CMV_DEATH = ("Deaths", "CMV-related")
 OTHER_DEATH = ("Deaths", "other causes")
+QUANTIFIABLE = ("Viral load at CMVIG start", "quantifiable")
+NOT_QUANTIFIABLE = ("Viral load at CMVIG start", "not quantifiable")
+# The counts behind a Kaplan-Meier landmark (estimates.json blocks with these keys).
+LANDMARK_COUNTS = ("n", "at_risk", "events", "censored", "not_yet_entered")
 
 
 def cell(quantity: tuple[str, str], group: str = "overall") -> str:
@@ -141,6 +144,12 @@ def catalogue(cohort: pd.DataFrame, response_day: int,
         for q in (yes_by, no_by, ALIVE, DIED, CMV_DEATH, OTHER_DEATH):
             where[_name(*q, g)] = "Figure 1" if g != "overall" else "text; Figure 1"
 
+    quantifiable = c["viral_load_at_cmvig"].notna()
+    _sum(cells, sums, size("overall"), {_name(*QUANTIFIABLE): int(quantifiable.sum()),
+                                        _name(*NOT_QUANTIFIABLE): int((~quantifiable).sum())},
+         "viral load at CMVIG start quantifiable or not")
+    where[_name(*QUANTIFIABLE)] = "text"
+
     deaths = c[dead]
     causes = deaths["cause_of_death_category"].value_counts()
     _sum(cells, sums, _name(*DIED), {_name("Cause of death", str(k)): int(v)
@@ -168,6 +177,7 @@ def catalogue(cohort: pd.DataFrame, response_day: int,
            for k in cmv_causes.index},
         "sex.F": _name("Sex", "Female"), "sex.M": _name("Sex", "Male"),
         "crude_response.responders": _name(*yes_by), "crude_response.n": size("overall"),
+        "viral_load_at_cmvig.n": _name(*QUANTIFIABLE),
         **{f"data_quality.{k}": _name("Data quality", k) for k in (data_quality or {})},
     }
     for cell in keys.values():
@@ -188,7 +198,7 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
         return plan
     cells, sums, keys, where = catalogue(cohort, response_day, data_quality)
     hidden, log = dc.suppress(cells, sums, plan.min_cell)
-    primary = {s.name for s in log if not s.reason.startswith("complementary")}
+    primary = {s.name for s in log if s.reason.startswith("count below")}
     plan.hidden = {name: f"<{plan.min_cell}" if name in primary else COMPLEMENT_MARK
                    for name in sorted(hidden)}
     plan.estimate_keys = {key: plan.hidden[cell] for key, cell in keys.items()
@@ -199,3 +209,68 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
                 for s, row in zip(log, dc.log_rows(log, ""), strict=True)]
     return plan
 
+
+
+def _landmark_blocks(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    # Every block of estimates.json that carries the counts behind a landmark estimate.
+    if isinstance(node, dict):
+        if "at_risk" in node and "events" in node:
+            return [(path, node)]
+        return [found for k, v in node.items() if k not in ("disclosure", "settings")
+                for found in _landmark_blocks(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(node, list):
+        return [found for i, v in enumerate(node)
+                for found in _landmark_blocks(v, f"{path}[{i}]")]
+    return []
+
+
+def _derived_from(path: str) -> tuple[str, str, str]:
+    """(group, estimates key of the block's n, estimates key its events are counted in)."""
+    group = next((g for g in GROUPS if path == f"response_by_type.{g}"), "overall")
+    size_key = f"infection_type.{group}" if group != "overall" else "n_patients"
+    last = path.rsplit(".", 1)[-1]
+    if last.startswith("os_"):
+        return group, size_key, "deaths.total"
+    events_key = (f"response_by_type.{group}.responders" if group != "overall"
+                  else "n_responders")
+    return group, size_key, events_key
+
+
+def landmark_plan(estimates: Mapping[str, Any], plan: Plan) -> tuple[dict[str, str], list[dict]]:
+    """Small-cell control for the counts behind each landmark (n, at risk, events, censored).
+
+    Tooltips, the register and Supplementary Table S1 print them. Within a block they add up
+    (n = at risk + events + censored [+ not yet entered]), so each block is its own sum for
+    :func:`disclosure.suppress`; a block's n is hidden with its group's size, and its events
+    with the count they are part of (deaths for survival, responders for response), because a
+    reader who sees "3 events" beside "<5 children died" has the hidden count back. Returns
+    estimates key -> mark, and log rows.
+    """
+    if plan.min_cell <= 1:
+        return {}, []
+    hidden = plan.estimate_keys
+    marks: dict[str, str] = {}
+    log: list[dict] = []
+    for path, block in _landmark_blocks(estimates):
+        _, size_key, events_key = _derived_from(path)
+        counts = {k: block[k] for k in LANDMARK_COUNTS if isinstance(block.get(k), int)}
+        forced: dict[str, str] = {}
+        if size_key in hidden:
+            forced = {k: f"derived: the group size ({size_key}) is hidden" for k in counts}
+        elif events_key in hidden and "events" in counts:
+            forced["events"] = f"derived: part of a hidden count ({events_key})"
+        parts = tuple(k for k in counts if k != "n")
+        sums = ([dc.Constraint("n", parts, f"{path}: n = {' + '.join(parts)}")]
+                if "n" in counts and sum(counts[k] for k in parts) == counts["n"] else [])
+        shut, rows = dc.suppress(counts, sums, plan.min_cell, forced)
+        if shut and not sums:  # counts that do not add up: no complement can be chosen
+            shut = frozenset(k for k, v in counts.items() if v > 0)
+            rows = [dc.Suppressed(k, counts[k], "hidden with the other counts of its block")
+                    for k in sorted(shut)]
+        for s in rows:
+            mark = f"<{plan.min_cell}" if s.reason.startswith("count below") else COMPLEMENT_MARK
+            marks[f"{path}.{s.name}"] = mark
+            log.append({"kind": dc.SUPPRESSED_CELL, "output": "tooltips; register; Table S1",
+                        "item": f"{path}: {s.name} at day {block.get('day')}",
+                        "value": s.value, "reason": s.reason, "patient_id": ""})
+    return marks, log

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import PipelineError
-from .leaks import Sensitive, scan_outputs
+from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
+from .paths import MANIFEST, PREVIEW_HTML, PREVIEW_PDF
 
 DATE_COLUMNS = ("hsct_date", "cmvig_start_date", "last_followup_date", "response_date")
 
@@ -34,8 +36,14 @@ def _dates(values: Iterable[str]) -> set[dt.date]:
 
 
 def sensitive_terms(cohort: str | Path, viral_loads: str | Path, input_paths: Sequence[str],
-                    vocabulary: Iterable[str]) -> Sensitive:
-    """What must not appear in a shareable output, read from the cleaned cohort and samples."""
+                    vocabulary: Iterable[str], template_files: Sequence[str] = ()
+                    ) -> Sensitive:
+    """What must not appear in a shareable output, read from the cleaned cohort and samples.
+
+    ``template_files`` give the manuscript's own words: a folder name or free text made only
+    of them ("own", "review") cannot be told apart from the prose and is reported instead of
+    searched."""
+    vocabulary = list(vocabulary)
     ids: set[str] = set()
     dates: set[dt.date] = set()
     free_texts: set[str] = set()
@@ -53,7 +61,8 @@ def sensitive_terms(cohort: str | Path, viral_loads: str | Path, input_paths: Se
     paths = tuple(p for path in input_paths if path
                   for p in dict.fromkeys([path, str(Path(path).resolve())]))
     return Sensitive(patient_ids=frozenset(ids), dates=frozenset(dates), paths=paths,
-                     free_texts=frozenset(free_texts), vocabulary=frozenset(vocabulary))
+                     free_texts=frozenset(free_texts), vocabulary=frozenset(vocabulary),
+                     words=manuscript_words([*own_text(template_files), *vocabulary]))
 
 
 def check_and_publish(staged: Sequence[str], published: Sequence[str], also_scan: Sequence[str],
@@ -77,24 +86,50 @@ def check_and_publish(staged: Sequence[str], published: Sequence[str], also_scan
     return summarise_unchecked(unchecked, also_scan)
 
 
+def unpublished_files(published: Sequence[str]) -> list[str]:
+    """One note per file in the published files' folder (``report/``) that the leak check did
+    not publish: report/ is meant to hold only what was checked."""
+    if not published:
+        return []
+    root = Path(published[0]).parent
+    mine = {Path(p).resolve() for p in published}
+    # the manifest is written after publishing, from the published files only; the live
+    # preview runs the same leak check before it writes its files
+    later = {(root / Path(name).name).resolve()
+             for name in (MANIFEST, PREVIEW_HTML, PREVIEW_PDF)}
+    extra = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                   if p.is_file() and p.resolve() not in mine | later)
+    return [f"warning: {root}/{name} was not published by this build (not leak-checked): "
+            "move it out of report/ before sharing the folder" for name in extra]
+
+
 def summarise_unchecked(notes: Sequence[str], scanned: Sequence[str]) -> list[str]:
-    """One line for the terms that cannot be told apart from ordinary text, and one per
-    binary file that is not covered by a scanned source (a PNG whose SVG was scanned is)."""
-    terms = [n.split(" is ", 1)[0].split(" cannot ", 1)[0].split(" occurs ", 1)[0]
-             for n in notes if "binary file" not in n]
+    """One line for the terms that cannot be told apart from ordinary text, grouped by why,
+    and one per binary file that is not covered by a scanned source (a PNG whose SVG was
+    scanned is)."""
+    why: dict[str, list[str]] = {}
+    for note in notes:
+        if "binary file" in note:
+            continue
+        # "<kind> '<term>' <reason>: not checked"
+        match = re.fullmatch(r"(.*? '.*?') (.*?)(?:: not checked)?", note)
+        term, reason = match.groups() if match else (note, "")
+        why.setdefault(reason.removeprefix("is ").removeprefix("has "), []).append(term)
     sources = {Path(p).stem for p in scanned}
     binaries = [n for n in notes if "binary file" in n
                 and Path(n.split(":", 1)[0]).stem not in sources]
-    out = [f"not checkable (they read as ordinary words or numbers): {'; '.join(terms)}"
-           ] if terms else []
+    out = [f"not checkable: {'; '.join(terms)} ({reason})" for reason, terms in why.items()]
     return out + [f"not checked: {n}" for n in binaries]
 
 
 def run_publish(*, staged: list[str], figures: list[str], cohort: str, clean_viral_loads: str,
-                input_paths: list[str], cause_categories: dict[str, list[str]],
-                published: list[str]) -> list[str]:
-    """Step ``publish``: the leak check, then the manuscript files into ``report/``."""
-    sensitive = sensitive_terms(cohort, clean_viral_loads, input_paths, cause_categories)
+                template_files: list[str], input_paths: list[str],
+                cause_categories: dict[str, list[str]], published: list[str]) -> list[str]:
+    """Step ``publish``: the leak check, then the manuscript files into ``report/``; notes
+    any file in ``report/`` that this step did not publish."""
+    sensitive = sensitive_terms(cohort, clean_viral_loads, input_paths, cause_categories,
+                                template_files)
     notes = check_and_publish(staged, published, figures, sensitive)
+    notes += unpublished_files(published)
     return notes + [f"{len(published)} files checked and published; no patient ID, date, "
                     "input path or raw free text found"]

@@ -30,6 +30,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from .disclosure import COMPLEMENT_MARK
 from .formatting import FILTERS, format_measure, format_number
 
 # Filters whose output is a number (the others, e.g. `text` or `value`, print words).
@@ -151,12 +152,17 @@ def _key(source: str) -> str:
 
 @dataclass
 class Entry:
-    """What the register knows of one source: its value, method and the patients behind it."""
+    """What the register knows of one source: its value, method and the patients behind it.
+
+    A count hidden by small-cell control keeps its method only: ``value`` is empty and
+    ``suppressed`` is true, and the counts behind an estimate (``n``, ``detail``) print each
+    through the same plan."""
 
     value: str
     method: str
     n: str
     detail: str = ""  # at a landmark: at risk, events, censored
+    suppressed: bool = False
 
 
 @dataclass
@@ -164,39 +170,57 @@ class Register:
     """Collects the sources printed while rendering and marks them up.
 
     ``html``: print spans with ``data-source`` and a tooltip; otherwise plain text.
-    ``hidden``: estimates.json keys of counts hidden by small-cell control -> mark.
+    ``hidden``: estimates.json keys of counts hidden by small-cell control -> mark (the
+    analysis's plan, ``estimates.json#disclosure.hidden``), and whole sources of other files'
+    hidden counts (``changes_summary.json#added``); ``min_cell``: its limit.
     ``cohort_n``: the number of patients, for counts without a block of their own.
     """
 
     html: bool = True
     hidden: Mapping[str, str] = field(default_factory=dict)
     cohort_n: int | None = None
+    min_cell: int = 0
     entries: dict[str, Entry] = field(default_factory=dict)
 
     def hidden_mark(self, value: Any) -> str | None:
         """The mark to print instead of ``value`` when it is a hidden count, else None."""
-        if isinstance(value, Tracked) and value._source.startswith("estimates.json#"):
+        if not isinstance(value, Tracked):
+            return None
+        if value._source.startswith("estimates.json#"):
             return self.hidden.get(_key(value._source))
-        return None
+        return self.hidden.get(value._source)  # other files' counts, by their whole source
+
+    def is_mark(self, text: str) -> bool:
+        """Whether ``text`` is what a hidden cell prints ("<5", "[c]")."""
+        return self.min_cell > 1 and text.strip() in (f"<{self.min_cell}", COMPLEMENT_MARK)
+
+    def count(self, key: str, value: Any) -> str:
+        """A count behind an estimate (estimates.json ``key``) as the plan lets it print."""
+        return self.hidden.get(key) or str(value)
 
     def mark(self, text: str, value: Any, kind: str) -> Any:
         """``text`` printed for the tracked ``value`` by filter ``kind``: recorded, and wrapped
         in a span in the HTML."""
         source = value._source
         if source not in self.entries:
-            self.entries[source] = _entry(value, kind, self.cohort_n)
+            self.entries[source] = _entry(value, kind, self)
+        entry = self.entries[source]
+        if self.is_mark(text) and not entry.suppressed:  # a Table 1 cell printed as its mark
+            entry = self.entries[source] = Entry("", entry.method, entry.n, entry.detail, True)
         if not self.html:
             return text
-        entry = self.entries[source]
-        tip = entry.method + (f". {entry.detail}." if entry.detail else
-                              f"; n = {entry.n} patients" if entry.n else "")
+        if entry.suppressed:
+            tip = f"{entry.method}; hidden by small-cell control (min_cell_count {self.min_cell})"
+        else:
+            tip = entry.method + (f". {entry.detail}." if entry.detail else
+                                  f"; n = {entry.n} patients" if entry.n else "")
         # long text (a reference, a note) is not underlined on screen, only numbers are
         css = "num" if len(text) <= 40 else "num long"
         return Markup('<span class="{}" data-source="{}" title="{}">{}</span>').format(
             css, source, tip, text)
 
 
-def _entry(value: Any, kind: str, cohort_n: int | None) -> Entry:
+def _entry(value: Any, kind: str, register: Register) -> Entry:
     block = value._block if not isinstance(value, TrackedDict) else value
     block = block or {}
     file = value._source.split("#", 1)[0]
@@ -210,13 +234,20 @@ def _entry(value: Any, kind: str, cohort_n: int | None) -> Entry:
     method = str(block.get("method") or block.get("ci_method") or _method(file, kind))
     if kind == "text" or file != "estimates.json":
         return Entry(str(shown), _method(file, kind), "")
+    if key in register.hidden:
+        return Entry("", method, "", "", True)
+    # the key of the block whose counts are printed beside the value
+    where = _key(getattr(block, "_source", "")) if isinstance(block, Tracked) else ""
+    prefix = f"{where}." if where else ""
     if "at_risk" in block:
-        n = str(block["at_risk"])
-        detail = (f"At day {block.get('day')}: {block.get('n')} patients, {block['at_risk']} "
-                  f"still at risk, {block.get('events', 0)} events, "
-                  f"{block.get('censored', 0)} censored")
+        n = register.count(f"{prefix}at_risk", block["at_risk"])
+        detail = (f"At day {block.get('day')}: "
+                  f"{register.count(prefix + 'n', block.get('n'))} patients, "
+                  f"{n} still at risk, "
+                  f"{register.count(prefix + 'events', block.get('events', 0))} events, "
+                  f"{register.count(prefix + 'censored', block.get('censored', 0))} censored")
     else:
-        n = str(block.get("n", cohort_n) or "")
+        n = register.count(f"{prefix}n", block.get("n", register.cohort_n) or "")
         detail = ""
     if isinstance(shown, dict):
         shown = {k: v for k, v in shown.items() if k in ("estimate", "ci_lower", "ci_upper",
@@ -280,6 +311,8 @@ def finalize(register: Register) -> Callable[[Any], Any]:
             return register.mark(mark or format_number(value), value, "number")
         if isinstance(value, TrackedFloat):
             return register.mark(mark or format_measure(value), value, "measure")
+        if mark is not None:
+            return register.mark(mark, value, "text")
         if _has_digit(value):
             return register.mark(str(value), value, "text")
         return str(value)
@@ -301,15 +334,28 @@ def install(env: jinja2.Environment, register: Register,
     env.tests["one"] = lambda v: register.hidden_mark(v) is None and v == 1
     # a count hidden by small-cell control: the template leaves out what would give it back
     env.tests["hidden"] = lambda v: register.hidden_mark(v) is not None
+    # hidden as below the limit ("<5"), not as a complement: a group that small has medians
+    # and ranges made of single children's values
+    env.tests["small"] = lambda v: (register.hidden_mark(v) or "").startswith("<")
 
 
 # --------------------------------------------------------------------------------------------
 # Reading the register back from the HTML
 
 
+# Elements whose text is one passage: a sentence's number is described by the words before it.
+_PASSAGES = ("p", "li", "figcaption", "caption", "dd", "dt", "h1", "h2", "h3")
+CONTEXT_WORDS = 8
+_SENTENCE_END = re.compile(r"(?<=[.;:!?)])\s+(?=[A-Z])")
+# The register reporting on itself (its appendix, the changes appendix) is not a number of the
+# manuscript: it would make each freeze differ from the last by its own listing.
+SELF_SOURCES = ("numbers.csv", "changes.csv")
+
+
 class _Sections(HTMLParser):
     """Spans with a data-source, each with the section it stands in (h1/h2, or the label of
-    the figure or table whose caption holds it)."""
+    the figure or table whose caption holds it) and what a reader sees it as: in running text
+    the words before it, in a table the row's label and the column's heading."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -320,7 +366,12 @@ class _Sections(HTMLParser):
         self._heading: list[str] | None = None
         self._label: list[str] | None = None
         self._figure_section: str | None = None
-        self._spans: list[tuple[str | None, list[str]]] = []
+        self._spans: list[tuple[str | None, list[str], int]] = []
+        self._passage: list[str] = []  # text of the current passage so far
+        self._table_head: list[str] = []
+        self._row: list[str] = []  # cells of the current table row, as read so far
+        self._cell: list[str] | None = None
+        self._in_head = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -330,8 +381,31 @@ class _Sections(HTMLParser):
             self._label = []
         elif tag == "figure":
             self._figure_section = self.section
+        elif tag == "thead":
+            self._in_head, self._table_head = True, []
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = []
+        if tag in _PASSAGES:
+            self._passage = []
         if tag == "span":
-            self._spans.append((a.get("data-source"), []))
+            self._spans.append((a.get("data-source"), [], len(self._text())))
+
+    def _text(self) -> str:
+        return "".join(self._cell if self._cell is not None else self._passage)
+
+    def _context(self, before: str) -> str:
+        if self._cell is not None:  # a table cell: row label and column heading
+            column = len(self._row)
+            head = self._table_head[column] if column < len(self._table_head) else ""
+            label = self._row[0] if self._row else ""
+            return " / ".join(p for p in (label, head) if p)
+        # the sentence the number stands in, from its start or its last few words
+        sentence = _SENTENCE_END.split(" ".join(before.split()))[-1]
+        words = sentence.split()
+        more = "\u2026 " if len(words) > CONTEXT_WORDS else ""
+        return more + " ".join(words[-CONTEXT_WORDS:])
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("h1", "h2", "h3") and self._heading is not None:
@@ -345,14 +419,23 @@ class _Sections(HTMLParser):
             self._heading = None
         elif tag == "figure" and self._figure_section is not None:
             self.section, self._figure_section = self._figure_section, None
+        elif tag in ("td", "th") and self._cell is not None:
+            text = " ".join("".join(self._cell).split())
+            if self._in_head:
+                self._table_head.append(text)
+            self._row.append(text)
+            self._cell = None
+        elif tag == "thead":
+            self._in_head = False
         elif tag == "span" and self._spans:
-            source, text = self._spans.pop()
+            source, text, offset = self._spans.pop()
             if self._label is not None and source is None:
                 self.section = " ".join("".join(self._label).split()).rstrip(".")
                 self._label = None
             if source is not None:
                 self.rows.append({"section": self.section, "text": " ".join(
-                    "".join(text).split()), "source": source})
+                    "".join(text).split()), "source": source,
+                    "context": self._context(self._text()[:offset])})
             if self._spans:  # nested: the outer span holds this text too
                 self._spans[-1][1].extend(text)
 
@@ -361,22 +444,30 @@ class _Sections(HTMLParser):
             self._heading.append(data)
         if self._label is not None:
             self._label.append(data)
-        for _, text in self._spans:
+        for _, text, _ in self._spans:
             text.append(data)
+        (self._cell if self._cell is not None else self._passage).append(data)
 
 
-NUMBERS_COLUMNS = ["section", "text", "source", "value", "method", "n"]
+NUMBERS_COLUMNS = ["section", "context", "text", "source", "value", "method", "n", "suppressed"]
 
 
 def numbers_table(html: str, register: Register) -> list[dict[str, str]]:
-    """One row per number printed in ``html``: ``NUMBERS_COLUMNS``, in document order."""
+    """One row per number printed in ``html``: ``NUMBERS_COLUMNS``, in document order.
+
+    ``context`` is how a reader finds it: the words before it in its sentence, or in a table
+    the row's label and the column's heading. A count hidden by small-cell control keeps its
+    printed mark in ``text``, an empty ``value`` and ``suppressed`` = yes."""
     parser = _Sections()
     parser.feed(html)
     out = []
     for row in parser.rows:
-        entry = register.entries.get(row["source"])
-        out.append({**row, "value": entry.value if entry else "",
-                    "method": entry.method if entry else "", "n": entry.n if entry else ""})
+        if row["source"].startswith(SELF_SOURCES):
+            continue
+        entry = register.entries.get(row["source"]) or Entry("", "", "")
+        hidden = entry.suppressed or register.is_mark(row["text"])
+        out.append({**row, "value": "" if hidden else entry.value, "method": entry.method,
+                    "n": entry.n, "suppressed": "yes" if hidden else ""})
     return out
 
 

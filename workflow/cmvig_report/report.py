@@ -51,6 +51,7 @@ from .register import (
 from .templating import make_environment, read_json, read_text, read_yaml, render_template
 
 METADATA = "metadata.yaml"
+CHANGES_SUMMARY = "changes_summary.json"  # how the templates' sources name it
 STYLESHEET = "style.css"
 CHECKLIST_ITEMS = "checklist.yaml"
 CHECKLIST_TEMPLATE = "checklist.html.j2"
@@ -171,6 +172,9 @@ def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
                   changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the templates may use (listed in this module's docstring)."""
     tdir = Path(template_dir)
+    # The replication table prints the published counts beside ours: under small-cell control
+    # it would give every hidden count back, so it is left out.
+    replication = replication and not small_cells(est)
     meta = for_cohort(read_yaml(tdir / METADATA, "manuscript metadata"), shipped)
     validate_metadata(meta, str(tdir / METADATA))
     pub = read_yaml(published, "published values") if replication else {}
@@ -223,8 +227,15 @@ def template_dir(template_files: list[str], main: str) -> Path:
 
 
 def _register(est: dict[str, Any], html: bool) -> Register:
-    return Register(html=html, hidden=(est.get("disclosure") or {}).get("hidden") or {},
-                    cohort_n=est.get("n_patients"))
+    disclosure = est.get("disclosure") or {}
+    return Register(html=html, hidden=disclosure.get("hidden") or {},
+                    cohort_n=est.get("n_patients"),
+                    min_cell=int(disclosure.get("min_cell_count") or 0))
+
+
+def small_cells(est: dict[str, Any]) -> bool:
+    """Whether small-cell control is on (``min_cell_count`` > 1) for these estimates."""
+    return int((est.get("disclosure") or {}).get("min_cell_count") or 0) > 1
 
 
 @dataclass
@@ -249,6 +260,7 @@ def _environment(tdir: Path, est: dict[str, Any], session: Session | None
         session.template_dir = tdir
     else:  # the filters are bound to this register: give it the new results
         session.register.hidden, session.register.cohort_n = fresh.hidden, fresh.cohort_n
+        session.register.min_cell = fresh.min_cell
         session.register.entries.clear()
     return session.env, session.register
 
@@ -266,14 +278,23 @@ def check_typed_numbers(env: Any, names: list[str], strict: bool) -> list[str]:
 # Stages
 
 
-def _changes(compare: str, estimates: str, table1: str, changes_summary: str | None
-             ) -> dict[str, Any] | None:
-    if not compare:
-        return None
-    rows = freeze.compare(compare, str(Path(estimates).parent), table1=table1)
+def _changes(rows: list[dict[str, str]], changes_summary: str | None,
+             register: Register) -> dict[str, Any]:
+    """The context of the changes appendix: the printed numbers that moved (``rows``, from
+    :mod:`.freeze`) and how many patients were added, removed or changed, each count passed
+    through small-cell control (a count of 1..N-1 patients prints as "<N")."""
     patients = read_json(changes_summary, "changes summary") if changes_summary else {}
-    return {"rows": track(rows, "changes.csv"), "raw_rows": rows,
-            "patients": track(patients, "changes_summary.json")}
+    if register.min_cell > 1:
+        register.hidden = {**register.hidden, **{
+            f"{CHANGES_SUMMARY}#{k}": f"<{register.min_cell}" for k, v in patients.items()
+            if isinstance(v, int) and 0 < v < register.min_cell}}
+    return {"rows": track(rows, "changes.csv"), "patients": track(patients, CHANGES_SUMMARY)}
+
+
+def read_changes(path: str) -> list[dict[str, str]]:
+    """The rows of a staged ``changes.csv`` (written by the ``manuscript`` step)."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def run_render(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
@@ -294,16 +315,20 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
     notes = check_typed_numbers(env, [n for n in template_names(tdir)
                                       if n != QMD_TEMPLATE and n != CHECKLIST_TEMPLATE],
                                 strict_numbers)
-    changes = _changes(compare_with, estimates, table1, changes_summary)
     context = build_context(template_dir=tdir, est=est, table1=table1,
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
                             published=published, replication=replication, shipped=shipped,
                             line_numbers=line_numbers, output="html",
-                            number_appendix=number_appendix, changes=changes)
+                            number_appendix=number_appendix)
     text = render_template(env, HTML_TEMPLATE, context)
     rows = numbers_table(text, register)
-    if number_appendix:  # a second pass prints the register of the first
+    changed: list[dict[str, str]] = []
+    if compare_with:  # what moved since the previous freeze, register against register
+        changed = freeze.compare_registers(freeze.read_register(compare_with), rows)
+        context["changes"] = _changes(changed, changes_summary, register)
+    if number_appendix:  # prints the register of the first pass
         context["numbers"] = track([dict(r) for r in rows], "numbers.csv")
+    if compare_with or number_appendix:
         text = render_template(env, HTML_TEMPLATE, context)
         rows = numbers_table(text, register)
     notes += checklist.word_count_notes(text, context["meta"])
@@ -328,16 +353,15 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
         if checklist_pdf:
             checklist.write_pdf(env, items, context, checklist_pdf, out_dir, tdir)
     if changes_csv:
-        atomic_write_bytes(changes_csv, rows_csv_bytes(freeze.printed_only(
-            (changes or {}).get("raw_rows", []), {r["source"] for r in rows}), freeze.COLUMNS))
+        atomic_write_bytes(changes_csv, rows_csv_bytes(changed, freeze.COLUMNS))
     return notes
 
 
 def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
             figure_facts: list[str], provenance: str, published: str, replication: bool,
             shipped: bool = False, line_numbers: bool = False, strict_numbers: bool = False,
-            compare_with: str = "", changes_summary: str | None = None, qmd: str,
-            figure_copies: list[str]) -> list[str]:
+            compare_with: str = "", changes_summary: str | None = None,
+            changes_csv: str | None = None, qmd: str, figure_copies: list[str]) -> list[str]:
     """Step ``quarto_source``: the same manuscript as Quarto source, with its PNG figures
     copied beside it (``figures/``), so that it can be sent and rendered on its own."""
     for src, dest in zip(figures, figure_copies, strict=True):
@@ -351,7 +375,8 @@ def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: 
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
                             published=published, replication=replication, shipped=shipped,
                             line_numbers=line_numbers, output="qmd",
-                            changes=_changes(compare_with, estimates, table1, changes_summary))
+                            changes=_changes(read_changes(changes_csv), changes_summary, register)
+                            if compare_with and changes_csv else None)
     atomic_write_text(qmd, render_template(env, QMD_TEMPLATE, context))
     return notes
 

@@ -17,6 +17,8 @@ rule clean_cohort:
         sheet=config["excel_sheet"],
         cause_categories=config["cause_of_death_categories"],
         study_period=STUDY_PERIOD[0],
+        # a previous freeze's patients keep their study numbers
+        compare_with=COMPARE_WITH,
     log:
         paths.log("clean_cohort"),
     conda:

@@ -49,6 +49,8 @@ rule quarto_source:
         **RESULTS_PRINTED,
         template_files=paths.template_files("qmd"),
         figures=paths.figure_files("png"),
+        # the changes appendix lists what the manuscript's register says moved
+        **({"changes_csv": paths.staged(paths.CHANGES)} if COMPARE_WITH else {}),
     output:
         qmd=paths.staged(paths.manuscript("qmd")),
         figure_copies=[
@@ -87,6 +89,8 @@ rule publish:
         figures=paths.figure_files("svg"),
         cohort=rules.clean_cohort.output.cohort,
         clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
+        # the manuscript's own words: a folder named "own" is prose, not an identifier
+        template_files=paths.all_template_files(),
     output:
         published=[paths.published(name) for name in SHARED_FILES],
     params:
