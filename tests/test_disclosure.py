@@ -19,6 +19,7 @@ from cmvig_report.disclosure import (
     shown,
     suppress,
     table_constraints,
+    table_source,
 )
 from cmvig_report.formatting import EN_DASH, format_percent
 
@@ -176,11 +177,28 @@ def test_log_rows():
     assert all(list(r) == LOG_COLUMNS for r in rows)
     assert rows == [
         {"kind": "suppressed cell", "output": "Table 1", "item": "Sex: Male (refractory)",
-         "value": 2, "reason": "count below 5", "patient_id": ""},
+         "value": 2, "reason": "count below 5", "source": "", "patient_id": ""},
         {"kind": "suppressed cell", "output": "Table 1", "item": "Patients (refractory)",
-         "value": 9, "reason": "complementary: header row, where x is hidden",
+         "value": 9, "reason": "complementary: header row, where x is hidden", "source": "",
          "patient_id": ""},
     ]
+    assert table_source("Sex|Male|refractory") == "table1.csv#Sex: Male/refractory"
+    assert table_source("Patients||overall") == "table1.csv#Patients/overall"
+
+
+def test_forced_cells_are_hidden_with_their_complements():
+    # 8 events are part of a total hidden elsewhere: hidden although not small, and the
+    # block's own sum then needs a second hidden member (the smallest positive: censored)
+    counts = {"n": 23, "at_risk": 9, "events": 8, "censored": 6}
+    hidden, log = suppress(counts, [Constraint("n", ("at_risk", "events", "censored"))], 5,
+                           forced={"events": "derived: part of a hidden count"})
+    assert hidden == {"events", "censored"}
+    assert [(s.name, s.reason.split(":")[0]) for s in log] == [
+        ("events", "derived"), ("censored", "complementary")]
+    # a forced zero is nothing to hide
+    hidden, _ = suppress({"n": 9, "a": 9, "b": 0}, [Constraint("n", ("a", "b"))], 5,
+                         forced={"b": "derived"})
+    assert hidden == frozenset()
     flow = log_rows([Suppressed("excluded_no_consent", 3, "count below 5")], "Figure 1",
                     describe={"excluded_no_consent": "Excluded: no consent"}.get)
     assert flow[0]["item"] == "Excluded: no consent" and flow[0]["output"] == "Figure 1"

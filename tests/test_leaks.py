@@ -18,6 +18,8 @@ from cmvig_report.leaks import (
     Term,
     assert_no_leaks,
     checkable_terms,
+    manuscript_words,
+    own_text,
     pdf_chunks,
     scan_file,
     scan_outputs,
@@ -67,16 +69,48 @@ def test_number_ids_need_five_digits_and_other_ids_three_characters():
     ]
 
 
+WORDS = manuscript_words(["Children whose infection was refractory received their own "
+                          "review of the data in Spain; CMV relapse"])
+
+
 def test_path_gives_full_path_file_name_and_folder_names():
-    terms, notes = checkable_terms(Sensitive(paths=("/home/dr_jane_doe/./data/patients.csv",)))
+    terms, notes = checkable_terms(Sensitive(paths=("/home/dr_jane_doe/./data/patients.csv",),
+                                             words=WORDS))
     assert Term("input path", "/home/dr_jane_doe/./data/patients.csv") in terms
     assert Term("input path", "/home/dr_jane_doe/data/patients.csv") in terms  # resolved
     assert Term("input path", "patients.csv") in terms
     assert Term("folder name", "dr_jane_doe") in terms
-    assert not any(t.text in ("home", "data", ".", "/") for t in terms)
-    assert ("input path folder name 'data' is a common folder name and cannot be told apart "
-            "from ordinary text: not checked") in notes
-    assert len(notes) == 2  # home and data, each once although both path forms hold them
+    assert Term("folder name", "home") in terms  # a word the manuscript never uses
+    assert not any(t.text in ("data", ".", "/") for t in terms)
+    assert notes == ["input path folder name 'data' is made of words the manuscript's own "
+                     "text uses (templates, metadata, labels) and cannot be told apart from "
+                     "them: not checked"]
+
+
+def test_folders_named_with_the_manuscripts_words_are_reported_not_searched(tmp_path):
+    path = "/srv/own/review/children/2021/Spain/CMV relapse/jsmith/Maria Lopez/patients.csv"
+    terms, notes = checkable_terms(Sensitive(paths=(path,), words=WORDS))
+    reported = {n.split("'")[1] for n in notes}
+    assert reported == {"own", "review", "children", "2021", "Spain", "CMV relapse"}
+    searched = {t.text for t in terms if t.kind == "folder name"}
+    assert searched == {"srv", "jsmith", "Maria Lopez"}
+    # the words print freely; the identifiers are still caught
+    out = _write(tmp_path / "m.html", "<p>Children in Spain had their own review; CMV relapse "
+                                      "in 2021.</p>\n<p>Exported by jsmith.</p>\n")
+    hits, _ = scan_outputs([out], Sensitive(paths=(path,), words=WORDS))
+    assert [(h.kind, h.found) for h in hits] == [("folder name", "jsmith")]
+    # without the manuscript's words every folder name is searched
+    hits, _ = scan_outputs([out], Sensitive(paths=(path,)))
+    assert {h.found for h in hits} >= {"own", "review", "Spain", "jsmith"}
+
+
+def test_manuscript_words_come_from_templates_and_metadata(tmp_path):
+    (tmp_path / "text.j2").write_text("{% macro x() %}their own data{% endmacro %}")
+    (tmp_path / "metadata.yaml").write_text("setting: a hospital in Spain\n")
+    (tmp_path / "style.css").write_text("body { font-family: serif; }")
+    words = manuscript_words(own_text(sorted(str(p) for p in tmp_path.iterdir())))
+    assert {"own", "their", "spain", "hospital"} <= words
+    assert "serif" not in words  # styles are not text
 
 
 def test_free_text_inside_a_vocabulary_label_is_not_searched(tmp_path):
@@ -325,12 +359,13 @@ def test_pdf_date_and_document_properties(tmp_path, pdf_reader):
 def test_printed_path_is_one_finding_and_folder_alone_another(tmp_path):
     out = _write(tmp_path / "m.qmd", "read /home/dr_jane_doe/data/patients.csv\n"
                                      "by dr_jane_doe from the data folder\n")
-    hits, notes = scan_outputs([out], Sensitive(paths=("/home/dr_jane_doe/data/patients.csv",)))
+    hits, notes = scan_outputs([out], Sensitive(paths=("/home/dr_jane_doe/data/patients.csv",),
+                                                words=WORDS))
     assert [str(h) for h in hits] == [
         f"{out}, line 1: input path '/home/dr_jane_doe/data/patients.csv'",
         f"{out}, line 2: input path folder name 'dr_jane_doe'",
     ]
-    assert any("'data' is a common folder name" in n for n in notes)
+    assert any("'data' is made of words the manuscript's own text uses" in n for n in notes)
 
 
 # --------------------------------------------------------------------------- scan_outputs

@@ -185,11 +185,20 @@ def test_a_forced_rebuild_gives_byte_identical_outputs(built, tmp_path):
 
 def test_workflow_report_builds(built, tmp_path):
     repo = _clone(built, tmp_path)
-    run = subprocess.run(["snakemake", "--report", "report/workflow-report.html"], cwd=repo,
+    run = subprocess.run(["snakemake", "--report", "results/workflow-report.html"], cwd=repo,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-    html = (repo / "report/workflow-report.html").read_text(errors="replace")
+    html = (repo / "results/workflow-report.html").read_text(errors="replace")
     assert "figure2.svg" in html
+
+
+def test_a_file_in_report_that_was_not_published_is_named(built, tmp_path):
+    repo = _clone(built, tmp_path)
+    (repo / "report/notes from the ward.txt").write_text("kept here by hand\n")
+    run = _snakemake(repo, "-R", "publish")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert ("report/notes from the ward.txt was not published by this build (not "
+            "leak-checked)") in run.stderr
 
 
 def test_bad_input_stops_before_the_manuscript_and_keeps_the_old_one(built, tmp_path):
@@ -206,6 +215,11 @@ def test_bad_input_stops_before_the_manuscript_and_keeps_the_old_one(built, tmp_
     assert "Traceback" not in terminal
     assert (repo / "report/manuscript.pdf").read_bytes() == pdf_before
     assert not list((repo / "results").glob(".*.tmp"))
+    # as docs/contract.md says: the failing step's outputs are gone, the rest is the last
+    # good run's
+    assert not (repo / "results/cohort.csv").exists()
+    assert (repo / "results/estimates.json").read_bytes() == (
+        built / "results/estimates.json").read_bytes()
     log = (repo / "logs/clean_cohort.log").read_text()
     assert "cmvig_doses" in log and "finished with status 1" in log
 

@@ -31,7 +31,9 @@ from dataclasses import dataclass
 
 from .formatting import EN_DASH
 
-LOG_COLUMNS = ["kind", "output", "item", "value", "reason", "patient_id"]
+# ``source``: where a hidden cell is printed, as the register names it (``estimates.json#...``,
+# ``table1.csv#...``), so that an auditor or a test can find each place.
+LOG_COLUMNS = ["kind", "output", "item", "value", "reason", "source", "patient_id"]
 SUPPRESSED_CELL = "suppressed cell"
 # What a cell hidden only so that a small one cannot be worked out prints as.
 COMPLEMENT_MARK = "[c]"
@@ -222,13 +224,21 @@ def log_rows(
     """
     describe = describe or describe_cell
     return [{"kind": SUPPRESSED_CELL, "output": where, "item": describe(s.name),
-             "value": s.value, "reason": s.reason, "patient_id": ""} for s in suppressed]
+             "value": s.value, "reason": s.reason, "source": "", "patient_id": ""}
+            for s in suppressed]
 
 
 def _check_piece(kind: str, piece: str) -> None:
     # A separator inside a piece would let two different cells share one name.
     if not piece or _SEP in piece:
         raise ValueError(f"{kind} {piece!r} must be non-empty and must not contain {_SEP!r}")
+
+
+def table_source(name: str, table: str = "table1.csv") -> str:
+    """Where a table cell named by ``cell_name`` is printed, as the register names it:
+    ``"Sex|Female|recurrent"`` -> ``"table1.csv#Sex: Female/recurrent"``."""
+    variable, level, group = name.split(_SEP)
+    return f"{table}#{variable}: {level}/{group}" if level else f"{table}#{variable}/{group}"
 
 
 def cell_name(variable: str, level: str, group: str) -> str:

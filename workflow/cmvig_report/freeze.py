@@ -94,8 +94,8 @@ def compare_registers(before: list[dict[str, str]], after: list[dict[str, str]]
         now_text = a["text"] if a else MISSING
         if before_text == now_text:
             continue
-        shown = a or b
-        rows.append({"section": key[0], "quantity": _quantity(shown),  # type: ignore[arg-type]
+        shown: dict[str, str] = a or b  # type: ignore[assignment]
+        rows.append({"section": key[0], "quantity": _quantity(shown),
                      "before": before_text, "now": now_text, "source": key[1]})
     return rows
 

@@ -93,7 +93,8 @@ def catalogue(cohort: pd.DataFrame, response_day: int,
     c = cohort
     groups = {"overall": c, **{g: c[c["infection_type"] == g] for g in GROUPS}}
     cells: dict[str, int] = {size(g): len(d) for g, d in groups.items()}
-    where: dict[str, str] = {}
+    # a column's n heads Table 1 and a box of the flow diagram
+    where: dict[str, str] = {size(g): "Table 1; Figure 1" for g in COLUMNS}
     sums: list[dc.Constraint] = []
     _sum(cells, sums, size("overall"), {size(g): len(groups[g]) for g in GROUPS},
          "patients = recurrent + refractory")
@@ -205,7 +206,13 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
                           if cell in plan.hidden}
     # Cells nobody prints (the "not" side of a sum) are hidden for the sums' sake; the log
     # says where each one would have shown.
-    plan.log = [{**row, "output": where.get(s.name, "not printed (worked out from a total)")}
+    sources: dict[str, list[str]] = {}
+    for key, cell in keys.items():
+        sources.setdefault(cell, []).append(f"estimates.json#{key}")
+    plan.log = [{**row, "output": where.get(s.name, "not printed (worked out from a total)"),
+                 "source": "; ".join(sorted(
+                     sources.get(s.name, []) + ([dc.table_source(s.name)]
+                                                if "Table 1" in where.get(s.name, "") else [])))}
                 for s, row in zip(log, dc.log_rows(log, ""), strict=True)]
     return plan
 
@@ -272,5 +279,6 @@ def landmark_plan(estimates: Mapping[str, Any], plan: Plan) -> tuple[dict[str, s
             marks[f"{path}.{s.name}"] = mark
             log.append({"kind": dc.SUPPRESSED_CELL, "output": "tooltips; register; Table S1",
                         "item": f"{path}: {s.name} at day {block.get('day')}",
-                        "value": s.value, "reason": s.reason, "patient_id": ""})
+                        "value": s.value, "reason": s.reason,
+                        "source": f"estimates.json#{path}.{s.name}", "patient_id": ""})
     return marks, log

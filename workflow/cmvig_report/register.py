@@ -210,7 +210,7 @@ class Register:
         if not self.html:
             return text
         if entry.suppressed:
-            tip = f"{entry.method}; hidden by small-cell control (min_cell_count {self.min_cell})"
+            tip = f"{entry.method}; hidden by small-cell control"
         else:
             tip = entry.method + (f". {entry.detail}." if entry.detail else
                                   f"; n = {entry.n} patients" if entry.n else "")
@@ -286,7 +286,8 @@ def wrap_filter(register: Register, name: str, func: Callable[..., str]) -> Call
         else:
             text = func(plain(value), *[plain(a) for a in args], **kwargs)
         tracked = _tracked_in((value, *args))
-        if tracked is None or not (name in NUMBER_FILTERS or _has_digit(text)):
+        if tracked is None or not (name in NUMBER_FILTERS or _has_digit(text)
+                                   or register.is_mark(str(text))):
             return text
         return register.mark(text, tracked, name)
 
@@ -313,7 +314,7 @@ def finalize(register: Register) -> Callable[[Any], Any]:
             return register.mark(mark or format_measure(value), value, "measure")
         if mark is not None:
             return register.mark(mark, value, "text")
-        if _has_digit(value):
+        if _has_digit(value) or register.is_mark(value):  # "[c]" is a hidden count too
             return register.mark(str(value), value, "text")
         return str(value)
 
@@ -387,6 +388,8 @@ class _Sections(HTMLParser):
             self._row = []
         elif tag in ("td", "th"):
             self._cell = []
+        elif tag == "br":
+            self.handle_data(" ")
         if tag in _PASSAGES:
             self._passage = []
         if tag == "span":
@@ -396,6 +399,8 @@ class _Sections(HTMLParser):
         return "".join(self._cell if self._cell is not None else self._passage)
 
     def _context(self, before: str) -> str:
+        if self._cell is not None and self._in_head:
+            return "column heading"
         if self._cell is not None:  # a table cell: row label and column heading
             column = len(self._row)
             head = self._table_head[column] if column < len(self._table_head) else ""
