@@ -26,6 +26,7 @@ rule manuscript:
         **RESULTS_PRINTED,
         template_files=paths.template_files("html") + paths.template_files("checklist"),
         figures=paths.figure_files("svg"),
+        code=codebase.stage_code("manuscript"),
     output:
         html=paths.staged(paths.manuscript("html")),
         pdf=paths.staged(paths.manuscript("pdf")),
@@ -41,7 +42,7 @@ rule manuscript:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/manuscript.py"
 
 
 rule quarto_source:
@@ -49,6 +50,7 @@ rule quarto_source:
         **RESULTS_PRINTED,
         template_files=paths.template_files("qmd"),
         figures=paths.figure_files("png"),
+        code=codebase.stage_code("quarto_source"),
     output:
         qmd=paths.staged(paths.manuscript("qmd")),
         figure_copies=[
@@ -61,7 +63,7 @@ rule quarto_source:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/quarto_source.py"
 
 
 rule docx:
@@ -69,6 +71,7 @@ rule docx:
         qmd=rules.quarto_source.output.qmd,
         figures=rules.quarto_source.output.figure_copies,
         reference_doc=paths.template_files("docx"),
+        code=codebase.stage_code("docx"),
     output:
         docx=paths.staged(paths.manuscript("docx")),
     log:
@@ -76,7 +79,7 @@ rule docx:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/docx.py"
 
 
 # The check that refuses to leak: no patient ID, date, input path or raw free text may reach
@@ -87,6 +90,7 @@ rule publish:
         figures=paths.figure_files("svg"),
         cohort=rules.clean_cohort.output.cohort,
         clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
+        code=codebase.stage_code("publish"),
     output:
         published=[paths.published(name) for name in SHARED_FILES],
     params:
@@ -97,10 +101,10 @@ rule publish:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/publish.py"
 
 
-# The audit trail, last: checksums of every input, result, template and published file.
+# The audit trail, last: checksums of every input, result, template, code and published file.
 rule manifest:
     input:
         provenance=rules.provenance.output.provenance,
@@ -113,6 +117,8 @@ rule manifest:
         ],
         outputs=rules.publish.output.published,
         template_files=paths.all_template_files(),
+        code_files=BUILD_CODE,
+        code=codebase.stage_code("manifest"),
     output:
         manifest=paths.MANIFEST,
     log:
@@ -120,4 +126,4 @@ rule manifest:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/manifest.py"
