@@ -2,8 +2,8 @@
 and ``python -m cmvig_report diff OLD_RESULTS NEW_RESULTS`` (what moved between data freezes).
 
 The pipeline's steps are not commands: Snakemake runs each through its rule's script,
-``workflow/scripts/<rule>.py`` (see :mod:`cmvig_report.step`). Errors caused by the user (:class:`PipelineError`) are printed
-as plain lines with exit status 1 and no traceback.
+``workflow/scripts/<rule>.py`` (see :mod:`cmvig_report.step`). Errors caused by the user
+(:class:`PipelineError`) are printed as plain lines with exit status 1 and no traceback.
 """
 
 from __future__ import annotations
