@@ -8,7 +8,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 # The package next to this Snakefile, even where another copy is installed: a project runs
-# its own code (the steps do the same, workflow/scripts/step.py).
+# its own code (each rule's script does the same, workflow/scripts/<rule>.py).
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 

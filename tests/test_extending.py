@@ -47,7 +47,7 @@ def apply(repo: Path, action: str, path: str, blocks: list[str]) -> None:
 def test_the_page_has_the_steps_it_describes():
     found = steps()
     assert [(a, p) for a, p, _ in found][:2] == [
-        ("new", "workflow/cmvig_report/figure3.py"), ("replace", "workflow/cmvig_report/step.py")]
+        ("new", "workflow/cmvig_report/figure3.py"), ("new", "workflow/scripts/figure3.py")]
     assert all(len(b) == (2 if a == "replace" else 1) for a, _, b in found)
 
 

@@ -125,6 +125,16 @@ def test_manifest_checksums_every_input_and_output(built):
     assert "results/figures/figure2.svg" in manifest["results"]
     assert manifest["software"]["lifelines"] not in ("", "not installed")
     assert manifest["config"]["response_day"] == 50
+    # the code that ran: each file by its path in the project, one checksum the manuscript prints
+    assert "workflow/cmvig_report/analysis.py" in manifest["code"]
+    analysis = (built / "workflow/cmvig_report/analysis.py").read_bytes()
+    assert manifest["code"]["workflow/cmvig_report/analysis.py"] == hashlib.sha256(
+        analysis).hexdigest()
+    provenance = json.loads((built / "results/provenance.json").read_text())
+    assert manifest["code_sha256"] == provenance["code"]["sha256"]
+    assert provenance["code"]["sha256"] in _pdf_text(built / "report/manuscript.pdf")
+    assert manifest["git_commit"] is None  # the build's copy is no git checkout
+    assert str(built) not in (built / "report/manifest.json").read_text()
 
 
 def test_second_run_schedules_nothing(built, tmp_path):
@@ -147,6 +157,20 @@ def test_template_edit_reruns_only_the_formats_that_read_it(built, tmp_path, tem
     comment = "\n/* a user's edit */\n" if template.endswith(".css") else (
         "\n# a user's edit\n" if template.endswith(".yaml") else "\n{# a user's edit #}\n")
     path.write_text(path.read_text() + comment)
+    assert _scheduled(repo) == expected
+
+
+@pytest.mark.parametrize(("module", "expected"), [
+    # every step whose code imports the module, everything below them, and the provenance
+    # record, whose code checksum the manuscript prints
+    ("analysis.py", {"estimates", "figure2", "provenance"} | RENDER_RULES),
+    ("figures.py", {"figure1", "figure2", "provenance"} | RENDER_RULES),
+    ("publish.py", {"provenance"} | RENDER_RULES),
+])
+def test_code_edit_reruns_the_steps_that_run_it(built, tmp_path, module, expected):
+    repo = _clone(built, tmp_path)
+    path = repo / "workflow/cmvig_report" / module
+    path.write_text(path.read_text() + "\n# a developer's edit\n")
     assert _scheduled(repo) == expected
 
 

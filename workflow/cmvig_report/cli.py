@@ -1,9 +1,9 @@
 """Commands for users: ``python -m cmvig_report watch`` (live preview while editing templates)
 and ``python -m cmvig_report diff OLD_RESULTS NEW_RESULTS`` (what moved between data freezes).
 
-The pipeline's steps are not commands: Snakemake runs them through ``workflow/scripts/step.py``
-(see :mod:`cmvig_report.step`). Errors caused by the user (:class:`PipelineError`) are printed
-as plain lines with exit status 1 and no traceback.
+The pipeline's steps are not commands: Snakemake runs each through its rule's script,
+``workflow/scripts/<rule>.py`` (see :mod:`cmvig_report.step`). Errors caused by the user
+(:class:`PipelineError`) are printed as plain lines with exit status 1 and no traceback.
 """
 
 from __future__ import annotations

@@ -114,3 +114,23 @@ def all_template_files(root: str | Path = ".") -> list[str]:
     """Every file under ``templates/`` (recorded in the manifest)."""
     base = Path(root) / TEMPLATES
     return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.is_file())
+
+
+# The code that makes the outputs: the Snakefile, the rule files, one script per rule (named
+# like the rule) and the package the scripts import (see codebase.py).
+SNAKEFILE = "Snakefile"
+WORKFLOW = "workflow"
+PACKAGE = f"{WORKFLOW}/cmvig_report"
+SCRIPTS = f"{WORKFLOW}/scripts"
+WORKFLOW_GLOBS = (SNAKEFILE, f"{WORKFLOW}/rules/*.smk", f"{SCRIPTS}/*.py",
+                  f"{WORKFLOW}/schemas/*.yaml")
+
+
+def script(rule: str) -> str:
+    """``workflow/scripts/<rule>.py``: the script a rule runs."""
+    return f"{SCRIPTS}/{rule}.py"
+
+
+def module_file(module: str) -> str:
+    """``workflow/cmvig_report/<module>.py``: one module of the package."""
+    return f"{PACKAGE}/{module}.py"

@@ -1,17 +1,21 @@
 """Audit trail: what went in (inputs, config, software) and everything that came out.
 
-``results/provenance.json`` records the inputs' checksums, the config and the software
-versions; it depends on nothing the pipeline computes, so it is written while the cohort is
-cleaned and the manuscript's reproducibility appendix can print it. ``report/manifest.json``
-is written last and adds the checksums of every result, template and manuscript file (it
-cannot be embedded in the manuscript it describes).
+``results/provenance.json`` records the inputs' checksums, the config, the software versions
+and the checksum of the code; it depends on nothing the pipeline computes, so it is written
+while the cohort is cleaned and the manuscript's reproducibility appendix can print it.
+``report/manifest.json`` is written last and adds the checksums of every result, template,
+code file and manuscript file, and the git commit (it cannot be embedded in the manuscript it
+describes).
 """
 
 from __future__ import annotations
 
 import ctypes.util
+import hashlib
 import json
 import platform
+import re
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -48,19 +52,40 @@ def file_record(path: str | Path) -> dict[str, object]:
     return {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
 
 
-def build_provenance(inputs: dict[str, str], config: dict) -> dict:
-    """The provenance record of docs/interfaces.md: inputs, config and software."""
+def files_sha256(files: list[str]) -> str:
+    """One checksum for a set of files: the SHA-256 of the lines ``<sha256>  <path>`` (as
+    ``sha256sum`` prints them), in sorted path order. It changes when any file's content or
+    name does; ``sha256sum FILE... | sha256sum`` in that order gives it again."""
+    lines = "".join(f"{sha256_file(p)}  {Path(p).as_posix()}\n" for p in sorted(files))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def git_commit(root: str | Path = ".") -> str | None:
+    """The commit checked out at ``root``, or None when git is missing or it is no checkout."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "HEAD"], cwd=root,
+                              capture_output=True, text=True, check=False, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
+def build_provenance(inputs: dict[str, str], config: dict, code_files: list[str]) -> dict:
+    """The provenance record of docs/interfaces.md: inputs, config, software and code."""
     return {
         "config": config,
         "inputs": {name: file_record(path) for name, path in sorted(inputs.items())},
         "software": software_versions(),
+        "code": {"sha256": files_sha256(code_files)},
     }
 
 
-def run_provenance(*, provenance: str, config: dict, **inputs: str) -> list[str]:
+def run_provenance(*, provenance: str, config: dict, code_files: list[str],
+                   **inputs: str) -> list[str]:
     """Step ``provenance``: ``results/provenance.json``; every other input is recorded by role
     (its name in the rule: patients, viral_loads, published)."""
-    write_json(build_provenance(inputs, dict(config)), provenance)
+    write_json(build_provenance(inputs, dict(config), code_files), provenance)
     return []
 
 
@@ -79,26 +104,32 @@ def shareable_settings(config: dict) -> dict:
 
 
 def build_manifest(provenance: dict, results: list[str], outputs: list[str],
-                   templates: list[str]) -> dict:
+                   templates: list[str], code: list[str], commit: str | None) -> dict:
     """Everything a reviewer needs to check a build: inputs (by role and checksum, no path),
-    settings, software, and the checksums of every result, template and manuscript file.
+    settings, software, the code (one checksum for the code, one for the templates, the git
+    commit) and the checksums of every result, template, code and manuscript file.
 
     It sits in report/ beside the manuscript, so it holds nothing that identifies a patient or
-    the place the export came from."""
+    the place the export came from: every path is relative to the project."""
     return {
         "config": shareable_settings(provenance.get("config", {})),
         "inputs": {role: {k: v for k, v in record.items() if k != "path"}
                    for role, record in provenance.get("inputs", {}).items()},
         "software": provenance.get("software", {}),
+        "code_sha256": files_sha256(code),
+        "templates_sha256": files_sha256(templates),
+        "git_commit": commit,
         "results": {str(p): sha256_file(p) for p in sorted(results)},
         "templates": {str(p): sha256_file(p) for p in sorted(templates)},
+        "code": {str(p): sha256_file(p) for p in sorted(code)},
         "outputs": {str(p): sha256_file(p) for p in sorted(outputs)},
     }
 
 
 def run_manifest(*, provenance: str, results: list[str], outputs: list[str],
-                 template_files: list[str], manifest: str) -> list[str]:
+                 template_files: list[str], code_files: list[str], manifest: str) -> list[str]:
     """Step ``manifest``: ``report/manifest.json``."""
     record = json.loads(Path(provenance).read_text(encoding="utf-8"))
-    write_json(build_manifest(record, results, outputs, template_files), manifest)
+    write_json(build_manifest(record, results, outputs, template_files, code_files,
+                              git_commit()), manifest)
     return []

@@ -1,11 +1,13 @@
 """Run one Snakemake step: the rule's named inputs, outputs and params become the keyword
 arguments of its stage function.
 
-Every rule uses ``script: "../scripts/step.py"``, which hands its ``snakemake`` object to
-:func:`run`. A stage's interface is therefore declared once, in its rule, and the function's
-signature uses the same names. Whatever happens, the step writes its log: the notes and
-timing on success, one plain message for an error in the user's input (exit status 1, no
-traceback), and the full traceback for a crash, which is a bug and is re-raised.
+Each rule runs its own script, ``workflow/scripts/<rule>.py``, which imports the rule's stage
+function and hands it, with its ``snakemake`` object, to :func:`run`. A stage's interface is
+therefore declared once, in its rule, and the function's signature uses the same names. The
+rule's wildcards (each by its name), ``threads`` and ``resources`` (a dict) are passed too, to
+a function that names them in its signature. Whatever happens, the step writes its log: the
+notes and timing on success, one plain message for an error in the user's input (exit status
+1, no traceback), and the full traceback for a crash, which is a bug and is re-raised.
 """
 
 from __future__ import annotations
@@ -14,27 +16,15 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from importlib import import_module
+from inspect import Parameter, signature
 from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
 
-# rule name -> (module of cmvig_report, function); imported only when that rule runs, so a
-# step pays only for the libraries it uses.
-STEPS: dict[str, tuple[str, str]] = {
-    "clean_cohort": ("cohort", "run_cohort"),
-    "provenance": ("provenance", "run_provenance"),
-    "estimates": ("analysis", "run_analysis"),
-    "figure1": ("figures", "run_figure1"),
-    "figure2": ("figures", "run_figure2"),
-    "manuscript": ("report", "run_render"),
-    "quarto_source": ("report", "run_qmd"),
-    "docx": ("quarto", "run_docx"),
-    "publish": ("publish", "run_publish"),
-    "freeze_changes": ("freeze", "run_freeze_changes"),
-    "manifest": ("provenance", "run_manifest"),
-}
+# The input that lists the files a step runs (codebase.stage_code): it is there for Snakemake,
+# which re-runs the step when they change, not for the stage function.
+CODE_INPUT = "code"
 
 
 def _plain(value: Any) -> Any:
@@ -49,29 +39,52 @@ def _plain(value: Any) -> Any:
 
 
 def step_arguments(inputs: Any, outputs: Any, params: Any) -> dict[str, Any]:
-    """One keyword argument per named input, output and param; a name used twice is a bug."""
+    """One keyword argument per named input (but ``code``), output and param; a name used twice
+    is a bug."""
     kwargs: dict[str, Any] = {}
     for group in (inputs, outputs, params):
         for name, value in group.items():
+            if group is inputs and name == CODE_INPUT:
+                continue
             if name in kwargs:
                 raise ValueError(f"rule uses the name {name!r} twice (input/output/params)")
             kwargs[name] = _plain(value)
     return kwargs
 
 
-def resolve(rule: str) -> Callable[..., list[str] | None]:
-    """The stage function of ``rule``."""
-    module, func = STEPS[rule]
-    return getattr(import_module(f".{module}", __package__), func)
+def accepted_names(stage: Callable[..., Any]) -> set[str]:
+    """The keyword arguments ``stage`` names in its signature (not those a ``**kwargs`` takes)."""
+    return {name for name, p in signature(stage).parameters.items()
+            if p.kind in (Parameter.POSITIONAL_OR_KEYWORD, Parameter.KEYWORD_ONLY)}
 
 
-def run_step(rule: str, kwargs: dict[str, Any], log: str | None) -> int:
-    """Call ``rule``'s stage with ``kwargs``; write the log; return the exit status."""
+def stage_arguments(smk: Any, stage: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword arguments of ``stage`` in the step ``smk``: the rule's named inputs, outputs
+    and params (:func:`step_arguments`), and its wildcards (each by its name), ``threads`` and
+    ``resources`` (a dict, Snakemake's own ``_cores`` and ``_nodes`` left out) when ``stage``
+    names them."""
+    kwargs = step_arguments(smk.input, smk.output, smk.params)
+    extras = {**dict(smk.wildcards.items()), "threads": smk.threads,
+              "resources": {k: v for k, v in smk.resources.items() if not k.startswith("_")}}
+    wanted = accepted_names(stage)
+    for name, value in extras.items():
+        if name in wanted:
+            if name in kwargs:
+                raise ValueError(f"rule {smk.rule!r} uses the name {name!r} twice "
+                                 "(input/output/params and wildcards/threads/resources)")
+            kwargs[name] = _plain(value)
+    return kwargs
+
+
+def run_step(rule: str, stage: Callable[..., list[str] | None], kwargs: dict[str, Any],
+             log: str | None) -> int:
+    """Call ``stage`` (rule ``rule``'s function) with ``kwargs``; write the log; return the exit
+    status."""
     started = time.perf_counter()
     lines = [f"step {rule}: " + " ".join(f"{k}={v}" for k, v in sorted(kwargs.items()))]
     status = 0
     try:
-        notes = resolve(rule)(**kwargs) or []
+        notes = stage(**kwargs) or []
         for note in notes:  # user-facing notes, e.g. "quarto not found: DOCX made by pandoc"
             print(f"[{rule}] {note}", file=sys.stderr)
         lines += list(notes)
@@ -93,9 +106,10 @@ def run_step(rule: str, kwargs: dict[str, Any], log: str | None) -> int:
     return status
 
 
-def run(smk: Any) -> None:
-    """Entry point for ``workflow/scripts/step.py`` (``smk`` is Snakemake's ``snakemake``)."""
-    kwargs = step_arguments(smk.input, smk.output, smk.params)
-    status = run_step(smk.rule, kwargs, smk.log[0] if smk.log else None)
+def run(smk: Any, stage: Callable[..., list[str] | None]) -> None:
+    """Run ``stage`` as the step of ``smk`` (Snakemake's ``snakemake`` object in the rule's
+    script); exit with the step's status when it fails."""
+    kwargs = stage_arguments(smk, stage)
+    status = run_step(smk.rule, stage, kwargs, smk.log[0] if smk.log else None)
     if status:
         sys.exit(status)

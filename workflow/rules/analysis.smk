@@ -2,6 +2,7 @@ rule estimates:
     input:
         cohort=rules.clean_cohort.output.cohort,
         data_quality=rules.clean_cohort.output.data_quality,
+        code=codebase.stage_code("estimates"),
     output:
         estimates=report(
             paths.ESTIMATES, caption="../report/estimates.rst", category="Estimates"
@@ -25,7 +26,7 @@ rule estimates:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/estimates.py"
 
 
 # With compare_with (a previous build's results/ folder): which patients were added, removed or
@@ -33,6 +34,7 @@ rule estimates:
 rule freeze_changes:
     input:
         cohort=rules.clean_cohort.output.cohort,
+        code=codebase.stage_code("freeze_changes"),
     output:
         changes_patients=paths.CHANGES_PATIENTS,
         changes_summary=paths.CHANGES_SUMMARY,
@@ -43,4 +45,4 @@ rule freeze_changes:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/freeze_changes.py"

@@ -2,6 +2,7 @@ rule clean_cohort:
     input:
         patients=config["patients"],
         viral_loads=config["viral_loads"],
+        code=codebase.stage_code("clean_cohort"),
     output:
         cohort=report(paths.COHORT, caption="../report/cohort.rst", category="Cohort"),
         clean_viral_loads=paths.VIRAL_LOADS,
@@ -24,16 +25,18 @@ rule clean_cohort:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/clean_cohort.py"
 
 
-# What went in (checksums of the inputs, the config, software versions). It depends on nothing
-# computed, so it runs beside the cleaning.
+# What went in (checksums of the inputs and of the code, the config, software versions). It
+# depends on nothing computed, so it runs beside the cleaning.
 rule provenance:
     input:
         patients=config["patients"],
         viral_loads=config["viral_loads"],
         published=config["published"],
+        code_files=BUILD_CODE,
+        code=codebase.stage_code("provenance"),
     output:
         provenance=paths.PROVENANCE,
     params:
@@ -43,4 +46,4 @@ rule provenance:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/provenance.py"

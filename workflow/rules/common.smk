@@ -1,8 +1,10 @@
-# Shared by every rule file: the validated config, the settings derived from it, and the paths
-# module (workflow/cmvig_report/paths.py), which names every file once.
+# Shared by every rule file: the validated config, the settings derived from it, the paths
+# module (workflow/cmvig_report/paths.py), which names every file once, and the code each rule
+# runs (codebase.stage_code(rule): its script and the package modules it imports, its `code`
+# input, so an edit re-runs the steps it touches).
 from snakemake.utils import validate
 
-from cmvig_report import paths, settings
+from cmvig_report import codebase, paths, settings
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -16,4 +18,5 @@ COMPARE_WITH = str(config["compare_with"] or "")
 FORMATS = settings.report_formats(config)
 # Every shareable file, by its name under report/ (and under results/unchecked/ before the check).
 SHARED_FILES = paths.shared_files(FORMATS, bool(COMPARE_WITH))
-
+# The code of the whole build, checksummed by the provenance record and the manifest.
+BUILD_CODE = codebase.build_code()

@@ -6,6 +6,7 @@ rule figure1:
     input:
         cohort=rules.clean_cohort.output.cohort,
         data_quality=rules.clean_cohort.output.data_quality,
+        code=codebase.stage_code("figure1"),
     output:
         svg=report(
             paths.figure("figure1", "svg"),
@@ -23,7 +24,7 @@ rule figure1:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/figure1.py"
 
 
 rule figure2:
@@ -31,6 +32,7 @@ rule figure2:
         cohort=rules.clean_cohort.output.cohort,
         estimates=rules.estimates.output.estimates,
         curves=rules.estimates.output.curves,
+        code=codebase.stage_code("figure2"),
     output:
         svg=report(
             paths.figure("figure2", "svg"),
@@ -44,4 +46,4 @@ rule figure2:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/figure2.py"

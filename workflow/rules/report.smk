@@ -26,6 +26,7 @@ rule manuscript:
         **RESULTS_PRINTED,
         template_files=paths.template_files("html") + paths.template_files("checklist"),
         figures=paths.figure_files("svg"),
+        code=codebase.stage_code("manuscript"),
     output:
         html=paths.staged(paths.manuscript("html")),
         pdf=paths.staged(paths.manuscript("pdf")),
@@ -41,7 +42,7 @@ rule manuscript:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/manuscript.py"
 
 
 rule quarto_source:
@@ -51,6 +52,7 @@ rule quarto_source:
         figures=paths.figure_files("png"),
         # the changes appendix lists what the manuscript's register says moved
         **({"changes_csv": paths.staged(paths.CHANGES)} if COMPARE_WITH else {}),
+        code=codebase.stage_code("quarto_source"),
     output:
         qmd=paths.staged(paths.manuscript("qmd")),
         figure_copies=[
@@ -63,7 +65,7 @@ rule quarto_source:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/quarto_source.py"
 
 
 rule docx:
@@ -71,6 +73,7 @@ rule docx:
         qmd=rules.quarto_source.output.qmd,
         figures=rules.quarto_source.output.figure_copies,
         reference_doc=paths.template_files("docx"),
+        code=codebase.stage_code("docx"),
     output:
         docx=paths.staged(paths.manuscript("docx")),
     log:
@@ -78,7 +81,7 @@ rule docx:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/docx.py"
 
 
 # The check that refuses to leak: no patient ID, date, input path or raw free text may reach
@@ -91,6 +94,7 @@ rule publish:
         clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
         # the manuscript's own words: a folder named "own" is prose, not an identifier
         template_files=paths.all_template_files(),
+        code=codebase.stage_code("publish"),
     output:
         published=[paths.published(name) for name in SHARED_FILES],
     params:
@@ -101,10 +105,10 @@ rule publish:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/publish.py"
 
 
-# The audit trail, last: checksums of every input, result, template and published file.
+# The audit trail, last: checksums of every input, result, template, code and published file.
 rule manifest:
     input:
         provenance=rules.provenance.output.provenance,
@@ -117,6 +121,8 @@ rule manifest:
         ],
         outputs=rules.publish.output.published,
         template_files=paths.all_template_files(),
+        code_files=BUILD_CODE,
+        code=codebase.stage_code("manifest"),
     output:
         manifest=paths.MANIFEST,
     log:
@@ -124,4 +130,4 @@ rule manifest:
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/step.py"
+        "../scripts/manifest.py"

@@ -1,0 +1,12 @@
+"""Rule freeze_changes: patients changed since a previous freeze."""
+
+import sys
+from pathlib import Path
+
+# This project's package first, even where another copy is installed.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from cmvig_report.freeze import run_freeze_changes
+from cmvig_report.step import run
+
+run(snakemake, run_freeze_changes)

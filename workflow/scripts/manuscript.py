@@ -1,0 +1,12 @@
+"""Rule manuscript: the manuscript as HTML and PDF, the number register, the checklist."""
+
+import sys
+from pathlib import Path
+
+# This project's package first, even where another copy is installed.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from cmvig_report.report import run_render
+from cmvig_report.step import run
+
+run(snakemake, run_render)

@@ -1,0 +1,12 @@
+"""Rule quarto_source: the manuscript's Quarto source."""
+
+import sys
+from pathlib import Path
+
+# This project's package first, even where another copy is installed.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from cmvig_report.report import run_qmd
+from cmvig_report.step import run
+
+run(snakemake, run_qmd)
