@@ -14,7 +14,15 @@ import pytest
 from pypdf import PdfReader
 
 from cmvig_report.cohort import lasting_study_numbers
-from cmvig_report.freeze import REGISTER, compare, compare_registers, format_table, patient_changes
+from cmvig_report.freeze import (
+    REGISTER,
+    UNDER_OTHER_LIMIT,
+    compare,
+    compare_registers,
+    format_table,
+    patient_changes,
+    previous_register,
+)
 from cmvig_report.io import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,3 +206,21 @@ def test_patient_changes_name_field_old_and_new(tmp_path):
     rows, summary = patient_changes(old, new)
     assert summary == {"added": 1, "removed": 1, "changed": 1}
     assert {"patient_id": "B", "field": "status", "old": "alive", "new": "dead"} in rows
+
+
+def test_a_freeze_under_a_lower_limit_lists_what_moved_without_old_values(tmp_path):
+    freeze = tmp_path / "old"
+    (freeze / REGISTER).parent.mkdir(parents=True)
+    (freeze / "estimates.json").write_text('{"disclosure": {"min_cell_count": 0}}')
+    (freeze / REGISTER).write_text("section,context,text,source\n"
+                                   "Abstract,During follow-up,4 children,e#deaths\n"
+                                   "Abstract,In all,15 children,e#n\n")
+    rows, hide, notes = previous_register(freeze, 5)
+    assert hide and notes[0].startswith(f"warning: {freeze} was built with min_cell_count 0")
+    now = [_row("Abstract", "e#deaths", "<5 children", "During follow-up"),
+           _row("Abstract", "e#n", "15 children", "In all")]
+    # what moved is listed, the old count is not; what did not move is not listed
+    assert compare_registers(rows, now, hide) == [
+        {"section": "Abstract", "quantity": "During follow-up", "before": UNDER_OTHER_LIMIT,
+         "now": "<5 children", "source": "e#deaths"}]
+    assert previous_register(freeze, 0)[1] is False

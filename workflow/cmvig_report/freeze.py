@@ -81,10 +81,11 @@ def _quantity(row: dict[str, str]) -> str:
     return context or row.get("source", "").split("#", 1)[-1].replace("_", " ")
 
 
-def compare_registers(before: list[dict[str, str]], after: list[dict[str, str]]
-                      ) -> list[dict[str, str]]:
+def compare_registers(before: list[dict[str, str]], after: list[dict[str, str]],
+                      hide_before: bool = False) -> list[dict[str, str]]:
     """Every printed number whose text differs between two registers, in the order of the
-    newer manuscript (numbers that are gone follow)."""
+    newer manuscript (numbers that are gone follow). ``hide_before`` prints
+    :data:`UNDER_OTHER_LIMIT` instead of each old text."""
     old, new = _keyed(before), _keyed(after)
     order = list(new) + [k for k in old if k not in new]
     rows = []
@@ -96,13 +97,40 @@ def compare_registers(before: list[dict[str, str]], after: list[dict[str, str]]
             continue
         shown: dict[str, str] = a or b  # type: ignore[assignment]
         rows.append({"section": key[0], "quantity": _quantity(shown),
-                     "before": before_text, "now": now_text, "source": key[1]})
+                     "before": UNDER_OTHER_LIMIT if hide_before and b else before_text,
+                     "now": now_text, "source": key[1]})
     return rows
 
 
+UNDER_OTHER_LIMIT = "(not shown: previous freeze made under a lower min_cell_count)"
+
+
+def min_cell_count(folder: str | Path) -> int:
+    """The small-cell limit the freeze ``folder`` was built with (0 = none)."""
+    return int((_load_estimates(folder).get("disclosure") or {}).get("min_cell_count") or 0)
+
+
+def previous_register(folder: str | Path, limit: int
+                      ) -> tuple[list[dict[str, str]], bool, list[str]]:
+    """The register of the previous freeze, whether its texts must be hidden, and notes.
+
+    A freeze made under a lower small-cell limit printed counts that this build hides: the
+    changes then list which numbers moved but none of their old texts (rebuild the old freeze
+    under the same limit to see them)."""
+    rows = read_register(folder)
+    before = min_cell_count(folder)
+    if before >= limit or limit <= 1:
+        return rows, False, []
+    return rows, True, [f"warning: {folder} was built with min_cell_count {before}, this build "
+                        f"uses {limit}: the changes list what moved without its old values; "
+                        f"rebuild that freeze with min_cell_count={limit} to compare them"]
+
+
 def compare(old: str | Path, new: str | Path) -> list[dict[str, str]]:
-    """Every number whose printed text differs between freeze ``old`` and freeze ``new``."""
-    return compare_registers(read_register(old), read_register(new))
+    """Every number whose printed text differs between freeze ``old`` and freeze ``new``
+    (the old register as the newer freeze's small-cell limit allows)."""
+    before, hide, _ = previous_register(old, min_cell_count(new))
+    return compare_registers(before, read_register(new), hide)
 
 
 def patient_changes(old_cohort: str | Path, new_cohort: str | Path

@@ -324,7 +324,9 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
     rows = numbers_table(text, register)
     changed: list[dict[str, str]] = []
     if compare_with:  # what moved since the previous freeze, register against register
-        changed = freeze.compare_registers(freeze.read_register(compare_with), rows)
+        before, hide, freeze_notes = freeze.previous_register(compare_with, register.min_cell)
+        notes += freeze_notes
+        changed = freeze.compare_registers(before, rows, hide)
         context["changes"] = _changes(changed, changes_summary, register)
     if number_appendix:  # prints the register of the first pass
         context["numbers"] = track([dict(r) for r in rows], "numbers.csv")
