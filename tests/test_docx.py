@@ -222,3 +222,53 @@ def test_reference_docx_is_what_its_generator_makes():
     with zipfile.ZipFile(REFERENCE) as z:
         assert {info.date_time for info in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         assert re.search(rb'w:styleId="Title"', z.read("word/styles.xml"))
+
+
+def _table_starting(docx: Path, first_cell: str) -> ET.Element:
+    tables = [t for t in _xml(docx, "word/document.xml").iter(f"{W}tbl")
+              if _text(t.find("w:tr/w:tc", NS)).strip() == first_cell]
+    assert len(tables) == 1, f"no table (or several) whose first cell is {first_cell!r}"
+    return tables[0]
+
+
+def test_table_s1_breaks_no_word_and_keeps_each_estimate_on_one_line(rendered):
+    """LibreOffice and Word break a word that is wider than its column ('Da/y', 'At/ris/k');
+    an estimate wraps at its dash ('44–/88')."""
+    table = _table_starting(rendered[0], "Analysis")
+    half_points, cell_margins = _table_style(rendered[0])
+    widths = _column_widths(rendered[0], table)
+    rows = _rows(table)
+    assert rows[0] == ["Analysis", "Day", "Estimate", "At risk",
+                       "What differs from the primary analysis"]
+    assert len(rows) > 5 and all("95% CI" in row[2] for row in rows[1:])
+    for row in rows:
+        for cell, width in zip(row, widths, strict=True):
+            for word in cell.split():
+                assert _word_width(word, half_points) <= width - cell_margins, (
+                    f"{word!r} of Supplementary Table S1 breaks in a {width:.0f}-twip column: "
+                    "widen its segment of the separator line in templates/manuscript.qmd.j2")
+    for row in rows[1:]:
+        need = sum(TIMES_EM.get(ch, CHAR_EM) for ch in row[2]) * half_points * 10
+        assert need <= widths[2] - cell_margins, f"{row[2]!r} wraps in the Estimate column"
+
+
+def test_abstract_keeps_its_labelled_paragraphs(rendered):
+    """Each part of the abstract starts a line of its own with its label in bold (pandoc
+    writes the front matter's paragraphs as one "Abstract" paragraph with line breaks)."""
+    body = _xml(rendered[0], "word/document.xml").find("w:body", NS)
+    abstract = [p for p in body.findall("w:p", NS)
+                if (style := p.find("w:pPr/w:pStyle", NS)) is not None
+                and style.get(f"{W}val") == "Abstract"]
+    assert abstract, "no paragraph in the Abstract style"
+    starts = []  # (text of the run starting each line, bold)
+    for paragraph in abstract:
+        new_line = True
+        for run in paragraph.findall("w:r", NS):
+            if run.find("w:br", NS) is not None:
+                new_line = True
+            elif _text(run).strip():
+                if new_line:
+                    starts.append((_text(run).strip(), run.find("w:rPr/w:b", NS) is not None))
+                new_line = False
+    assert starts == [(label, True) for label in
+                      ("Background.", "Methods.", "Results.", "Conclusions.")]

@@ -28,6 +28,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "estimates": ("analysis", "run_analysis"),
     "figure1": ("figures", "run_figure1"),
     "figure2": ("figures", "run_figure2"),
+    "figure3": ("figure3", "run_figure3"),
     "manuscript": ("report", "run_render"),
     "quarto_source": ("report", "run_qmd"),
     "docx": ("quarto", "run_docx"),

@@ -18,6 +18,7 @@ rule figure1:
         response_day=config["response_day"],
         max_rows=config["timeline_max_rows"],
         min_cell_count=config["min_cell_count"],
+        os_hsct_day=config["os_hsct_day"],
     log:
         paths.log("figure1"),
     conda:
@@ -41,6 +42,31 @@ rule figure2:
         facts=paths.figure("figure2", "json"),
     log:
         paths.log("figure2"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/step.py"
+
+
+rule figure3:
+    input:
+        cohort=rules.clean_cohort.output.cohort,
+        viral_loads=rules.clean_cohort.output.clean_viral_loads,
+        data_quality=rules.clean_cohort.output.data_quality,
+    output:
+        svg=report(
+            paths.figure("figure3", "svg"),
+            caption="../report/figure3.rst",
+            category="Figures",
+        ),
+        png=paths.figure("figure3", "png"),
+        facts=paths.figure("figure3", "json"),
+    params:
+        response_day=config["response_day"],
+        lloq_iu_ml=config["lloq_iu_ml"],
+        min_cell_count=config["min_cell_count"],
+    log:
+        paths.log("figure3"),
     conda:
         "../envs/pipeline.yaml"
     script:
