@@ -63,7 +63,8 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
         (figures / f"{name}.png").write_bytes(tiny_png())
     (figures / "figure1.json").write_text(json.dumps(figure1_meta or {
         "timeline_rows_shown": len(cohort), "timeline_rows_total": len(cohort),
-        "timeline_subset_rule": None, "timeline_axis_end": 400, "timeline_bars_cut": True,
+        "timeline_subset_rule": None, "timeline_groups_not_drawn": [],
+        "timeline_axis_end": 400, "timeline_bars_cut": True,
         "timeline_cut_days_printed": True}))
     (figures / "figure2.json").write_text(json.dumps(figure2_meta or {
         "at_risk_ticks": [0, 50, 100], "at_risk_ticks_response": [0, 25, 50],

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from cohort_factory import abstract_like_cohort, make_cohort
 
-from cmvig_report.figure3 import BLQ_DROP, figure3, groups_not_drawn, run_figure3
+from cmvig_report.figure3 import BLQ_DROP, TRAJECTORY_COUNTS, figure3, run_figure3
+from cmvig_report.figures import groups_not_drawn
 from cmvig_report.printed_counts import disclosure_plan, size
 
 LLOQ = 137.0
@@ -94,7 +95,7 @@ def test_a_group_below_the_small_cell_limit_is_not_drawn():
     cohort = make_cohort(rows)
     plan = disclosure_plan(cohort, 50, 5)
     assert plan.hidden[size("refractory")] == "<5"
-    skipped = groups_not_drawn(plan.hidden)
+    skipped = groups_not_drawn(plan.hidden, TRAJECTORY_COUNTS)
     assert "refractory" in skipped
     fig, meta = figure3(cohort, viral_loads(cohort), LLOQ, plan.hidden)
     for ax, group in zip(fig.axes, ("recurrent", "refractory"), strict=True):

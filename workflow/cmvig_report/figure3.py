@@ -32,6 +32,7 @@ from .figures import (
     _letter,
     _save,
     _tint,
+    groups_not_drawn,
     nice_ticks,
     signed_number,
 )
@@ -62,12 +63,8 @@ def trajectories(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float) -
     return out.sort_values(["study_number", "day"], kind="stable").reset_index(drop=True)
 
 
-def groups_not_drawn(hidden: dict[str, str]) -> list[str]:
-    """Groups whose lines would show a count the small-cell plan hides: their size, or how
-    many of them responded or did not (a line that reaches the band is a response)."""
-    cells = {g: (pc.size(g), pc.cell(pc.RESPONDERS, g), pc.cell(pc.NON_RESPONDERS, g))
-             for g in GROUPS}
-    return [g for g in GROUPS if any(c in hidden for c in cells[g])]
+# What a reader can count on Figure 3, group by group: lines, and those reaching the band.
+TRAJECTORY_COUNTS = (pc.RESPONDERS, pc.NON_RESPONDERS)
 
 
 def _panel(ax: Axes, points: pd.DataFrame, responses: pd.DataFrame, colour: str,
@@ -93,11 +90,11 @@ def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
 
     ``hidden`` is the small-cell plan (cell name -> mark, :mod:`.printed_counts`): the panel
     titles print each group's n through it, and a group in :func:`groups_not_drawn` is left
-    empty with a note.
+    empty with a note (:func:`.figures.groups_not_drawn`).
     """
     hidden = hidden or {}
     points = trajectories(cohort, viral_loads, lloq)
-    skipped = groups_not_drawn(hidden)
+    skipped = groups_not_drawn(hidden, TRAJECTORY_COUNTS)
     blq_level = np.log10(lloq) - BLQ_DROP
     first = points[points["below_lloq"] & (points["day"] > 0)]
     # the response is the cohort's own (first result below the LLOQ after the first dose)

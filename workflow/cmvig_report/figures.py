@@ -29,6 +29,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from . import printed_counts as pc  # noqa: E402
 from . import survival  # noqa: E402
 from .figure_flow import (  # noqa: E402
     GROUPS,
@@ -41,7 +42,8 @@ from .figure_flow import (  # noqa: E402
 from .formatting import format_number, format_p  # noqa: E402
 from .io import atomic_write_bytes, read_clean_cohort, write_json  # noqa: E402
 
-__all__ = ["figure1", "figure2", "figure2_at_risk", "flow_counts", "panel_ticks",
+__all__ = ["figure1", "figure2", "figure2_at_risk", "flow_counts", "groups_not_drawn",
+           "panel_ticks",
            "render_bytes", "run_figure1", "run_figure2", "timeline_subset"]
 
 WIDTH = 180 / 25.4  # inches: a full-width figure
@@ -102,6 +104,20 @@ def _letter(fig: Figure, x_in: float, top_in: float, letter: str) -> None:
 
 
 SUBSET_RULE = "an evenly spaced sample in order of study number"
+# What a reader can count on Figure 1B, group by group: rows, responses, deaths and survivors.
+TIMELINE_COUNTS = (pc.RESPONDERS, pc.NON_RESPONDERS, pc.DIED, pc.ALIVE)
+
+
+def groups_not_drawn(hidden: dict[str, str], quantities: tuple[tuple[str, str], ...]
+                     ) -> list[str]:
+    """Groups a per-child panel leaves out under small-cell control.
+
+    One row or line per child lets a reader count the group's size and, from its markers,
+    ``quantities`` (responders, deaths, ...): a group with any of those cells hidden by the
+    plan (``hidden``: cell name -> mark) is not drawn.
+    """
+    return [g for g in GROUPS
+            if any(c in hidden for c in (pc.size(g), *(pc.cell(q, g) for q in quantities)))]
 
 
 def timeline_subset(cohort: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str | None]:
@@ -229,7 +245,9 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
     # are shown (the subset rule says so). Past 45 rows the IDs go and rows get thinner.
     if max_rows <= 45:
         max_rows = max(min(max_rows, int(plot_room / ROW_PITCH)), 1)
-    shown, rule = timeline_subset(cohort, max_rows)
+    skipped = groups_not_drawn(hidden or {}, TIMELINE_COUNTS)
+    drawable = cohort[~cohort["infection_type"].isin(skipped)]
+    shown, rule = timeline_subset(drawable, max_rows)
     d = _timeline_order(shown)
     show_ids = len(d) <= 45
     pitch = ROW_PITCH if show_ids else min(4.8, plot_room) / max(len(d), 1)
@@ -255,15 +273,19 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
         fig.legend(handles=handles, loc="center left", ncol=len(handles), frameon=False,
                    bbox_to_anchor=(left / WIDTH, (0.48 + plot_h + 0.14) / height),
                    handletextpad=0.4, columnspacing=1.4, handlelength=1.2, borderaxespad=0)
-        if rule:
-            fig.text(1 - 0.15 / WIDTH, (b_top - 0.02) / height,
-                     f"Showing {format_number(len(d))} of {format_number(len(cohort))} "
-                     f"patients ({SUBSET_RULE})", ha="right", va="top", fontsize=7.5,
-                     color="#444444")
+        notes = ([f"Showing {format_number(len(d))} of {format_number(len(drawable))} "
+                  f"patients ({SUBSET_RULE})"] if rule else []) + (
+            [f"{' and '.join(LABELS[g] for g in skipped)}: not drawn (small-cell control)"]
+            if skipped else [])
+        if notes:
+            fig.text(1 - 0.15 / WIDTH, (b_top - 0.02) / height, "; ".join(notes), ha="right",
+                     va="top", fontsize=7.5, color="#444444")
         _letter(fig, 0.03, height - 0.04, "A")
         _letter(fig, 0.03, b_top, "B")
-    meta = {"timeline_rows_shown": len(d), "timeline_rows_total": len(cohort),
-            "timeline_subset_rule": rule, "timeline_axis_end": int(ticks[-1]),
+    meta = {"timeline_rows_shown": len(d), "timeline_rows_total": len(drawable),
+            "timeline_subset_rule": rule,
+            "timeline_groups_not_drawn": [LABELS[g].lower() for g in skipped],
+            "timeline_axis_end": int(ticks[-1]),
             # whether some bars run past the axis (the caption says how they are drawn)
             "timeline_bars_cut": bool(cut.any()),
             "timeline_cut_days_printed": bool(show_ids and cut.any())}

@@ -133,7 +133,8 @@ def html_to_pdf(html: str, base_dir: str | Path, root: str | Path, warm: Warm | 
             if len(warm.images) > 16:  # figures redrawn many times: forget the old ones
                 warm.images.clear()
             extra = {"font_config": warm.font_config, "cache": warm.images}
-        document = HTML(string=keep_numbers_with_words(html), base_url=Path(base_dir).resolve().as_uri() + "/",
+        document = HTML(string=keep_numbers_with_words(html),
+                        base_url=Path(base_dir).resolve().as_uri() + "/",
                         url_fetcher=fetcher).render(**extra)
         identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
         with fixed_source_date():
