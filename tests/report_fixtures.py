@@ -71,7 +71,8 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
         "censor_marks_shown": {"response": True, "overall_survival": True},
         "censor_marks_omitted": []}))
     (figures / "figure3.json").write_text(json.dumps(figure3_meta or {
-        "results_drawn": 12 * len(cohort), "groups_not_drawn": [], "responses_marked": True}))
+        "results_drawn": 12 * len(cohort), "groups_not_drawn": [], "responses_marked": True,
+        "axis_end": 150, "results_after_axis_end": False}))
     data = project / "data"
     data.mkdir()
     shutil.copy(ROOT / "data" / "published.yaml", data / "published.yaml")

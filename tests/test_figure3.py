@@ -56,8 +56,13 @@ def test_one_line_per_child_with_the_lloq_and_each_response():
         assert sorted(offsets[:, 0]) == sorted(responders["days_to_response"].astype(float))
         assert np.allclose(offsets[:, 1], np.log10(LLOQ) - BLQ_DROP)
         assert ax.get_title(loc="left").endswith(f"(n = {len(children)})")
-    assert meta == {"results_drawn": len(loads), "groups_not_drawn": [],
-                    "responses_marked": True}
+    # the axis ends at three times the response landmark (every response is before it);
+    # non-responders monitored for longer run past it
+    end = 3 * 50
+    days = loads["days_since_cmvig"].astype(int)
+    assert meta == {"results_drawn": int((days <= end).sum()), "groups_not_drawn": [],
+                    "responses_marked": True, "axis_end": end, "results_after_axis_end": True}
+    assert all(ax.get_xlim()[1] == end for ax in panels)
 
 
 def test_run_figure3_writes_svg_png_and_facts_without_ids_or_dates(tmp_path):
@@ -76,7 +81,9 @@ def test_run_figure3_writes_svg_png_and_facts_without_ids_or_dates(tmp_path):
     assert "<svg" in svg and "LLOQ" in svg
     assert not any(pid in svg for pid in cohort["patient_id"])
     assert "2020-01-01" not in svg and "2019-" not in svg
-    assert json.loads(out["json"].read_text())["results_drawn"] == len(viral_loads(cohort))
+    facts = json.loads(out["json"].read_text())
+    days = viral_loads(cohort)["days_since_cmvig"].astype(int)
+    assert facts["results_drawn"] == int((days <= facts["axis_end"]).sum())
     first = out["svg"].read_bytes() + out["png"].read_bytes()
     run_figure3(cohort=str(c), viral_loads=str(v), data_quality=str(q), response_day=50,
                 lloq_iu_ml=LLOQ, min_cell_count=0, svg=str(out["svg"]), png=str(out["png"]),
@@ -105,9 +112,11 @@ def test_a_group_below_the_small_cell_limit_is_not_drawn():
         else:
             assert len(_lines(ax)) == 12
     assert meta["groups_not_drawn"] == skipped
-    assert meta["results_drawn"] == sum(len(viral_loads(cohort[cohort["infection_type"] == g]))
-                                        for g in ("recurrent", "refractory")
-                                        if g not in skipped)
+    loads = viral_loads(cohort)
+    drawn = loads["patient_id"].isin(cohort.loc[~cohort["infection_type"].isin(skipped),
+                                                "patient_id"])
+    assert meta["results_drawn"] == int(
+        (drawn & (loads["days_since_cmvig"].astype(int) <= meta["axis_end"])).sum())
     # without the limit every child is drawn
     assert figure3(cohort, viral_loads(cohort), LLOQ, disclosure_plan(cohort, 50, 0).hidden
                    )[1]["groups_not_drawn"] == []

@@ -72,12 +72,14 @@ def _panel(ax: Axes, points: pd.DataFrame, responses: pd.DataFrame, colour: str,
     many = points["study_number"].nunique() > MANY_LINES
     line_colour = _tint(colour, 0.6) if many else colour
     for _, child in points.groupby("study_number", sort=True):
+        # markers only where few lines leave room for them
         ax.plot(child["day"], child["log10_load"], color=line_colour,
-                linewidth=0.5 if many else 0.9, marker="o", markersize=1.5 if many else 2.4,
+                linewidth=0.4 if many else 0.9, marker="" if many else "o", markersize=2.4,
                 zorder=2)
     if len(responses):
-        ax.scatter(responses["day"], responses["log10_load"], marker="o", s=22,
-                   color=COLOURS["response"], edgecolor="white", linewidth=0.5, zorder=4)
+        ax.scatter(responses["day"], responses["log10_load"], marker="o", s=9 if many else 22,
+                   color=COLOURS["response"], edgecolor="white", linewidth=0.3 if many else 0.5,
+                   zorder=4)
     ax.axhline(np.log10(lloq), color=COLOURS["guide"], linestyle="--", linewidth=0.9, zorder=1)
     ax.axvline(0, color=COLOURS["cmvig"], linewidth=1.0, zorder=1)
     ax.set_xlim(*xlim)
@@ -85,8 +87,13 @@ def _panel(ax: Axes, points: pd.DataFrame, responses: pd.DataFrame, colour: str,
 
 
 def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
-            hidden: dict[str, str] | None = None) -> tuple[Figure, dict[str, Any]]:
+            hidden: dict[str, str] | None = None,
+            response_day: int = 50) -> tuple[Figure, dict[str, Any]]:
     """Figure 3 and the facts its caption needs.
+
+    The axis runs from the first result before CMVIG to three times ``response_day`` or the
+    last response, whichever is later (as Figure 2A): long monitoring of non-responders would
+    otherwise squeeze the weeks in which children respond into a corner.
 
     ``hidden`` is the small-cell plan (cell name -> mark, :mod:`.printed_counts`): the panel
     titles print each group's n through it, and a group in :func:`groups_not_drawn` is left
@@ -104,12 +111,14 @@ def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
     top = max(float(points["log10_load"].max()) if len(points) else 0.0, np.log10(lloq) + 1)
     ylim = (blq_level - 0.45, np.ceil(top) + 0.2)
     day_min = min(float(points["day"].min()) if len(points) else 0.0, 0.0)
-    day_max = max(float(points["day"].max()) if len(points) else 1.0, 1.0)
-    step = float(nice_ticks(day_max - day_min, target=6)[1])
-    xticks = np.arange(np.floor(day_min / step) * step, np.ceil(day_max / step) * step
-                       + step / 2, step)
-    pad = 0.02 * (day_max - day_min)
-    xlim = (day_min - pad, day_max + pad)
+    longest = float(points["day"].max()) if len(points) else 1.0
+    last_response = float(resp["days_to_response"].max()) if len(resp) else 0.0
+    ends = nice_ticks(max(min(longest, 3 * response_day), response_day, last_response),
+                      target=6)
+    day_max = float(ends[-1])
+    step = float(ends[1])
+    xticks = np.arange(np.floor(day_min / step) * step, day_max + step / 2, step)
+    xlim = (day_min - 0.02 * (day_max - day_min), day_max)
     xticks = xticks[(xticks >= xlim[0]) & (xticks <= xlim[1])]
     yticks = np.arange(np.ceil(np.log10(lloq)), np.floor(ylim[1]) + 0.5)
 
@@ -153,7 +162,10 @@ def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
         fig.legend(handles=handles, loc="center right", ncol=len(handles), frameon=False,
                    bbox_to_anchor=(1 - right / WIDTH, (height - 0.14) / height),
                    handletextpad=0.4, columnspacing=1.4, handlelength=1.6, borderaxespad=0)
-    meta = {"results_drawn": int(sum(len(p) for p in drawn.values())),
+    meta = {"results_drawn": int(sum((p["day"] <= day_max).sum() for p in drawn.values())),
+            "axis_end": int(day_max),
+            "results_after_axis_end": bool(any((p["day"] > day_max).any()
+                                               for p in drawn.values())),
             "groups_not_drawn": [LABELS[g].lower() for g in skipped],
             "responses_marked": bool(len(responses[responses["study_number"].isin(
                 pd.concat([p["study_number"] for p in drawn.values()]))]))}
@@ -175,7 +187,7 @@ def run_figure3(*, cohort: str, viral_loads: str, data_quality: str, response_da
     plan = disclosure_plan(df, int(response_day), int(min_cell_count),
                            counts(pd.read_csv(data_quality, dtype=str, keep_default_na=False)))
     loads = pd.read_csv(viral_loads, dtype=str, keep_default_na=False)
-    fig, meta = figure3(df, loads, float(lloq_iu_ml), plan.hidden)
+    fig, meta = figure3(df, loads, float(lloq_iu_ml), plan.hidden, int(response_day))
     _save(fig, svg, png)
     write_json(meta, facts)
     return [f"figure 3: {g} infection not drawn (small-cell control)"
