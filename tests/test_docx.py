@@ -231,25 +231,51 @@ def _table_starting(docx: Path, first_cell: str) -> ET.Element:
     return tables[0]
 
 
-def test_table_s1_breaks_no_word_and_keeps_each_estimate_on_one_line(rendered):
-    """LibreOffice and Word break a word that is wider than its column ('Da/y', 'At/ris/k');
-    an estimate wraps at its dash ('44–/88')."""
-    table = _table_starting(rendered[0], "Analysis")
+MONO_EM = 0.6  # Consolas and the monospaced fonts that stand in for it
+
+
+def _width(text: str, half_points: int, *, bold: bool, mono: bool) -> float:
+    """Estimated width of ``text`` in twips: Times New Roman's digits and punctuation,
+    CHAR_EM for any other character, 5% more in bold; MONO_EM per character in code."""
+    ems = len(text) * MONO_EM if mono else sum(TIMES_EM.get(ch, CHAR_EM) for ch in text)
+    return ems * (1.05 if bold and not mono else 1.0) * half_points * 10
+
+
+# Columns whose cells must stay on one line (a value, not a sentence), by first header cell.
+ONE_LINE = {"Analysis": (2,), "Quantity": (1, 2), "Input": (1, 2)}
+
+
+def test_no_table_breaks_a_word_or_a_value(rendered):
+    """LibreOffice breaks a word wider than its column ('Da/y', 'At/ris/k'), and a value
+    wraps at its dash ('44–/88'): in every table every word fits its column, and in the
+    columns of ONE_LINE every value its line (Table 1's values: the test above)."""
     half_points, cell_margins = _table_style(rendered[0])
-    widths = _column_widths(rendered[0], table)
-    rows = _rows(table)
-    assert rows[0] == ["Analysis", "Day", "Estimate", "At risk",
-                       "What differs from the primary analysis"]
-    assert len(rows) > 5 and all("95% CI" in row[2] for row in rows[1:])
-    for row in rows:
-        for cell, width in zip(row, widths, strict=True):
-            for word in cell.split():
-                assert _word_width(word, half_points) <= width - cell_margins, (
-                    f"{word!r} of Supplementary Table S1 breaks in a {width:.0f}-twip column: "
-                    "widen its segment of the separator line in templates/manuscript.qmd.j2")
-    for row in rows[1:]:
-        need = sum(TIMES_EM.get(ch, CHAR_EM) for ch in row[2]) * half_points * 10
-        assert need <= widths[2] - cell_margins, f"{row[2]!r} wraps in the Estimate column"
+    tables = list(_xml(rendered[0], "word/document.xml").iter(f"{W}tbl"))
+    firsts = [_text(t.find("w:tr/w:tc", NS)).strip() for t in tables]
+    assert {"Characteristic", "Analysis", "Quantity", "Input"} <= set(firsts)
+    header_s1 = _rows(_table_starting(rendered[0], "Analysis"))[0]
+    assert header_s1 == ["Analysis", "Day", "Estimate", "At risk",
+                         "What differs from the primary analysis"]
+    for table, first in zip(tables, firsts, strict=True):
+        widths = _column_widths(rendered[0], table)
+        for r, tr in enumerate(table.findall("w:tr", NS)):
+            for c, (tc, width) in enumerate(zip(tr.findall("w:tc", NS), widths, strict=True)):
+                room = width - cell_margins
+                runs = [(_text(run), r == 0 or run.find("w:rPr/w:b", NS) is not None,
+                         run.find("w:rPr/w:rStyle", NS) is not None)
+                        for run in tc.iter(f"{W}r")]
+                for text, bold, mono in runs:
+                    for word in text.split():
+                        need = _width(word, half_points, bold=bold, mono=mono)
+                        assert need <= room, (
+                            f"{first} table: {word!r} needs {need:.0f} twips, its column "
+                            f"has {room:.0f}: widen its segment of the separator line in "
+                            "templates/manuscript.qmd.j2")
+                if r > 0 and c in ONE_LINE.get(first, ()):
+                    value = "".join(text for text, _, _ in runs).strip()
+                    need = _width(value, half_points, bold=False,
+                                           mono=any(m for _, _, m in runs))
+                    assert need <= room, f"{first} table: {value!r} wraps ({need:.0f} > {room:.0f})"
 
 
 def test_abstract_keeps_its_labelled_paragraphs(rendered):

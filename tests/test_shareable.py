@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html as html_lib
+import json
 import re
 import subprocess
 import zipfile
@@ -157,6 +158,19 @@ def test_small_counts_are_hidden_and_logged(identifying):
     for value in counts:
         assert value in ("<5", "[c]") or int(value.replace(",", "")) == 0 or \
             int(value.replace(",", "")) >= 5, value
+
+    # Figure 3: panel titles print each group's n through the plan, and a group whose n or
+    # responders are hidden is not drawn (its lines could be counted)
+    svg = (repo / "results/figures/figure3.svg").read_text()
+    titles = re.findall(r"infection \(n = (<5|\[c\]|[\d,]+)\)", svg)
+    assert len(titles) == 2
+    for value in titles:
+        assert value in ("<5", "[c]") or int(value.replace(",", "")) >= 5, value
+    facts = json.loads((repo / "results/figures/figure3.json").read_text())
+    hidden = json.loads((repo / "results/estimates.json").read_text())["disclosure"]["hidden"]
+    for group in ("recurrent", "refractory"):
+        if {f"infection_type.{group}", f"response_by_type.{group}.responders"} & set(hidden):
+            assert group in facts["groups_not_drawn"]
 
     # the text: every count printed from estimates.json is hidden, zero or >= 5
     with open(repo / "report/numbers.csv", encoding="utf-8") as fh:

@@ -469,7 +469,7 @@ def _finish_axes(ax: Axes, ticks: np.ndarray, ylabel: str) -> None:
     ax.set_ylim(-2.5, 102.5)
     ax.set_yticks(range(0, 101, 20))
     ax.spines["left"].set_bounds(0, 100)
-    ax.set_xlabel("Days since CMVIG start")
+    ax.set_xlabel("Days since the first CMVIG dose")
     ax.set_ylabel(ylabel)
 
 
