@@ -1,8 +1,9 @@
-"""Stage 3: the paper's two figures, drawn from the cleaned cohort and the estimates.
+"""Stage 3: the paper's figures, drawn from the cleaned cohort and the estimates.
 
-Figure 1: (A) cohort flow with counts (:mod:`.figure_flow`), (B) per-patient timeline from HSCT.
-Figure 2: (A) probability of response by infection type, (B) overall survival after CMVIG, each
-with a KMunicate-style table (at risk, events, censored) under the plot.
+Figure 1: (A) cohort flow with counts (:mod:`.figure_flow`), (B) per-patient timeline in days
+since the first CMVIG dose. Figure 2: (A) probability of response by infection type, (B) overall
+survival after CMVIG, each with a KMunicate-style table (at risk, events, censored) under the
+plot. Figure 3 (viral loads over time) is :mod:`.figure3`, sharing the style defined here.
 
 Only the object-oriented matplotlib API is used (no pyplot state, safe in threads), with the Agg
 canvas. Layout is computed in inches, so the figures are 180 mm wide and every font stays >= 7 pt
