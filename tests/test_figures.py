@@ -19,16 +19,19 @@ from cmvig_report.analysis import compute_estimates, km_curves
 from cmvig_report.figures import (
     MAX_CENSOR_MARKS,
     STYLE,
+    TIMELINE_COUNTS,
     figure1,
     figure2,
     figure2_at_risk,
     flow_counts,
+    groups_not_drawn,
     nice_ticks,
     render_bytes,
     run_figure1,
     run_figure2,
 )
 from cmvig_report.formatting import format_number, format_p
+from cmvig_report.printed_counts import disclosure_plan
 
 DAYS = {"response_day": 50, "os_cmvig_day": 100, "os_hsct_day": 365, "lloq_iu_ml": 137}
 
@@ -351,3 +354,27 @@ def test_figure1b_rows_in_study_number_order_on_days_since_cmvig():
     cut = cohort.loc[cohort["os_from_cmvig_days"] > hi, "os_from_cmvig_days"]
     printed = {t.get_text().strip() for t in ax.texts}
     assert {format_number(d) for d in cut} <= printed
+
+
+def test_figure1b_leaves_out_a_group_whose_rows_would_show_a_hidden_count():
+    # 12 recurrent, 3 refractory, limit 5: the refractory n is hidden, the recurrent n too
+    # (15 - 3); a row per child would give both back, so panel B draws neither
+    rows = [{"type": "recurrent", "response": 14 + i, "fu": 400} for i in range(8)]
+    rows += [{"type": "recurrent", "response": None, "fu": 400} for _ in range(4)]
+    rows += [{"type": "refractory", "response": 21, "fu": 400},
+             {"type": "refractory", "response": None, "fu": 300},
+             {"type": "refractory", "response": None, "fu": 200, "died": True}]
+    cohort = make_cohort(rows)
+    plan = disclosure_plan(cohort, 50, 5)
+    skipped = groups_not_drawn(plan.hidden, TIMELINE_COUNTS)
+    assert "refractory" in skipped
+    fig, meta = figure1(cohort, 50, 40, plan.hidden, 365)
+    drawn = {t.get_text() for t in fig.axes[1].get_yticklabels()}
+    kept = cohort[~cohort["infection_type"].isin(skipped)]
+    assert drawn == {str(n) for n in kept["study_number"]}
+    assert meta["timeline_groups_not_drawn"] == skipped
+    assert meta["timeline_rows_total"] == len(kept)
+    assert any("not drawn (small-cell control)" in t.get_text() for t in fig.texts)
+    render_bytes(fig)  # an empty panel still renders
+    # without the limit every child has a row
+    assert figure1(cohort, 50, 40, {}, 365)[1]["timeline_rows_shown"] == len(cohort)
