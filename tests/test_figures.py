@@ -166,7 +166,7 @@ def test_svg_keeps_labels_as_text():
     svg = render_bytes(figure2(cohort, est)[0])[0].decode()
     assert "Recurrent" in svg and "Refractory" in svg
     assert f"Log-rank {format_p(est['logrank_p'])}" in svg
-    assert "Days since CMVIG start" in svg
+    assert "Days since the first CMVIG dose" in svg
     assert "Day 50" in svg and "Day 100" in svg
     svg = render_bytes(figure2(huge_cohort(10), minimal_estimates(0.0004))[0])[0].decode()
     assert "Log-rank p &lt; 0.001" in svg
