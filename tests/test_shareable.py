@@ -171,6 +171,16 @@ def test_small_counts_are_hidden_and_logged(identifying):
     for group in ("recurrent", "refractory"):
         if {f"infection_type.{group}", f"response_by_type.{group}.responders"} & set(hidden):
             assert group in facts["groups_not_drawn"]
+    # its caption prints the children per type through the plan too
+    html = (repo / "report/manuscript.html").read_text()
+    caption = re.search(r'<figcaption id="figure3">(.*?)</figcaption>', html, flags=re.S)[1]
+    per_type = re.findall(r'data-source="estimates.json#infection_type\.(\w+)"[^>]*>([^<]+)<',
+                          caption)
+    assert [g for g, _ in per_type] == ["recurrent", "refractory"]
+    for group, shown in per_type:
+        expected = hidden.get(f"infection_type.{group}")
+        assert shown.split()[0] == html_lib.escape(expected) if expected else \
+            int(shown.split()[0].replace(",", "")) >= 5, (group, shown)
 
     # the text: every count printed from estimates.json is hidden, zero or >= 5
     with open(repo / "report/numbers.csv", encoding="utf-8") as fh:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import html as html_lib
 import json
 import re
@@ -312,3 +313,12 @@ def test_figure_captions_have_no_stray_line_breaks(built):
         widest = max(len(line) for line in block)
         short = [line for line in block[:-1] if len(line) < 0.6 * widest]
         assert short == [], f"{caption[:12]}: stray line break at {short}"
+
+
+def test_figure3_numbers_are_in_the_register(built):
+    with open(built / "report/numbers.csv", encoding="utf-8") as fh:
+        rows = {r["source"]: r for r in csv.DictReader(fh)}
+    facts = json.loads((built / "results/figures/figure3.json").read_text())
+    assert rows["figure3.json#results_drawn"]["value"] == str(facts["results_drawn"])
+    assert {"estimates.json#infection_type.recurrent",
+            "estimates.json#infection_type.refractory"} <= set(rows)
