@@ -38,7 +38,8 @@ def tiny_png() -> bytes:
 
 
 def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | None = None,
-                 figure2_meta: dict | None = None, estimates_patch: dict | None = None) -> dict:
+                 figure2_meta: dict | None = None, figure3_meta: dict | None = None,
+                 estimates_patch: dict | None = None) -> dict:
     """A project directory (templates copied from the checkout, results/ for ``cohort``).
 
     Returns the keyword arguments of ``report.run_render`` minus the outputs, plus
@@ -57,16 +58,21 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
     est.update(estimates_patch or {})
     (results / "estimates.json").write_text(json.dumps(est, allow_nan=False))
     build_table1(cohort).to_csv(results / "table1.csv", index=False)
-    for name in ("figure1", "figure2"):
+    for name in paths.FIGURE_NAMES:
         (figures / f"{name}.svg").write_text(SVG)
         (figures / f"{name}.png").write_bytes(tiny_png())
     (figures / "figure1.json").write_text(json.dumps(figure1_meta or {
         "timeline_rows_shown": len(cohort), "timeline_rows_total": len(cohort),
-        "timeline_subset_rule": None}))
+        "timeline_subset_rule": None, "timeline_groups_not_drawn": [],
+        "timeline_axis_end": 400, "timeline_bars_cut": True,
+        "timeline_cut_days_printed": True}))
     (figures / "figure2.json").write_text(json.dumps(figure2_meta or {
         "at_risk_ticks": [0, 50, 100], "at_risk_ticks_response": [0, 25, 50],
         "censor_marks_shown": {"response": True, "overall_survival": True},
         "censor_marks_omitted": []}))
+    (figures / "figure3.json").write_text(json.dumps(figure3_meta or {
+        "results_drawn": 12 * len(cohort), "groups_not_drawn": [], "responses_marked": True,
+        "axis_end": 150, "results_after_axis_end": False}))
     data = project / "data"
     data.mkdir()
     shutil.copy(ROOT / "data" / "published.yaml", data / "published.yaml")

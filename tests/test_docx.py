@@ -222,3 +222,79 @@ def test_reference_docx_is_what_its_generator_makes():
     with zipfile.ZipFile(REFERENCE) as z:
         assert {info.date_time for info in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         assert re.search(rb'w:styleId="Title"', z.read("word/styles.xml"))
+
+
+def _table_starting(docx: Path, first_cell: str) -> ET.Element:
+    tables = [t for t in _xml(docx, "word/document.xml").iter(f"{W}tbl")
+              if _text(t.find("w:tr/w:tc", NS)).strip() == first_cell]
+    assert len(tables) == 1, f"no table (or several) whose first cell is {first_cell!r}"
+    return tables[0]
+
+
+MONO_EM = 0.6  # Consolas and the monospaced fonts that stand in for it
+
+
+def _width(text: str, half_points: int, *, bold: bool, mono: bool) -> float:
+    """Estimated width of ``text`` in twips: Times New Roman's digits and punctuation,
+    CHAR_EM for any other character, 5% more in bold; MONO_EM per character in code."""
+    ems = len(text) * MONO_EM if mono else sum(TIMES_EM.get(ch, CHAR_EM) for ch in text)
+    return ems * (1.05 if bold and not mono else 1.0) * half_points * 10
+
+
+# Columns whose cells must stay on one line (a value, not a sentence), by first header cell.
+ONE_LINE = {"Analysis": (2,), "Quantity": (1, 2), "Input": (1, 2)}
+
+
+def test_no_table_breaks_a_word_or_a_value(rendered):
+    """LibreOffice breaks a word wider than its column ('Da/y', 'At/ris/k'), and a value
+    wraps at its dash ('44–/88'): in every table every word fits its column, and in the
+    columns of ONE_LINE every value its line (Table 1's values: the test above)."""
+    half_points, cell_margins = _table_style(rendered[0])
+    tables = list(_xml(rendered[0], "word/document.xml").iter(f"{W}tbl"))
+    firsts = [_text(t.find("w:tr/w:tc", NS)).strip() for t in tables]
+    assert {"Characteristic", "Analysis", "Quantity", "Input"} <= set(firsts)
+    header_s1 = _rows(_table_starting(rendered[0], "Analysis"))[0]
+    assert header_s1 == ["Analysis", "Day", "Estimate", "At risk",
+                         "What differs from the primary analysis"]
+    for table, first in zip(tables, firsts, strict=True):
+        widths = _column_widths(rendered[0], table)
+        for r, tr in enumerate(table.findall("w:tr", NS)):
+            for c, (tc, width) in enumerate(zip(tr.findall("w:tc", NS), widths, strict=True)):
+                room = width - cell_margins
+                runs = [(_text(run), r == 0 or run.find("w:rPr/w:b", NS) is not None,
+                         run.find("w:rPr/w:rStyle", NS) is not None)
+                        for run in tc.iter(f"{W}r")]
+                for text, bold, mono in runs:
+                    for word in text.split():
+                        need = _width(word, half_points, bold=bold, mono=mono)
+                        assert need <= room, (
+                            f"{first} table: {word!r} needs {need:.0f} twips, its column "
+                            f"has {room:.0f}: widen its segment of the separator line in "
+                            "templates/manuscript.qmd.j2")
+                if r > 0 and c in ONE_LINE.get(first, ()):
+                    value = "".join(text for text, _, _ in runs).strip()
+                    need = _width(value, half_points, bold=False,
+                                           mono=any(m for _, _, m in runs))
+                    assert need <= room, f"{first} table: {value!r} wraps ({need:.0f} > {room:.0f})"
+
+
+def test_abstract_keeps_its_labelled_paragraphs(rendered):
+    """Each part of the abstract starts a line of its own with its label in bold (pandoc
+    writes the front matter's paragraphs as one "Abstract" paragraph with line breaks)."""
+    body = _xml(rendered[0], "word/document.xml").find("w:body", NS)
+    abstract = [p for p in body.findall("w:p", NS)
+                if (style := p.find("w:pPr/w:pStyle", NS)) is not None
+                and style.get(f"{W}val") == "Abstract"]
+    assert abstract, "no paragraph in the Abstract style"
+    starts = []  # (text of the run starting each line, bold)
+    for paragraph in abstract:
+        new_line = True
+        for run in paragraph.findall("w:r", NS):
+            if run.find("w:br", NS) is not None:
+                new_line = True
+            elif _text(run).strip():
+                if new_line:
+                    starts.append((_text(run).strip(), run.find("w:rPr/w:b", NS) is not None))
+                new_line = False
+    assert starts == [(label, True) for label in
+                      ("Background.", "Methods.", "Results.", "Conclusions.")]

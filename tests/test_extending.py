@@ -47,7 +47,7 @@ def apply(repo: Path, action: str, path: str, blocks: list[str]) -> None:
 def test_the_page_has_the_steps_it_describes():
     found = steps()
     assert [(a, p) for a, p, _ in found][:2] == [
-        ("new", "workflow/cmvig_report/figure3.py"), ("new", "workflow/scripts/figure3.py")]
+        ("new", "workflow/cmvig_report/figure4.py"), ("new", "workflow/scripts/figure4.py")]
     assert all(len(b) == (2 if a == "replace" else 1) for a, _, b in found)
 
 
@@ -59,15 +59,15 @@ def test_following_the_walkthrough_adds_a_figure_and_an_estimate(tmp_path):
     run = subprocess.run(["snakemake", "--cores", "2"], cwd=repo, capture_output=True,
                          text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert (repo / "results/figures/figure3.svg").is_file()
-    assert (repo / "report/figures/figure3.png").is_file()
-    facts = json.loads((repo / "results/figures/figure3.json").read_text())
+    assert (repo / "results/figures/figure4.svg").is_file()
+    assert (repo / "report/figures/figure4.png").is_file()
+    facts = json.loads((repo / "results/figures/figure4.json").read_text())
     est = json.loads((repo / "results/estimates.json").read_text())
     assert facts["patients_with_a_value"] == est["viral_load_at_cmvig"]["n"]
     html = (repo / "report/manuscript.html").read_text()
-    assert "Figure 3." in html
+    assert "Figure 4." in html
     with open(repo / "report/numbers.csv", encoding="utf-8") as fh:
         sources = {r["source"] for r in csv.DictReader(fh)}
-    assert "figure3.json#patients_with_a_value" in sources
+    assert "figure4.json#patients_with_a_value" in sources
     assert "estimates.json#viral_load_by_response.responders" in sources
-    assert "![**Figure 3.**" in (repo / "report/manuscript.qmd").read_text()
+    assert "![**Figure 4.**" in (repo / "report/manuscript.qmd").read_text()

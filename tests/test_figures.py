@@ -17,16 +17,21 @@ from matplotlib.text import Text
 from cmvig_report import survival
 from cmvig_report.analysis import compute_estimates, km_curves
 from cmvig_report.figures import (
+    MAX_CENSOR_MARKS,
     STYLE,
+    TIMELINE_COUNTS,
     figure1,
     figure2,
     figure2_at_risk,
     flow_counts,
+    groups_not_drawn,
+    nice_ticks,
     render_bytes,
     run_figure1,
     run_figure2,
 )
 from cmvig_report.formatting import format_number, format_p
+from cmvig_report.printed_counts import disclosure_plan
 
 DAYS = {"response_day": 50, "os_cmvig_day": 100, "os_hsct_day": 365, "lloq_iu_ml": 137}
 
@@ -113,8 +118,10 @@ def test_files_for_shipped_shape_and_generated_cohort(tmp_path):
             notes = run(**args)
             meta = json.loads(out["json"].read_text())
             subset = fig == "figure1" and meta["timeline_subset_rule"]
+            omitted = [f"{panel}: over {MAX_CENSOR_MARKS} distinct censoring times, not marked"
+                       for panel in meta.get("censor_marks_omitted", [])]
             assert notes == ([f"timeline shows {meta['timeline_rows_shown']} of {len(cohort)} "
-                              "patients"] if subset else [])
+                              "patients"] if subset else omitted)
             assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert "<svg" in out["svg"].read_text()
             if fig == "figure1":
@@ -159,7 +166,7 @@ def test_svg_keeps_labels_as_text():
     svg = render_bytes(figure2(cohort, est)[0])[0].decode()
     assert "Recurrent" in svg and "Refractory" in svg
     assert f"Log-rank {format_p(est['logrank_p'])}" in svg
-    assert "Days since CMVIG start" in svg
+    assert "Days since the first CMVIG dose" in svg
     assert "Day 50" in svg and "Day 100" in svg
     svg = render_bytes(figure2(huge_cohort(10), minimal_estimates(0.0004))[0])[0].decode()
     assert "Log-rank p &lt; 0.001" in svg
@@ -304,3 +311,70 @@ def test_censor_ticks_are_all_or_nothing_per_panel():
     assert meta["censor_marks_omitted"] == []
     assert meta["censor_marks_shown"]["response"] is True
     assert _tick_marks(fig.axes[0]) == 2  # one set of ticks per group
+
+
+def test_figure2b_axis_shows_every_death_up_to_the_latest_landmark():
+    # the last death, day 330 after CMVIG, lies past three times the day-100 landmark (the
+    # default axis end, 300) but within the 365-day landmark from HSCT
+    rows = [{"type": "recurrent", "response": 20, "fu": 700} for _ in range(12)]
+    rows += [{"type": "refractory", "response": None, "fu": 330, "died": True, "hsct_to_cmvig": 30},
+             {"type": "refractory", "response": None, "fu": 80, "died": True}]
+    cohort = make_cohort(rows)
+    est = compute_estimates(cohort, **DAYS)
+    default_end = nice_ticks(3 * DAYS["os_cmvig_day"], target=6)[-1]
+    assert default_end < 330
+    fig, meta = figure2(cohort, est)
+    ticks = meta["at_risk_ticks"]
+    assert ticks[-1] >= 330
+    assert fig.axes[2].get_xlim()[1] == ticks[-1]  # panel B's plot
+    table = _drawn_table(fig, 1)  # at risk, events, censored under panel B
+    assert table[0][-1] == "12" and table[1][-1] == "2"
+    # a death after the latest landmark does not stretch the axis
+    later = {**DAYS, "os_hsct_day": 300}
+    assert figure2(cohort, compute_estimates(cohort, **later))[1]["at_risk_ticks"][-1] == \
+        default_end
+
+
+def test_figure1b_rows_in_study_number_order_on_days_since_cmvig():
+    cohort = abstract_like_cohort().sample(frac=1, random_state=3)  # rows shuffled
+    fig, meta = figure1(cohort, 50, 40, None, 365)
+    ax = fig.axes[1]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    positions = list(ax.get_yticks())
+    top_down = [label for _, label in sorted(zip(positions, labels, strict=True), reverse=True)]
+    assert top_down == [str(n) for n in sorted(cohort["study_number"])]
+    # HSCT on a negative day, the first CMVIG dose at 0, every death within 365 days on the axis
+    lo, hi = ax.get_xlim()
+    assert lo <= -cohort["days_hsct_to_cmvig"].max() < 0
+    deaths = cohort.loc[cohort["died"] & (cohort["os_from_cmvig_days"] <= 365),
+                        "os_from_cmvig_days"]
+    assert hi >= deaths.max() and hi == meta["timeline_axis_end"]
+    assert hi < cohort["os_from_cmvig_days"].max()  # long survivors do not set the scale
+    assert meta["timeline_bars_cut"] and meta["timeline_cut_days_printed"]
+    cut = cohort.loc[cohort["os_from_cmvig_days"] > hi, "os_from_cmvig_days"]
+    printed = {t.get_text().strip() for t in ax.texts}
+    assert {format_number(d) for d in cut} <= printed
+
+
+def test_figure1b_leaves_out_a_group_whose_rows_would_show_a_hidden_count():
+    # 12 recurrent, 3 refractory, limit 5: the refractory n is hidden, the recurrent n too
+    # (15 - 3); a row per child would give both back, so panel B draws neither
+    rows = [{"type": "recurrent", "response": 14 + i, "fu": 400} for i in range(8)]
+    rows += [{"type": "recurrent", "response": None, "fu": 400} for _ in range(4)]
+    rows += [{"type": "refractory", "response": 21, "fu": 400},
+             {"type": "refractory", "response": None, "fu": 300},
+             {"type": "refractory", "response": None, "fu": 200, "died": True}]
+    cohort = make_cohort(rows)
+    plan = disclosure_plan(cohort, 50, 5)
+    skipped = groups_not_drawn(plan.hidden, TIMELINE_COUNTS)
+    assert "refractory" in skipped
+    fig, meta = figure1(cohort, 50, 40, plan.hidden, 365)
+    drawn = {t.get_text() for t in fig.axes[1].get_yticklabels()}
+    kept = cohort[~cohort["infection_type"].isin(skipped)]
+    assert drawn == {str(n) for n in kept["study_number"]}
+    assert meta["timeline_groups_not_drawn"] == skipped
+    assert meta["timeline_rows_total"] == len(kept)
+    assert any("not drawn (small-cell control)" in t.get_text() for t in fig.texts)
+    render_bytes(fig)  # an empty panel still renders
+    # without the limit every child has a row
+    assert figure1(cohort, 50, 40, {}, 365)[1]["timeline_rows_shown"] == len(cohort)

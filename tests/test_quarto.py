@@ -15,7 +15,7 @@ import pytest
 from cohort_factory import abstract_like_cohort
 from report_fixtures import make_project, qmd_args
 
-from cmvig_report import quarto
+from cmvig_report import paths, quarto
 from cmvig_report.errors import PipelineError
 from cmvig_report.formatting import format_percent_ci
 from cmvig_report.report import run_qmd
@@ -92,7 +92,7 @@ def test_docx_by_pandoc_when_quarto_is_absent(tmp_path, monkeypatch):
         assert format_percent_ci(est[block]) in xml
     assert "A. Author (Replication team)" in xml  # structured authors passed to pandoc
     assert "Table 1." in xml and "Figure 2." in xml
-    assert len(media) == 2  # both figures found through --resource-path
+    assert len(media) == len(paths.FIGURE_NAMES)  # every figure found through --resource-path
 
 
 def test_pandoc_docx_is_byte_identical_across_runs(tmp_path, monkeypatch):

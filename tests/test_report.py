@@ -223,7 +223,9 @@ def test_prose_adapts_to_the_data(tmp_path):
 
 def test_figure1_caption_says_when_the_timeline_is_a_subset(tmp_path):
     meta = {"timeline_rows_shown": 40, "timeline_rows_total": 120,
-            "timeline_subset_rule": "the 40 with the longest follow-up"}
+            "timeline_subset_rule": "the 40 with the longest follow-up",
+            "timeline_groups_not_drawn": [], "timeline_axis_end": 400,
+            "timeline_bars_cut": False, "timeline_cut_days_printed": False}
     kwargs = make_project(tmp_path, random_cohort(120, seed=3), figure1_meta=meta)
     text = _html_text(_render(kwargs, pdf=False)[0])
     assert "panel B shows 40 of 120 children (the 40 with the longest follow-up)" in text

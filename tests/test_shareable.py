@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html as html_lib
+import json
 import re
 import subprocess
 import zipfile
@@ -160,6 +161,29 @@ def test_small_counts_are_hidden_and_logged(identifying):
     for value in counts:
         assert value in ("<5", "[c]") or int(value.replace(",", "")) == 0 or \
             int(value.replace(",", "")) >= 5, value
+
+    # Figure 3: panel titles print each group's n through the plan, and a group whose n or
+    # responders are hidden is not drawn (its lines could be counted)
+    svg = (repo / "results/figures/figure3.svg").read_text()
+    titles = re.findall(r"infection \(n = (<5|\[c\]|[\d,]+)\)", svg)
+    assert len(titles) == 2
+    for value in titles:
+        assert value in ("<5", "[c]") or int(value.replace(",", "")) >= 5, value
+    facts = json.loads((repo / "results/figures/figure3.json").read_text())
+    hidden = json.loads((repo / "results/estimates.json").read_text())["disclosure"]["hidden"]
+    for group in ("recurrent", "refractory"):
+        if {f"infection_type.{group}", f"response_by_type.{group}.responders"} & set(hidden):
+            assert group in facts["groups_not_drawn"]
+    # its caption prints the children per type through the plan too
+    html = (repo / "report/manuscript.html").read_text()
+    caption = re.search(r'<figcaption id="figure3">(.*?)</figcaption>', html, flags=re.S)[1]
+    per_type = re.findall(r'data-source="estimates.json#infection_type\.(\w+)"[^>]*>([^<]+)<',
+                          caption)
+    assert [g for g, _ in per_type] == ["recurrent", "refractory"]
+    for group, shown in per_type:
+        expected = hidden.get(f"infection_type.{group}")
+        assert shown.split()[0] == html_lib.escape(expected) if expected else \
+            int(shown.split()[0].replace(",", "")) >= 5, (group, shown)
 
     # the text: every count printed from estimates.json is hidden, zero or >= 5
     with open(repo / "report/numbers.csv", encoding="utf-8") as fh:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import html as html_lib
 import json
 import re
 import shutil
@@ -71,6 +73,8 @@ def test_build_writes_every_contract_output(built):
                 "results/study_numbers.csv",
                 "results/figures/figure1.svg", "results/figures/figure1.png",
                 "results/figures/figure2.svg", "results/figures/figure2.png",
+                "results/figures/figure3.svg", "results/figures/figure3.png",
+                "report/figures/figure3.png",
                 "report/manuscript.html", "report/manuscript.pdf", "report/manuscript.qmd",
                 "report/manuscript.docx", "report/numbers.csv", "report/checklist.csv",
                 "report/checklist.pdf", "report/figures/figure1.png", "report/manifest.json"):
@@ -78,8 +82,8 @@ def test_build_writes_every_contract_output(built):
         assert path.is_file() and path.stat().st_size > 0, rel
     logs = sorted(p.name for p in (built / "logs").iterdir())
     assert logs == sorted(["clean_cohort.log", "estimates.log", "figure1.log", "figure2.log",
-                           "provenance.log", "manuscript.log", "quarto_source.log", "docx.log",
-                           "publish.log", "manifest.log"])
+                           "figure3.log", "provenance.log", "manuscript.log",
+                           "quarto_source.log", "docx.log", "publish.log", "manifest.log"])
     # the Quarto source travels with its figures
     qmd = (built / "report/manuscript.qmd").read_text()
     assert "](figures/figure1.png)" in qmd
@@ -325,3 +329,34 @@ def test_study_period_follows_the_config_and_is_checked(built, tmp_path):
     assert sorted(outside["patient_id"]) == sorted(expected) and len(expected) > 0
     flat = " ".join(_pdf_text(repo / "report/manuscript.pdf").split())
     assert "January 2019 \u2013 December 2020" in flat
+
+
+def test_figure_captions_have_no_stray_line_breaks(built):
+    """Every line of a caption but its last is a full line: no word left alone on a line
+    ("(B) Overall" / "survival ..."), which WeasyPrint produced before a number."""
+    html = (built / "report/manuscript.html").read_text()
+    captions = [" ".join(html_lib.unescape(re.sub(r"<[^>]+>", "", c)).split())
+                for c in re.findall(r'<figcaption id="figure\d">(.*?)</figcaption>', html,
+                                    flags=re.S)]
+    assert len(captions) == 3
+    lines = _pdf_text(built / "report/manuscript.pdf").splitlines()
+    for caption in captions:
+        start = next(i for i, line in enumerate(lines) if line.startswith(caption[:30]))
+        taken, end = 0, start
+        while taken < len(caption) - 1:
+            taken += len(lines[end]) + 1
+            end += 1
+        block = lines[start:end]
+        assert " ".join(" ".join(block).split()) == caption
+        widest = max(len(line) for line in block)
+        short = [line for line in block[:-1] if len(line) < 0.6 * widest]
+        assert short == [], f"{caption[:12]}: stray line break at {short}"
+
+
+def test_figure3_numbers_are_in_the_register(built):
+    with open(built / "report/numbers.csv", encoding="utf-8") as fh:
+        rows = {r["source"]: r for r in csv.DictReader(fh)}
+    facts = json.loads((built / "results/figures/figure3.json").read_text())
+    assert rows["figure3.json#results_drawn"]["value"] == str(facts["results_drawn"])
+    assert {"estimates.json#infection_type.recurrent",
+            "estimates.json#infection_type.refractory"} <= set(rows)

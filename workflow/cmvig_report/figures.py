@@ -1,8 +1,9 @@
-"""Stage 3: the paper's two figures, drawn from the cleaned cohort and the estimates.
+"""Stage 3: the paper's figures, drawn from the cleaned cohort and the estimates.
 
-Figure 1: (A) cohort flow with counts (:mod:`.figure_flow`), (B) per-patient timeline from HSCT.
-Figure 2: (A) probability of response by infection type, (B) overall survival after CMVIG, each
-with a KMunicate-style table (at risk, events, censored) under the plot.
+Figure 1: (A) cohort flow with counts (:mod:`.figure_flow`), (B) per-patient timeline in days
+since the first CMVIG dose. Figure 2: (A) probability of response by infection type, (B) overall
+survival after CMVIG, each with a KMunicate-style table (at risk, events, censored) under the
+plot. Figure 3 (viral loads over time) is :mod:`.figure3`, sharing the style defined here.
 
 Only the object-oriented matplotlib API is used (no pyplot state, safe in threads), with the Agg
 canvas. Layout is computed in inches, so the figures are 180 mm wide and every font stays >= 7 pt
@@ -29,6 +30,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from . import printed_counts as pc  # noqa: E402
 from . import survival  # noqa: E402
 from .figure_flow import (  # noqa: E402
     GROUPS,
@@ -41,8 +43,9 @@ from .figure_flow import (  # noqa: E402
 from .formatting import format_number, format_p  # noqa: E402
 from .io import atomic_write_bytes, read_clean_cohort, write_json  # noqa: E402
 
-__all__ = ["figure1", "figure2", "figure2_at_risk", "flow_counts", "render_bytes",
-           "run_figure1", "run_figure2", "timeline_subset"]
+__all__ = ["figure1", "figure2", "figure2_at_risk", "flow_counts", "groups_not_drawn",
+           "panel_ticks",
+           "render_bytes", "run_figure1", "run_figure2", "timeline_subset"]
 
 WIDTH = 180 / 25.4  # inches: a full-width figure
 # Okabe & Ito colour-blind-safe palette.
@@ -102,6 +105,20 @@ def _letter(fig: Figure, x_in: float, top_in: float, letter: str) -> None:
 
 
 SUBSET_RULE = "an evenly spaced sample in order of study number"
+# What a reader can count on Figure 1B, group by group: rows, responses, deaths and survivors.
+TIMELINE_COUNTS = (pc.RESPONDERS, pc.NON_RESPONDERS, pc.DIED, pc.ALIVE)
+
+
+def groups_not_drawn(hidden: dict[str, str], quantities: tuple[tuple[str, str], ...]
+                     ) -> list[str]:
+    """Groups a per-child panel leaves out under small-cell control.
+
+    One row or line per child lets a reader count the group's size and, from its markers,
+    ``quantities`` (responders, deaths, ...): a group with any of those cells hidden by the
+    plan (``hidden``: cell name -> mark) is not drawn.
+    """
+    return [g for g in GROUPS
+            if any(c in hidden for c in (pc.size(g), *(pc.cell(q, g) for q in quantities)))]
 
 
 def timeline_subset(cohort: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str | None]:
@@ -118,49 +135,91 @@ def timeline_subset(cohort: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, 
 
 
 def _timeline_order(shown: pd.DataFrame) -> pd.DataFrame:
-    """Recurrent first, then refractory; longest follow-up first within each group."""
-    d = shown.assign(order=shown["infection_type"].map({g: i for i, g in enumerate(GROUPS)}))
-    return d.sort_values(["order", "os_from_hsct_days", "study_number"],
-                         ascending=[True, False, True], kind="stable").reset_index(drop=True)
+    """Rows in study-number order (type of infection, then CMVIG start), number 1 on top."""
+    return shown.sort_values("study_number", kind="stable").reset_index(drop=True)
 
 
-def _draw_timeline(ax: Axes, d: pd.DataFrame, show_ids: bool) -> list[Any]:
-    """Bars and markers; returns the legend handles for what is actually drawn."""
+def signed_number(x: float) -> str:
+    """A tick label with a true minus sign for negative days."""
+    return f"\u2212{format_number(-x)}" if x < 0 else format_number(x)
+
+
+def timeline_axis(d: pd.DataFrame, horizon: int | None = None) -> np.ndarray:
+    """Ticks of Figure 1B, in days since the first CMVIG dose.
+
+    From the earliest HSCT (a negative day) to the last response and the last death within
+    ``horizon`` days of CMVIG (every death, without one), so the events spread over the
+    width; the long follow-up of survivors is not what the panel is for, and a bar that runs
+    past the axis ends at its edge with its last day printed beside it.
+    """
+    left = -float(d["days_hsct_to_cmvig"].max()) if len(d) else 0.0
+    dead = d["died"].to_numpy(dtype=bool)
+    deaths = d["os_from_cmvig_days"].to_numpy(dtype=float)[dead]
+    if horizon is not None:
+        deaths = deaths[deaths <= horizon]
+    responses = d["days_to_response"].dropna().to_numpy(dtype=float)
+    right = max([1.0, *deaths, *responses])
+    step = float(nice_ticks(right - min(left, 0.0), target=8)[1])
+    return np.arange(np.floor(min(left, 0.0) / step) * step, np.ceil(right / step) * step
+                     + step / 2, step)
+
+
+def _draw_timeline(ax: Axes, d: pd.DataFrame, ticks: np.ndarray, show_ids: bool) -> list[Any]:
+    """Bars from HSCT to the last follow-up and markers; returns the legend handles for what
+    is actually drawn."""
     y = np.arange(len(d))[::-1]
+    xmax = float(ticks[-1])
+    start = -d["days_hsct_to_cmvig"].to_numpy(dtype=float)
+    end = d["os_from_cmvig_days"].to_numpy(dtype=float)
+    cut = end > xmax
+    shown_end = np.minimum(end, xmax)
     handles: list[Any] = []
     for g in GROUPS:
         m = (d["infection_type"] == g).to_numpy()
         if m.any():
-            ax.barh(y[m], d["os_from_hsct_days"][m], height=0.62, color=_tint(COLOURS[g], 0.55),
-                    edgecolor=COLOURS[g], linewidth=0.5)
+            ax.barh(y[m], shown_end[m] - start[m], left=start[m], height=0.62,
+                    color=_tint(COLOURS[g], 0.55), edgecolor=COLOURS[g], linewidth=0.5)
             handles.append(Patch(facecolor=_tint(COLOURS[g], 0.55), edgecolor=COLOURS[g],
                                  linewidth=0.5, label=LABELS[g]))
-    start = d["days_hsct_to_cmvig"].to_numpy(dtype=float)
-    resp = d["responded"].to_numpy()
-    dead = d["died"].to_numpy()
-    end = d["os_from_hsct_days"].to_numpy(dtype=float)
-    resp_at = start + d["days_to_response"].fillna(0).to_numpy(dtype=float)
+    ax.axvline(0, color=COLOURS["cmvig"], linewidth=1.0, zorder=2)
+    handles.append(Line2D([], [], color=COLOURS["cmvig"], linewidth=1.0,
+                          label="First CMVIG dose"))
+    resp = d["responded"].to_numpy(dtype=bool)
+    dead = d["died"].to_numpy(dtype=bool)
+    resp_at = d["days_to_response"].fillna(0).to_numpy(dtype=float)
     # (mask, x, marker, size, colour, label): distinct shapes and colours for print in grey
-    marks = [(np.ones(len(d), bool), start, "D", 14, COLOURS["cmvig"], "CMVIG start"),
+    marks = [(np.ones(len(d), bool), start, "|", 30, "#000000", "HSCT"),
              (resp, resp_at, "o", 16, COLOURS["response"], "Response"),
-             (dead, end, "X", 26, COLOURS["death"], "Death"),
-             (~dead, end, ">", 16, COLOURS["alive"], "Alive at last follow-up")]
+             (dead, shown_end, "X", 26, COLOURS["death"], "Death"),
+             (~dead, shown_end, ">", 16, COLOURS["alive"], "Alive at last follow-up")]
     for mask, x, marker, size, colour, label in marks:
         if mask.any():
-            ax.scatter(x[mask], y[mask], marker=marker, s=size, color=colour,
-                       edgecolor="white", linewidth=0.4, zorder=3)
+            edge = {"linewidth": 1.0} if marker == "|" else {"edgecolor": "white",
+                                                              "linewidth": 0.4}
+            ax.scatter(x[mask], y[mask], marker=marker, s=size, color=colour, zorder=3,
+                       clip_on=False, **edge)
             handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=5,
-                                  color=colour, markeredgecolor="white", markeredgewidth=0.4,
+                                  color=colour, markeredgecolor="white" if marker != "|"
+                                  else colour, markeredgewidth=0.4 if marker != "|" else 1.0,
                                   label=label))
+    if show_ids:
+        # the last day of a bar cut at the axis end, beside it (rows are 7-pt tall)
+        for yy, day in zip(y[cut], end[cut], strict=True):
+            ax.text(xmax, yy, f"  {format_number(day)}", ha="left", va="center", fontsize=7,
+                    color="#444444", clip_on=False)
     # Rows are labelled by study number only: a patient ID never reaches a shared figure.
     ids = d["study_number"].astype(str)
     ax.set_yticks(y, list(ids) if show_ids else [])
     ax.tick_params(axis="y", length=0, labelsize=7)
     ax.set_ylim(-0.7, len(d) - 0.3)
-    ax.set_xlim(0, max(float(end.max()), 1.0) * 1.03 if len(d) else 1.0)
-    ax.set_xlabel("Days since HSCT")
-    if not show_ids:
-        ax.set_ylabel("Patients")
+    # the axis starts a little before the earliest HSCT, not at the tick before it
+    first = float(np.min(start, initial=0.0))
+    lo = max(first - 0.03 * (xmax - first), float(ticks[0]))
+    shown = ticks[ticks >= lo]
+    ax.set_xlim(lo, xmax)
+    ax.set_xticks(shown, [signed_number(t) for t in shown])
+    ax.set_xlabel("Days since the first CMVIG dose (HSCT on a negative day)")
+    ax.set_ylabel("Study number" if show_ids else "Patients")
     return handles
 
 
@@ -169,10 +228,13 @@ FIGURE1_MAX_HEIGHT = 8.65  # inches (220 mm): 251 mm of A4 text height less a 6-
 
 
 def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
-            hidden: dict[str, str] | None = None) -> tuple[Figure, dict[str, Any]]:
+            hidden: dict[str, str] | None = None,
+            horizon: int | None = None) -> tuple[Figure, dict[str, Any]]:
     """Figure 1 (flow diagram and patient timeline) and the facts its caption needs.
 
-    ``hidden`` is the small-cell control's plan (cell name -> mark) for the flow's counts.
+    ``hidden`` is the small-cell control's plan (cell name -> mark) for the flow's counts;
+    ``horizon`` the latest survival landmark (days): the timeline's axis shows every death
+    up to it (:func:`timeline_axis`).
     """
     flow_w = WIDTH - 0.3
     rows, flow_h = layout_flow(cohort, response_day, flow_w, hidden)
@@ -184,12 +246,20 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
     # are shown (the subset rule says so). Past 45 rows the IDs go and rows get thinner.
     if max_rows <= 45:
         max_rows = max(min(max_rows, int(plot_room / ROW_PITCH)), 1)
-    shown, rule = timeline_subset(cohort, max_rows)
+    skipped = groups_not_drawn(hidden or {}, TIMELINE_COUNTS)
+    drawable = cohort[~cohort["infection_type"].isin(skipped)]
+    shown, rule = timeline_subset(drawable, max_rows)
     d = _timeline_order(shown)
     show_ids = len(d) <= 45
     pitch = ROW_PITCH if show_ids else min(4.8, plot_room) / max(len(d), 1)
     id_w = (max((text_width(str(p), 7) for p in d["study_number"]), default=0.2) + 0.08
             if show_ids else 0.2)
+    ticks = timeline_axis(d, horizon)
+    cut = d["os_from_cmvig_days"].to_numpy(dtype=float) > ticks[-1]
+    # room right of the axis for the last day of a cut bar
+    right_w = (max((text_width(f"  {format_number(x)}", 7)
+                    for x in d["os_from_cmvig_days"][cut]), default=0.0) + 0.1
+               if show_ids and cut.any() else 0.15)
     plot_h = max(len(d), 3) * pitch
     height = fixed_h + plot_h
     with _STYLE_LOCK, matplotlib.rc_context(STYLE):
@@ -198,26 +268,34 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
         draw_flow(ax_a, rows, flow_h, flow_w)
         left = 0.3 + id_w
         b_top = height - 0.08 - flow_h - 0.3
-        ax_b = _axes(fig, left, 0.48, WIDTH - left - 0.15, plot_h)
-        handles = _draw_timeline(ax_b, d, show_ids)
+        ax_b = _axes(fig, left, 0.48, WIDTH - left - right_w, plot_h)
+        handles = _draw_timeline(ax_b, d, ticks, show_ids)
         # legend in one row above the plot: it never covers a bar, whatever the data
         fig.legend(handles=handles, loc="center left", ncol=len(handles), frameon=False,
                    bbox_to_anchor=(left / WIDTH, (0.48 + plot_h + 0.14) / height),
                    handletextpad=0.4, columnspacing=1.4, handlelength=1.2, borderaxespad=0)
-        if rule:
-            fig.text(1 - 0.15 / WIDTH, (b_top - 0.02) / height,
-                     f"Showing {format_number(len(d))} of {format_number(len(cohort))} "
-                     f"patients ({SUBSET_RULE})", ha="right", va="top", fontsize=7.5,
-                     color="#444444")
+        notes = ([f"Showing {format_number(len(d))} of {format_number(len(drawable))} "
+                  f"patients ({SUBSET_RULE})"] if rule else []) + (
+            [f"{' and '.join(LABELS[g] for g in skipped)}: not drawn (small-cell control)"]
+            if skipped else [])
+        if notes:
+            fig.text(1 - 0.15 / WIDTH, (b_top - 0.02) / height, "; ".join(notes), ha="right",
+                     va="top", fontsize=7.5, color="#444444")
         _letter(fig, 0.03, height - 0.04, "A")
         _letter(fig, 0.03, b_top, "B")
-    meta = {"timeline_rows_shown": len(d), "timeline_rows_total": len(cohort),
-            "timeline_subset_rule": rule}
+    meta = {"timeline_rows_shown": len(d), "timeline_rows_total": len(drawable),
+            "timeline_subset_rule": rule,
+            "timeline_groups_not_drawn": [LABELS[g].lower() for g in skipped],
+            "timeline_axis_end": int(ticks[-1]),
+            # whether some bars run past the axis (the caption says how they are drawn)
+            "timeline_bars_cut": bool(cut.any()),
+            "timeline_cut_days_printed": bool(show_ids and cut.any())}
     return fig, meta
 
 
 def run_figure1(*, cohort: str, data_quality: str, response_day: int, max_rows: int,
-                min_cell_count: int = 0, svg: str, png: str, facts: str) -> list[str]:
+                min_cell_count: int = 0, os_hsct_day: int | None = None, svg: str, png: str,
+                facts: str) -> list[str]:
     """Step ``figure1``: writes the SVG, PNG and caption facts (JSON).
 
     It needs only the cleaned cohort (no estimates), so it is drawn while the analysis runs;
@@ -230,7 +308,8 @@ def run_figure1(*, cohort: str, data_quality: str, response_day: int, max_rows: 
     df = read_clean_cohort(cohort)
     plan = disclosure_plan(df, int(response_day), int(min_cell_count),
                            counts(pd.read_csv(data_quality, dtype=str, keep_default_na=False)))
-    fig, meta = figure1(df, int(response_day), int(max_rows), plan.hidden)
+    fig, meta = figure1(df, int(response_day), int(max_rows), plan.hidden,
+                        None if os_hsct_day is None else int(os_hsct_day))
     _save(fig, svg, png)
     write_json(meta, facts)
     note = (f"timeline shows {meta['timeline_rows_shown']} of {meta['timeline_rows_total']} "
@@ -250,10 +329,25 @@ def nice_ticks(xmax: float, target: int = 7) -> np.ndarray:
     return np.arange(0, np.ceil(xmax / step) * step + step / 2, step)
 
 
-def _panel_ticks(durations: pd.Series, landmark: int) -> np.ndarray:
-    # Up to three times the landmark: the tail past it holds few patients and little to read.
+def last_event_within(durations: pd.Series, events: pd.Series, horizon: float) -> float:
+    """The time of the last event at or before ``horizon`` (0 when there is none)."""
+    t = durations.to_numpy(dtype=float)[events.to_numpy(dtype=bool)]
+    t = t[t <= horizon]
+    return float(t.max()) if len(t) else 0.0
+
+
+def panel_ticks(durations: pd.Series, events: pd.Series, landmark: int,
+                horizon: int) -> np.ndarray:
+    """Ticks of a Figure 2 panel: up to three times its landmark, and past that far enough to
+    show every event up to ``horizon`` (the latest landmark the text reports on this curve).
+
+    The tail past three landmarks holds few patients and little to read, but an event that a
+    reported estimate counts (a death within a year of HSCT) must be on the axis, with the
+    number at risk under it.
+    """
     longest = float(durations.max()) if len(durations) else float(landmark)
-    return nice_ticks(max(min(longest, 3 * landmark), landmark), target=6)
+    return nice_ticks(max(min(longest, 3 * landmark), landmark,
+                          last_event_within(durations, events, horizon)), target=6)
 
 
 def figure2_at_risk(durations: Any, events: Any, ticks: Any) -> pd.DataFrame:
@@ -376,7 +470,7 @@ def _finish_axes(ax: Axes, ticks: np.ndarray, ylabel: str) -> None:
     ax.set_ylim(-2.5, 102.5)
     ax.set_yticks(range(0, 101, 20))
     ax.spines["left"].set_bounds(0, 100)
-    ax.set_xlabel("Days since CMVIG start")
+    ax.set_xlabel("Days since the first CMVIG dose")
     ax.set_ylabel(ylabel)
 
 
@@ -391,8 +485,14 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
     settings = estimates.get("settings", {})
     response_day = int(settings.get("response_day", estimates["response"]["day"]))
     os_day = int(settings.get("os_cmvig_day", estimates["os_from_cmvig"]["day"]))
-    ticks_a = _panel_ticks(cohort["days_to_response_or_censoring"], response_day)
-    ticks_b = _panel_ticks(cohort["os_from_cmvig_days"], os_day)
+    # Responses are reported up to the last sensitivity landmark; deaths up to the survival
+    # landmarks, the one from HSCT included (a death within it is as early after CMVIG).
+    response_days = [int(b["day"]) for b in
+                     (estimates.get("sensitivity") or {}).get("response_by_day", [])]
+    ticks_a = panel_ticks(cohort["days_to_response_or_censoring"], cohort["responded"],
+                          response_day, max([response_day, *response_days]))
+    ticks_b = panel_ticks(cohort["os_from_cmvig_days"], cohort["died"], os_day,
+                          max(os_day, int(settings.get("os_hsct_day", os_day))))
     by_group = {g: cohort[cohort["infection_type"] == g] for g in GROUPS}
     table_a: list[Table] = [
         (LABELS[g], COLOURS[g], figure2_at_risk(d["days_to_response_or_censoring"],

@@ -31,7 +31,7 @@ DISCLOSURE_LOG = f"{RESULTS}/disclosure_log.csv"
 
 # Stage 3, figures: one entry per figure drawn by a rule of workflow/rules/figures.smk. The
 # manuscript receives each one's SVG (HTML/PDF), PNG (DOCX) and caption facts (JSON).
-FIGURE_NAMES = ("figure1", "figure2")
+FIGURE_NAMES = ("figure1", "figure2", "figure3")
 FIGURES_DIR = f"{RESULTS}/figures"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,21 @@ class Warm:
     images: dict = field(default_factory=dict)
 
 
+# A printed number (the register's span) and a space before it.
+_SPACE_BEFORE_NUMBER = re.compile(r' (?=<span class="num[ "])')
+
+
+def keep_numbers_with_words(html: str) -> str:
+    """The HTML with a word joiner (U+2060, invisible) after each space before a number.
+
+    The number stays on the line of the word before it ("day 100"), and the text before the
+    number no longer ends in a space: WeasyPrint (70) measures a text run with its trailing
+    space, and when only that space overflows the line it breaks after the run's first word
+    instead, leaving that word alone on a line ("(B) Overall" / "survival ...").
+    """
+    return _SPACE_BEFORE_NUMBER.sub(" \u2060", html)
+
+
 def html_to_pdf(html: str, base_dir: str | Path, root: str | Path, warm: Warm | None = None
                 ) -> tuple[bytes, list[str], dict[str, int]]:
     """PDF bytes of ``html`` (relative URLs resolved from ``base_dir``), notes for the user,
@@ -117,7 +133,8 @@ def html_to_pdf(html: str, base_dir: str | Path, root: str | Path, warm: Warm | 
             if len(warm.images) > 16:  # figures redrawn many times: forget the old ones
                 warm.images.clear()
             extra = {"font_config": warm.font_config, "cache": warm.images}
-        document = HTML(string=html, base_url=Path(base_dir).resolve().as_uri() + "/",
+        document = HTML(string=keep_numbers_with_words(html),
+                        base_url=Path(base_dir).resolve().as_uri() + "/",
                         url_fetcher=fetcher).render(**extra)
         identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
         with fixed_source_date():

@@ -19,6 +19,7 @@ rule figure1:
         response_day=config["response_day"],
         max_rows=config["timeline_max_rows"],
         min_cell_count=config["min_cell_count"],
+        os_hsct_day=config["os_hsct_day"],
     log:
         paths.log("figure1"),
     conda:
@@ -47,3 +48,29 @@ rule figure2:
         "../envs/pipeline.yaml"
     script:
         "../scripts/figure2.py"
+
+
+rule figure3:
+    input:
+        cohort=rules.clean_cohort.output.cohort,
+        viral_loads=rules.clean_cohort.output.clean_viral_loads,
+        data_quality=rules.clean_cohort.output.data_quality,
+        code=codebase.stage_code("figure3"),
+    output:
+        svg=report(
+            paths.figure("figure3", "svg"),
+            caption="../report/figure3.rst",
+            category="Figures",
+        ),
+        png=paths.figure("figure3", "png"),
+        facts=paths.figure("figure3", "json"),
+    params:
+        response_day=config["response_day"],
+        lloq_iu_ml=config["lloq_iu_ml"],
+        min_cell_count=config["min_cell_count"],
+    log:
+        paths.log("figure3"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/figure3.py"
