@@ -378,3 +378,24 @@ def test_figure1b_leaves_out_a_group_whose_rows_would_show_a_hidden_count():
     render_bytes(fig)  # an empty panel still renders
     # without the limit every child has a row
     assert figure1(cohort, 50, 40, {}, 365)[1]["timeline_rows_shown"] == len(cohort)
+
+
+def test_figure2_under_small_cell_control_prints_at_risk_only_and_marks(tmp_path):
+    # a group of 3 is hidden; its size may not show in the legend nor at the first tick
+    cohort = make_cohort([dict(type="recurrent", response=10 + i, fu=400, died=False)
+                          for i in range(3)]
+                         + [dict(type="refractory", response=20 + i if i % 2 else None,
+                                 fu=300 + i, died=i == 4) for i in range(9)])
+    est = compute_estimates(cohort, response_day=50, os_cmvig_day=100, os_hsct_day=365,
+                            lloq_iu_ml=137)
+    est["disclosure"] = {"min_cell_count": 5, "hidden": {"infection_type.recurrent": "<5",
+                                                         "infection_type.refractory": "[c]"}}
+    fig, meta = figure2(cohort, est)
+    assert meta["risk_table_rows"] == ["at_risk"]
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert "Recurrent (n = <5)" in texts and "Refractory (n = [c])" in texts
+    assert "Events" not in texts  # the cumulative rows are left out
+    # nothing in the figure prints a count of 1 to 4
+    assert not [t for t in texts if t.strip() in ("1", "2", "3", "4")]
+    _, full = figure2(cohort, {**est, "disclosure": {"min_cell_count": 0, "hidden": {}}})
+    assert full["risk_table_rows"] == ["at_risk", "events", "censored"]

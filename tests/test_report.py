@@ -238,7 +238,8 @@ def test_figure2_caption_matches_the_censoring_ticks_drawn(tmp_path):
 
     def caption(shown: dict, omitted: list, name: str) -> str:
         meta = {"at_risk_ticks": [0, 50], "at_risk_ticks_response": [0, 25],
-                "censor_marks_shown": shown, "censor_marks_omitted": omitted}
+                "censor_marks_shown": shown, "censor_marks_omitted": omitted,
+                "risk_table_rows": ["at_risk", "events", "censored"]}
         kwargs = make_project(tmp_path / name, cohort, figure2_meta=meta)
         text = _html_text(_render(kwargs, pdf=False)[0])
         return text[text.index("Figure 2."):]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -410,27 +411,31 @@ def _table_margins(tables: list[Table]) -> tuple[float, float, float]:
 
 
 def _risk_table(ax: Axes, groups: list[Table], ticks: np.ndarray, left: float,
-                first: float) -> None:
-    """KMunicate table: per group, rows at risk / events / censored, numbers under the ticks."""
+                first: float, rows: tuple[tuple[str, str], ...] = ROWS,
+                shown: Callable[[str, int, int], str] | None = None) -> None:
+    """KMunicate table: per group, rows at risk / events / censored, numbers under the ticks.
+
+    ``shown(group label, tick index, value)`` prints an at-risk count (small-cell control)."""
     ax.set_label("at-risk table")
     ax.set_xlim(ticks[0], ticks[-1])
-    ax.set_ylim(3 * len(groups) + 0.3 * (len(groups) - 1) - 0.5, -0.5)
+    per = len(rows)
+    ax.set_ylim(per * len(groups) + 0.3 * (len(groups) - 1) - 0.5, -0.5)
     ax.axis("off")
     width_in = ax.get_position().width * ax.figure.get_figwidth()
     label_x = -(0.1 + first) / width_in  # axes fraction, clear of the first column
     group_x = -(left - 0.1) / width_in  # group names start 0.1 in from the figure edge
     axis = ax.get_yaxis_transform()
     for gi, (label, colour, table) in enumerate(groups):
-        for ri, (col, name) in enumerate(ROWS):
-            yy = 3 * gi + ri + 0.3 * gi
+        for ri, (col, name) in enumerate(rows):
+            yy = per * gi + ri + 0.3 * gi
             ax.text(label_x, yy, name, transform=axis, ha="right", va="center", fontsize=7,
                     color=colour)
             if label and ri == 0:
                 ax.text(group_x, yy, label, transform=axis, ha="left", va="center",
                         fontsize=7.5, color=colour, fontweight="bold")
-            for tick, value in zip(ticks, table[col], strict=True):
-                ax.text(tick, yy, format_number(value), ha="center", va="center", fontsize=7,
-                        color=colour)
+            for i, (tick, value) in enumerate(zip(ticks, table[col], strict=True)):
+                text = shown(label, i, int(value)) if shown else format_number(value)
+                ax.text(tick, yy, text, ha="center", va="center", fontsize=7, color=colour)
 
 
 def _curve(curves: pd.DataFrame, name: str, durations: pd.Series, events: pd.Series,
@@ -494,6 +499,24 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
     ticks_b = panel_ticks(cohort["os_from_cmvig_days"], cohort["died"], os_day,
                           max(os_day, int(settings.get("os_hsct_day", os_day))))
     by_group = {g: cohort[cohort["infection_type"] == g] for g in GROUPS}
+    disclosure = estimates.get("disclosure") or {}
+    hidden, min_cell = disclosure.get("hidden") or {}, int(disclosure.get("min_cell_count") or 0)
+    size_keys = {LABELS[g]: f"infection_type.{g}" for g in GROUPS} | {"": "n_patients"}
+
+    def count(value: int, key: str = "") -> str:
+        # the analysis's small-cell plan for a group's size; any other count below the limit
+        # prints as "<N"
+        if key in hidden:
+            return hidden[key]
+        return f"<{min_cell}" if min_cell > 1 and 0 < value < min_cell else format_number(value)
+
+    def at_risk(label: str, tick: int, value: int) -> str:
+        # at the first tick everyone is at risk: that is the group's size
+        return count(value, size_keys.get(label, "") if tick == 0 else "")
+
+    # Under small-cell control the cumulative events and censorings are left out: the last
+    # column would print a hidden count (every death of the series, say).
+    rows = ROWS if min_cell <= 1 else ROWS[:1]
     table_a: list[Table] = [
         (LABELS[g], COLOURS[g], figure2_at_risk(d["days_to_response_or_censoring"],
                                                 d["responded"], ticks_a))
@@ -501,7 +524,7 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
     t, e = cohort["os_from_cmvig_days"], cohort["died"]
     table_b: list[Table] = [("", COLOURS["overall"], figure2_at_risk(t, e, ticks_b))]
     left, right, first = _table_margins(table_a + table_b)
-    tab_a_h, tab_b_h = 6.3 * TABLE_ROW, 3 * TABLE_ROW
+    tab_a_h, tab_b_h = (2 * len(rows) + 0.3) * TABLE_ROW, len(rows) * TABLE_ROW
     plot_h, axis_h, gap = 2.3, 0.5, 0.45
     # from the top: margin, plot A, axis, table A, gap, plot B, axis, table B, margin
     height = 0.25 + plot_h + axis_h + tab_a_h + gap + plot_h + axis_h + tab_b_h + 0.1
@@ -529,7 +552,7 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
                 curve = _curve(curves, f"response_{g}", tg, eg, ticks_a[-1])
                 lines += ax_a.step(curve["time"], 100 * (1 - curve["survival"]), where="post",
                                    color=COLOURS[g], linewidth=1.4,
-                                   label=f"{LABELS[g]} (n = {format_number(len(d))})")
+                                   label=f"{LABELS[g]} (n = {count(len(d), size_keys[LABELS[g]])})")
                 marks["response"].append(_censor_marks(ax_a, curve, censored_a[g], COLOURS[g],
                                                        True, omit_a))
         _guide(ax_a, response_day, ticks_a[-1])
@@ -538,7 +561,7 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
         ax_a.legend(handles=lines + [censored] * ("shown" in marks["response"]), loc="best",
                     frameon=False, title=_logrank_label(estimates.get("logrank_p")),
                     alignment="left")
-        _risk_table(tab_a, table_a, ticks_a, left, first)
+        _risk_table(tab_a, table_a, ticks_a, left, first, rows, at_risk)
 
         handles: list[Any] = []
         if len(cohort):
@@ -549,7 +572,7 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
                                      label="95% CI (log-log)")
             handles = ax_b.step(curve["time"], 100 * curve["survival"], where="post",
                                 color=COLOURS["overall"], linewidth=1.4,
-                                label=f"All patients (n = {format_number(len(cohort))})")
+                                label=f"All patients (n = {count(len(cohort), 'n_patients')})")
             censored_b = _visible_censor_times(t, e, ticks_b[-1])
             marks["overall_survival"].append(_censor_marks(
                 ax_b, curve, censored_b, COLOURS["overall"], False,
@@ -558,7 +581,7 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
         _guide(ax_b, os_day, ticks_b[-1])
         _finish_axes(ax_b, ticks_b, "Overall survival (%)")
         ax_b.legend(handles=handles, loc="best", frameon=False)
-        _risk_table(tab_b, table_b, ticks_b, left, first)
+        _risk_table(tab_b, table_b, ticks_b, left, first, rows, at_risk)
 
         _letter(fig, 0.03, height - 0.05, "A")
         _letter(fig, 0.03, top_b + 0.2, "B")
@@ -566,7 +589,9 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
             "at_risk_ticks": [int(x) for x in ticks_b],
             # True when the panel carries censoring ticks (the caption mentions them)
             "censor_marks_shown": {k: "shown" in v for k, v in marks.items()},
-            "censor_marks_omitted": sorted(k for k, v in marks.items() if "omitted" in v)}
+            "censor_marks_omitted": sorted(k for k, v in marks.items() if "omitted" in v),
+            # the rows of the tables under the panels (small-cell control keeps at risk only)
+            "risk_table_rows": [col for col, _ in rows]}
     return fig, meta
 
 
