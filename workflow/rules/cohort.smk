@@ -31,7 +31,7 @@ rule provenance:
     input:
         patients=config["patients"],
         viral_loads=config["viral_loads"],
-        published=config["published"],
+        **({"published": config["published"]} if REPLICATION else {}),
     output:
         provenance=paths.PROVENANCE,
     params:

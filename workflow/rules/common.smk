@@ -1,5 +1,7 @@
 # Shared by every rule file: the validated config, the settings derived from it, and the paths
 # module (workflow/cmvig_report/paths.py), which names every file once.
+import sys
+
 from snakemake.utils import validate
 
 from cmvig_report import paths, settings
@@ -7,11 +9,12 @@ from cmvig_report import paths, settings
 
 validate(config, "../schemas/config.schema.yaml")
 
-SHIPPED = settings.is_shipped_cohort(config)  # the shipped synthetic cohort, by checksum
-REPLICATION = settings.replication_check(config, shipped=SHIPPED)
-LINE_NUMBERS = settings.line_numbers(config)
+# The study reported (config `study`); the shipped cohort's checksum only warns on a mismatch.
+REPLICATION = settings.replication(config)
+if STUDY_WARNING := settings.study_warning(config):
+    print(STUDY_WARNING, file=sys.stderr)
 # (window, or "" when taken from the data; its source)
-STUDY_PERIOD = settings.study_period(config, shipped=SHIPPED)
+STUDY_PERIOD = settings.study_period(config)
 COMPARE_WITH = str(config["compare_with"] or "")
 FORMATS = settings.report_formats(config)
 # Every shareable file, by its name under report/ (and under results/unchecked/ before the check).
