@@ -316,6 +316,9 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
         text = render_template(env, HTML_TEMPLATE, context)
         rows = numbers_table(text, register)
     notes += checklist.word_count_notes(text, context["meta"])
+    shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
+    found = printed_placeholders(context["meta"], metadata, [(shown, text)])
+    check_placeholders(found, strict_metadata)  # before the PDF: nothing written
     pdf_bytes, anchors = None, {}
     if pdf:
         from .pdf import Warm, html_to_pdf
@@ -325,9 +328,6 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
         pdf_bytes, pdf_notes, anchors = html_to_pdf(text, out_dir, tdir.resolve().parent,
                                                     session.pdf if session else None)
         notes += pdf_notes
-    shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
-    found = printed_placeholders(context["meta"], metadata, [(shown, text)])
-    check_placeholders(found, strict_metadata)  # before anything is written
     atomic_write_text(html, text)
     if pdf_bytes is not None:
         atomic_write_bytes(pdf, pdf_bytes)  # type: ignore[arg-type]
