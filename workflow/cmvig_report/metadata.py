@@ -182,13 +182,14 @@ def write_placeholders(rows: list[dict[str, str]], path: str | Path) -> None:
     atomic_write_bytes(path, rows_csv_bytes(rows, PLACEHOLDER_COLUMNS))
 
 
-def placeholder_summary(folder: str | Path) -> list[str]:
-    """What the end of a build prints: every placeholder the renderers recorded under
-    ``folder`` (``paths.PLACEHOLDERS_DIR``), with its field and outputs; nothing when none."""
+def placeholder_summary(files: list[str]) -> list[str]:
+    """What the end of a build prints: every placeholder its renderers recorded in ``files``
+    (``paths.placeholders(rule)``), with its field and outputs; nothing when none."""
     rows: list[dict[str, str]] = []
-    for path in sorted(Path(folder).glob("*.csv")):
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows += list(csv.DictReader(fh))
+    for path in files:
+        if Path(path).is_file():
+            with open(path, encoding="utf-8", newline="") as fh:
+                rows += list(csv.DictReader(fh))
     lines = placeholder_lines(rows)
     if not lines:
         return []

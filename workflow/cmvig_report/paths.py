@@ -87,13 +87,10 @@ def shared_files(formats: list[str], compare: bool) -> list[str]:
     return names + ([CHANGES] if compare else [])
 
 
-# Metadata placeholders each renderer printed (internal), listed at the end of the build.
-PLACEHOLDERS_DIR = f"{RESULTS}/placeholders"
-
-
 def placeholders(rule: str) -> str:
-    """``results/placeholders/<rule>.csv``: the placeholders that renderer printed."""
-    return f"{PLACEHOLDERS_DIR}/{rule}.csv"
+    """``results/placeholders/<rule>.csv``: the metadata placeholders that renderer printed
+    (internal), listed at the end of the build."""
+    return f"{RESULTS}/placeholders/{rule}.csv"
 
 
 def log(rule: str) -> str:

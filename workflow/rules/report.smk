@@ -117,5 +117,7 @@ rule manifest:
 onsuccess:
     from cmvig_report.metadata import placeholder_summary
 
-    for line in placeholder_summary(paths.PLACEHOLDERS_DIR):
+    # the renderers of this build's formats (the Quarto source also makes the DOCX)
+    renderers = ["manuscript"] + (["quarto_source"] if {"qmd", "docx"} & set(FORMATS) else [])
+    for line in placeholder_summary([paths.placeholders(rule) for rule in renderers]):
         print(line, file=sys.stderr)
