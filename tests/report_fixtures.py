@@ -39,12 +39,13 @@ def tiny_png() -> bytes:
 
 def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | None = None,
                  figure2_meta: dict | None = None, figure3_meta: dict | None = None,
-                 estimates_patch: dict | None = None) -> dict:
+                 estimates_patch: dict | None = None, study: str = "replication") -> dict:
     """A project directory (templates copied from the checkout, results/ for ``cohort``).
 
     Returns the keyword arguments of ``report.run_render`` minus the outputs, plus
-    ``_project`` (the directory, a Path) and ``_estimates`` (the estimates dict) for assertions.
-    ``estimates_patch`` overrides top-level keys of the estimates (e.g. to fake a null).
+    ``_project`` (the directory, a Path), ``_metadata`` (the study's metadata file, a Path)
+    and ``_estimates`` (the estimates dict) for assertions. ``estimates_patch`` overrides
+    top-level keys of the estimates (e.g. to fake a null); ``study`` is config ``study``.
     """
     project = tmp_path / "project"
     shutil.copytree(ROOT / "templates", project / "templates")
@@ -87,11 +88,13 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
         "figures": [str(figures / f"{name}.svg") for name in paths.FIGURE_NAMES],
         "figure_facts": [str(figures / f"{name}.json") for name in paths.FIGURE_NAMES],
         "provenance": str(results / "provenance.json"),
+        "metadata": str(project / paths.METADATA[study]),
         "published": str(data / "published.yaml"),
-        "replication": True,
+        "replication": study == "replication",
         "line_numbers": False,
         "_project": project,
         "_templates": project / "templates",
+        "_metadata": project / paths.METADATA[study],
         "_estimates": est,
     }
 

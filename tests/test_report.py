@@ -115,7 +115,7 @@ def test_values_from_the_data_and_metadata_are_html_escaped(tmp_path):
                            "cause": "<b>x</b>"},
                           {"type": "refractory", "response": None, "fu": 300}])
     kwargs = make_project(tmp_path, cohort)
-    metadata = kwargs["_templates"] / "metadata.yaml"
+    metadata = kwargs["_metadata"]
     meta = yaml.safe_load(metadata.read_text())
     meta["funding"] = "Paid by <i>y</i> & co."
     metadata.write_text(yaml.safe_dump(meta, allow_unicode=True))
@@ -398,7 +398,7 @@ def test_metadata_declarations_are_required_and_orcids_checked(tmp_path):
     assert orcid_is_valid("0000-0002-1825-0097")  # ORCID's documented example
     assert not orcid_is_valid("0000-0000-0000-0000")
     kwargs = make_project(tmp_path, abstract_like_cohort())
-    metadata = kwargs["_templates"] / "metadata.yaml"
+    metadata = kwargs["_metadata"]
     meta = yaml.safe_load(metadata.read_text())
     meta["ethics"]["committee"] = ""
     meta["authors"][0]["orcid"] = "0000-0002-1825-0098"
@@ -409,18 +409,65 @@ def test_metadata_declarations_are_required_and_orcids_checked(tmp_path):
     assert "'0000-0002-1825-0098' is not a valid ORCID" in str(info.value)
 
 
-def test_shipped_cohort_says_synthetic_and_other_cohorts_never_do(tmp_path):
-    shipped = make_project(tmp_path / "a", abstract_like_cohort())
-    text = _html_text(_render({**shipped, "shipped": True}, pdf=False)[0])
+def test_replication_says_synthetic_and_an_own_study_never_does(tmp_path):
+    replication = make_project(tmp_path / "a", abstract_like_cohort())
+    text = _html_text(_render(replication, pdf=False)[0])
     abstract = text.split("Abstract", 1)[1].split("Keywords", 1)[0]
     assert "synthetic reconstruction" in abstract
+    assert "Replication check" in text and "Replication team" in text
     period = {"study_period": {"first": "2019-01", "last": "2020-06", "source": "data"}}
-    other = _html_text(_render(make_project(tmp_path / "b", random_cohort(40),
-                                            estimates_patch=period), pdf=False)[0])
-    assert "synthetic" not in other.lower() and "reconstruct" not in other.lower()
-    assert "This report applies the same analysis to a new cohort." in other
+    own = make_project(tmp_path / "b", random_cohort(40), estimates_patch=period, study="own")
+    html, _, notes = _render(own, pdf=False)
+    other = _html_text(html).lower()
+    for word in ("synthetic", "reconstruct", "replicat", "biotest"):
+        assert word not in other, word
+    assert "this report applies the same analysis to a new cohort." in other
     # a key named like the tracking attributes still reads as data (study_period.source)
-    assert "(the months of the first and last CMVIG dose in the data)" in other
+    assert "(the months of the first and last cmvig dose in the data)" in other
+    # the user's metadata marks what to fill in, and the render names each one
+    assert "[title: your study&#39;s title]" in other  # (_html_text keeps entities)
+    assert ("warning: placeholder in " + own["metadata"] + ", field 'ethics.approval': "
+            "[APPROVAL: reference number and date] (in m.html)") in notes
+
+
+def test_placeholders_are_found_where_they_are_printed():
+    from cmvig_report.metadata import placeholders, printed_placeholders
+
+    meta = {"title": "[TITLE: your study's title]", "funding": "None.",
+            "ethics": {"approval": "Ref. [APPROVAL: number and date], 2024"},
+            "authors": [{"name": "[AUTHOR: name]"}],
+            "references": [{"text": "Smith J. A web page [Internet]. 2020."}]}
+    # a bracketed word without a LABEL: is not a placeholder ("[Internet]" in a reference)
+    assert placeholders(meta) == [("title", "[TITLE: your study's title]"),
+                                  ("ethics.approval", "[APPROVAL: number and date]"),
+                                  ("authors[0].name", "[AUTHOR: name]")]
+    html_text = ("<h1>[TITLE: your study&#39;s\n title]</h1><p>Ref. <span>[APPROVAL: number"
+                 "</span> and date], 2024</p>")
+    qmd_text = 'title: "[TITLE: your study\\u0027s title]"\n\\[AUTHOR: name\\]'
+    rows = printed_placeholders(meta, "m.yaml", [(["a.html", "a.pdf"], html_text),
+                                                 (["a.qmd"], qmd_text)])
+    assert [(r["field"], r["output"]) for r in rows] == [
+        ("title", "a.html"), ("title", "a.pdf"), ("ethics.approval", "a.html"),
+        ("ethics.approval", "a.pdf"), ("title", "a.qmd"), ("authors[0].name", "a.qmd")]
+
+
+def test_strict_metadata_stops_the_render_naming_the_fields_and_writes_nothing(tmp_path):
+    kwargs = make_project(tmp_path, abstract_like_cohort(), study="own")
+    with pytest.raises(PipelineError) as info:
+        _render({**kwargs, "strict_metadata": True}, pdf=False)
+    message = str(info.value)
+    assert "strict_metadata: true" in message
+    for field in ("title", "short_title", "ethics.approval", "data_availability",
+                  "setting.description"):
+        assert f"field {field!r}" in message, field
+    assert not list((kwargs["_project"] / "report").glob("*"))
+    with pytest.raises(PipelineError, match="field 'title'"):
+        run_qmd(**qmd_args({**kwargs, "strict_metadata": True}),
+                qmd=str(kwargs["_project"] / "report" / "m.qmd"))
+    # the replication's metadata has no placeholder: strict passes
+    replication = make_project(tmp_path / "r", abstract_like_cohort())
+    assert not [n for n in _render({**replication, "strict_metadata": True}, pdf=False)[2]
+                if "placeholder" in n]
 
 
 def test_number_appendix_lists_the_register_by_section(tmp_path):

@@ -57,7 +57,8 @@ def identifying(tmp_path_factory) -> dict:
     export = tmp / FOLDER
     write_cohort(patients, viral_loads, export)
     run = subprocess.run(
-        ["snakemake", "--cores", "2", "--config", f"patients={export / 'patients.csv'}",
+        ["snakemake", "--cores", "2", "--config", "study=own",
+         f"patients={export / 'patients.csv'}",
          f"viral_loads={export / 'viral_loads.csv'}", "min_cell_count=5"],
         cwd=repo, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -218,7 +219,8 @@ def test_a_typed_identifier_stops_the_build_and_leaves_no_manuscript(identifying
         f"<h3 id=\"results-patients\">Patients (see chart {pid})</h3>"))
     export = identifying["export"]
     run = subprocess.run(
-        ["snakemake", "--cores", "2", "--config", f"patients={export / 'patients.csv'}",
+        ["snakemake", "--cores", "2", "--config", "study=own",
+         f"patients={export / 'patients.csv'}",
          f"viral_loads={export / 'viral_loads.csv'}", "min_cell_count=5"],
         cwd=repo, capture_output=True, text=True)
     assert run.returncode != 0

@@ -13,9 +13,17 @@ from pypdf import PdfReader
 from report_fixtures import make_project, stage_args
 
 from cmvig_report.errors import PipelineError
-from cmvig_report.watch import render_arguments, watch
+from cmvig_report.watch import load_config, parse_overrides, render_arguments, watch
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _save(path: Path, text: str, scratch: Path) -> None:
+    """Save as an editor does, in one step: a watcher never sees a half-written file (which
+    would give one render more than the test expects). ``scratch``: an unwatched folder."""
+    tmp = scratch / "saving"
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _pdf_text(path: str) -> str:
@@ -37,18 +45,19 @@ def test_watch_rerenders_on_edit_and_keeps_going_after_an_error(tmp_path):
             assert renders.get(timeout=60) is not None  # the first render, at start
             assert "Replication Watch Marker" not in _pdf_text(args["pdf"])
 
-            metadata = kwargs["_templates"] / "metadata.yaml"
+            metadata = kwargs["_metadata"]
             text = metadata.read_text()
-            metadata.write_text(
-                text.replace("short_title: ", "short_title: Replication Watch Marker ", 1))
+            _save(metadata,
+                  text.replace("short_title: ", "short_title: Replication Watch Marker ", 1),
+                  tmp_path)
             assert renders.get(timeout=60) is not None
             assert "Replication Watch Marker" in _pdf_text(args["pdf"])
 
             partial = kwargs["_templates"] / "partials" / "title.html.j2"
             good = partial.read_text()
-            partial.write_text(good + "{{ no_such_variable }}")
+            _save(partial, good + "{{ no_such_variable }}", tmp_path)
             assert renders.get(timeout=60) is None  # failed, and the watcher is still alive
-            partial.write_text(good)
+            _save(partial, good, tmp_path)
             assert renders.get(timeout=60) is not None
         finally:
             stop.set()
@@ -68,40 +77,69 @@ def test_watch_needs_results_first(tmp_path):
         watch(args)
 
 
-def test_render_arguments_follow_the_config(tmp_path):
+def test_render_arguments_follow_the_config_as_snakemake_builds_it(tmp_path):
     for name in ("config", "workflow", "templates", "data"):
         shutil.copytree(ROOT / name, tmp_path / name)
-    args = render_arguments(tmp_path)
-    assert args["replication"] is True  # the shipped inputs: compare with the paper
-    assert args["line_numbers"] is False
+    args = render_arguments(tmp_path, load_config(tmp_path))
+    assert args["replication"] is True  # the shipped config reports the replication
+    assert args["metadata"] == str(tmp_path / "templates/replication/metadata.yaml")
+    assert args["published"] == str(tmp_path / "data/published.yaml")
+    assert args["line_numbers"] is False and args["number_appendix"] is False
     assert args["pdf"] == str(tmp_path / "report/preview.pdf")
-    config = tmp_path / "config/config.yaml"
-    text = config.read_text()
-    config.write_text(text.replace("line_numbers: false", "line_numbers: true"))
-    assert render_arguments(tmp_path)["line_numbers"] is True
-    # another cohort copied over the shipped file is not compared with the paper
-    raw = tmp_path / "data/raw/patients.csv"
-    raw.write_text(raw.read_text().replace("P01,", "P1,"))
-    assert render_arguments(tmp_path)["replication"] is False
-    config.write_text(text.replace("response_day: 50", "response_day: fifty"))
-    with pytest.raises(PipelineError, match="config.yaml"):
-        render_arguments(tmp_path)
+    # a --configfile over config/config.yaml, then --config overrides, as for snakemake
+    extra = tmp_path / "journal.yaml"
+    extra.write_text("number_appendix: true\nline_numbers: false\n")
+    config = load_config(tmp_path, [str(extra)],
+                         ["study=own", "line_numbers=true", f"compare_with={tmp_path}/old"])
+    args = render_arguments(tmp_path, config)
+    assert config["response_day"] == 50  # the rest of config/config.yaml is kept
+    assert args["replication"] is False and "published" not in args
+    assert args["metadata"] == str(tmp_path / "templates/metadata.yaml")
+    assert args["line_numbers"] is True and args["number_appendix"] is True
+    assert args["compare_with"] == f"{tmp_path}/old"
+    assert args["changes_summary"] == str(tmp_path / "results/changes_summary.json")
+    with pytest.raises(PipelineError, match="response_day"):
+        load_config(tmp_path, [], ["response_day=fifty"])
+    with pytest.raises(PipelineError, match="KEY=VALUE"):
+        load_config(tmp_path, [], ["study"])
 
 
-def test_auto_replication_recognises_the_shipped_cohort_by_content(tmp_path):
-    from cmvig_report.settings import replication_check
+def test_config_overrides_are_read_as_snakemake_reads_them():
+    from snakemake.cli import parse_config  # Snakemake's own reader, for comparison only
 
-    config = {"replication_check": "auto", "patients": "data/raw/patients.csv",
+    entries = ["min_cell_count=5", "lloq_iu_ml=137.5", "strict_metadata=true",
+               "line_numbers=True", "formats=qmd,docx", "sensitivity_days=[28, 50]",
+               "study=own", "patients=my data/patients.csv", "compare_with=",
+               "cause_of_death_categories={Sepsis: [sepsis]}"]
+    assert parse_overrides(entries) == parse_config(entries)
+
+
+def test_watch_command_takes_snakemakes_config_options():
+    from cmvig_report.cli import build_parser
+
+    args = vars(build_parser().parse_args(
+        ["watch", "--configfile", "a.yaml", "b.yaml", "--config", "study=own",
+         "min_cell_count=5"]))
+    assert args["configfile"] == ["a.yaml", "b.yaml"]
+    assert args["config"] == ["study=own", "min_cell_count=5"]
+
+
+def test_the_shipped_cohort_is_only_a_safety_net(tmp_path):
+    from cmvig_report.settings import is_shipped_cohort, study_warning
+
+    config = {"study": "replication", "patients": "data/raw/patients.csv",
               "viral_loads": "data/raw/viral_loads.csv"}
-    assert replication_check(config, ROOT)
+    assert is_shipped_cohort(config, ROOT) and study_warning(config, ROOT) is None
     copy = tmp_path / "copy.csv"  # the same bytes under another path still count
     shutil.copy(ROOT / "data/raw/patients.csv", copy)
-    assert replication_check({**config, "patients": str(copy)}, ROOT)
-    copy.write_text(copy.read_text() + "\n")
-    assert not replication_check({**config, "patients": str(copy)}, ROOT)
-    assert not replication_check({**config, "patients": str(tmp_path / "missing.csv")}, ROOT)
-    assert replication_check({**config, "replication_check": "yes"}, tmp_path)
-    assert not replication_check({**config, "replication_check": False}, ROOT)
+    assert study_warning({**config, "patients": str(copy)}, ROOT) is None
+    warning = study_warning({**config, "study": "own"}, ROOT)
+    assert warning.startswith("warning: study: own, but the inputs are the shipped")
+    assert "\n" not in warning
+    copy.write_text(copy.read_text() + "\n")  # another cohort, as the replication
+    warning = study_warning({**config, "patients": str(copy)}, ROOT)
+    assert warning.startswith("warning: study: replication, but the inputs are not the shipped")
+    assert study_warning({**config, "patients": str(copy), "study": "own"}, ROOT) is None
 
 
 def test_preview_with_a_patient_id_is_deleted_and_reported(tmp_path):

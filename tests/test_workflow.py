@@ -152,7 +152,8 @@ def test_second_run_schedules_nothing(built, tmp_path):
     ("partials/methods.html.j2", {"manuscript", "publish", "manifest"}),
     ("manuscript.qmd.j2", {"quarto_source", "docx", "publish", "manifest"}),
     ("text.j2", RENDER_RULES),
-    ("metadata.yaml", RENDER_RULES),
+    ("replication/metadata.yaml", RENDER_RULES),  # the replication's metadata
+    ("metadata.yaml", {"manifest"}),  # an own study's: not read by the replication
 ])
 def test_template_edit_reruns_only_the_formats_that_read_it(built, tmp_path, template,
                                                              expected):

@@ -129,8 +129,8 @@ def main() -> None:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["patient_id", "sample_date", "cmv_dna_iu_ml"])
         w.writerows(vl_rows)
-    # The pipeline compares its inputs with these to decide whether the replication appendix
-    # applies (replication_check: auto): the paper's numbers belong to this cohort only.
+    # The pipeline compares its inputs with these to warn when the study (config `study`) and
+    # the cohort disagree: the paper's numbers belong to this cohort only.
     sums = [f"{hashlib.sha256((OUT / name).read_bytes()).hexdigest()}  data/raw/{name}\n"
             for name in ("patients.csv", "viral_loads.csv")]
     (Path(__file__).parent / "SHA256SUMS").write_text("".join(sums), encoding="utf-8")

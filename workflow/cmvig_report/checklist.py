@@ -89,11 +89,13 @@ def word_count_notes(html: str, meta: dict[str, Any]) -> list[str]:
 
 
 def write_pdf(env: Any, rows: list[dict[str, Any]], context: dict[str, Any], path: str,
-              out_dir: str | Path, template_dir: Path) -> None:
-    """``report/checklist.pdf``: the checklist as a journal asks for it at submission."""
+              out_dir: str | Path, template_dir: Path) -> str:
+    """``report/checklist.pdf``: the checklist as a journal asks for it at submission; returns
+    the HTML it was made from."""
     from .pdf import html_to_pdf
     from .templating import render_template
 
     text = render_template(env, "checklist.html.j2", {**context, "checklist": rows})
     pdf, _, _ = html_to_pdf(text, out_dir, template_dir.resolve().parent)
     atomic_write_bytes(path, pdf)
+    return text

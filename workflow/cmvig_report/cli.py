@@ -21,7 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("watch", help="live preview: re-render report/preview.pdf on every "
                        "template or result change")
-    p.add_argument("--config", default="config/config.yaml")
+    # the configuration as `snakemake` takes it, so that the preview is the build
+    p.add_argument("--configfile", "--configfiles", nargs="+", default=[], metavar="FILE",
+                   help="config files merged over config/config.yaml, as for snakemake")
+    p.add_argument("--config", "-C", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="config overrides, as for snakemake (e.g. study=own min_cell_count=5)")
     p.add_argument("--html", default=paths.PREVIEW_HTML)
     p.add_argument("--pdf", default=paths.PREVIEW_PDF)
     p.add_argument("--interval", type=float, default=0.1, help="seconds between checks")

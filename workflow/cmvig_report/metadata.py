@@ -1,14 +1,22 @@
-"""Checks of ``templates/metadata.yaml`` before anything is rendered.
+"""Checks of the study's metadata (``templates/metadata.yaml``, or the replication's).
 
 A journal returns a submission without its declarations, so a required field left empty stops
 the build naming the field. An ORCID iD must be a real one (its last character is an ISO 7064
 MOD 11-2 check digit) or be left out: a placeholder printed as if it were real is worse than
 none. Author contributions use the CRediT roles.
+
+Placeholders (:data:`PLACEHOLDER`) are what the user still has to fill in. None may reach a
+shareable output unnoticed: each renderer lists those it printed (field and output), the build
+lists them all at its end, and with ``strict_metadata: true`` they stop the build.
 """
 
 from __future__ import annotations
 
+import csv
+import html
 import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
@@ -28,19 +36,10 @@ CREDIT_ROLES = (
     "Writing – review & editing",
 )
 ORCID = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
-
-
-def for_cohort(meta: dict[str, Any], shipped: bool) -> dict[str, Any]:
-    """The metadata that applies: with the shipped synthetic cohort, the ``shipped_cohort``
-    fields replace (mapping by mapping) those at the top level."""
-    out = {k: v for k, v in meta.items() if k != "shipped_cohort"}
-    if shipped:
-        for key, value in (meta.get("shipped_cohort") or {}).items():
-            if isinstance(value, dict) and isinstance(out.get(key), dict):
-                out[key] = {**out[key], **value}
-            else:
-                out[key] = value
-    return out
+# A placeholder: a label in capitals and a colon, then a hint, in square brackets, e.g.
+# "[TITLE: your study's title]". (A label keeps "[Internet]" in a reference from counting.)
+PLACEHOLDER = re.compile(r"\[[A-Z][A-Z0-9 &/'-]*:[^\[\]]*\]")
+PLACEHOLDER_COLUMNS = ["file", "field", "placeholder", "output"]
 
 
 def orcid_is_valid(orcid: str) -> bool:
@@ -107,3 +106,93 @@ def validate_metadata(meta: dict[str, Any], where: str = "templates/metadata.yam
 def credit_label(role: str) -> str:
     """A role as the taxonomy spells it, whatever case or dash the metadata used."""
     return {_fold(r): r for r in CREDIT_ROLES}.get(_fold(role), role)
+
+
+# --------------------------------------------------------------------------------------------
+# Placeholders
+
+
+def _leaves(node: Any, field: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, f"{field}.{key}" if field else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _leaves(value, f"{field}[{i}]")
+    elif isinstance(node, str):
+        yield field, node
+
+
+def placeholders(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(field, placeholder)`` for every placeholder in the metadata; fields are dotted
+    (``ethics.approval``, ``authors[0].name``)."""
+    return [(field, " ".join(m.group().split())) for field, value in _leaves(meta)
+            for m in PLACEHOLDER.finditer(value)]
+
+
+def _plain_text(text: str) -> str:
+    """Rendered HTML or Quarto source as the words a reader sees: no tags, entities, JSON or
+    Markdown escapes, single spaces."""
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+    return " ".join(re.sub(r"\\(.)", r"\1", text).split())
+
+
+def printed_placeholders(meta: dict[str, Any], where: str,
+                         rendered: Iterable[tuple[list[str], str]]) -> list[dict[str, str]]:
+    """The placeholders of ``meta`` (read from ``where``) that a rendered text prints, one row
+    (``PLACEHOLDER_COLUMNS``) per output: ``rendered`` pairs the names of the outputs made from
+    a text with the text."""
+    found = placeholders(meta)
+    rows = []
+    for outputs, text in rendered:
+        plain_text = _plain_text(text)
+        rows += [{"file": where, "field": field, "placeholder": placeholder, "output": output}
+                 for field, placeholder in found if placeholder in plain_text
+                 for output in outputs]
+    return rows
+
+
+def placeholder_lines(rows: list[dict[str, str]]) -> list[str]:
+    """One line per placeholder: its file and field, its text and the outputs that print it."""
+    outputs: dict[tuple[str, str, str], list[str]] = {}
+    for row in rows:
+        key = (row["file"], row["field"], row["placeholder"])
+        if row["output"] not in outputs.setdefault(key, []):
+            outputs[key].append(row["output"])
+    return [f"{file}, field {field!r}: {placeholder} (in {', '.join(names)})"
+            for (file, field, placeholder), names in outputs.items()]
+
+
+def check_placeholders(rows: list[dict[str, str]], strict: bool) -> list[str]:
+    """A warning naming each printed placeholder; with ``strict`` (config ``strict_metadata``)
+    a PipelineError naming them all instead."""
+    lines = placeholder_lines(rows)
+    if lines and strict:
+        raise PipelineError(f"{len(lines)} metadata placeholder(s) would reach a shareable "
+                            "output (strict_metadata: true); fill them in:\n  "
+                            + "\n  ".join(lines))
+    return [f"warning: placeholder in {line}" for line in lines]
+
+
+def write_placeholders(rows: list[dict[str, str]], path: str | Path) -> None:
+    """The rows of :func:`printed_placeholders` as CSV (internal, for the end of the build)."""
+    from .io import atomic_write_bytes, rows_csv_bytes
+
+    atomic_write_bytes(path, rows_csv_bytes(rows, PLACEHOLDER_COLUMNS))
+
+
+def placeholder_summary(files: list[str]) -> list[str]:
+    """What the end of a build prints: every placeholder its renderers recorded in ``files``
+    (``paths.placeholders(rule)``), with its field and outputs; nothing when none."""
+    rows: list[dict[str, str]] = []
+    for path in files:
+        if Path(path).is_file():
+            with open(path, encoding="utf-8", newline="") as fh:
+                rows += list(csv.DictReader(fh))
+    lines = placeholder_lines(rows)
+    if not lines:
+        return []
+    return [f"{len(lines)} metadata placeholder(s) still printed in shareable outputs "
+            "(fill them in; strict_metadata: true makes this an error):",
+            *(f"  {line}" for line in lines)]

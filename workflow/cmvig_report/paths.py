@@ -87,18 +87,30 @@ def shared_files(formats: list[str], compare: bool) -> list[str]:
     return names + ([CHANGES] if compare else [])
 
 
+def placeholders(rule: str) -> str:
+    """``results/placeholders/<rule>.csv``: the metadata placeholders that renderer printed
+    (internal), listed at the end of the build."""
+    return f"{RESULTS}/placeholders/{rule}.csv"
+
+
 def log(rule: str) -> str:
     """One log per step: ``logs/<rule>.log``."""
     return f"{LOGS}/{rule}.log"
 
 
-# The templates each output reads, so that an edit re-runs only the outputs that use it.
+# The metadata (title, authors, declarations) of each study (config `study`): the replication's
+# words in their own file, the user's study in templates/metadata.yaml.
+METADATA = {"own": f"{TEMPLATES}/metadata.yaml",
+            "replication": f"{TEMPLATES}/replication/metadata.yaml"}
+
+# The templates each output reads, so that an edit re-runs only the outputs that use it (the
+# metadata is an input of its own, chosen by the study).
 HTML_TEMPLATE = "manuscript.html.j2"
 QMD_TEMPLATE = "manuscript.qmd.j2"
 TEMPLATE_GLOBS = {
-    "html": (HTML_TEMPLATE, "partials/*.html.j2", "text.j2", "metadata.yaml", "style.css"),
+    "html": (HTML_TEMPLATE, "partials/*.html.j2", "text.j2", "style.css"),
     "checklist": ("checklist.yaml", "checklist.html.j2"),
-    "qmd": (QMD_TEMPLATE, "text.j2", "metadata.yaml"),
+    "qmd": (QMD_TEMPLATE, "text.j2"),
     "docx": ("reference.docx",),
 }
 

@@ -10,10 +10,11 @@ This module imports only jinja2, yaml and (when a PDF is written) weasyprint, so
 edit re-renders quickly: no pandas, no matplotlib.
 
 Template context (documented for template authors in templates/README.md):
-``est`` estimates.json, ``meta`` templates/metadata.yaml, ``prov`` provenance.json,
+``est`` estimates.json, ``meta`` the study's metadata (templates/metadata.yaml, or
+templates/replication/metadata.yaml for the replication), ``prov`` provenance.json,
 ``figures`` (name -> ``{src, facts}``: the image to show and its caption facts), ``refs``
 reference id -> number, ``table1`` (results/table1.csv as groups and rows, see
-:func:`table1_rows`), ``shipped`` (the shipped synthetic cohort is analysed), ``replication``,
+:func:`table1_rows`), ``replication`` (config ``study: replication``),
 ``replication_rows`` ({label, published, reproduced, matches}), ``replication_matches``,
 ``published_source``, ``changes`` (the previous data freeze, or None), ``inputs`` (role ->
 sha256 and bytes, no paths), ``settings`` (the config as printed, paths left out),
@@ -37,7 +38,12 @@ from . import checklist, freeze
 from .errors import PipelineError
 from .formatting import round_half_up
 from .io import atomic_write_bytes, atomic_write_text, rows_csv_bytes
-from .metadata import for_cohort, validate_metadata
+from .metadata import (
+    check_placeholders,
+    printed_placeholders,
+    validate_metadata,
+    write_placeholders,
+)
 from .paths import HTML_TEMPLATE, QMD_FIGURES, QMD_TEMPLATE
 from .provenance import shareable_settings
 from .register import (
@@ -50,7 +56,6 @@ from .register import (
 )
 from .templating import make_environment, read_json, read_text, read_yaml, render_template
 
-METADATA = "metadata.yaml"
 CHANGES_SUMMARY = "changes_summary.json"  # how the templates' sources name it
 STYLESHEET = "style.css"
 CHECKLIST_ITEMS = "checklist.yaml"
@@ -166,17 +171,18 @@ def _figures(figures: list[str], figure_facts: list[str], output: str
 
 
 def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
-                  figures: list[str], figure_facts: list[str], provenance: str, published: str,
-                  replication: bool, shipped: bool, line_numbers: bool, output: str,
+                  figures: list[str], figure_facts: list[str], provenance: str, metadata: str,
+                  published: str, replication: bool, line_numbers: bool, output: str,
                   number_appendix: bool = False,
                   changes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Everything the templates may use (listed in this module's docstring)."""
+    """Everything the templates may use (listed in this module's docstring). ``metadata`` is
+    the study's metadata file; ``published`` is read only for the replication."""
     tdir = Path(template_dir)
     # The replication table prints the published counts beside ours: under small-cell control
     # it would give every hidden count back, so it is left out.
     replication = replication and not small_cells(est)
-    meta = for_cohort(read_yaml(tdir / METADATA, "manuscript metadata"), shipped)
-    validate_metadata(meta, str(tdir / METADATA))
+    meta = read_yaml(metadata, "manuscript metadata")
+    validate_metadata(meta, str(metadata))
     pub = read_yaml(published, "published values") if replication else {}
     rows = replication_rows(est, pub) if replication else []
     for row in rows:  # printed from both files: tracked to each
@@ -200,7 +206,6 @@ def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
         "figures": _figures(figures, figure_facts, output),
         "refs": refs,
         "table1": table1_rows(table1),
-        "shipped": bool(shipped),
         "replication": bool(replication),
         "replication_rows": rows,
         "replication_matches": track(sum(r["matches"] for r in rows),
@@ -298,16 +303,20 @@ def read_changes(path: str) -> list[dict[str, str]]:
 
 
 def run_render(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
-               figure_facts: list[str], provenance: str, published: str, replication: bool,
-               shipped: bool = False, line_numbers: bool = False, strict_numbers: bool = False,
-               number_appendix: bool = False, compare_with: str = "",
-               changes_summary: str | None = None, html: str, pdf: str | None = None,
-               numbers: str | None = None, checklist_csv: str | None = None,
-               checklist_pdf: str | None = None, changes_csv: str | None = None,
+               figure_facts: list[str], provenance: str, metadata: str, replication: bool,
+               published: str = "", line_numbers: bool = False, strict_numbers: bool = False,
+               strict_metadata: bool = False, number_appendix: bool = False,
+               compare_with: str = "", changes_summary: str | None = None, html: str,
+               pdf: str | None = None, numbers: str | None = None,
+               checklist_csv: str | None = None, checklist_pdf: str | None = None,
+               changes_csv: str | None = None, placeholders: str | None = None,
                session: Session | None = None) -> list[str]:
     """Step ``manuscript``: the HTML and (unless ``pdf`` is None) the PDF, with the register of
     printed numbers, the reporting checklist and, with ``compare_with``, the changes since the
-    previous data freeze. ``session`` keeps the environment and fonts warm (live preview)."""
+    previous data freeze. ``session`` keeps the environment and fonts warm (live preview).
+
+    The metadata placeholders printed are noted (and written to ``placeholders``, for the end
+    of the build); with ``strict_metadata`` they are an error and nothing is written."""
     out_dir = Path(html).parent
     tdir = template_dir(template_files, HTML_TEMPLATE)
     est = read_json(estimates, "estimates")
@@ -317,7 +326,7 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                                 strict_numbers)
     context = build_context(template_dir=tdir, est=est, table1=table1,
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
-                            published=published, replication=replication, shipped=shipped,
+                            metadata=metadata, published=published, replication=replication,
                             line_numbers=line_numbers, output="html",
                             number_appendix=number_appendix)
     text = render_template(env, HTML_TEMPLATE, context)
@@ -334,6 +343,9 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
         text = render_template(env, HTML_TEMPLATE, context)
         rows = numbers_table(text, register)
     notes += checklist.word_count_notes(text, context["meta"])
+    shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
+    found = printed_placeholders(context["meta"], metadata, [(shown, text)])
+    check_placeholders(found, strict_metadata)  # before the PDF: nothing written
     pdf_bytes, anchors = None, {}
     if pdf:
         from .pdf import Warm, html_to_pdf
@@ -353,21 +365,37 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                                 anchors, text)
         atomic_write_bytes(checklist_csv, rows_csv_bytes(items, checklist.COLUMNS))
         if checklist_pdf:
-            checklist.write_pdf(env, items, context, checklist_pdf, out_dir, tdir)
+            checklist_text = checklist.write_pdf(env, items, context, checklist_pdf, out_dir,
+                                                 tdir)
+            found += printed_placeholders(context["meta"], metadata,
+                                          [([Path(checklist_pdf).name], checklist_text)])
     if changes_csv:
         atomic_write_bytes(changes_csv, rows_csv_bytes(changed, freeze.COLUMNS))
-    return notes
+    return notes + _placeholder_notes(found, strict_metadata, placeholders)
+
+
+def _placeholder_notes(found: list[dict[str, str]], strict: bool, path: str | None
+                       ) -> list[str]:
+    """Each placeholder printed as a note (the live preview), or, in the build, written to
+    ``path`` and summed up in one note: the build lists them at its end."""
+    notes = check_placeholders(found, strict)
+    if path is None:
+        return notes
+    write_placeholders(found, path)
+    return [f"{len(notes)} metadata placeholder(s) printed (listed at the end of the build)"
+            ] if notes else []
 
 
 def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
-            figure_facts: list[str], provenance: str, published: str, replication: bool,
-            shipped: bool = False, line_numbers: bool = False, strict_numbers: bool = False,
-            compare_with: str = "", changes_summary: str | None = None,
-            changes_csv: str | None = None, qmd: str, figure_copies: list[str]) -> list[str]:
+            figure_facts: list[str], provenance: str, metadata: str, replication: bool,
+            published: str = "", line_numbers: bool = False, strict_numbers: bool = False,
+            strict_metadata: bool = False, compare_with: str = "",
+            changes_summary: str | None = None, changes_csv: str | None = None, qmd: str,
+            figure_copies: list[str], placeholders: str | None = None,
+            also_docx: bool = False) -> list[str]:
     """Step ``quarto_source``: the same manuscript as Quarto source, with its PNG figures
-    copied beside it (``figures/``), so that it can be sent and rendered on its own."""
-    for src, dest in zip(figures, figure_copies, strict=True):
-        atomic_write_bytes(dest, Path(src).read_bytes())
+    copied beside it (``figures/``), so that it can be sent and rendered on its own.
+    Placeholders as in :func:`run_render`; ``also_docx``: the DOCX is made from this source."""
     tdir = template_dir(template_files, QMD_TEMPLATE)
     est = read_json(estimates, "estimates")
     register = _register(est, html=False)
@@ -375,10 +403,16 @@ def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: 
     notes = check_typed_numbers(env, [QMD_TEMPLATE], strict_numbers)
     context = build_context(template_dir=tdir, est=est, table1=table1,
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
-                            published=published, replication=replication, shipped=shipped,
+                            metadata=metadata, published=published, replication=replication,
                             line_numbers=line_numbers, output="qmd",
                             changes=_changes(read_changes(changes_csv), changes_summary, register)
                             if compare_with and changes_csv else None)
-    atomic_write_text(qmd, render_template(env, QMD_TEMPLATE, context))
-    return notes
+    text = render_template(env, QMD_TEMPLATE, context)
+    shown = [Path(qmd).name] + ([Path(qmd).with_suffix(".docx").name] if also_docx else [])
+    found = printed_placeholders(context["meta"], metadata, [(shown, text)])
+    check_placeholders(found, strict_metadata)  # before anything is written
+    for src, dest in zip(figures, figure_copies, strict=True):
+        atomic_write_bytes(dest, Path(src).read_bytes())
+    atomic_write_text(qmd, text)
+    return notes + _placeholder_notes(found, strict_metadata, placeholders)
 

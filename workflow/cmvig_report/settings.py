@@ -1,7 +1,8 @@
 """Settings derived from config/config.yaml, shared by the Snakefile and ``watch``.
 
-Kept in one place so that the live preview renders with exactly the flags the Snakemake build
-uses. Imports nothing heavy: the Snakefile reads it on every run.
+Kept in one place so that the live preview renders with exactly the inputs and flags the
+Snakemake build uses (:func:`render_inputs`, :func:`manuscript_params`). Imports nothing heavy:
+the Snakefile reads it on every run.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from .io import sha256_file
-from .paths import FORMATS
+from .paths import (
+    CHANGES_SUMMARY,
+    ESTIMATES,
+    FORMATS,
+    METADATA,
+    PROVENANCE,
+    TABLE1,
+    figure_files,
+)
 
 # Booleans arrive as text from `snakemake --config key=value`.
 TRUE_WORDS = (True, "true", "yes")
@@ -36,39 +45,84 @@ def _sha256(path: Path) -> str | None:
 
 def is_shipped_cohort(config: dict[str, Any], root: str | Path = ".") -> bool:
     """Whether the inputs are the shipped synthetic reconstruction, byte for byte (under any
-    path). A different cohort copied over ``data/raw/`` is not."""
+    path). A different cohort copied over ``data/raw/`` is not. Only a safety net: the study
+    reported is chosen by config ``study`` (:func:`study_warning`)."""
     sums = shipped_checksums(root)
     return bool(sums) and all(
         _sha256(Path(root) / config[key]) == sums.get(name)
         for key, name in (("patients", "patients.csv"), ("viral_loads", "viral_loads.csv")))
 
 
-def replication_check(config: dict[str, Any], root: str | Path = ".",
-                      shipped: bool | None = None) -> bool:
-    """Whether the appendix compares with the published values.
-
-    ``auto`` means: only for the shipped cohort, because the paper's numbers belong to it alone.
-    ``shipped`` (from :func:`is_shipped_cohort`) spares hashing the inputs again.
-    """
-    if config["replication_check"] != "auto":
-        return config["replication_check"] in TRUE_WORDS
-    return is_shipped_cohort(config, root) if shipped is None else shipped
+def replication(config: dict[str, Any]) -> bool:
+    """Whether the manuscript reports the replication (config ``study: replication``): its
+    metadata, the published values and their appendix, the published study period."""
+    return config["study"] == "replication"
 
 
-def study_period(config: dict[str, Any], root: str | Path = ".",
-                 shipped: bool | None = None) -> tuple[str, str]:
+def metadata_file(config: dict[str, Any]) -> str:
+    """The metadata of the study reported (``paths.METADATA``)."""
+    return METADATA[config["study"]]
+
+
+def study_warning(config: dict[str, Any], root: str | Path = ".") -> str | None:
+    """One line when the study and the inputs disagree: the shipped cohort (recognised by
+    checksum) reported as an own study, or another cohort reported as the replication."""
+    shipped = is_shipped_cohort(config, root)
+    if replication(config) and not shipped:
+        return ("warning: study: replication, but the inputs are not the shipped cohort: the "
+                "manuscript is framed as the replication of the published series (its "
+                "metadata, published values and appendix); set study: own for your own export")
+    if shipped and not replication(config):
+        return ("warning: study: own, but the inputs are the shipped synthetic cohort: the "
+                "manuscript presents invented records as your study; set study: replication "
+                "to report the replication")
+    return None
+
+
+def study_period(config: dict[str, Any], root: str | Path = ".") -> tuple[str, str]:
     """The enrolment window as ``("YYYY-MM/YYYY-MM", source)``, source ``config``,
-    ``published`` or ``data``; for ``data`` the window is empty and the analysis takes the
-    first and last CMVIG month of the cohort."""
+    ``published`` (the replication) or ``data``; for ``data`` the window is empty and the
+    analysis takes the first and last CMVIG month of the cohort."""
     if config["study_period"] != "auto":
         return config["study_period"], "config"
-    if is_shipped_cohort(config, root) if shipped is None else shipped:
+    if replication(config):
         import yaml  # only here: the Snakefile reads this module on every run
 
         published = yaml.safe_load((Path(root) / config["published"]).read_text("utf-8")) or {}
         if published.get("study_period"):
             return str(published["study_period"]), "published"
     return "", "data"
+
+
+def render_inputs(config: dict[str, Any]) -> dict[str, Any]:
+    """The files both renderers (manuscript and Quarto source) read besides their templates
+    and figures: results, the study's metadata, and what the config switches on."""
+    return dict(
+        estimates=ESTIMATES,
+        table1=TABLE1,
+        provenance=PROVENANCE,
+        figure_facts=figure_files("json"),
+        metadata=metadata_file(config),
+        **({"published": config["published"]} if replication(config) else {}),
+        **({"changes_summary": CHANGES_SUMMARY} if config["compare_with"] else {}),
+    )
+
+
+def render_params(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings both renderers receive from the config."""
+    return dict(
+        replication=replication(config),
+        line_numbers=line_numbers(config),
+        strict_numbers=flag(config, "strict_numbers"),
+        strict_metadata=flag(config, "strict_metadata"),
+        compare_with=str(config["compare_with"] or ""),
+    )
+
+
+def manuscript_params(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings of the HTML/PDF manuscript: the build's ``manuscript`` rule and the live
+    preview both take them from here, so the preview renders what the build renders."""
+    return {**render_params(config), "number_appendix": flag(config, "number_appendix")}
 
 
 def input_paths(config: dict[str, Any]) -> list[str]:

@@ -6,11 +6,16 @@ polls the templates and the results the manuscript reads, and
 re-renders ``report/preview.html`` and ``report/preview.pdf`` as soon as one of them changes.
 It never writes the audited outputs (``report/manuscript.*``, ``report/manifest.json``): those
 remain Snakemake's, so the next ``snakemake`` run still rebuilds and records everything.
+
+The preview is the build: it takes the same configuration as ``snakemake`` (config/config.yaml,
+``--configfile``, ``--config KEY=VALUE`` in Snakemake's syntax) and derives every input and flag
+with the functions the rules use (:mod:`.settings`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import threading
 import time
@@ -24,49 +29,99 @@ from .errors import PipelineError
 Snapshot = dict[str, tuple[int, int]]
 
 
-def render_arguments(project: str | Path = ".", config_file: str = "config/config.yaml",
-                     html: str = paths.PREVIEW_HTML,
-                     pdf: str = paths.PREVIEW_PDF) -> dict[str, Any]:
-    """The arguments of :func:`report.run_render` the ``manuscript`` rule would use."""
-    from snakemake.utils import validate
+CONFIG_FILE = "config/config.yaml"  # the Snakefile's `configfile:`
+SCHEMA = "workflow/schemas/config.schema.yaml"
+
+
+def _bool_word(value: str) -> bool:
+    if value in ("True", "False"):
+        return value == "True"
+    raise ValueError(value)
+
+
+def _yaml_base(value: str) -> Any:
+    import yaml
+
+    return yaml.load(value, Loader=yaml.BaseLoader)
+
+
+def parse_overrides(entries: list[str]) -> dict[str, Any]:
+    """``--config KEY=VALUE ...`` read as Snakemake reads it: each value is the first of an
+    int, a float, ``True``/``False``, YAML read as text (``[a, b]`` is a list of strings,
+    ``true`` stays a word) or the string itself; an empty value is None."""
+    out: dict[str, Any] = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if not sep or not re.match(r"[a-zA-Z_][\w-]*\w$", key):
+            raise PipelineError(f"--config {entry!r}: give it as KEY=VALUE")
+        if value == "":
+            out[key] = None
+            continue
+        for parse in (int, float, _bool_word, _yaml_base, str):
+            try:
+                parsed = parse(value)
+            except Exception:  # noqa: BLE001 -- Snakemake tries each reading in turn
+                continue
+            if not callable(parsed):
+                out[key] = parsed
+                break
+    return out
+
+
+def load_config(project: str | Path = ".", configfiles: list[str] | None = None,
+                overrides: list[str] | None = None) -> dict[str, Any]:
+    """The config the ``snakemake`` command line would build, validated by the same schema:
+    config/config.yaml, then each ``--configfile`` merged over it (key by key, nested ones
+    too), then the ``--config KEY=VALUE`` overrides."""
+    from snakemake.utils import update_config, validate
 
     from .report import read_yaml
 
     root = Path(project)
-    config_path = root / config_file
-    config = read_yaml(config_path, "the config")
+    config: dict[str, Any] = {}
+    files = [root / CONFIG_FILE] if (root / CONFIG_FILE).is_file() or not configfiles else []
+    for path in files + [Path(f) for f in configfiles or []]:
+        update_config(config, read_yaml(path, "the config"))
+    update_config(config, parse_overrides(overrides or []))
     try:
-        validate(config, str(root / "workflow/schemas/config.schema.yaml"))
+        validate(config, str(root / SCHEMA))
     except Exception as exc:  # snakemake raises WorkflowError with the schema's message
-        raise PipelineError(f"{config_path}: {exc}") from None
+        where = ", ".join(str(f) for f in files + [Path(f) for f in configfiles or []])
+        raise PipelineError(f"{where}: {exc}") from None
+    return config
+
+
+def render_arguments(project: str | Path, config: dict[str, Any],
+                     html: str = paths.PREVIEW_HTML,
+                     pdf: str = paths.PREVIEW_PDF) -> dict[str, Any]:
+    """The arguments of :func:`report.run_render` the ``manuscript`` rule would use with this
+    config (:func:`settings.render_inputs` and :func:`settings.manuscript_params`)."""
+    root = Path(project)
+    inputs = {k: [str(root / f) for f in v] if isinstance(v, list) else str(root / v)
+              for k, v in settings.render_inputs(config).items()}
+    params = settings.manuscript_params(config)
+    if params["compare_with"]:
+        params["compare_with"] = str(root / params["compare_with"])
     return {
-        "template_files": [str(root / f) for f in paths.template_files("html", root)],
-        "estimates": str(root / paths.ESTIMATES),
-        "table1": str(root / paths.TABLE1),
+        "template_files": [str(root / f) for f in paths.template_files("html", root)
+                           + paths.template_files("checklist", root)],
         "figures": [str(root / f) for f in paths.figure_files("svg")],
-        "figure_facts": [str(root / f) for f in paths.figure_files("json")],
-        "provenance": str(root / paths.PROVENANCE),
-        "published": str(root / config["published"]),
-        "replication": settings.replication_check(config, root),
-        "shipped": settings.is_shipped_cohort(config, root),
-        "line_numbers": settings.line_numbers(config),
-        "strict_numbers": settings.flag(config, "strict_numbers"),
+        **inputs,
+        **params,
         "html": str(root / html),
         "pdf": str(root / pdf),
     }
 
 
-def leak_check_arguments(project: str | Path = ".", config_file: str = "config/config.yaml"
-                         ) -> dict[str, Any]:
-    """What the preview's leak check reads: the cleaned cohort and samples, the input paths
-    and the cause vocabulary (as the publish step does)."""
-    from .report import read_yaml
-
+def leak_check_arguments(project: str | Path, config: dict[str, Any]) -> dict[str, Any]:
+    """What the preview's leak check reads: the cleaned cohort and samples, the input paths,
+    the cause vocabulary and the templates (the manuscript's own words), as the publish step
+    does."""
     root = Path(project)
-    config = read_yaml(root / config_file, "the config")
     return {"cohort": str(root / paths.COHORT), "viral_loads": str(root / paths.VIRAL_LOADS),
             "input_paths": settings.input_paths(config),
-            "vocabulary": list(config.get("cause_of_death_categories") or {})}
+            "vocabulary": list(config.get("cause_of_death_categories") or {}),
+            "template_files": [str(root / p) for p in paths.all_template_files(root)]}
 
 
 def watched_files(args: dict[str, Any]) -> list[Path]:
@@ -77,7 +132,8 @@ def watched_files(args: dict[str, Any]) -> list[Path]:
 
     folder = template_dir(args["template_files"], paths.HTML_TEMPLATE)
     files = [p for p in folder.rglob("*") if p.is_file()]
-    files += [Path(args[k]) for k in ("estimates", "table1", "provenance", "published")]
+    files += [Path(args[k]) for k in ("estimates", "table1", "provenance", "metadata",
+                                      "published", "changes_summary") if args.get(k)]
     files += [Path(p) for k in ("figures", "figure_facts") for p in args[k]]
     return sorted(set(files))
 
@@ -106,7 +162,8 @@ def _leaks(html: str, leak_check: dict[str, Any] | None, cached: dict[str, Any])
     if cached.get("stamp") != stamp:
         cached["stamp"] = stamp
         cached["terms"] = sensitive_terms(leak_check["cohort"], leak_check["viral_loads"],
-                                          leak_check["input_paths"], leak_check["vocabulary"])
+                                          leak_check["input_paths"], leak_check["vocabulary"],
+                                          leak_check.get("template_files", ()))
     hits, _ = scan_outputs([html], cached["terms"])
     return [str(h) for h in hits]
 
@@ -160,9 +217,14 @@ def watch(args: dict[str, Any], *, interval: float = 0.1, stop: threading.Event 
         stop.wait(interval)
 
 
-def run_watch(config: str, html: str, pdf: str, interval: float) -> list[str]:
-    """``python -m cmvig_report watch``: watch from the project directory until Ctrl-C."""
-    args = render_arguments(".", config, html, pdf)
+def run_watch(configfile: list[str], config: list[str], html: str, pdf: str,
+              interval: float) -> list[str]:
+    """``python -m cmvig_report watch``: watch from the project directory until Ctrl-C, with
+    the configuration ``snakemake`` would use given the same ``--configfile`` and ``--config``."""
+    settings_ = load_config(".", configfile, config)
+    if warning := settings.study_warning(settings_):
+        print(warning, file=sys.stderr, flush=True)
+    args = render_arguments(".", settings_, html, pdf)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the user stops it
-        watch(args, interval=interval, leak_check=leak_check_arguments(".", config))
+        watch(args, interval=interval, leak_check=leak_check_arguments(".", settings_))
     return []

@@ -34,7 +34,7 @@ rule provenance:
     input:
         patients=config["patients"],
         viral_loads=config["viral_loads"],
-        published=config["published"],
+        **({"published": config["published"]} if REPLICATION else {}),
         code_files=BUILD_CODE,
         code=codebase.stage_code("provenance"),
     output:

@@ -2,6 +2,8 @@
 # module (workflow/cmvig_report/paths.py), which names every file once, and the code each rule
 # runs (codebase.stage_code(rule): its script and the package modules it imports, its `code`
 # input, so an edit re-runs the steps it touches).
+import sys
+
 from snakemake.utils import validate
 
 from cmvig_report import codebase, paths, settings
@@ -9,11 +11,12 @@ from cmvig_report import codebase, paths, settings
 
 validate(config, "../schemas/config.schema.yaml")
 
-SHIPPED = settings.is_shipped_cohort(config)  # the shipped synthetic cohort, by checksum
-REPLICATION = settings.replication_check(config, shipped=SHIPPED)
-LINE_NUMBERS = settings.line_numbers(config)
+# The study reported (config `study`); the shipped cohort's checksum only warns on a mismatch.
+REPLICATION = settings.replication(config)
+if STUDY_WARNING := settings.study_warning(config):
+    print(STUDY_WARNING, file=sys.stderr)
 # (window, or "" when taken from the data; its source)
-STUDY_PERIOD = settings.study_period(config, shipped=SHIPPED)
+STUDY_PERIOD = settings.study_period(config)
 COMPARE_WITH = str(config["compare_with"] or "")
 FORMATS = settings.report_formats(config)
 # Every shareable file, by its name under report/ (and under results/unchecked/ before the check).

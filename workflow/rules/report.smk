@@ -3,22 +3,10 @@
 # Each renderer declares the templates it reads (paths.TEMPLATE_GLOBS), so an edit to
 # style.css re-runs only the HTML/PDF, the publish step and the manifest.
 
-# Results every format prints: estimates, Table 1, provenance and the figures' caption facts.
-RESULTS_PRINTED = dict(
-    estimates=rules.estimates.output.estimates,
-    table1=rules.estimates.output.table1,
-    provenance=rules.provenance.output.provenance,
-    published=config["published"],
-    figure_facts=paths.figure_files("json"),
-    **({"changes_summary": paths.CHANGES_SUMMARY} if COMPARE_WITH else {}),
-)
-RENDER_SETTINGS = dict(
-    replication=REPLICATION,
-    shipped=SHIPPED,
-    line_numbers=LINE_NUMBERS,
-    strict_numbers=settings.flag(config, "strict_numbers"),
-    compare_with=COMPARE_WITH,
-)
+# Results every format prints (estimates, Table 1, provenance, the figures' caption facts), the
+# study's metadata, and the settings: the same functions give the live preview its arguments.
+RESULTS_PRINTED = settings.render_inputs(config)
+RENDER_SETTINGS = settings.render_params(config)
 
 
 rule manuscript:
@@ -34,9 +22,9 @@ rule manuscript:
         checklist_csv=paths.staged(paths.CHECKLIST_CSV),
         checklist_pdf=paths.staged(paths.CHECKLIST_PDF),
         **({"changes_csv": paths.staged(paths.CHANGES)} if COMPARE_WITH else {}),
+        placeholders=paths.placeholders("manuscript"),
     params:
-        **RENDER_SETTINGS,
-        number_appendix=settings.flag(config, "number_appendix"),
+        **settings.manuscript_params(config),
     log:
         paths.log("manuscript"),
     conda:
@@ -58,8 +46,10 @@ rule quarto_source:
         figure_copies=[
             paths.staged(f"{paths.QMD_FIGURES}/{name}.png") for name in paths.FIGURE_NAMES
         ],
+        placeholders=paths.placeholders("quarto_source"),
     params:
         **RENDER_SETTINGS,
+        also_docx="docx" in FORMATS,
     log:
         paths.log("quarto_source"),
     conda:
@@ -131,3 +121,13 @@ rule manifest:
         "../envs/pipeline.yaml"
     script:
         "../scripts/manifest.py"
+
+
+# Metadata placeholders still printed in a shareable output, listed where the user looks last.
+onsuccess:
+    from cmvig_report.metadata import placeholder_summary
+
+    # the renderers of this build's formats (the Quarto source also makes the DOCX)
+    renderers = ["manuscript"] + (["quarto_source"] if {"qmd", "docx"} & set(FORMATS) else [])
+    for line in placeholder_summary([paths.placeholders(rule) for rule in renderers]):
+        print(line, file=sys.stderr)
