@@ -83,7 +83,9 @@ rule publish:
         cohort=rules.clean_cohort.output.cohort,
         clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
         # the manuscript's own words: a folder named "own" is prose, not an identifier
-        template_files=paths.all_template_files(),
+        template_files=sorted({*paths.template_files("html"), *paths.template_files("qmd"),
+                               *paths.template_files("checklist"),
+                               settings.metadata_file(config)}),
         code=codebase.stage_code("publish"),
     output:
         published=[paths.published(name) for name in SHARED_FILES],
