@@ -347,6 +347,7 @@ def install(env: jinja2.Environment, register: Register,
 # Elements whose text is one passage: a sentence's number is described by the words before it.
 _PASSAGES = ("p", "li", "figcaption", "caption", "dd", "dt", "h1", "h2", "h3")
 CONTEXT_WORDS = 8
+_TRAILING_N = re.compile(r"\s*\bn\s*=\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.;:!?)])\s+(?=[A-Z])")
 # The register reporting on itself (its appendix, the changes appendix) is not a number of the
 # manuscript: it would make each freeze differ from the last by its own listing.
@@ -372,6 +373,7 @@ class _Sections(HTMLParser):
         self._table_head: list[str] = []
         self._row: list[str] = []  # cells of the current table row, as read so far
         self._cell: list[str] | None = None
+        self._cell_words: list[str] = []
         self._in_head = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -387,7 +389,7 @@ class _Sections(HTMLParser):
         elif tag == "tr":
             self._row = []
         elif tag in ("td", "th"):
-            self._cell = []
+            self._cell, self._cell_words = [], []
         elif tag == "br":
             self.handle_data(" ")
         if tag in _PASSAGES:
@@ -399,8 +401,8 @@ class _Sections(HTMLParser):
         return "".join(self._cell if self._cell is not None else self._passage)
 
     def _context(self, before: str) -> str:
-        if self._cell is not None and self._in_head:
-            return "column heading"
+        if self._cell is not None and self._in_head:  # the n under a column's heading
+            return _TRAILING_N.sub("", " ".join("".join(self._cell_words).split())) or "heading"
         if self._cell is not None:  # a table cell: row label and column heading
             column = len(self._row)
             head = self._table_head[column] if column < len(self._table_head) else ""
@@ -426,8 +428,9 @@ class _Sections(HTMLParser):
             self.section, self._figure_section = self._figure_section, None
         elif tag in ("td", "th") and self._cell is not None:
             text = " ".join("".join(self._cell).split())
-            if self._in_head:
-                self._table_head.append(text)
+            if self._in_head:  # a heading's own words, without the n printed under it
+                label = " ".join("".join(self._cell_words).split())
+                self._table_head.append(_TRAILING_N.sub("", label))
             self._row.append(text)
             self._cell = None
         elif tag == "thead":
@@ -452,6 +455,8 @@ class _Sections(HTMLParser):
         for _, text, _ in self._spans:
             text.append(data)
         (self._cell if self._cell is not None else self._passage).append(data)
+        if self._cell is not None and not any(src for src, _, _ in self._spans):
+            self._cell_words.append(data)  # the cell's words outside printed numbers
 
 
 NUMBERS_COLUMNS = ["section", "context", "text", "source", "value", "method", "n", "suppressed"]
