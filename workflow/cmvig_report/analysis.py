@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import paths, survival
-from .cohort import clinical_record
+from .clinical import clinical_record
 from .disclosure import LOG_COLUMNS
 from .io import read_clean_cohort, write_csv, write_json
 from .printed_counts import disclosure_plan, landmark_plan

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .cohort import CLINICAL_ENUMS, clinical_record
+from .clinical import CLINICAL_ENUMS, clinical_record
 from .disclosure import below_limit, cell_name, group_size_name
 from .formatting import EN_DASH, format_median_range, format_percent
 
