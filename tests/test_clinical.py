@@ -271,27 +271,32 @@ def _text(tmp_path: Path, cohort: pd.DataFrame) -> str:
 
 def test_text_names_what_was_recorded_and_what_was_not(tmp_path):
     recorded = _text(tmp_path / "all", _tiny())
-    assert "The export also recorded the CMVIG product, the dose per kilogram," in recorded
+    everything = ("the CMVIG product, the dose per kilogram {0} the interval between doses; the "
+                  "antivirals given, CMV end-organ disease (probable or proven), the grade of "
+                  "acute graft-versus-host disease (GVHD) {0} systemic steroids at the first "
+                  "dose; {0} antiviral resistance genotyping")
+    assert f"The export also recorded {everything.format('and')}." in recorded
     assert "Doses are summarised separately for each unit" in recorded
-    assert "Table 1 also gives the CMVIG product," in recorded
-    assert "antiviral resistance genotyping." in recorded
+    assert f"Table 1 also gives {everything.format('and')}." in recorded
     assert "did not record" not in recorded
     assert "Acute GVHD grade at the first CMVIG dose" in recorded  # Table 1 itself
 
     bare = make_cohort([{"type": "recurrent", "response": 10, "fu": 300},
                         {"type": "refractory", "response": None, "fu": 300}])
     absent = _text(tmp_path / "none", bare)
-    assert ("The export did not record the CMVIG product, the dose per kilogram, the interval "
-            "between doses, the antivirals given with the first dose, CMV end-organ disease "
-            "(probable or proven) at the first dose, the grade of acute graft-versus-host "
-            "disease (GVHD) at the first dose, systemic steroids at the first dose or antiviral "
-            "resistance genotyping, so the series cannot be described") in absent
+    assert (f"The export did not record {everything.format('or')}, so the series cannot be "
+            "described or compared with others on these points.") in absent
     assert "also recorded" not in absent and "Table 1 also gives" not in absent
 
-    some = _text(tmp_path / "some", bare.assign(steroids_at_cmvig=["yes", "no"]))
-    assert "The export also recorded systemic steroids at the first dose." in some
-    assert "systemic steroids at the first dose or" not in some
-    assert "at the first dose or antiviral resistance genotyping, so" in some
+    some = _text(tmp_path / "some", bare.assign(steroids_at_cmvig=["yes", "no"],
+                                                cmvig_product=["Cytotect CP", ""]))
+    assert ("The export also recorded the CMVIG product, and systemic steroids at the first "
+            "dose.") in some
+    assert ("The export did not record the dose per kilogram or the interval between doses; the "
+            "antivirals given, CMV end-organ disease (probable or proven) or the grade of acute "
+            "graft-versus-host disease (GVHD) at the first dose; or antiviral resistance "
+            "genotyping, so") in some
+    assert "Doses are summarised" not in some
 
 
 def test_the_limitations_say_every_child_had_antivirals_only_when_true(tmp_path):
