@@ -248,7 +248,9 @@ def test_an_export_with_the_clinical_columns_shows_them_in_table1(builds):
     for label in CLINICAL_ROWS:
         assert f">{label}, " in table, label
         assert label in pdf, label
-    assert "Table 1 also gives the CMVIG product" in " ".join(re.sub("<[^>]+>", " ", html).split())
+    text = " ".join(re.sub("<[^>]+>", " ", html).split())
+    assert "The export also recorded the CMVIG product" in text
+    assert "Table 1 also gives the clinical details" in text
     # the shipped cohort records none of them: no rows, one Limitations sentence instead
     shipped_html = (shipped / "manuscript.html").read_text(encoding="utf-8")
     assert not any(f">{label}, " in shipped_html for label in CLINICAL_ROWS)
