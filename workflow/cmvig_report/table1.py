@@ -205,7 +205,7 @@ def build_table1(cohort: pd.DataFrame, hidden: Mapping[str, str] | None = None,
     (a few patients' own values) are hidden too. Missing values are left out of medians; for
     the optional clinical columns, which may be recorded for a few children only, a median of
     fewer than ``min_cell`` values is hidden as well, and so is the dose of a unit whose count
-    is hidden.
+    is below the limit.
     """
     hidden = hidden or {}
     variables = table_variables(cohort)
@@ -246,7 +246,7 @@ def _continuous(values: pd.Series, decimals: int, group: str, hidden: Mapping[st
     if below_limit(size, hidden):
         return hidden[size]
     unit_cell = cell_name(DOSE_UNIT_LABEL, unit, group) if unit else ""
-    if unit_cell in hidden:  # the dose of a unit whose count is hidden
+    if below_limit(unit_cell, hidden):  # the doses of a few children (a [c] count is not few)
         return hidden[unit_cell]
     if min_cell > 1 and 0 < len(values) < min_cell:  # a few children's own values
         return f"<{min_cell}"
