@@ -1,9 +1,10 @@
 """Small-cell control on every channel: no shareable file prints a hidden count's true value.
 
 Two builds with ``min_cell_count=5``: the shipped cohort (with the number appendix), then a
-generated cohort with many small cells compared with the first (``compare_with``), so that the
-changes appendix and ``changes.csv`` are exercised too. For every cell the internal disclosure
-log says is hidden, each shareable output is searched where that cell is printed:
+generated cohort with many small cells and the optional clinical columns, compared with the
+first (``compare_with``), so that the changes appendix and ``changes.csv`` are exercised too.
+For every cell the internal disclosure log says is hidden, each shareable output is searched
+where that cell is printed:
 
 - the HTML: every element carrying the cell's ``data-source``, its text and its attributes;
 - ``numbers.csv`` and ``changes.csv``: every row of that source;
@@ -30,7 +31,7 @@ from pypdf import PdfReader
 
 from cmvig_report.io import copy_project
 from cmvig_report.register import ALLOWED
-from cmvig_report.synth import generate_cohort, write_cohort
+from cmvig_report.synth import main as synth_main
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_CELL = 5
@@ -59,8 +60,9 @@ def builds(tmp_path_factory) -> dict[str, dict[str, Path]]:
     repo = copy_project(ROOT, tmp / "repo")
     _build(repo)
     shipped = _snapshot(repo, tmp / "shipped")
-    patients, loads = generate_cohort(40, seed=11)
-    write_cohort(patients, loads, tmp / "export")
+    # with the contract's optional clinical columns, made as a user would (the command line)
+    assert synth_main(["--n", "40", "--seed", "11", "--clinical", "--out",
+                       str(tmp / "export")]) == 0
     _build(repo, f"patients={tmp / 'export/patients.csv'}",
            f"viral_loads={tmp / 'export/viral_loads.csv'}", f"compare_with={shipped['results']}")
     generated = _snapshot(repo, tmp / "generated")
@@ -229,3 +231,29 @@ def test_landmark_counts_behind_a_hidden_count_are_hidden(builds):
                         (builds["shipped"]["report"] / "manuscript.html").read_text())
     survival = [t for t in titles if t.startswith("Kaplan-Meier; log-log 95% CI. At day")]
     assert survival and all("&lt;5 events" in t for t in survival)
+
+
+CLINICAL_ROWS = ("CMVIG product", "CMVIG dose unit", "CMVIG dose, U/kg", "CMVIG dose, mg/kg",
+                 "Days between CMVIG doses", "Antivirals at the first CMVIG dose",
+                 "CMV disease at the first CMVIG dose", "Acute GVHD grade at the first CMVIG dose",
+                 "Systemic steroids at the first CMVIG dose", "Resistance genotyping")
+
+
+def test_an_export_with_the_clinical_columns_shows_them_in_table1(builds):
+    generated, shipped = builds["generated"]["report"], builds["shipped"]["report"]
+    html = (generated / "manuscript.html").read_text(encoding="utf-8")
+    table = html[html.index('<table class="table1">'):html.index("</table>")]
+    pdf = " ".join(" ".join(p.extract_text() for p in
+                            PdfReader(generated / "manuscript.pdf").pages).split())
+    for label in CLINICAL_ROWS:
+        assert f">{label}, " in table, label
+        assert label in pdf, label
+    text = " ".join(re.sub("<[^>]+>", " ", html).split())
+    assert "The export also recorded the CMVIG product" in text
+    assert "Table 1 also gives the clinical details" in text
+    # the shipped cohort records none of them: no rows, one Limitations sentence instead
+    shipped_html = (shipped / "manuscript.html").read_text(encoding="utf-8")
+    assert not any(f">{label}, " in shipped_html for label in CLINICAL_ROWS)
+    shipped_text = " ".join(re.sub("<[^>]+>", " ", shipped_html).split())
+    assert "The export did not record the CMVIG product" in shipped_text
+    assert "Every child also received antivirals" not in shipped_text

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import paths, survival
+from .clinical import clinical_record
 from .disclosure import LOG_COLUMNS
 from .io import read_clean_cohort, write_csv, write_json
 from .printed_counts import disclosure_plan, landmark_plan
@@ -228,6 +229,7 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         "viral_load_at_cmvig": viral_load_at_start(c),
         "study_period": study_period_block(c, *study_period),
         "data_quality": dict(data_quality or {}),
+        "clinical": clinical_record(c),
         "sensitivity": sensitivity(c, response_day=response_day, os_hsct_day=os_hsct_day,
                                    days=list(sensitivity_days or [response_day])),
         "disclosure": {"min_cell_count": int(min_cell_count), "hidden": dict(hidden or {})},
@@ -307,7 +309,7 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     assert_finite(est)
     json.dumps(est, allow_nan=False)
     log = pd.DataFrame(plan.log + landmark_log + unmapped_causes(df), columns=LOG_COLUMNS)
-    write_csv(build_table1(df, plan.hidden), table1)
+    write_csv(build_table1(df, plan.hidden, plan.min_cell), table1)
     write_csv(km_curves(df).round(survival.DECIMALS), curves)
     write_csv(log, disclosure_log)
     write_json(est, estimates)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .clinical import CLINICAL_COLUMNS, CLINICAL_ENUMS, ENUM_HINTS
 from .errors import DataError, PipelineError, Problem
 from .io import read_export, write_csv
 from .paths import DISCLOSURE_LOG, STUDY_NUMBERS
@@ -228,13 +229,73 @@ def validate_patients(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, _Coll
               "spaces and letter case normalised")
     out["cmv_related_death"] = rel
 
-    drugs = _per_unique(s["prior_antivirals"], lambda u: (
-        u.str.lower().str.replace(r"\s*;\s*", ";", regex=True).str.strip(";")
-        .str.replace(r";{2,}", ";", regex=True)))
+    drugs = _drug_list(s["prior_antivirals"])
     c.changed("prior_antivirals", raw["prior_antivirals"], drugs,
               "drug names trimmed and lower-cased")
     out["prior_antivirals"] = drugs
+    _validate_clinical(raw, file, c, out)
     return out, c
+
+
+def _drug_list(text: pd.Series) -> pd.Series:
+    """Drug names separated by ``;``: lower-cased, trimmed, empty names dropped."""
+    return _per_unique(text, lambda u: (
+        u.str.lower().str.replace(r"\s*;\s*", ";", regex=True).str.strip(";")
+        .str.replace(r";{2,}", ";", regex=True)))
+
+
+def _fold_label(text: pd.Series) -> pd.Series:
+    # case, runs of spaces and spaces around "+" (UL97 + UL54) do not matter
+    return (text.str.casefold().str.split().str.join(" ")
+            .str.replace(r"\s*\+\s*", "+", regex=True))
+
+
+def _validate_clinical(raw: pd.DataFrame, file: str, c: _Collector, out: pd.DataFrame) -> None:
+    """Check the optional clinical columns the export has and add them to ``out``.
+
+    An absent column is no error; an empty cell is "not recorded". The dose and its unit come
+    as a pair: a dose needs its unit, so doses in U/kg are never added to doses in mg/kg.
+    """
+    given = [col for col in CLINICAL_COLUMNS if col in raw.columns]
+    s = {col: _per_unique(raw[col], lambda u: u.str.strip()) for col in given}
+    for one, other in (("cmvig_dose", "cmvig_dose_unit"), ("cmvig_dose_unit", "cmvig_dose")):
+        if one in s and other not in s:
+            c.problems.append(Problem(file, 1, None, other, None,
+                                      f"column missing from the header: {one} needs it"))
+    for col in given:
+        text, empty = s[col], s[col].eq("")
+        if col in CLINICAL_ENUMS:
+            allowed = CLINICAL_ENUMS[col]
+            canonical = _fold_label(text).map({_fold_label(pd.Series([a]))[0]: a
+                                               for a in allowed})
+            c.fail(~empty & canonical.isna(), col, raw[col],
+                   f"must be one of {', '.join(allowed)}{ENUM_HINTS.get(col, '')}, or empty")
+            value = canonical.where(canonical.notna(), text).fillna("")
+            c.changed(col, raw[col], value, "spaces and letter case normalised")
+        elif col == "antivirals_at_cmvig":
+            value = _drug_list(text)
+            c.changed(col, raw[col], value, "drug names trimmed and lower-cased")
+        elif col == "cmvig_dose":
+            value = pd.to_numeric(text.where(text.str.match(PLAIN_NUMBER)), errors="coerce")
+            c.fail(~empty & (value.isna() | value.le(0)), col, raw[col],
+                   "must be a number > 0 (the dose per kilogram, unit in cmvig_dose_unit), "
+                   "or empty")
+        elif col == "cmvig_interval_days":
+            value = pd.to_numeric(text.where(text.str.match(r"^\d+$")), errors="coerce")
+            c.fail(~empty & (value.isna() | value.lt(1)), col, raw[col],
+                   "must be a whole number of days >= 1, or empty")
+            value = value.astype("Int64")
+        else:  # cmvig_product: free text, printed in Table 1 as written
+            value = text
+            c.changed(col, raw[col], text, "surrounding spaces removed")
+        out[col] = value
+    if "cmvig_dose" in s and "cmvig_dose_unit" in s:
+        dose, unit = s["cmvig_dose"].ne(""), s["cmvig_dose_unit"].ne("")
+        units = " or ".join(CLINICAL_ENUMS["cmvig_dose_unit"])
+        c.fail(dose & ~unit, "cmvig_dose_unit", raw["cmvig_dose_unit"],
+               f"required when cmvig_dose is given ({units})")
+        c.fail(unit & ~dose, "cmvig_dose_unit", raw["cmvig_dose_unit"],
+               "must be empty when cmvig_dose is empty")
 
 
 def parse_viral_load_results(text: pd.Series) -> pd.DataFrame:
@@ -395,7 +456,8 @@ def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame,
         p["cause_of_death"], cause_categories)
     for col in (*DATE_COLUMNS, "response_date"):
         p[col] = _iso(p[col])
-    p = p[COHORT_COLUMNS].sort_values("patient_id", kind="stable").reset_index(drop=True)
+    p = p[COHORT_COLUMNS + [col for col in CLINICAL_COLUMNS if col in p.columns]]
+    p = p.sort_values("patient_id", kind="stable").reset_index(drop=True)
     vl["sample_date"] = _iso(vl["sample_date"])
     # one gather per column into a fresh frame: DataFrame.take + reset_index copies twice
     vl = pd.DataFrame({col: vl[col].to_numpy()[order] for col in (

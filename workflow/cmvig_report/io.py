@@ -196,6 +196,11 @@ def sha256_file(path: str | Path) -> str:
 COHORT_BOOL_COLUMNS = ("responded", "died", "cmv_death", "cause_of_death_mapped",
                        "confirmed_response")
 COHORT_NULLABLE_INT_COLUMNS = ("days_to_response", "last_pcr_day", "days_to_confirmed_response")
+# Optional clinical columns read as text (docs/interfaces.md); dose and interval are numbers.
+CLINICAL_TEXT_COLUMNS = (
+    "cmvig_product", "cmvig_dose_unit", "antivirals_at_cmvig", "cmv_disease_at_cmvig",
+    "agvhd_grade_at_cmvig", "steroids_at_cmvig", "resistance_testing",
+)
 COHORT_INT_COLUMNS = (
     "study_number",
     "cmvig_doses",
@@ -221,7 +226,14 @@ def read_clean_cohort(path: str | Path) -> pd.DataFrame:
         "cause_of_death_category", "cmv_related_death", "hsct_date", "cmvig_start_date",
         "last_followup_date", "response_date",
     ]
+    # the optional clinical columns, when the export had them (dtypes of absent ones are unused)
+    text_columns += CLINICAL_TEXT_COLUMNS
     df = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False)
+    if "cmvig_dose" in df.columns:
+        df["cmvig_dose"] = pd.to_numeric(df["cmvig_dose"].replace("", None)).astype(float)
+    if "cmvig_interval_days" in df.columns:
+        df["cmvig_interval_days"] = pd.to_numeric(
+            df["cmvig_interval_days"].replace("", None)).astype("Int64")
     for col in COHORT_BOOL_COLUMNS:
         df[col] = df[col].astype(str).str.lower().eq("true")
     for col in COHORT_INT_COLUMNS:

@@ -1,6 +1,7 @@
 """Seedable synthetic cohorts that follow the input contract, at any size.
 
-    python -m cmvig_report.synth --n 50000 --seed 1 --out DIR [--messy] [--format csv|xlsx]
+    python -m cmvig_report.synth --n 50000 --seed 1 --out DIR [--messy] [--clinical]
+        [--format csv|xlsx]
 
 writes ``DIR/patients.csv`` and ``DIR/viral_loads.csv`` (or ``.xlsx``). Everything is vectorised
 with NumPy, so 50,000 patients (some 870,000 PCR results) are quick to make; the same seed gives
@@ -12,7 +13,9 @@ figures. Responders' viral load falls log-linearly to below the LLOQ on their re
 weekly sample day, reported as ``<137`` or as a number under the LLOQ), then 1-2 confirmatory
 samples end the series; non-responders keep a fluctuating DNAemia above the LLOQ after CMVIG
 (weekly for 16 weeks, then monthly to the last follow-up), so the contract's response definition
-recovers the generator's truth exactly.
+recovers the generator's truth exactly. ``--clinical`` adds the contract's optional clinical
+columns (CMVIG product, dose and interval, antivirals at the first dose, CMV disease, acute GVHD,
+steroids, resistance genotyping) from a stream of their own, so the other columns are the same.
 """
 
 from __future__ import annotations
@@ -62,6 +65,19 @@ OTHER_CAUSES = (("Relapse of underlying disease", 0.35), ("Graft-versus-host dis
 CMV_CAUSES = (("CMV pneumonia", 0.75), ("Disseminated CMV disease", 0.25))
 # Below-quantification spellings the contract accepts; "{}" is the LLOQ. Case varies in messy mode.
 BELOW_QUANT = ("<{}", "< {}", "undetectable", "not detected", "ND", "negative")
+# Optional clinical columns (--clinical). Product with its unit and usual doses per kg:
+# Cytotect CP is dosed in units, Cytogam in milligrams; the two are never pooled.
+PRODUCTS = (("Cytotect CP", "U/kg", (50, 100), 0.7), ("Cytogam", "mg/kg", (100, 150, 400), 0.3))
+INTERVAL_DAYS = (("2", 0.3), ("7", 0.5), ("14", 0.2))
+# P(0..2 antivirals given with the first CMVIG dose): CMVIG is an adjunct, rarely given alone.
+N_DRUGS_AT_CMVIG = {"recurrent": (0.15, 0.7, 0.15, 0.0, 0.0),
+                    "refractory": (0.1, 0.6, 0.3, 0.0, 0.0)}
+CMV_DISEASE = (("none", 0.7), ("probable", 0.1), ("proven", 0.2))
+AGVHD_GRADES = (("0", 0.5), ("I", 0.2), ("II", 0.18), ("III", 0.08), ("IV", 0.04))
+RESISTANCE = {"recurrent": (("not tested", 0.7), ("no mutation", 0.25), ("UL97", 0.05)),
+              "refractory": (("not tested", 0.35), ("no mutation", 0.3), ("UL97", 0.25),
+                             ("UL54", 0.05), ("UL97+UL54", 0.05))}
+NOT_RECORDED = 0.03  # share of empty (not recorded) cells in each optional column
 HSCT_FROM, HSCT_TO = np.datetime64("2015-01-01"), np.datetime64("2025-01-01")
 DATA_CUTOFF = np.datetime64("2026-06-30")  # administrative censoring: no dates in the future
 RESPONSE_MIN, RESPONSE_MAX = 7, 80  # days from CMVIG to the first PCR below LLOQ
@@ -92,12 +108,13 @@ def _dates(base: np.ndarray, days: np.ndarray) -> np.ndarray:
     return _as_text(base + days.astype("timedelta64[D]"), lambda d: d.isoformat())
 
 
-def _drug_lists(rng: np.random.Generator, refractory: np.ndarray) -> np.ndarray:
+def _drug_lists(rng: np.random.Generator, refractory: np.ndarray,
+                n_drugs: dict[str, tuple[float, ...]] = N_DRUGS) -> np.ndarray:
     n = len(refractory)
     names = np.array([d for d, _ in DRUGS], dtype=object)
     keys = rng.random((n, len(names))) ** (1 / np.array([w for _, w in DRUGS]))  # E-S keys
     order = np.argsort(-keys, axis=1)
-    k = _idx(rng, np.where(refractory[:, None], N_DRUGS["refractory"], N_DRUGS["recurrent"]))
+    k = _idx(rng, np.where(refractory[:, None], n_drugs["refractory"], n_drugs["recurrent"]))
     out = np.where(k > 0, names[order[:, 0]], "").astype(object)
     for j in range(1, 4):  # four columns, not n patients: still vectorised
         out = np.where(k > j, out + ";" + names[order[:, j]], out)
@@ -124,8 +141,43 @@ def _three_figures(log_value: np.ndarray) -> np.ndarray:
     return (np.round(value / step) * step).astype(np.int64)
 
 
+def _clinical_columns(rng: np.random.Generator, refractory: np.ndarray) -> dict[str, np.ndarray]:
+    """The contract's optional clinical columns, a few cells of each left empty."""
+    n = len(refractory)
+    product = _idx(rng, np.tile([p[3] for p in PRODUCTS], (n, 1)))
+    dose = np.empty(n, dtype=object)
+    for i, (_, _, doses, _) in enumerate(PRODUCTS):
+        mine = product == i
+        dose[mine] = np.asarray(doses, dtype=object)[rng.integers(0, len(doses), mine.sum())]
+    grade = _pick(rng, AGVHD_GRADES, n)
+    # steroids treat GVHD of grade II and above; a few children get them for other reasons
+    steroids = np.isin(grade, ("II", "III", "IV")) | (rng.random(n) < 0.1)
+    resistance = np.where(refractory, _pick(rng, RESISTANCE["refractory"], n),
+                          _pick(rng, RESISTANCE["recurrent"], n))
+    out = {
+        "cmvig_product": np.array([p[0] for p in PRODUCTS], dtype=object)[product],
+        "cmvig_dose": dose.astype(str).astype(object),
+        "cmvig_dose_unit": np.array([p[1] for p in PRODUCTS], dtype=object)[product],
+        "cmvig_interval_days": _pick(rng, INTERVAL_DAYS, n),
+        "antivirals_at_cmvig": _drug_lists(rng, refractory, N_DRUGS_AT_CMVIG),
+        "cmv_disease_at_cmvig": _pick(rng, CMV_DISEASE, n),
+        "agvhd_grade_at_cmvig": grade,
+        "steroids_at_cmvig": np.where(steroids, "yes", "no").astype(object),
+        "resistance_testing": resistance,
+    }
+    for col in out:
+        if col == "cmvig_dose_unit":
+            continue
+        empty = rng.random(n) < NOT_RECORDED
+        out[col] = np.where(empty, "", out[col]).astype(object)
+        if col == "cmvig_dose":  # no dose, no unit
+            out["cmvig_dose_unit"] = np.where(empty, "", out["cmvig_dose_unit"]).astype(object)
+    return out
+
+
 def generate_cohort(
     n: int, seed: int, messy: bool = False, lloq_iu_ml: float = 137, return_truth: bool = False,
+    clinical: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Patients and viral loads as the contract's text columns (all cells are ``str``).
 
@@ -133,7 +185,8 @@ def generate_cohort(
     separators, every spelling of below-quantification in any case, a few empty results) on top
     of the very same cohort. With ``return_truth`` a third frame gives ``patient_id``,
     ``responded`` (bool) and ``days_to_response`` (``Int64``, missing for non-responders): what
-    the contract's response definition must recover from the files.
+    the contract's response definition must recover from the files. ``clinical`` adds the
+    optional clinical columns (their own random stream: the other columns do not change).
     """
     if n < 1:
         raise ValueError("n must be >= 1")
@@ -201,6 +254,10 @@ def generate_cohort(
         "cause_of_death": np.where(died, cause, ""),
         "cmv_related_death": np.where(died, np.where(cmv_death, "yes", "no"), ""),
     }).astype(object)
+    if clinical:
+        # a fourth stream: the first three are those of SeedSequence(seed).spawn(3)
+        rng_clinical = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
+        patients = patients.assign(**_clinical_columns(rng_clinical, refractory))
     viral_loads = _viral_loads(rng_vl, rng_mess if messy else None, ids, start, gap, fu,
                                offset, np.where(intends, resp_day, -1), refractory, lloq_iu_ml)
     if not return_truth:
@@ -334,11 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--messy", action="store_true", help="add export-style mess")
+    parser.add_argument("--clinical", action="store_true",
+                        help="add the optional clinical columns of the contract")
     parser.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     parser.add_argument("--lloq", type=float, default=137.0, help="LLOQ in IU/mL (default 137)")
     args = parser.parse_args(argv)
     try:
-        patients, viral_loads = generate_cohort(args.n, args.seed, args.messy, args.lloq)
+        patients, viral_loads = generate_cohort(args.n, args.seed, args.messy, args.lloq,
+                                                clinical=args.clinical)
         p, v = write_cohort(patients, viral_loads, args.out, args.format)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .clinical import CLINICAL_ENUMS, clinical_record
 from .disclosure import below_limit, cell_name, group_size_name
 from .formatting import EN_DASH, format_median_range, format_percent
 
@@ -41,7 +42,31 @@ VARIABLES = (
     ("viral_load_at_cmvig", "CMV DNA at CMVIG start, IU/mL", "continuous", 0),
     ("log10_viral_load_at_cmvig", "CMV DNA at CMVIG start, log10 IU/mL", "continuous", 1),
 )
+# The optional clinical columns (docs/contract.md), printed only when the export recorded them.
+# The dose gets one row per unit (DOSE_PREFIX + unit): U/kg and mg/kg are never pooled.
+CLINICAL_VARIABLES = (
+    ("cmvig_product", "CMVIG product", "categorical", 0),
+    ("cmvig_dose", "CMVIG dose", "continuous", 0),
+    ("cmvig_interval_days", "Days between CMVIG doses", "continuous", 0),
+    ("antivirals_at_cmvig", "Antivirals at the first CMVIG dose", "multi", 0),
+    ("cmv_disease_at_cmvig", "CMV disease at the first CMVIG dose", "categorical", 0),
+    ("agvhd_grade_at_cmvig", "Acute GVHD grade at the first CMVIG dose", "categorical", 0),
+    ("steroids_at_cmvig", "Systemic steroids at the first CMVIG dose", "categorical", 0),
+    ("resistance_testing", "Resistance genotyping", "categorical", 0),
+)
+DOSE_PREFIX = "cmvig_dose in "
+DOSE_UNIT_LABEL = "CMVIG dose unit"
+# Ordinal or fixed levels print in this order rather than by count.
+LEVEL_ORDER = {col: values for col, values in CLINICAL_ENUMS.items()}
 SEX_LABELS = {"F": "Female", "M": "Male"}
+LEVEL_LABELS = {
+    "sex": SEX_LABELS,
+    "cmv_disease_at_cmvig": {"none": "None", "probable": "Probable", "proven": "Proven"},
+    "agvhd_grade_at_cmvig": {"0": "Grade 0", "I": "Grade I", "II": "Grade II",
+                             "III": "Grade III", "IV": "Grade IV"},
+    "steroids_at_cmvig": {"yes": "Yes", "no": "No"},
+    "resistance_testing": {"not tested": "Not tested", "no mutation": "No mutation"},
+}
 MISSING_LEVEL = "not recorded"
 
 
@@ -69,8 +94,42 @@ def _groups(cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
             for name, value in COLUMNS}
 
 
-def _levels(counts: pd.Series) -> list[str]:
+def _levels(counts: pd.Series, col: str) -> list[str]:
+    if col in LEVEL_ORDER:
+        order = {lvl: i for i, lvl in enumerate((*LEVEL_ORDER[col], MISSING_LEVEL))}
+        return sorted(counts.index, key=lambda lvl: (order.get(lvl, len(order)), str(lvl)))
     return sorted(counts.index, key=lambda lvl: (-counts[lvl], str(lvl)))
+
+
+def dose_units(cohort: pd.DataFrame) -> list[str]:
+    """The units of the recorded CMVIG doses, in the contract's order."""
+    if "cmvig_dose_unit" not in cohort.columns:
+        return []
+    used = set(cohort["cmvig_dose_unit"].fillna("").astype(str)) - {""}
+    return [u for u in CLINICAL_ENUMS["cmvig_dose_unit"] if u in used]
+
+
+def table_variables(cohort: pd.DataFrame) -> list[tuple[str, str, str, int]]:
+    """Table 1's variables for this cohort: the fixed ones, then the clinical columns recorded.
+
+    With doses in more than one unit the unit is a categorical row (its counts go through
+    small-cell control like any other) followed by the dose of each unit on its own row.
+    """
+    recorded = set(clinical_record(cohort)["recorded"])
+    out = list(VARIABLES)
+    for col, label, kind, decimals in CLINICAL_VARIABLES:
+        if col not in recorded:
+            continue
+        if col != "cmvig_dose":
+            out.append((col, label, kind, decimals))
+            continue
+        units = dose_units(cohort)
+        dose = cohort["cmvig_dose"].dropna().astype(float)
+        whole = 0 if (dose == dose.round()).all() else 1
+        if len(units) > 1:
+            out.append(("cmvig_dose_unit", DOSE_UNIT_LABEL, "categorical", 0))
+        out += [(DOSE_PREFIX + u, f"{label}, {u}", "continuous", whole) for u in units]
+    return out
 
 
 def _level_counts(values: pd.Series, kind: str) -> pd.Series:
@@ -89,8 +148,8 @@ def _level_counts(values: pd.Series, kind: str) -> pd.Series:
 
 
 def _level_label(level: str, col: str, kind: str) -> str:
-    if col == "sex":
-        return SEX_LABELS.get(level, level)
+    if col in LEVEL_LABELS:
+        return LEVEL_LABELS[col].get(level, level)
     # Drug names arrive lower-cased from the cohort step; a table row starts with a capital.
     return level[:1].upper() + level[1:] if kind == "multi" else level
 
@@ -112,11 +171,11 @@ def categorical_counts(cohort: pd.DataFrame) -> list[Categorical]:
     """
     groups = _groups(cohort)
     out = []
-    for col, label, kind, _ in VARIABLES:
+    for col, label, kind, _ in table_variables(cohort):
         if kind == "continuous":
             continue
         per_group = {g: _level_counts(d[col], kind) for g, d in groups.items()}
-        levels = _levels(per_group["overall"])
+        levels = _levels(per_group["overall"], col)
         out.append(Categorical(
             label, kind == "multi", [_level_label(lvl, col, kind) for lvl in levels],
             {g: {_level_label(lvl, col, kind): int(per_group[g].get(lvl, 0)) for lvl in levels}
@@ -125,32 +184,46 @@ def categorical_counts(cohort: pd.DataFrame) -> list[Categorical]:
 
 
 def with_log_load(cohort: pd.DataFrame) -> pd.DataFrame:
-    """The cohort with the log10 viral load Table 1 prints beside the IU/mL."""
+    """The cohort with the log10 viral load Table 1 prints beside the IU/mL, and the CMVIG
+    dose split by unit (``DOSE_PREFIX + unit``) when doses were recorded."""
     load = cohort["viral_load_at_cmvig"].astype(float)
-    return cohort.assign(log10_viral_load_at_cmvig=np.log10(load.where(load > 0)))
+    extra = {"log10_viral_load_at_cmvig": np.log10(load.where(load > 0))}
+    for unit in dose_units(cohort):
+        extra[DOSE_PREFIX + unit] = cohort["cmvig_dose"].astype(float).where(
+            cohort["cmvig_dose_unit"].eq(unit))
+    return cohort.assign(**extra)
 
 
-def build_table1(cohort: pd.DataFrame, hidden: Mapping[str, str] | None = None) -> pd.DataFrame:
+def build_table1(cohort: pd.DataFrame, hidden: Mapping[str, str] | None = None,
+                 min_cell: int = 0) -> pd.DataFrame:
     """Tidy Table 1: one row per variable level, formatted strings in each group's column.
 
     Columns ``variable, level, overall, recurrent, refractory``; the first row (``Patients``)
     gives each column's n. ``hidden`` (cell name -> what to print instead, from the small-cell
     control) replaces counts; a hidden count loses its percentage, and so do the counts of a
     column whose n is hidden; the medians and ranges of a column whose n is below the limit
-    (a few patients' own values) are hidden too. Missing values are left out of medians.
+    (a few patients' own values) are hidden too. Missing values are left out of medians; for
+    the optional clinical columns, which may be recorded for a few children only, a median of
+    fewer than ``min_cell`` values is hidden as well, and so is the dose of a unit whose count
+    is below the limit.
     """
     hidden = hidden or {}
+    variables = table_variables(cohort)
     cohort = with_log_load(cohort)
     groups = _groups(cohort)
     sizes = {g: group_size_name(g) for g in groups}
     rows = [{"variable": "Patients", "level": "",
              **{g: hidden.get(sizes[g], str(len(d))) for g, d in groups.items()}}]
     categorical = {c.label: c for c in categorical_counts(cohort)}
-    for col, label, kind, decimals in VARIABLES:
+    optional = {col for col, *_ in CLINICAL_VARIABLES}
+    for col, label, kind, decimals in variables:
         if kind == "continuous":
             rows.append({"variable": label, "level": "median (range)", **{
-                g: hidden[sizes[g]] if below_limit(sizes[g], hidden) else
-                fmt_median_range(d[col].dropna(), decimals) for g, d in groups.items()}})
+                g: _continuous(d[col].dropna(), decimals, g, hidden, sizes[g],
+                               min_cell if col in optional or col.startswith(DOSE_PREFIX)
+                               else 0, col.removeprefix(DOSE_PREFIX)
+                               if col.startswith(DOSE_PREFIX) else None)
+                for g, d in groups.items()}})
             continue
         c = categorical[label]
         for level in c.levels:
@@ -166,3 +239,15 @@ def _cell(k: int, n: int, name: str, size: str, hidden: Mapping[str, str]) -> st
     if size in hidden:  # a percentage would give the hidden n back
         return str(k)
     return fmt_count(k, n)
+
+
+def _continuous(values: pd.Series, decimals: int, group: str, hidden: Mapping[str, str],
+                size: str, min_cell: int, unit: str | None) -> str:
+    if below_limit(size, hidden):
+        return hidden[size]
+    unit_cell = cell_name(DOSE_UNIT_LABEL, unit, group) if unit else ""
+    if below_limit(unit_cell, hidden):  # the doses of a few children (a [c] count is not few)
+        return hidden[unit_cell]
+    if min_cell > 1 and 0 < len(values) < min_cell:  # a few children's own values
+        return f"<{min_cell}"
+    return fmt_median_range(values, decimals)
