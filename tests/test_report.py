@@ -195,7 +195,8 @@ def test_prose_adapts_to_the_data(tmp_path):
     assert "An infusion-related adverse event occurred in 2 children." in text
     assert "no infusion caused" not in text
     assert "nan" not in text.lower().split()
-    assert "Conclusions. Most children reached a viral load below the limit of quantification" in text
+    assert ("Conclusions. Most children reached a viral load below the limit of "
+            "quantification") in text
     assert re.search(r"CI \d+–\d+\)\. With death before response", text)
 
     # Nobody responds.
