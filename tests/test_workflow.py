@@ -168,7 +168,7 @@ def test_template_edit_reruns_only_the_formats_that_read_it(built, tmp_path, tem
     # every step whose code imports the module, everything below them, and the provenance
     # record, whose code checksum the manuscript prints
     ("analysis.py", {"estimates", "figure2", "provenance"} | RENDER_RULES),
-    ("figures.py", {"figure1", "figure2", "provenance"} | RENDER_RULES),
+    ("figures.py", {"figure1", "figure2", "figure3", "provenance"} | RENDER_RULES),
     ("publish.py", {"provenance"} | RENDER_RULES),
 ])
 def test_code_edit_reruns_the_steps_that_run_it(built, tmp_path, module, expected):
