@@ -170,6 +170,44 @@ def test_secondary_estimates():
     assert cr["estimate"] == pytest.approx(10 / 15, abs=1e-6)
     assert cr["ci_lower"] < cr["estimate"] < cr["ci_upper"]
     assert cr["method"] == "Aalen-Johansen; death without response competing"
+    assert cr["equals_one_minus_km"] is True
+
+
+def test_no_infusion_reaction_gets_the_exact_upper_bound():
+    # 0 of 15: 1 - 0.025^(1/15) = 1 - exp(ln(0.025) / 15) = 1 - exp(-0.245927) = 0.218 (22%)
+    rate = _estimates(abstract_cohort())["infusion_reaction_rate"]
+    assert (rate["reactions"], rate["n"], rate["proportion"]) == (0, 15, 0.0)
+    assert rate["ci_upper"] == pytest.approx(0.2180, abs=1e-4)
+    # the same as the two-sided 95% Clopper-Pearson limit (R: binom.test(0, 15)$conf.int)
+    assert rate["ci_upper"] == pytest.approx(0.2180194, abs=1e-6)
+    # 1 of 4: R binom.test(1, 4)$conf.int = 0.006309463 0.805879550
+    rows = [{"type": "recurrent", "response": 5, "fu": 100, "reaction": "yes"}] + [
+        {"type": "refractory", "response": None, "fu": 100}] * 3
+    rate = _estimates(make_cohort(rows))["infusion_reaction_rate"]
+    assert (rate["reactions"], rate["proportion"]) == (1, 0.25)
+    assert rate["ci_lower"] == pytest.approx(0.006309463, abs=1e-6)
+    assert rate["ci_upper"] == pytest.approx(0.805879550, abs=1e-6)
+
+
+def test_delayed_entry_cannot_differ_only_when_every_entry_precedes_the_first_death():
+    # Entries (HSCT -> CMVIG) on days 60 and 75 after HSCT; the first death on day 60 + 90.
+    assert _estimates(abstract_cohort())["sensitivity"]["os_from_hsct_delayed_entry"][
+        "cannot_differ"] is True
+    # A death on day 60 + 10 = 70 after HSCT, before the child entering on day 75: the risk set
+    # of that death loses one child with delayed entry (4 instead of 5), so S(70) is 3/4, not 4/5.
+    rows = [{"type": "recurrent", "response": None, "fu": 10, "died": True},
+            {"type": "recurrent", "response": None, "fu": 400, "hsct_to_cmvig": 75},
+            *[{"type": "refractory", "response": None, "fu": 400}] * 3]
+    est = _estimates(make_cohort(rows))
+    delayed = est["sensitivity"]["os_from_hsct_delayed_entry"]
+    assert delayed["cannot_differ"] is False
+    assert est["os_from_hsct"]["estimate"] == pytest.approx(4 / 5, abs=1e-6)
+    assert delayed["estimate"] == pytest.approx(3 / 4, abs=1e-6)
+    # nobody dies: every estimate is 1 with or without delayed entry
+    alive = [{"type": "recurrent", "response": 5, "fu": 400, "hsct_to_cmvig": 30 + i}
+             for i in range(3)]
+    assert _estimates(make_cohort(alive))["sensitivity"]["os_from_hsct_delayed_entry"][
+        "cannot_differ"] is True
 
 
 def test_competing_death_lowers_aalen_johansen_below_one_minus_km():
@@ -183,6 +221,7 @@ def test_competing_death_lowers_aalen_johansen_below_one_minus_km():
     est = _estimates(c)
     assert est["response"]["estimate"] == pytest.approx(5 / 8, abs=1e-6)
     assert est["response_competing_risk"]["estimate"] == pytest.approx(1 / 2, abs=1e-6)
+    assert est["response_competing_risk"]["equals_one_minus_km"] is False
 
 
 def test_shipped_cohort_reproduces_published_values():

@@ -38,7 +38,7 @@ def test_percent_rounds_half_up_and_handles_missing():
 
 def test_percent_with_interval_uses_an_en_dash():
     block = {"estimate": 0.666667, "ci_lower": 0.436, "ci_upper": 0.878454}
-    assert format_percent_ci(block) == "67% (95% CI: 44\u201388)"
+    assert format_percent_ci(block) == "67% (95% CI 44\u201388)"
     assert EN_DASH == "\u2013" and "-" not in format_percent_ci(block)
     assert format_percent_ci({"estimate": 1.0, "ci_lower": None, "ci_upper": None}) == (
         "100% (95% CI not estimable)")

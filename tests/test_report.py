@@ -195,14 +195,15 @@ def test_prose_adapts_to_the_data(tmp_path):
     assert "An infusion-related adverse event occurred in 2 children." in text
     assert "no infusion caused" not in text
     assert "nan" not in text.lower().split()
-    assert "Conclusions. Most children cleared CMV DNAemia" in text
+    assert ("Conclusions. Most children reached a viral load below the limit of "
+            "quantification") in text
     assert re.search(r"CI \d+–\d+\)\. With death before response", text)
 
     # Nobody responds.
     rows = [{"type": "recurrent" if i % 2 else "refractory", "response": None, "fu": 200}
             for i in range(150)]
     text = _html_text(_render(make_project(tmp_path / "big", make_cohort(rows)), pdf=False)[0])
-    assert "Conclusions. No child cleared CMV DNAemia" in text
+    assert "Conclusions. No child reached a viral load below the limit" in text
     assert "Most children" not in text
 
     # One death, not from CMV, and a landmark that cannot be estimated.
@@ -217,7 +218,9 @@ def test_prose_adapts_to_the_data(tmp_path):
     assert "During follow-up 1 child died, of a cause unrelated to CMV." in text
     assert "Recorded cause of death: Relapse." in text  # one death: no count printed
     assert "not estimable (landmark beyond the last follow-up (day 360))" in text
-    assert "No infusion-related adverse event occurred." in text
+    # none of 2: the exact one-sided 97.5% bound is 1 - 0.025^(1/2) = 0.842 (84%)
+    assert "No infusion-related adverse event occurred (0 of 2; exact one-sided 97.5% upper " \
+        "limit 84%)." in text
     assert "Of 2 children," in text
 
 
@@ -468,6 +471,46 @@ def test_strict_metadata_stops_the_render_naming_the_fields_and_writes_nothing(t
     replication = make_project(tmp_path / "r", abstract_like_cohort())
     assert not [n for n in _render({**replication, "strict_metadata": True}, pdf=False)[2]
                 if "placeholder" in n]
+
+
+def test_shipped_conclusions_are_about_the_reproduction_not_children(tmp_path):
+    kwargs = make_project(tmp_path / "a", abstract_like_cohort())  # the replication profile
+    text = _html_text(_render(kwargs, pdf=False)[0])
+    conclusions = text.split("Conclusions.", 1)[1].split("Keywords", 1)[0]
+    assert "support no conclusion about the effect or safety of CMVIG in children" in conclusions
+    assert "Most children" not in text and "cleared CMV" not in text
+    assert "assumed split of responders" in text
+    # every table and figure caption says the data are synthetic
+    for label in ("Table 1.", "Figure 1.", "Figure 2.", "Figure 3.", "Supplementary Table S1."):
+        caption = text.split(label, 1)[1][:1500]
+        assert "Synthetic data: invented records" in caption, label
+    own = make_project(tmp_path / "b", abstract_like_cohort(), study="own")
+    other = _html_text(_render(own, "other", pdf=False)[0])
+    assert "Synthetic data" not in other
+    assert "Most children reached a viral load below the limit of quantification" in other
+
+
+def test_statistics_say_what_cannot_differ_and_what_coincides(tmp_path):
+    # The last child to start CMVIG does so on day 110 after HSCT, before the first death (day
+    # 60 + 70 = 130), and no child dies before responding by day 50: delayed entry cannot
+    # differ, and Aalen-Johansen equals 1 - KM.
+    kwargs = make_project(tmp_path / "a", abstract_like_cohort())
+    est = kwargs["_estimates"]
+    assert est["sensitivity"]["os_from_hsct_delayed_entry"]["cannot_differ"]
+    html, _, _ = _render(kwargs, pdf=False)
+    text = _html_text(html)
+    assert "Delayed entry cannot change survival from HSCT in these data" in text
+    assert "With delayed entry at the first CMVIG dose, survival from HSCT was" not in text
+    assert "no child died before responding by day 50, so the point estimate is" in text
+    assert re.search(r"exploratory log-rank p = [\d.]+, \d+ recurrent against \d+ refractory",
+                     text)
+    assert "conditional on surviving to the first CMVIG dose" in text
+    # Table S1 reads the primary curve at each other landmark once, never at the primary day
+    table = html.read_text().split('class="sensitivity"', 1)[1].split("</table>", 1)[0]
+    days = re.findall(r"other landmark</td><td class=\"num\">(?:<span[^>]*>)?(\d+)", table)
+    assert str(est["response"]["day"]) not in days
+    assert len(days) == len({b["day"] for b in est["sensitivity"]["response_by_day"]} -
+                            {est["response"]["day"]})
 
 
 def test_number_appendix_lists_the_register_by_section(tmp_path):

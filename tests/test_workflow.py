@@ -108,7 +108,7 @@ def test_pdf_abstract_matches_the_published_abstract(built):
     first_page = " ".join(PdfReader(built / "report/manuscript.pdf").pages[0]
                           .extract_text().split())
     for block in ("response", "os_from_cmvig", "os_from_hsct"):
-        expected = (f"{published[block + '.estimate']}% (95% CI: "
+        expected = (f"{published[block + '.estimate']}% (95% CI "
                     f"{published[block + '.ci_lower']}\u2013{published[block + '.ci_upper']})")
         assert expected in first_page, expected
     assert f"Of {published['n_patients']} children" in first_page

@@ -26,6 +26,8 @@ from .table1 import build_table1
 GROUPS = ("recurrent", "refractory")
 CURVE_COLUMNS = ["curve", *survival.CURVE_COLUMNS]
 CRUDE_METHOD = "Clopper-Pearson exact"
+REACTION_METHOD = ("Clopper-Pearson exact 95% CI; with no event, the upper limit is the exact "
+                   "one-sided 97.5% bound 1 - 0.025^(1/n)")
 COMPETING_METHOD = "Aalen-Johansen; death without response competing"
 PRIMARY_RESPONSE_METHOD = "1 - Kaplan-Meier, deaths censored; log-log 95% CI"
 SURVIVAL_METHOD = "Kaplan-Meier; log-log 95% CI"
@@ -76,6 +78,46 @@ def crude_response(cohort: pd.DataFrame, day: int) -> dict[str, Any]:
     return out
 
 
+def infusion_reaction_rate(cohort: pd.DataFrame) -> dict[str, Any]:
+    """Children with an infusion-related adverse event over all children, exact 95% interval.
+
+    With no event the Clopper–Pearson upper limit is 1 − 0.025^(1/n), the exact one-sided
+    97.5% bound (22% for 0 of 15): "no adverse event" in a small series still allows a rate
+    that high.
+    """
+    n = len(cohort)
+    k = int((cohort["infusion_reaction"] == "yes").sum())
+    out: dict[str, Any] = {"reactions": k, "n": n, "proportion": None, "ci_lower": None,
+                           "ci_upper": None, "method": REACTION_METHOD, "reason": None}
+    if n == 0:
+        out["reason"] = survival.NO_PATIENTS
+        return out
+    if k == 0:
+        out.update(proportion=0.0, ci_lower=0.0,
+                   ci_upper=survival.exact_zero_event_bound(n))
+        return out
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    out.update(proportion=survival.rounded(k / n), ci_lower=survival.rounded(ci.low),
+               ci_upper=survival.rounded(ci.high))
+    return out
+
+
+def delayed_entry_cannot_differ(cohort: pd.DataFrame) -> bool:
+    """Whether survival from HSCT with delayed entry at CMVIG start must equal the primary one.
+
+    Delayed entry only removes from the risk set of a death the children who had not yet
+    started CMVIG; when every child started CMVIG before the first death (or nobody died),
+    every risk set is the same and so is every estimate, whatever the data.
+    """
+    died = cohort["died"].astype(bool)
+    if not died.any():
+        return True
+    first_death = float(cohort.loc[died, "os_from_hsct_days"].min())
+    return bool(float(cohort["days_hsct_to_cmvig"].max()) < first_death)
+
+
 def competing_risk_codes(cohort: pd.DataFrame) -> pd.Series:
     """1 = response, 2 = death without prior response, 0 = censored alive without response."""
     died_first = ~cohort["responded"] & cohort["died"]
@@ -84,9 +126,13 @@ def competing_risk_codes(cohort: pd.DataFrame) -> pd.Series:
 
 def response_competing_risk(cohort: pd.DataFrame, day: int) -> dict[str, Any]:
     """Aalen-Johansen cumulative incidence of response at ``day``, death competing."""
-    out = survival.aalen_johansen(cohort["days_to_response_or_censoring"],
-                                  competing_risk_codes(cohort), day)
+    codes = competing_risk_codes(cohort)
+    times = cohort["days_to_response_or_censoring"]
+    out = survival.aalen_johansen(times, codes, day)
     out["method"] = COMPETING_METHOD
+    # Without a death before response by the landmark the Aalen–Johansen estimate is one minus
+    # the Kaplan–Meier one: only the way the interval is built differs.
+    out["equals_one_minus_km"] = bool(not ((codes == 2) & (times <= day)).any())
     return out
 
 
@@ -116,9 +162,9 @@ def sensitivity(cohort: pd.DataFrame, *, response_day: int, os_hsct_day: int,
         "response_censor_last_pcr": _sensitivity_block(survival.km_landmark(
             censor_last_pcr, responded, response_day, one_minus=True),
             "response_censor_last_pcr"),
-        "os_from_hsct_delayed_entry": _sensitivity_block(survival.km_landmark(
+        "os_from_hsct_delayed_entry": {**_sensitivity_block(survival.km_landmark(
             c["os_from_hsct_days"], c["died"], os_hsct_day, entry=c["days_hsct_to_cmvig"]),
-            "os_from_hsct_delayed_entry"),
+            "os_from_hsct_delayed_entry"), "cannot_differ": delayed_entry_cannot_differ(c)},
         "response_confirmed": _sensitivity_block(survival.km_landmark(
             confirmed_time, confirmed, response_day, one_minus=True),
             "response_confirmed"),
@@ -200,6 +246,7 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         "n_patients": len(c),
         "n_responders": int(c["responded"].sum()),
         "infusion_reactions": int((c["infusion_reaction"] == "yes").sum()),
+        "infusion_reaction_rate": infusion_reaction_rate(c),
         "infection_type": {g: len(sub) for g, sub in groups.items()},
         "response": {**survival.km_landmark(c["days_to_response_or_censoring"],
                                             c["responded"], response_day,

@@ -2,16 +2,18 @@
 
 ``templates/checklist.yaml`` lists the items of a reporting guideline (STROBE for cohort
 studies is shipped, in the project's own words; a journal's own list can replace it). Each item
-names the id of the heading under which the manuscript reports it. The page is read from the
+names the id of the heading under which the manuscript reports it and the mark
+(``data-checklist``) of the sentence or data that answers it. The page is read from the
 rendered PDF (WeasyPrint records on which page each id lands), never typed: an item is
-``reported`` when its heading is in the document, with that page, and ``not reported`` with the
-reason otherwise.
+``reported`` when its heading is in the document and its mark holds text, and ``not reported``
+(or ``not applicable``) with the reason otherwise: a heading alone never counts.
 """
 
 from __future__ import annotations
 
 import html as html_lib
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +21,79 @@ from .errors import PipelineError
 from .io import atomic_write_bytes
 from .register import plain
 
-COLUMNS = ["item", "description", "section", "page", "status", "note"]
+COLUMNS = ["item", "description", "requirement", "section", "page", "status", "note"]
+STATUSES = ("reported", "not reported", "not applicable")
 # Sections counted as the main text (journals count from the introduction to the conclusion).
 MAIN_TEXT = ("introduction", "methods", "results", "discussion", "conclusion")
 
 
+class _Outline(HTMLParser):
+    """Headings by id, named as a reader finds them ("Definitions (Methods)", "Figure 1"), and
+    the text of every ``data-checklist`` mark."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.names: dict[str, str] = {}
+        self.marks: dict[str, str] = {}
+        self._h2 = ""
+        self._open: list[tuple[str, str | None, str | None, list[str]]] = []
+        self._label: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "span" and "label" in (a.get("class") or "").split() and self._open:
+            self._label = []
+        if a.get("id") and tag in HEADINGS or a.get("data-checklist"):
+            self._open.append((tag, a.get("id") if tag in HEADINGS else None,
+                               a.get("data-checklist"), []))
+        elif self._open and tag not in VOID:
+            self._open.append((tag, None, None, []))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "span" and self._label is not None:
+            label = " ".join("".join(self._label).split()).rstrip(".")
+            for _, ident, _, _ in reversed(self._open):
+                if ident:
+                    self.names[ident] = label
+                    break
+            self._label = None
+        if not self._open or self._open[-1][0] != tag:
+            return
+        _, ident, mark, text = self._open.pop()
+        words_ = " ".join("".join(text).split())
+        if self._open:
+            self._open[-1][3].extend(text)
+        if mark:
+            self.marks[mark] = (self.marks.get(mark, "") + " " + words_).strip()
+        if ident and tag in ("h1", "h2", "h3", "h4"):
+            if tag == "h2":
+                self._h2 = words_
+            self.names[ident] = f"{words_} ({self._h2})" if tag in ("h3", "h4") and self._h2 \
+                else words_
+        elif ident and ident not in self.names:  # a caption without a label: its first words
+            self.names[ident] = " ".join(words_.split()[:4])
+
+    def handle_data(self, data: str) -> None:
+        if self._label is not None:
+            self._label.append(data)
+        if self._open:
+            self._open[-1][3].append(data)
+
+
+HEADINGS = ("h1", "h2", "h3", "h4", "figcaption", "caption")
+VOID = ("br", "img", "meta", "link", "hr", "input", "col", "wbr")
+
+
+def outline(html: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(heading id -> section name, checklist mark -> its text) from the rendered HTML."""
+    parser = _Outline()
+    parser.feed(html)
+    return parser.names, parser.marks
+
+
 def headings(html: str) -> dict[str, str]:
-    """Element id -> the text of that heading (or figure label), from the rendered HTML."""
-    out = {}
-    for m in re.finditer(r'<(h[1-4]|figcaption|caption)\b[^>]*\bid="([^"]+)"[^>]*>(.*?)</\1>',
-                         html, flags=re.S):
-        out[m.group(2)] = words(m.group(3))
-    return out
+    """Element id -> the name of that section ("Definitions (Methods)", "Figure 1")."""
+    return outline(html)[0]
 
 
 def words(fragment: str) -> str:
@@ -38,23 +101,43 @@ def words(fragment: str) -> str:
     return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
+def _item_row(i: int, item: Any) -> dict[str, str]:
+    if not isinstance(item, dict) or "item" not in item or "description" not in item:
+        raise PipelineError(f"checklist.yaml, item {i}: needs 'item' and 'description'")
+    where = f"checklist.yaml, item {item['item']}"
+    if item.get("section"):
+        if not item.get("satisfied_by"):
+            raise PipelineError(f"{where}: a reported item needs 'satisfied_by' (what answers it)")
+    elif item.get("status") not in STATUSES[1:] or not item.get("note"):
+        raise PipelineError(f"{where}: without a section, give 'status' (not reported or not "
+                            "applicable) and a 'note' saying why")
+    return {"item": str(item["item"]), "description": " ".join(str(item["description"]).split()),
+            "requirement": " ".join(str(item.get("satisfied_by") or "").split()),
+            "section": "", "page": "", "status": str(item.get("status") or "not reported"),
+            "note": " ".join(str(item.get("note") or "").split())}
+
+
 def build(items: dict[str, Any], anchors: dict[str, int], html: str) -> list[dict[str, Any]]:
-    """Checklist rows (``COLUMNS``) for the items of ``templates/checklist.yaml``."""
-    titles = headings(html)
+    """Checklist rows (``COLUMNS``) for the items of ``templates/checklist.yaml``.
+
+    An item is ``reported`` only when its section is in the manuscript and, if it names one,
+    its mark holds text; otherwise it is ``not reported`` with what is missing, or carries the
+    status and reason the list gives it."""
+    names, marks = outline(html)
     rows = []
     for i, item in enumerate(items.get("items") or [], start=1):
-        if not isinstance(item, dict) or "item" not in item or "description" not in item:
-            raise PipelineError(f"checklist.yaml, item {i}: needs 'item' and 'description'")
-        section = str(item.get("section") or "")
-        row = {"item": str(item["item"]), "description": " ".join(str(item["description"])
-                                                                   .split()),
-               "section": "", "page": "", "status": "not reported",
-               "note": " ".join(str(item.get("note") or "").split())}
-        if section and section in titles:
-            row.update(section=titles[section], status="reported",
+        row = _item_row(i, item)
+        section, mark = str(item.get("section") or ""), str(item.get("requires") or "")
+        if not section:
+            rows.append(row)
+            continue
+        if section not in names:
+            row["note"] = row["note"] or f"no heading with id '{section}' in this manuscript"
+        elif mark and not marks.get(mark):
+            row["note"] = f"absent from this manuscript: {row['requirement']}"
+        else:
+            row.update(section=names[section], status="reported",
                        page=str(anchors.get(section, "")))
-        elif section:
-            row["note"] = (row["note"] or f"no heading with id '{section}' in this manuscript")
         rows.append(row)
     return rows
 

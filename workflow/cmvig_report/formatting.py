@@ -60,7 +60,7 @@ def format_ci(lower: float | None, upper: float | None, decimals: int = 0) -> st
 
 
 def format_percent_ci(block: dict[str, Any] | None, decimals: int = 0) -> str:
-    """A landmark block as "67% (95% CI: 44–88)"."""
+    """A landmark block as "67% (95% CI 44–88)"."""
     if not block or _missing(block.get("estimate")):
         return NOT_ESTIMABLE
     est = format_percent(block["estimate"], decimals)
@@ -73,7 +73,7 @@ def format_percent_ci(block: dict[str, Any] | None, decimals: int = 0) -> str:
             return f"{est} (exact one-sided 97.5% upper limit {limit})"
         limit = format_percent(block["ci_lower"], decimals)
         return f"{est} (exact one-sided 97.5% lower limit {limit})"
-    return f"{est} (95% CI: {format_ci(block['ci_lower'], block['ci_upper'], decimals)})"
+    return f"{est} (95% CI {format_ci(block['ci_lower'], block['ci_upper'], decimals)})"
 
 
 def format_p(p: float | None) -> str:
