@@ -190,7 +190,7 @@ def test_prose_adapts_to_the_data(tmp_path):
         {"type": "recurrent", "response": 10, "fu": 400, "reaction": "yes"},
         {"type": "recurrent", "response": 20, "fu": 500, "reaction": "yes"},
         {"type": "refractory", "response": 30, "fu": 450}])
-    text = _html_text(_render(make_project(tmp_path / "a", cohort), pdf=False)[0])
+    text = _html_text(_render(make_project(tmp_path / "a", cohort, study="own"), pdf=False)[0])
     assert "No child died during follow-up." in text
     assert "An infusion-related adverse event occurred in 2 children." in text
     assert "no infusion caused" not in text
@@ -202,7 +202,8 @@ def test_prose_adapts_to_the_data(tmp_path):
     # Nobody responds.
     rows = [{"type": "recurrent" if i % 2 else "refractory", "response": None, "fu": 200}
             for i in range(150)]
-    text = _html_text(_render(make_project(tmp_path / "big", make_cohort(rows)), pdf=False)[0])
+    project = make_project(tmp_path / "big", make_cohort(rows), study="own")
+    text = _html_text(_render(project, pdf=False)[0])
     assert "Conclusions. No child reached a viral load below the limit" in text
     assert "Most children" not in text
 
@@ -213,7 +214,8 @@ def test_prose_adapts_to_the_data(tmp_path):
     patch = {"os_from_hsct": {"day": 365, "estimate": None, "ci_lower": None,
                               "ci_upper": None, "reason": "landmark beyond the last follow-up "
                               "(day 360)", "n": 2, "at_risk": 0, "events": 1, "censored": 1}}
-    text = _html_text(_render(make_project(tmp_path / "b", cohort, estimates_patch=patch),
+    text = _html_text(_render(make_project(tmp_path / "b", cohort, estimates_patch=patch,
+                                           study="own"),
                               pdf=False)[0])
     assert "During follow-up 1 child died, of a cause unrelated to CMV." in text
     assert "Recorded cause of death: Relapse." in text  # one death: no count printed
