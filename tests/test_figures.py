@@ -165,11 +165,11 @@ def test_svg_keeps_labels_as_text():
     est = compute_estimates(cohort, **DAYS)
     svg = render_bytes(figure2(cohort, est)[0])[0].decode()
     assert "Recurrent" in svg and "Refractory" in svg
-    assert f"Log-rank {format_p(est['logrank_p'])}" in svg
+    assert f"Exploratory log-rank {format_p(est['logrank_p'])}" in svg
     assert "Days since the first CMVIG dose" in svg
     assert "Day 50" in svg and "Day 100" in svg
     svg = render_bytes(figure2(huge_cohort(10), minimal_estimates(0.0004))[0])[0].decode()
-    assert "Log-rank p &lt; 0.001" in svg
+    assert "Exploratory log-rank p &lt; 0.001" in svg
 
 
 def test_two_renders_are_byte_identical():

@@ -465,7 +465,9 @@ def _guide(ax: Axes, day: int, xmax: float) -> None:
 
 
 def _logrank_label(p: float | None) -> str:
-    return f"Log-rank {format_p(p)}" if p is not None else "Log-rank test: not estimable"
+    # exploratory: two small groups, no prespecified hypothesis (the Methods say so too)
+    return (f"Exploratory log-rank {format_p(p)}" if p is not None
+            else "Log-rank test: not estimable")
 
 
 def _finish_axes(ax: Axes, ticks: np.ndarray, ylabel: str) -> None:
