@@ -102,6 +102,8 @@ def log(rule: str) -> str:
 # words in their own file, the user's study in templates/metadata.yaml.
 METADATA = {"own": f"{TEMPLATES}/metadata.yaml",
             "replication": f"{TEMPLATES}/replication/metadata.yaml"}
+# What each journal asks of a submission (config `journal`): templates/journals/<name>.yaml.
+JOURNALS = f"{TEMPLATES}/journals"
 
 # The templates each output reads, so that an edit re-runs only the outputs that use it (the
 # metadata is an input of its own, chosen by the study).
