@@ -35,6 +35,8 @@ from .register import TrackedStr, track
 # Where a citation's and an entry's numbers come from, in the register (numbers.csv).
 SOURCE = "references"
 _NUMBER_LIST = re.compile(r"\d+(?:\s*,\s*\d+)+")
+# BibTeX's "and others" (authors not listed) reaches citeproc-py as an author named "others".
+_OTHERS = re.compile(r"(?:,| and| &)? others(?=[.,;:]| \()")
 
 
 def style_path(style: str, root: str | Path = ".") -> Path:
@@ -162,7 +164,8 @@ class Citations:
         self._bib.sort()  # the style's order: by first citation, or by author and year
         rendered = self._bib.bibliography()
         keys = {k.lower(): k for k in self.cited}
-        return [track(" ".join(_flatten(entry).split()), f"{SOURCE}#{keys.get(item.key, item.key)}")
+        return [track(_OTHERS.sub(", et al", " ".join(_flatten(entry).split())),
+                      f"{SOURCE}#{keys.get(item.key, item.key)}")
                 for item, entry in zip(self._bib.items, rendered, strict=True)]
 
 

@@ -7,6 +7,7 @@ the Snakefile reads it on every run.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from .io import sha256_file
 from .paths import (
     CHANGES_SUMMARY,
     ESTIMATES,
+    FIGURE_NAMES,
     FORMATS,
     JOURNALS,
     METADATA,
@@ -21,6 +23,7 @@ from .paths import (
     TABLE1,
     figure_files,
 )
+from .paths import submission_files as submission_files_for
 
 # Booleans arrive as text from `snakemake --config key=value`.
 TRUE_WORDS = (True, "true", "yes")
@@ -111,7 +114,7 @@ def bibliography_file(config: dict[str, Any], root: str | Path = ".") -> str:
     except (OSError, yaml.YAMLError):  # reported by the renderer, naming the file
         return ""
     name = meta.get("bibliography") if isinstance(meta, dict) else None
-    return str(metadata.parent / str(name)) if name else ""
+    return os.path.normpath(metadata.parent / str(name)) if name else ""
 
 
 def citation_files(config: dict[str, Any], root: str | Path = ".") -> dict[str, Any]:
@@ -123,6 +126,27 @@ def citation_files(config: dict[str, Any], root: str | Path = ".") -> dict[str, 
         **({"bibliography": bib} if (bib := bibliography_file(config, root)) else {}),
         **({"style_file": style} if style.endswith(".csl") else {}),
     )
+
+
+def submission_files(config: dict[str, Any], root: str | Path = ".") -> list[str]:
+    """The files of the submission package (names in report/submission/) that the journal
+    profile asks for; a profile that cannot be read gives the list without figure files (the
+    package step then says what is wrong with it)."""
+    import yaml  # only here: the Snakefile reads this module on every run
+
+    try:
+        profile = yaml.safe_load((Path(root) / journal_profile(config)).read_text("utf-8"))
+        figures = profile["figures"]
+        fmt = str(figures["format"]) if figures.get("separate_files", True) else None
+        return submission_files_for(fmt)
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return submission_files_for(None)
+
+
+def submission_figures(config: dict[str, Any], root: str | Path = ".") -> list[str]:
+    """The figure files of the submission package (names in report/submission/)."""
+    names = submission_files(config, root)
+    return [n for n in names if n.startswith(FIGURE_NAMES)]
 
 
 def render_inputs(config: dict[str, Any]) -> dict[str, Any]:
