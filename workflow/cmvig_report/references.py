@@ -169,6 +169,16 @@ class Citations:
                 for item, entry in zip(self._bib.items, rendered, strict=True)]
 
 
+_SPACE_BEFORE_SUP = {"html": re.compile(r'\s+(?=<sup class="citation">)'),
+                     "qmd": re.compile(r"[ \t]+(?=\^[^\s^]+\^)")}
+
+
+def close_up(text: str, refs: Citations, output: str) -> str:
+    """``text`` with superscript citations set against the word before them ("check¹"), as
+    the templates write a space before every ``cite()``."""
+    return _SPACE_BEFORE_SUP[output].sub("", text) if refs.superscript else text
+
+
 def citations(metadata: str | Path, meta: dict[str, Any], style: str, output: str,
               root: str | Path = ".") -> Citations:
     """The :class:`Citations` of a rendering: the metadata's bibliography in ``style``."""

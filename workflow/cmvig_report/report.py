@@ -47,7 +47,7 @@ from .metadata import (
 )
 from .paths import HTML_TEMPLATE, QMD_FIGURES, QMD_TEMPLATE
 from .provenance import shareable_settings
-from .references import Citations, citations, style_path
+from .references import Citations, citations, close_up, style_path
 from .register import (
     NUMBERS_COLUMNS,
     Register,
@@ -352,7 +352,7 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                             journal=journal, citation_style=citation_style,
                             bibliography=bibliography, review_copy=review_copy,
                             number_appendix=number_appendix)
-    text = render_template(env, HTML_TEMPLATE, context)
+    text = close_up(render_template(env, HTML_TEMPLATE, context), context["refs"], "html")
     rows = numbers_table(text, register)
     changed: list[dict[str, str]] = []
     if compare_with:  # what moved since the previous freeze, register against register
@@ -363,7 +363,7 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
     if number_appendix:  # prints the register of the first pass
         context["numbers"] = track([dict(r) for r in rows], "numbers.csv")
     if compare_with or number_appendix:
-        text = render_template(env, HTML_TEMPLATE, context)
+        text = close_up(render_template(env, HTML_TEMPLATE, context), context["refs"], "html")
         rows = numbers_table(text, register)
     notes += limit_notes(checklist.word_counts(text),
                          word_limits(context["journal"], context["meta"]),
@@ -438,7 +438,7 @@ def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: 
                             bibliography=bibliography, review_copy=review_copy,
                             changes=_changes(read_changes(changes_csv), changes_summary, register)
                             if compare_with and changes_csv else None)
-    text = render_template(env, QMD_TEMPLATE, context)
+    text = close_up(render_template(env, QMD_TEMPLATE, context), context["refs"], "qmd")
     shown = [Path(qmd).name] + ([Path(qmd).with_suffix(".docx").name] if also_docx else [])
     found = printed_placeholders(context["meta"], metadata, [(shown, text)])
     check_placeholders(found, strict_metadata)  # before anything is written
