@@ -151,10 +151,25 @@ def test_a_yaml_reference_list_converts_to_bibtex_entries_that_parse(tmp_path):
              "of cytomegalovirus infection and disease in transplant patients for use in "
              "clinical trials. Clin Infect Dis. 2017;64(1):87–91. doi:10.1093/cid/ciw668"},
             {"id": "raanani2009", "text": "Raanani P. A book. 2009.",
-             "fields": {"type": "book", "title": "A book", "publisher": "P"}}]
+             "fields": {"type": "book", "publisher": "P"}}]
     text = yaml_to_bibtex(refs)
-    assert "@article{ljungman2017," in text and "doi = {10.1093/cid/ciw668}" in text
-    assert "year = {2017}" in text and "@book{raanani2009," in text
+    # the Vancouver text read into fields (the last page written in full)
+    assert text.split("\n\n")[0] == (
+        "@article{ljungman2017,\n"
+        "  author = {Ljungman, P. and Boeckh, M. and Hirsch, H. H. and others},\n"
+        "  title = {Definitions of cytomegalovirus infection and disease in transplant patients "
+        "for use in clinical trials},\n"
+        "  journal = {Clin Infect Dis},\n  year = {2017},\n  volume = {64},\n"
+        "  number = {1},\n  pages = {87--91},\n  doi = {10.1093/cid/ciw668},\n}")
+    # anything else keeps its text in a note, with the year, to complete by hand
+    assert "@book{raanani2009," in text and "year = {2009}" in text
+    assert "note = {TO COMPLETE from: Raanani P. A book. 2009.}" in text
     path = tmp_path / "new.bib"
     path.write_text(text, encoding="utf-8")
     assert set(load_source(path)) == {"ljungman2017", "raanani2009"}
+    refs_ = Citations(path, style_path("frontiers-medical-journals"), "html")
+    refs_.cite("ljungman2017")
+    assert refs_.entries() == [
+        "1. Ljungman P, Boeckh M, Hirsch HH, et al. Definitions of cytomegalovirus infection "
+        "and disease in transplant patients for use in clinical trials. Clin Infect Dis (2017) "
+        "64:87–91. doi: 10.1093/cid/ciw668"]
