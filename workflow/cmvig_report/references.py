@@ -170,7 +170,8 @@ class Citations:
 
 
 _SPACE_BEFORE_SUP = {"html": re.compile(r'\s+(?=<sup class="citation">)'),
-                     "qmd": re.compile(r"[ \t]+(?=\^[^\s^]+\^)")}
+                     "qmd": re.compile(r"(?<!\n)(?:[ \t]*\n)?[ \t]*(?<=[ \t\n])"
+                                       r"(?=\^[^\s^]+\^)")}
 
 
 def close_up(text: str, refs: Citations, output: str) -> str:
