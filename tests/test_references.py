@@ -173,3 +173,15 @@ def test_a_yaml_reference_list_converts_to_bibtex_entries_that_parse(tmp_path):
         "1. Ljungman P, Boeckh M, Hirsch HH, et al. Definitions of cytomegalovirus infection "
         "and disease in transplant patients for use in clinical trials. Clin Infect Dis (2017) "
         "64:87–91. doi: 10.1093/cid/ciw668"]
+
+
+def test_superscript_citations_are_set_against_the_word_before_them():
+    from cmvig_report.references import close_up
+
+    sup = Citations(BIB, style_path("bone-marrow-transplantation"), "qmd")
+    assert close_up("in check ^7^. A\nline\n^8^ and\n\n^9^ here", sup, "qmd") == (
+        "in check^7^. A\nline^8^ and\n\n^9^ here")  # never across a paragraph break
+    html = 'check\n  <sup class="citation">7</sup>.'
+    assert close_up(html, sup, "html") == 'check<sup class="citation">7</sup>.'
+    plain = Citations(BIB, style_path("frontiers-medical-journals"), "qmd")
+    assert close_up("in check (7).", plain, "qmd") == "in check (7)."
