@@ -20,6 +20,7 @@ include: "workflow/rules/cohort.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/submission.smk"
 
 
 rule all:
@@ -32,3 +33,9 @@ rule all:
         rules.manifest.output,
         [paths.CHANGES_PATIENTS] if COMPARE_WITH else [],
     default_target: True
+
+
+# The journal's submission package (config `journal`): `snakemake --cores 2 submission`.
+rule submission:
+    input:
+        rules.publish_submission.output,

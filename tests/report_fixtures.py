@@ -92,6 +92,7 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
         "published": str(data / "published.yaml"),
         "replication": study == "replication",
         "line_numbers": False,
+        "journal": str(project / paths.JOURNALS / "frontiers-in-pediatrics.yaml"),
         "_project": project,
         "_templates": project / "templates",
         "_metadata": project / paths.METADATA[study],

@@ -19,7 +19,6 @@ from typing import Any
 
 from .errors import PipelineError
 from .io import atomic_write_bytes
-from .register import plain
 
 COLUMNS = ["item", "description", "requirement", "section", "page", "status", "note"]
 STATUSES = ("reported", "not reported", "not applicable")
@@ -155,20 +154,6 @@ def word_counts(html: str) -> dict[str, int]:
     """Words in the abstract and in the main text (headings left out)."""
     return {"abstract": _section_words(html, "abstract"),
             "main_text": sum(_section_words(html, name) for name in MAIN_TEXT)}
-
-
-def word_count_notes(html: str, meta: dict[str, Any]) -> list[str]:
-    """One line with the counts, and a warning for each limit of metadata.yaml exceeded."""
-    counts = word_counts(html)
-    limits = plain(meta.get("word_limits") or {})
-    notes = ["words: " + ", ".join(
-        f"{part.replace('_', ' ')} {n:,}" + (f" (limit {limits[part]:,})" if part in limits
-                                             else "") for part, n in counts.items())]
-    for part, n in counts.items():
-        if part in limits and n > int(limits[part]):
-            notes.append(f"warning: the {part.replace('_', ' ')} has {n:,} words, over the "
-                         f"limit of {int(limits[part]):,} in metadata.yaml (word_limits)")
-    return notes
 
 
 def write_pdf(env: Any, rows: list[dict[str, Any]], context: dict[str, Any], path: str,

@@ -87,6 +87,31 @@ def shared_files(formats: list[str], compare: bool) -> list[str]:
     return names + ([CHANGES] if compare else [])
 
 
+# The submission package (`snakemake --cores 2 submission`): staged under
+# results/unchecked/submission/, published to report/submission/ after the leak check.
+SUBMISSION = "submission"
+SUBMISSION_DOCUMENTS = ("manuscript.pdf", "manuscript.docx")
+SUBMISSION_EXTRAS = ("table1.docx", "table_s1.docx", "checklist.pdf", "title_page.docx",
+                     "cover_letter.docx")
+SUBMISSION_MANIFEST = "MANIFEST.txt"
+# The file suffix of each figure format a journal profile may ask for.
+FIGURE_SUFFIX = {"tiff": "tif", "eps": "eps", "png": "png", "pdf": "pdf", "jpeg": "jpg"}
+
+
+def submission_figures(figure_format: str | None) -> list[str]:
+    """The package's figure files (none when ``figure_format`` is None: the figures stay in
+    the manuscript)."""
+    if figure_format is None:
+        return []
+    return [f"{name}.{FIGURE_SUFFIX[figure_format]}" for name in FIGURE_NAMES]
+
+
+def submission_files(figure_format: str | None) -> list[str]:
+    """Every file of the package, by its name in the folder, ``MANIFEST.txt`` last."""
+    return [*SUBMISSION_DOCUMENTS, *submission_figures(figure_format), *SUBMISSION_EXTRAS,
+            SUBMISSION_MANIFEST]
+
+
 def placeholders(rule: str) -> str:
     """``results/placeholders/<rule>.csv``: the metadata placeholders that renderer printed
     (internal), listed at the end of the build."""
@@ -102,6 +127,8 @@ def log(rule: str) -> str:
 # words in their own file, the user's study in templates/metadata.yaml.
 METADATA = {"own": f"{TEMPLATES}/metadata.yaml",
             "replication": f"{TEMPLATES}/replication/metadata.yaml"}
+# What each journal asks of a submission (config `journal`): templates/journals/<name>.yaml.
+JOURNALS = f"{TEMPLATES}/journals"
 
 # The templates each output reads, so that an edit re-runs only the outputs that use it (the
 # metadata is an input of its own, chosen by the study).
@@ -112,6 +139,7 @@ TEMPLATE_GLOBS = {
     "checklist": ("checklist.yaml", "checklist.html.j2"),
     "qmd": (QMD_TEMPLATE, "text.j2"),
     "docx": ("reference.docx",),
+    "submission": ("submission/*.md.j2",),
 }
 
 

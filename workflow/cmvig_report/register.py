@@ -262,6 +262,7 @@ def _method(file: str, kind: str) -> str:
         "provenance.json": "recorded by the pipeline",
         "metadata.yaml": "as written in templates/metadata.yaml",
         "published.yaml": "as published",
+        "references": "citation or reference formatted by the CSL style (references.py)",
     }
     if file in by_file:
         return by_file[file]

@@ -38,6 +38,7 @@ from . import checklist, freeze
 from .errors import PipelineError
 from .formatting import round_half_up
 from .io import atomic_write_bytes, atomic_write_text, rows_csv_bytes
+from .journal import limit_notes, load_profile, word_limits
 from .metadata import (
     check_placeholders,
     printed_placeholders,
@@ -46,6 +47,7 @@ from .metadata import (
 )
 from .paths import HTML_TEMPLATE, QMD_FIGURES, QMD_TEMPLATE
 from .provenance import shareable_settings
+from .references import Citations, citations, close_up, style_path
 from .register import (
     NUMBERS_COLUMNS,
     Register,
@@ -173,10 +175,15 @@ def _figures(figures: list[str], figure_facts: list[str], output: str
 def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
                   figures: list[str], figure_facts: list[str], provenance: str, metadata: str,
                   published: str, replication: bool, line_numbers: bool, output: str,
-                  number_appendix: bool = False,
+                  journal: str, citation_style: str = "", bibliography: str = "",
+                  review_copy: bool = False, number_appendix: bool = False,
                   changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the templates may use (listed in this module's docstring). ``metadata`` is
-    the study's metadata file; ``published`` is read only for the replication."""
+    the study's metadata file; ``published`` is read only for the replication. ``journal``
+    is the journal profile; ``citation_style`` (a CSL style name or file) overrides its style;
+    ``bibliography`` overrides the file the metadata names. ``review_copy``: the copy for the
+    journal's reviewers (line numbers and spacing of the profile, figures left out when the
+    journal wants them as separate files)."""
     tdir = Path(template_dir)
     # The replication table prints the published counts beside ours: under small-cell control
     # it would give every hidden count back, so it is left out.
@@ -194,8 +201,12 @@ def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     build_date = (datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d")
                   if epoch.isdigit() else None)
-    refs = {str(r.get("id")): track(i, f"metadata.yaml#references[{i - 1}]")
-            for i, r in enumerate(meta.get("references") or [], start=1) if isinstance(r, dict)}
+    profile = load_profile(journal)
+    style = citation_style or str(profile["citation_style"])
+    refs = (Citations(bibliography, style_path(style, tdir.parent), output)
+            if bibliography else citations(metadata, meta, style, output, tdir.parent))
+    review = profile["review_copy"] if review_copy else {}
+    embed = not review_copy or bool(profile["figures"].get("embedded_in_manuscript", True))
     return {
         "est": track(est, "estimates.json"),
         "meta": track(meta, "metadata.yaml"),
@@ -204,7 +215,10 @@ def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
         "settings": track(shareable_settings(prov.get("config", {})),
                           "provenance.json#config"),
         "figures": _figures(figures, figure_facts, output),
+        "embed_figures": embed,
         "refs": refs,
+        "journal": track(profile, "journal.yaml"),
+        "line_spacing": float(review.get("line_spacing", 1) or 1),
         "table1": table1_rows(table1),
         "replication": bool(replication),
         "replication_rows": rows,
@@ -213,7 +227,7 @@ def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
         "replication_count": track(len(rows), "published.yaml#values"),
         "published_source": track(pub.get("source", ""), "published.yaml#source"),
         "changes": changes,
-        "line_numbers": bool(line_numbers),
+        "line_numbers": bool(line_numbers or review.get("line_numbers")),
         "number_appendix": bool(number_appendix),
         "numbers": [],
         "build_date": build_date,
@@ -310,13 +324,20 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                pdf: str | None = None, numbers: str | None = None,
                checklist_csv: str | None = None, checklist_pdf: str | None = None,
                changes_csv: str | None = None, placeholders: str | None = None,
+               journal: str = "", citation_style: str = "", bibliography: str = "",
+               style_file: str = "", review_copy: bool = False,
                session: Session | None = None) -> list[str]:
     """Step ``manuscript``: the HTML and (unless ``pdf`` is None) the PDF, with the register of
     printed numbers, the reporting checklist and, with ``compare_with``, the changes since the
     previous data freeze. ``session`` keeps the environment and fonts warm (live preview).
 
     The metadata placeholders printed are noted (and written to ``placeholders``, for the end
-    of the build); with ``strict_metadata`` they are an error and nothing is written."""
+    of the build); with ``strict_metadata`` they are an error and nothing is written. The
+    journal profile's limits (words, displays) warn, or stop it under ``strict_metadata``.
+    ``journal``, ``citation_style``, ``bibliography``, ``review_copy``: see
+    :func:`build_context`; ``style_file`` is the style when it is a file (an input, so an edit
+    re-renders)."""
+    del style_file
     out_dir = Path(html).parent
     tdir = template_dir(template_files, HTML_TEMPLATE)
     est = read_json(estimates, "estimates")
@@ -328,8 +349,10 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
                             metadata=metadata, published=published, replication=replication,
                             line_numbers=line_numbers, output="html",
+                            journal=journal, citation_style=citation_style,
+                            bibliography=bibliography, review_copy=review_copy,
                             number_appendix=number_appendix)
-    text = render_template(env, HTML_TEMPLATE, context)
+    text = close_up(render_template(env, HTML_TEMPLATE, context), context["refs"], "html")
     rows = numbers_table(text, register)
     changed: list[dict[str, str]] = []
     if compare_with:  # what moved since the previous freeze, register against register
@@ -340,9 +363,11 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
     if number_appendix:  # prints the register of the first pass
         context["numbers"] = track([dict(r) for r in rows], "numbers.csv")
     if compare_with or number_appendix:
-        text = render_template(env, HTML_TEMPLATE, context)
+        text = close_up(render_template(env, HTML_TEMPLATE, context), context["refs"], "html")
         rows = numbers_table(text, register)
-    notes += checklist.word_count_notes(text, context["meta"])
+    notes += limit_notes(checklist.word_counts(text),
+                         word_limits(context["journal"], context["meta"]),
+                         len(context["figures"]) + 1, context["journal"], strict_metadata)
     shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
     found = printed_placeholders(context["meta"], metadata, [(shown, text)])
     check_placeholders(found, strict_metadata)  # before the PDF: nothing written
@@ -392,10 +417,14 @@ def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: 
             strict_metadata: bool = False, compare_with: str = "",
             changes_summary: str | None = None, changes_csv: str | None = None, qmd: str,
             figure_copies: list[str], placeholders: str | None = None,
-            also_docx: bool = False) -> list[str]:
+            also_docx: bool = False, journal: str = "", citation_style: str = "",
+            bibliography: str = "", style_file: str = "", review_copy: bool = False
+            ) -> list[str]:
     """Step ``quarto_source``: the same manuscript as Quarto source, with its PNG figures
     copied beside it (``figures/``), so that it can be sent and rendered on its own.
-    Placeholders as in :func:`run_render`; ``also_docx``: the DOCX is made from this source."""
+    Placeholders as in :func:`run_render`; ``also_docx``: the DOCX is made from this source.
+    ``journal`` and the citation settings as in :func:`run_render`."""
+    del style_file
     tdir = template_dir(template_files, QMD_TEMPLATE)
     est = read_json(estimates, "estimates")
     register = _register(est, html=False)
@@ -405,9 +434,11 @@ def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: 
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
                             metadata=metadata, published=published, replication=replication,
                             line_numbers=line_numbers, output="qmd",
+                            journal=journal, citation_style=citation_style,
+                            bibliography=bibliography, review_copy=review_copy,
                             changes=_changes(read_changes(changes_csv), changes_summary, register)
                             if compare_with and changes_csv else None)
-    text = render_template(env, QMD_TEMPLATE, context)
+    text = close_up(render_template(env, QMD_TEMPLATE, context), context["refs"], "qmd")
     shown = [Path(qmd).name] + ([Path(qmd).with_suffix(".docx").name] if also_docx else [])
     found = printed_placeholders(context["meta"], metadata, [(shown, text)])
     check_placeholders(found, strict_metadata)  # before anything is written

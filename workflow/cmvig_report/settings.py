@@ -7,6 +7,7 @@ the Snakefile reads it on every run.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,15 @@ from .io import sha256_file
 from .paths import (
     CHANGES_SUMMARY,
     ESTIMATES,
+    FIGURE_NAMES,
     FORMATS,
+    JOURNALS,
     METADATA,
     PROVENANCE,
     TABLE1,
     figure_files,
 )
+from .paths import submission_files as submission_files_for
 
 # Booleans arrive as text from `snakemake --config key=value`.
 TRUE_WORDS = (True, "true", "yes")
@@ -94,15 +98,68 @@ def study_period(config: dict[str, Any], root: str | Path = ".") -> tuple[str, s
     return "", "data"
 
 
+def journal_profile(config: dict[str, Any]) -> str:
+    """The journal profile of config ``journal``: ``templates/journals/<name>.yaml``."""
+    return f"{JOURNALS}/{config['journal']}.yaml"
+
+
+def bibliography_file(config: dict[str, Any], root: str | Path = ".") -> str:
+    """The bibliography the study's metadata names (``bibliography:``, relative to the
+    metadata file), or "" when it names none (the renderer then says so)."""
+    import yaml  # only here: the Snakefile reads this module on every run
+
+    metadata = Path(metadata_file(config))
+    try:
+        meta = yaml.safe_load((Path(root) / metadata).read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError):  # reported by the renderer, naming the file
+        return ""
+    name = meta.get("bibliography") if isinstance(meta, dict) else None
+    return os.path.normpath(metadata.parent / str(name)) if name else ""
+
+
+def citation_files(config: dict[str, Any], root: str | Path = ".") -> dict[str, Any]:
+    """The journal profile, the bibliography and, when config ``citation_style`` is a file,
+    the style: inputs of every renderer, so that an edit to one re-renders."""
+    style = str(config["citation_style"] or "")
+    return dict(
+        journal=journal_profile(config),
+        **({"bibliography": bib} if (bib := bibliography_file(config, root)) else {}),
+        **({"style_file": style} if style.endswith(".csl") else {}),
+    )
+
+
+def submission_files(config: dict[str, Any], root: str | Path = ".") -> list[str]:
+    """The files of the submission package (names in report/submission/) that the journal
+    profile asks for; a profile that cannot be read gives the list without figure files (the
+    package step then says what is wrong with it)."""
+    import yaml  # only here: the Snakefile reads this module on every run
+
+    try:
+        profile = yaml.safe_load((Path(root) / journal_profile(config)).read_text("utf-8"))
+        figures = profile["figures"]
+        fmt = str(figures["format"]) if figures.get("separate_files", True) else None
+        return submission_files_for(fmt)
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return submission_files_for(None)
+
+
+def submission_figures(config: dict[str, Any], root: str | Path = ".") -> list[str]:
+    """The figure files of the submission package (names in report/submission/)."""
+    names = submission_files(config, root)
+    return [n for n in names if n.startswith(FIGURE_NAMES)]
+
+
 def render_inputs(config: dict[str, Any]) -> dict[str, Any]:
     """The files both renderers (manuscript and Quarto source) read besides their templates
-    and figures: results, the study's metadata, and what the config switches on."""
+    and figures: results, the study's metadata, its bibliography and journal profile, and
+    what the config switches on."""
     return dict(
         estimates=ESTIMATES,
         table1=TABLE1,
         provenance=PROVENANCE,
         figure_facts=figure_files("json"),
         metadata=metadata_file(config),
+        **citation_files(config),
         **({"published": config["published"]} if replication(config) else {}),
         **({"changes_summary": CHANGES_SUMMARY} if config["compare_with"] else {}),
     )
@@ -116,6 +173,7 @@ def render_params(config: dict[str, Any]) -> dict[str, Any]:
         strict_numbers=flag(config, "strict_numbers"),
         strict_metadata=flag(config, "strict_metadata"),
         compare_with=str(config["compare_with"] or ""),
+        citation_style=str(config["citation_style"] or ""),
     )
 
 

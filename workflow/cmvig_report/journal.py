@@ -1,0 +1,90 @@
+"""A journal profile: what one journal asks of a submission (templates/journals/<name>.yaml).
+
+Config ``journal: <name>`` selects the profile; it gives the CSL style of the references, the
+abstract's headings and word limit, the main text's word limit, the number of displays,
+the review copy's line numbers and spacing, and the figure files' format and resolution
+(docs/journals.md). Config ``citation_style`` overrides the profile's style. A limit exceeded
+is one warning line (an error under ``strict_metadata``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import PipelineError
+from .templating import read_yaml
+
+JOURNALS_DIR = "templates/journals"
+ABSTRACT_PARTS = ("background", "methods", "results", "conclusion")
+FIGURE_FORMATS = ("tiff", "eps", "png", "pdf", "jpeg")
+REQUIRED = ("name", "checked_against", "citation_style", "abstract", "main_text_word_limit",
+            "displays", "review_copy", "figures")
+
+
+def profile_path(name: str, root: str | Path = ".") -> Path:
+    """``templates/journals/<name>.yaml``."""
+    return Path(root) / JOURNALS_DIR / f"{name}.yaml"
+
+
+def _need(ok: bool, path: Path, what: str) -> None:
+    if not ok:
+        raise PipelineError(f"journal profile {path}: {what}")
+
+
+def load_profile(path: str | Path) -> dict[str, Any]:
+    """The profile at ``path``, checked: one line naming the file and key if it is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        names = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        raise PipelineError(f"journal {path.stem!r}: no profile {path} (profiles: "
+                            f"{', '.join(names) or 'none'})")
+    profile = read_yaml(path, "journal profile") or {}
+    _need(isinstance(profile, dict), path, "not a mapping of keys")
+    missing = [k for k in REQUIRED if k not in profile]
+    _need(not missing, path, f"missing {', '.join(missing)}")
+    abstract = profile["abstract"]
+    _need(isinstance(abstract, dict) and isinstance(abstract.get("sections"), list)
+          and abstract["sections"], path, "abstract.sections must list the paragraphs")
+    used = [p for s in abstract["sections"] for p in (s.get("parts") or [])]
+    _need(sorted(used) == sorted(ABSTRACT_PARTS), path,
+          f"abstract.sections must hold each of {', '.join(ABSTRACT_PARTS)} once "
+          f"(holds {', '.join(used) or 'none'})")
+    for key in ("main_text_word_limit", "displays"):
+        _need(isinstance(profile[key], int) and profile[key] > 0, path,
+              f"{key} must be a positive whole number")
+    _need(isinstance(abstract.get("word_limit"), int), path, "abstract.word_limit missing")
+    figures = profile["figures"]
+    _need(figures.get("format") in FIGURE_FORMATS, path,
+          f"figures.format must be one of {', '.join(FIGURE_FORMATS)}")
+    _need(isinstance(figures.get("dpi"), int) and figures["dpi"] >= 72, path,
+          "figures.dpi must be a whole number of dots per inch (300, 600...)")
+    return profile
+
+
+def word_limits(profile: dict[str, Any], meta: dict[str, Any]) -> dict[str, int]:
+    """The word limits: the journal's, then the study's own (metadata ``word_limits``) over
+    them where it sets one."""
+    limits = {"abstract": int(profile["abstract"]["word_limit"]),
+              "main_text": int(profile["main_text_word_limit"])}
+    own = meta.get("word_limits") or {}
+    return {**limits, **{k: int(v) for k, v in own.items() if k in limits}}
+
+
+def limit_notes(counts: dict[str, int], limits: dict[str, int], displays: int,
+                profile: dict[str, Any], strict: bool) -> list[str]:
+    """The word counts in one line, then one warning per limit exceeded (words of the abstract
+    and the main text, number of displays); with ``strict`` the warnings stop the build."""
+    notes = ["words: " + ", ".join(
+        f"{part.replace('_', ' ')} {n:,}" + (f" (limit {limits[part]:,})" if part in limits
+                                             else "") for part, n in counts.items())]
+    over = [f"the {part.replace('_', ' ')} has {n:,} words, over the limit of "
+            f"{limits[part]:,} ({profile['name']})"
+            for part, n in counts.items() if part in limits and n > limits[part]]
+    if displays > int(profile["displays"]):
+        over.append(f"the manuscript has {displays} displays (figures and tables), over the "
+                    f"{profile['displays']} {profile['name']} allows")
+    if over and strict:
+        raise PipelineError("journal limits exceeded (strict_metadata: true): "
+                            + "; ".join(over))
+    return notes + [f"warning: {line}" for line in over]

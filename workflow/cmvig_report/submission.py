@@ -1,0 +1,218 @@
+"""The submission package: what a journal's submission system asks for, in one folder.
+
+``snakemake --cores 2 submission`` writes ``report/submission/`` (through the same leak check
+as every shareable file): the review copy of the manuscript as PDF and DOCX (line numbers and
+spacing of the journal profile; the figures left out when the journal takes them as separate
+files), each figure as its own file in the profile's format and resolution, Table 1 and
+Supplementary Table S1 as editable DOCX, the reporting checklist, the title page and a cover
+letter drafted from templates/submission/ with placeholders to fill in, and ``MANIFEST.txt``
+listing every file with its checksum.
+
+A figure file is drawn from the figure's SVG (the vector drawing the PDF shows): WeasyPrint
+lays it on a page of its own size, pdfium rasterises the page at the profile's resolution and
+Pillow writes the TIFF (LZW), JPEG, PNG or EPS with that resolution recorded; ``pdf`` keeps
+the vector page.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import PipelineError
+from .io import atomic_write_bytes, atomic_write_text, sha256_file
+from .journal import load_profile
+from .paths import submission_figures
+from .register import track
+from .templating import make_environment, read_yaml, render_template
+
+TITLE_PAGE_TEMPLATE = "submission/title_page.md.j2"
+COVER_LETTER_TEMPLATE = "submission/cover_letter.md.j2"
+# How each figure format is written by Pillow.
+_PILLOW = {"tiff": ("TIFF", {"compression": "tiff_lzw"}), "jpeg": ("JPEG", {"quality": 95}),
+           "png": ("PNG", {}), "eps": ("EPS", {})}
+# Where a table of the Quarto source ends: its caption line, ": **Table 1.** ..."
+TABLE1_CAPTION = ": **Table 1.**"
+TABLE_S1_CAPTION = ": **Supplementary Table S1.**"
+_PLACEHOLDER = re.compile(r"\[[A-Z][A-Z ]+:[^\]]*\]")
+
+
+def figure_format(profile: dict[str, Any]) -> str | None:
+    """The format of the package's figure files, or None when the journal wants the figures
+    in the manuscript only."""
+    figures = profile["figures"]
+    return str(figures["format"]) if figures.get("separate_files", True) else None
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+
+
+def _svg_size_pt(svg: str | Path) -> tuple[float, float]:
+    head = Path(svg).read_text(encoding="utf-8")[:4000]
+    root = re.search(r"<svg\b[^>]*>", head)
+    size = {}
+    for key in ("width", "height"):
+        m = re.search(rf'\b{key}="([\d.]+)(pt|px|in)?"', root.group() if root else "")
+        if not m:
+            raise PipelineError(f"{svg}: the drawing has no {key} (an SVG of the figures step?)")
+        scale = {"pt": 1.0, "px": 0.75, "in": 72.0, None: 0.75}[m.group(2)]
+        size[key] = float(m.group(1)) * scale
+    return size["width"], size["height"]
+
+
+def figure_file(svg: str | Path, out: str | Path, fmt: str, dpi: int) -> tuple[int, int]:
+    """``out``: the figure drawn from ``svg`` in ``fmt`` at ``dpi``; returns its pixel size
+    ((0, 0) for a vector PDF)."""
+    import pypdfium2
+    from weasyprint import HTML
+
+    width, height = _svg_size_pt(svg)
+    page = (f'<html><head><style>@page {{ size: {width}pt {height}pt; margin: 0 }} '
+            f'body {{ margin: 0 }} img {{ display: block; width: {width}pt; '
+            f'height: {height}pt }}</style></head><body><img src="{Path(svg).name}">'
+            '</body></html>')
+    pdf = HTML(string=page, base_url=str(Path(svg).resolve().parent)).write_pdf()
+    if fmt == "pdf":
+        atomic_write_bytes(out, pdf)
+        return 0, 0
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        image = document[0].render(scale=dpi / 72, fill_color=(255, 255, 255, 255)).to_pil()
+    finally:
+        document.close()
+    image = image.convert("RGB")
+    kind, options = _PILLOW[fmt]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+    image.save(tmp, format=kind, dpi=(dpi, dpi), **options)
+    tmp.replace(out)
+    return image.size
+
+
+# --------------------------------------------------------------------------------------------
+# Tables, title page, cover letter
+
+
+def table_markdown(qmd_text: str, caption_start: str) -> str:
+    """The pipe table of the Quarto source whose caption line starts with ``caption_start``,
+    with its caption: the same rows as the manuscript, as a document of its own."""
+    lines = qmd_text.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith(caption_start)), None)
+    if at is None:
+        raise PipelineError(f"the Quarto source has no table captioned {caption_start!r}")
+    end = at - 1
+    while end >= 0 and not lines[end].strip():
+        end -= 1
+    start = end
+    while start > 0 and lines[start - 1].startswith("|"):
+        start -= 1
+    if start > end or not lines[start].startswith("|"):
+        raise PipelineError(f"no pipe table above the caption {caption_start!r}")
+    return "\n".join(lines[start:end + 1] + ["", lines[at], ""])
+
+
+def _docx_from_markdown(markdown: str, out: str | Path, work: Path,
+                        reference: str | None) -> None:
+    from .quarto import pandoc_docx
+
+    source = work / f"{Path(out).stem}.md"
+    atomic_write_text(source, markdown)
+    pandoc_docx(source, out, reference)
+
+
+def _placeholder_notes(name: str, text: str) -> list[str]:
+    found = sorted(set(_PLACEHOLDER.findall(text)))
+    return [f"{name}: {len(found)} placeholder(s) to fill in before submitting: "
+            + "; ".join(found)] if found else []
+
+
+# --------------------------------------------------------------------------------------------
+# The manifest
+
+
+def manifest_text(files: list[str | Path], profile: dict[str, Any]) -> str:
+    """``MANIFEST.txt``: what the package holds, one line per file (sha256, bytes, name)."""
+    lines = [f"# Submission package for {profile['name']} ({profile.get('article_type', '')})",
+             f"# Figures: {profile['figures']['format'].upper()} at "
+             f"{profile['figures']['dpi']} dpi"
+             + ("" if profile["figures"].get("separate_files", True) else " (in the manuscript)"),
+             "# sha256  bytes  file"]
+    for path in files:
+        p = Path(path)
+        lines.append(f"{sha256_file(p)}  {p.stat().st_size}  {p.name}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Stage
+
+
+def run_submission(*, template_files: list[str], estimates: str, table1: str,
+                   figures: list[str], figures_png: list[str], figure_facts: list[str],
+                   provenance: str, metadata: str, journal: str, replication: bool,
+                   published: str = "", bibliography: str = "", style_file: str = "",
+                   citation_style: str = "", strict_numbers: bool = False,
+                   strict_metadata: bool = False, reference_doc: list[str] | None = None,
+                   manuscript_pdf: str, manuscript_docx: str, figure_files: list[str],
+                   table1_docx: str, table_s1_docx: str, checklist_pdf: str, title_page: str,
+                   cover_letter: str, manifest: str, changes_summary: str | None = None
+                   ) -> list[str]:
+    """Step ``submission_package``: every file of the package (``paths.submission_files``) in the
+    staging folder, MANIFEST.txt last. ``figures`` are the SVGs, ``figures_png`` the PNGs the
+    DOCX shows when the journal wants the figures in the manuscript."""
+    from .checklist import word_counts
+    from .report import run_qmd, run_render, template_dir
+
+    del style_file, changes_summary  # the journal gets no changes appendix
+    profile = load_profile(journal)
+    reference = (reference_doc or [None])[0]
+    shared = dict(template_files=template_files, estimates=estimates, table1=table1,
+                  figure_facts=figure_facts, provenance=provenance, metadata=metadata,
+                  replication=replication, published=published, strict_numbers=strict_numbers,
+                  strict_metadata=strict_metadata, journal=journal,
+                  citation_style=citation_style, bibliography=bibliography, review_copy=True)
+    staging = Path(manifest).parent
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".work-", dir=staging) as tmp:
+        work = Path(tmp)
+        html = work / "manuscript.html"
+        notes = run_render(**shared, figures=figures, html=str(html), pdf=manuscript_pdf,
+                           checklist_csv=str(work / "checklist.csv"),
+                           checklist_pdf=checklist_pdf)
+        qmd = work / "manuscript.qmd"
+        notes += [n for n in run_qmd(**shared, figures=figures_png, qmd=str(qmd),
+                                     figure_copies=[str(work / "figures" / Path(p).name)
+                                                    for p in figures_png])
+                  if not n.startswith(("warning: placeholder", "words:"))]
+        _docx_from_markdown(qmd.read_text(encoding="utf-8"), manuscript_docx, work, reference)
+        qmd_text = qmd.read_text(encoding="utf-8")
+        for out, caption in ((table1_docx, TABLE1_CAPTION), (table_s1_docx, TABLE_S1_CAPTION)):
+            _docx_from_markdown(table_markdown(qmd_text, caption), out, work, reference)
+        wanted = submission_figures(figure_format(profile))
+        if [Path(p).name for p in figure_files] != wanted:
+            raise PipelineError(f"figure files {figure_files} are not those the profile "
+                                f"asks for ({', '.join(wanted) or 'none'})")
+        fmt, dpi = profile["figures"]["format"], int(profile["figures"]["dpi"])
+        for svg, out in zip(figures, figure_files, strict=False):
+            figure_file(svg, out, fmt, dpi)
+        # the title page and the cover letter: Markdown templates, as the Quarto source
+        tdir = template_dir(template_files, "manuscript.qmd.j2")
+        env = make_environment(tdir, html=False)
+        meta = read_yaml(metadata, "manuscript metadata")
+        counts = word_counts(html.read_text(encoding="utf-8"))
+        context = {"meta": track(meta, "metadata.yaml"), "journal": track(profile, "journal"),
+                   "words": counts, "figure_count": len(figures), "table_count": 1,
+                   "figure_files": [Path(p).name for p in figure_files]}
+        for name, out in ((TITLE_PAGE_TEMPLATE, title_page),
+                          (COVER_LETTER_TEMPLATE, cover_letter)):
+            text = render_template(env, name, context)
+            _docx_from_markdown(text, out, work, reference)
+            notes += _placeholder_notes(Path(out).name, text)
+    files = [manuscript_pdf, manuscript_docx, *figure_files, table1_docx, table_s1_docx,
+             checklist_pdf, title_page, cover_letter]
+    atomic_write_text(manifest, manifest_text(files, profile))
+    return notes + [f"submission package for {profile['name']}: {len(files) + 1} files"
+                    f"{f', figures as {fmt.upper()} at {dpi} dpi' if figure_files else ''}"]

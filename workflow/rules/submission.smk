@@ -1,0 +1,65 @@
+# The submission package: `snakemake --cores 2 submission` writes report/submission/ for the
+# journal of config `journal` (templates/journals/<name>.yaml): the review copy of the
+# manuscript (PDF, DOCX), the figure files in the journal's format and resolution, the tables
+# as DOCX, the checklist, the title page, the cover letter and MANIFEST.txt. Staged first,
+# then published through the same leak check as report/.
+
+SUBMISSION_FILES = settings.submission_files(config)
+
+
+rule submission_package:
+    input:
+        **RESULTS_PRINTED,
+        template_files=paths.template_files("html")
+        + paths.template_files("checklist")
+        + paths.template_files("qmd")
+        + paths.template_files("submission"),
+        figures=paths.figure_files("svg"),
+        figures_png=paths.figure_files("png"),
+        reference_doc=paths.template_files("docx"),
+        code=codebase.stage_code("submission_package"),
+    output:
+        manuscript_pdf=paths.staged(f"{paths.SUBMISSION}/manuscript.pdf"),
+        manuscript_docx=paths.staged(f"{paths.SUBMISSION}/manuscript.docx"),
+        figure_files=[
+            paths.staged(f"{paths.SUBMISSION}/{name}")
+            for name in settings.submission_figures(config)
+        ],
+        table1_docx=paths.staged(f"{paths.SUBMISSION}/table1.docx"),
+        table_s1_docx=paths.staged(f"{paths.SUBMISSION}/table_s1.docx"),
+        checklist_pdf=paths.staged(f"{paths.SUBMISSION}/checklist.pdf"),
+        title_page=paths.staged(f"{paths.SUBMISSION}/title_page.docx"),
+        cover_letter=paths.staged(f"{paths.SUBMISSION}/cover_letter.docx"),
+        manifest=paths.staged(f"{paths.SUBMISSION}/{paths.SUBMISSION_MANIFEST}"),
+    params:
+        replication=REPLICATION,
+        strict_numbers=settings.flag(config, "strict_numbers"),
+        strict_metadata=settings.flag(config, "strict_metadata"),
+        citation_style=str(config["citation_style"] or ""),
+    log:
+        paths.log("submission_package"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/submission_package.py"
+
+
+rule publish_submission:
+    input:
+        staged=[paths.staged(f"{paths.SUBMISSION}/{name}") for name in SUBMISSION_FILES],
+        figures=paths.figure_files("svg"),
+        cohort=rules.clean_cohort.output.cohort,
+        clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
+        template_files=paths.all_template_files(),
+        code=codebase.stage_code("publish_submission"),
+    output:
+        published=[paths.published(f"{paths.SUBMISSION}/{name}") for name in SUBMISSION_FILES],
+    params:
+        input_paths=settings.input_paths(config),
+        cause_categories=config["cause_of_death_categories"],
+    log:
+        paths.log("publish_submission"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/publish_submission.py"

@@ -1,0 +1,12 @@
+"""Rule publish_submission: the leak check, then the copy to report/submission/."""
+
+import sys
+from pathlib import Path
+
+# This project's package first, even where another copy is installed.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from cmvig_report.publish import run_publish
+from cmvig_report.step import run
+
+run(snakemake, run_publish)
