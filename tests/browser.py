@@ -32,14 +32,22 @@ class Browser:
         import websocket  # websocket-client, from the test extra
 
         profile.mkdir(parents=True, exist_ok=True)
+        active = profile / "DevToolsActivePort"  # Chromium writes its port here
+        active.unlink(missing_ok=True)  # a previous browser's
         self.proc = subprocess.Popen([executable, *FLAGS, f"--user-data-dir={profile}",
                                       "about:blank"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        active = profile / "DevToolsActivePort"  # Chromium writes its port here
+        self.ws: Any = None
+        try:
+            self._connect(websocket, active, executable, timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, websocket: Any, active: Path, executable: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not (active.is_file() and len(active.read_text().split()) >= 2):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
                 raise RuntimeError(f"{executable} did not open its DevTools port")
             time.sleep(0.05)
         port = int(active.read_text().split()[0])
@@ -102,7 +110,7 @@ class Browser:
 
     def close(self) -> None:
         """Close the connection and end the browser (the one this object started)."""
-        if getattr(self, "ws", None) is not None:
+        if self.ws is not None:
             self.ws.close()
         if self.proc.poll() is None:
             self.proc.terminate()
