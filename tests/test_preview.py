@@ -168,9 +168,15 @@ def test_a_config_saved_with_an_error_shows_it_and_a_good_one_renders_again(proj
         assert answer.get(timeout=60) == (200, "2")
         status, page = _get(served.url)
         assert status == 500 and "&#x27;fifty&#x27; is not of type" in page
-        answer = served.poll(2)
-        _save(config, "response_day: 50\n", tmp_path)
+        answer = served.poll(2)  # a template saved meanwhile: the config is still broken
+        partial = kwargs["_templates"] / "partials" / "title.html.j2"
+        _save(partial, partial.read_text() + "\n", tmp_path)
         assert answer.get(timeout=60) == (200, "3")
+        status, page = _get(served.url)
+        assert status == 500 and "&#x27;fifty&#x27; is not of type" in page
+        answer = served.poll(3)
+        _save(config, "response_day: 50\n", tmp_path)
+        assert answer.get(timeout=60) == (200, "4")
         status, page = _get(served.url)
         assert status == 200 and "Config Reread Marker" in page
     finally:

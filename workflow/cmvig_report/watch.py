@@ -212,6 +212,7 @@ def watch(args: dict[str, Any], *, interval: float = 0.1, settle: float = 0.0,
     require_results(args)
     stop = stop or threading.Event()
     seen: Snapshot | None = None
+    reread = False  # the config changed and has not been read without an error since
     while not stop.is_set():
         current = snapshot(watched_files(args) + config_files)
         if current == seen:
@@ -221,14 +222,15 @@ def watch(args: dict[str, Any], *, interval: float = 0.1, settle: float = 0.0,
             stop.wait(settle)
             if snapshot(watched_files(args) + config_files) != current:
                 continue  # still being saved
-        reread = _changed(seen, current, config_files)
+        reread = reread or _changed(seen, current, config_files)
         seen = current
         if on_start is not None:
             on_start()
         started = time.perf_counter()
         try:
             if reread and reconfigure is not None:
-                args, leak_check = reconfigure()
+                args, leak_check = reconfigure()  # a config error: every render stops here
+                reread = False
                 seen = snapshot(watched_files(args) + config_files)
             notes: list[str] | None = run_render(**args, session=session)
             hits = _leaks(args["html"], leak_check, cached)
