@@ -183,6 +183,25 @@ def test_a_config_saved_with_an_error_shows_it_and_a_good_one_renders_again(proj
         served.close()
 
 
+def test_with_pdf_the_pdf_preview_is_served_until_a_render_fails(project, tmp_path):
+    kwargs, args = project
+    args["pdf"] = str(tmp_path / "preview.pdf")
+    served = Served(args)
+    try:
+        assert served.renders.get(timeout=60) is not None
+        with urllib.request.urlopen(served.url + "preview.pdf", timeout=60) as response:
+            assert response.headers["Content-Type"] == "application/pdf"
+            assert response.read() == Path(args["pdf"]).read_bytes()
+        partial = kwargs["_templates"] / "partials" / "title.html.j2"
+        answer = served.poll(1)
+        _save(partial, partial.read_text() + "{{ no_such_variable }}\n", tmp_path)
+        assert answer.get(timeout=60) == (200, "2")
+        status, text = _get(served.url + "preview.pdf")  # the PDF on disk is the last good one
+        assert status == 409 and "no_such_variable" in text
+    finally:
+        served.close()
+
+
 def test_the_server_answers_its_loopback_address_only(project):
     _, args = project
     served = Served(args)
@@ -248,12 +267,12 @@ def stop_command(proc: subprocess.Popen) -> int:
                     "needs it: apt-get install chromium)")
 def test_an_open_page_in_chromium_reloads_after_a_save_and_shows_a_failed_render(tmp_path):
     root = _command_project(tmp_path)
-    proc, url = start_command(root, "--pdf")
+    proc, url = start_command(root)
     browser = Browser(chromium(), tmp_path / "chromium")
     try:
         browser.open(url)
         assert "Replication Browser Marker" not in browser.text()
-        assert (root / "report" / "preview.pdf").is_file()  # --pdf: the PDF preview too
+        assert not (root / "report" / "preview.pdf").exists()  # the HTML only, by default
         metadata = root / "templates" / "replication" / "metadata.yaml"
         text = metadata.read_text()
         _save(metadata, text.replace("title: >-\n  ", "title: >-\n  Replication Browser "
