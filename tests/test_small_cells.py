@@ -26,12 +26,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from builds import clone_build
 from pypdf import PdfReader
 
+from cmvig_report.io import copy_project
 from cmvig_report.register import ALLOWED
 from cmvig_report.synth import generate_cohort, write_cohort
 
+ROOT = Path(__file__).resolve().parents[1]
 MIN_CELL = 5
 MARKS = (f"<{MIN_CELL}", "[c]")
 NUMBER = re.compile(r"(?<![\w.,])\d+(?:,\d{3})*(?![\w])")
@@ -53,9 +54,9 @@ def _snapshot(repo: Path, dest: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory, shipped_build) -> dict[str, dict[str, Path]]:
+def builds(tmp_path_factory) -> dict[str, dict[str, Path]]:
     tmp = tmp_path_factory.mktemp("small_cells")
-    repo = clone_build(shipped_build, tmp)  # the shipped build (conftest.py), rebuilt below
+    repo = copy_project(ROOT, tmp / "repo")
     _build(repo)
     shipped = _snapshot(repo, tmp / "shipped")
     patients, loads = generate_cohort(40, seed=11)
