@@ -8,6 +8,7 @@ Peak memory is the largest sum over the whole process tree (Snakemake and every 
 of each process's proportional set size (PSS), sampled every 50 ms: PSS splits a page shared
 by several processes among them, where plain RSS would count shared libraries once per process.
 Targets are those of the project's performance issue; results go to docs/performance.md.
+The browser preview's reload is timed in headless Chromium when it is installed.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ import argparse
 import contextlib
 import os
 import platform
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,6 +90,60 @@ def watch_edit(repo: Path, template: Path, repeats: int = 5) -> tuple[float, flo
     return sorted(times)[len(times) // 2], peak
 
 
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=120) as response:
+        return response.read().decode("utf-8")
+
+
+def preview_edit(repo: Path, template: Path, repeats: int = 5
+                 ) -> tuple[float, float | None, float]:
+    """Under ``preview``: median seconds from a template save to the new HTML served (the
+    page's long-poll answers, then the page holds the edit), median seconds from the save to
+    the open page reloaded in headless Chromium (its load event; None without Chromium), and
+    the server's peak MiB."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from browser import Browser, chromium
+
+    proc = psutil.Popen([sys.executable, "-m", "cmvig_report", "preview", "--port", "0",
+                         "--interval", "0.05"], cwd=repo, text=True,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = next((m.group(1) for line in proc.stderr  # type: ignore[union-attr]
+                if (m := re.search(r"serving (http://127\.0\.0\.1:\d+/)", line))), None)
+    if url is None:
+        sys.exit("benchmark: the preview did not start")
+    threading.Thread(target=proc.stderr.read, daemon=True).start()  # type: ignore[union-attr]
+    executable = chromium()
+    browser = None
+    served, loaded, peak = [], [], 0.0
+    try:
+        if executable:
+            browser = Browser(executable, repo.parent / "chromium-profile")
+        page = _get(url)  # waits for the first render
+        if browser:
+            browser.open(url)
+        for i in range(repeats):
+            epoch = re.search(r"var epoch = (\d+);", page).group(1)  # type: ignore[union-attr]
+            marker = f"/* preview edit {i} */"
+            start = time.perf_counter()
+            template.write_text(template.read_text() + f"\n{marker}\n")
+            _get(f"{url}livereload/{epoch}")
+            page = _get(url)
+            served.append(time.perf_counter() - start)
+            if marker not in page:
+                sys.exit("benchmark: the preview served a page without the edit")
+            if browser:
+                loaded.append(browser.wait_for("Page.loadEventFired", timeout=120) - start)
+            peak = max(peak, proc.memory_info().rss / 2**20)
+            time.sleep(0.3)
+    finally:
+        if browser:
+            browser.close()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    return (sorted(served)[len(served) // 2],
+            sorted(loaded)[len(loaded) // 2] if loaded else None, peak)
+
+
 def median_of(repeats: int, cmd: list[str], cwd: Path,
               before: Callable[[], None]) -> tuple[float, float]:
     """Median time and largest peak memory of ``repeats`` runs, each after ``before()``."""
@@ -136,6 +195,13 @@ def main() -> None:
         t, m = watch_edit(repo, css)
         rows.append(("template edit -> new preview PDF", t, m, "<= 0.7 s",
                      "live preview (watch)"))
+        t, reloaded, m = preview_edit(repo, css, args.repeats)
+        rows.append(("template edit -> new HTML served", t, m, "<= 0.25 x R HTML render",
+                     "browser preview (preview), server side"))
+        rows.append(("template edit -> page reloaded in Chromium",
+                     reloaded if reloaded is not None else float("nan"), m, "",
+                     "browser preview (preview)" if reloaded is not None
+                     else "no Chromium: not measured"))
         vl = repo / "data" / "raw" / "viral_loads.csv"
         blank_lines = iter(range(1, 1000))
 

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from cmvig_report.io import copy_project
-
 ROOT = Path(__file__).resolve().parents[1]
 STEP = re.compile(r"<!-- apply: (new|append|replace) (\S+) -->\n((?:```[^\n]*\n.*?\n```\n?)+)",
                   flags=re.S)
@@ -52,8 +50,8 @@ def test_the_page_has_the_steps_it_describes():
 
 
 @pytest.mark.e2e
-def test_following_the_walkthrough_adds_a_figure_and_an_estimate(tmp_path):
-    repo = copy_project(ROOT, tmp_path / "repo")
+def test_following_the_walkthrough_adds_a_figure_and_an_estimate(shipped_clone):
+    repo = shipped_clone  # a built project, as the reader's is (conftest.py)
     for action, path, blocks in steps():
         apply(repo, action, path, blocks)
     run = subprocess.run(["snakemake", "--cores", "2"], cwd=repo, capture_output=True,

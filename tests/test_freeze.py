@@ -23,7 +23,6 @@ from cmvig_report.freeze import (
     patient_changes,
     previous_register,
 )
-from cmvig_report.io import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"
@@ -64,11 +63,8 @@ def _register(path: Path) -> dict[tuple[str, str], list[str]]:
 
 
 @pytest.mark.e2e
-def test_a_second_freeze_lists_what_moved(tmp_path):
-    repo = copy_project(ROOT, tmp_path / "repo")
-    first = subprocess.run(["snakemake", "--cores", "2"], cwd=repo, capture_output=True,
-                           text=True)
-    assert first.returncode == 0, first.stderr[-2000:]
+def test_a_second_freeze_lists_what_moved(shipped_clone, tmp_path):
+    repo = shipped_clone  # the first freeze: the shipped cohort, built (conftest.py)
     old = tmp_path / "freeze-1"
     shutil.copytree(repo / "results", old)
     old_register = _register(repo / "report/numbers.csv")

@@ -6,25 +6,20 @@ import csv
 import html as html_lib
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from builds import clone_build
 from pypdf import PdfReader
 
 from cmvig_report.formatting import format_percent, format_percent_ci
-from cmvig_report.io import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDER_RULES = {"manuscript", "quarto_source", "docx", "publish", "manifest"}
 
 pytestmark = pytest.mark.e2e
-
-
-def _copy_repo(dest: Path) -> Path:
-    return copy_project(ROOT, dest)
 
 
 def _snakemake(repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -47,24 +42,19 @@ def _pdf_text(path: Path) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(path).pages)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """One build of the shipped cohort, shared by the tests that only read it.
+@pytest.fixture
+def built(shipped_build) -> Path:
+    """One build of the shipped cohort (conftest.py), shared by the tests that only read it.
 
     Nothing may change it: a test that edits inputs or runs Snakemake for real works on its
     own copy (:func:`_clone`), so the tests pass in any order.
     """
-    repo = _copy_repo(tmp_path_factory.mktemp("repo"))
-    run = _snakemake(repo)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return repo
+    return shipped_build
 
 
 def _clone(built: Path, dest: Path) -> Path:
     """A copy of the built project, outputs and Snakemake's records included (mtimes kept)."""
-    clone = dest / "clone"
-    shutil.copytree(built, clone, symlinks=True)
-    return clone
+    return clone_build(built, dest)
 
 
 def test_build_writes_every_contract_output(built):

@@ -1,5 +1,6 @@
-"""Commands for users: ``python -m cmvig_report watch`` (live preview while editing templates)
-and ``python -m cmvig_report diff OLD_RESULTS NEW_RESULTS`` (what moved between data freezes).
+"""Commands for users: ``python -m cmvig_report preview`` (the manuscript in the browser,
+reloaded on every save), ``python -m cmvig_report watch`` (re-render report/preview.pdf on every
+save) and ``python -m cmvig_report diff OLD_RESULTS NEW_RESULTS`` (what moved between data freezes).
 
 The pipeline's steps are not commands: Snakemake runs each through its rule's script,
 ``workflow/scripts/<rule>.py`` (see :mod:`cmvig_report.step`). Errors caused by the user
@@ -15,17 +16,29 @@ from . import paths
 from .errors import PipelineError
 
 
+def _config_arguments(parser: argparse.ArgumentParser) -> None:
+    # the configuration as `snakemake` takes it, so that the preview is the build
+    parser.add_argument("--configfile", "--configfiles", nargs="+", default=[], metavar="FILE",
+                        help="config files merged over config/config.yaml, as for snakemake")
+    parser.add_argument("--config", "-C", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides, as for snakemake (e.g. study=own "
+                        "min_cell_count=5)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m cmvig_report``."""
     parser = argparse.ArgumentParser(prog="python -m cmvig_report", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("preview", help="live preview in the browser: serve the manuscript's "
+                       "HTML on http://127.0.0.1:8000/ and reload it on every save")
+    _config_arguments(p)
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    p.add_argument("--pdf", action="store_true",
+                   help=f"also write {paths.PREVIEW_PDF} on every save (served as /preview.pdf)")
+    p.add_argument("--interval", type=float, default=0.1, help="seconds between checks")
     p = sub.add_parser("watch", help="live preview: re-render report/preview.pdf on every "
                        "template or result change")
-    # the configuration as `snakemake` takes it, so that the preview is the build
-    p.add_argument("--configfile", "--configfiles", nargs="+", default=[], metavar="FILE",
-                   help="config files merged over config/config.yaml, as for snakemake")
-    p.add_argument("--config", "-C", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="config overrides, as for snakemake (e.g. study=own min_cell_count=5)")
+    _config_arguments(p)
     p.add_argument("--html", default=paths.PREVIEW_HTML)
     p.add_argument("--pdf", default=paths.PREVIEW_PDF)
     p.add_argument("--interval", type=float, default=0.1, help="seconds between checks")
@@ -42,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     command = args.pop("command")
     try:
-        if command == "watch":
+        if command == "preview":
+            from .preview import run_preview
+
+            run_preview(**args)
+        elif command == "watch":
             from .watch import run_watch
 
             run_watch(**args)

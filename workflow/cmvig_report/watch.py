@@ -93,9 +93,10 @@ def load_config(project: str | Path = ".", configfiles: list[str] | None = None,
 
 def render_arguments(project: str | Path, config: dict[str, Any],
                      html: str = paths.PREVIEW_HTML,
-                     pdf: str = paths.PREVIEW_PDF) -> dict[str, Any]:
+                     pdf: str | None = paths.PREVIEW_PDF) -> dict[str, Any]:
     """The arguments of :func:`report.run_render` the ``manuscript`` rule would use with this
-    config (:func:`settings.render_inputs` and :func:`settings.manuscript_params`)."""
+    config (:func:`settings.render_inputs` and :func:`settings.manuscript_params`); ``pdf``
+    None renders the HTML only."""
     root = Path(project)
     inputs = {k: [str(root / f) for f in v] if isinstance(v, list) else str(root / v)
               for k, v in settings.render_inputs(config).items()}
@@ -109,7 +110,7 @@ def render_arguments(project: str | Path, config: dict[str, Any],
         **inputs,
         **params,
         "html": str(root / html),
-        "pdf": str(root / pdf),
+        "pdf": str(root / pdf) if pdf else None,
     }
 
 
@@ -170,63 +171,133 @@ def _leaks(html: str, leak_check: dict[str, Any] | None, cached: dict[str, Any])
     return [str(h) for h in hits]
 
 
-def watch(args: dict[str, Any], *, interval: float = 0.1, stop: threading.Event | None = None,
+def require_results(args: dict[str, Any]) -> None:
+    """Stop with one line when the results a preview reads are not built yet."""
+    missing = [k for k in ("estimates", "table1", "provenance") if not Path(args[k]).is_file()]
+    if missing:
+        raise PipelineError("no results to preview yet: run `snakemake --cores 2` once first "
+                            f"(missing: {', '.join(args[k] for k in missing)})")
+
+
+def _changed(before: Snapshot | None, after: Snapshot, files: list[Path]) -> bool:
+    return before is not None and any(before.get(str(f)) != after.get(str(f)) for f in files)
+
+
+def watch(args: dict[str, Any], *, interval: float = 0.1, settle: float = 0.0,
+          stop: threading.Event | None = None,
           on_render: Callable[[float, list[str] | None], None] | None = None,
-          out: TextIO = sys.stderr, leak_check: dict[str, Any] | None = None) -> None:
+          on_start: Callable[[], None] | None = None,
+          on_error: Callable[[str], None] | None = None,
+          out: TextIO = sys.stderr, leak_check: dict[str, Any] | None = None,
+          config_files: list[Path] | None = None,
+          reconfigure: Callable[[], tuple[dict[str, Any], dict[str, Any] | None]] | None = None,
+          ) -> None:
     """Render now, then again whenever a watched file changes, until ``stop`` is set.
 
     A template error (an undefined variable, a syntax slip) is printed and the watcher keeps
     going: fixing the template re-renders. The Jinja environment and WeasyPrint's fonts stay
     warm between renders. With ``leak_check`` (:func:`leak_check_arguments`) a preview that
     shows a patient identifier is deleted and the hits are printed, as the build would.
-    ``on_render`` receives the seconds the render took and its notes (``None`` when it failed).
+    ``args["pdf"]`` None renders the HTML only. A change is rendered once the files have stayed
+    unchanged for ``settle`` seconds (an editor saving several files is one render). When one
+    of ``config_files`` changes, ``reconfigure`` gives the new render and leak-check arguments.
+    ``on_start`` is called as a render begins; ``on_error`` receives a failed render's message;
+    ``on_render`` then receives the seconds the render took and its notes (``None`` when it
+    failed).
     """
     from .report import Session, run_render
 
     session = Session()
     cached: dict[str, Any] = {}
+    config_files = list(config_files or [])
 
-    missing = [k for k in ("estimates", "table1", "provenance") if not Path(args[k]).is_file()]
-    if missing:
-        raise PipelineError("no results to preview yet: run `snakemake --cores 2` once first "
-                            f"(missing: {', '.join(args[k] for k in missing)})")
+    require_results(args)
     stop = stop or threading.Event()
     seen: Snapshot | None = None
+    reread = False  # the config changed and has not been read without an error since
     while not stop.is_set():
-        current = snapshot(watched_files(args))
-        if current != seen:
-            seen = current
-            started = time.perf_counter()
-            try:
-                notes: list[str] | None = run_render(**args, session=session)
-                hits = _leaks(args["html"], leak_check, cached)
-                if hits:
-                    for name in ("html", "pdf"):
+        current = snapshot(watched_files(args) + config_files)
+        if current == seen:
+            stop.wait(interval)
+            continue
+        if seen is not None and settle > 0:
+            stop.wait(settle)
+            if snapshot(watched_files(args) + config_files) != current:
+                continue  # still being saved
+        reread = reread or _changed(seen, current, config_files)
+        seen = current
+        if on_start is not None:
+            on_start()
+        started = time.perf_counter()
+        try:
+            if reread and reconfigure is not None:
+                args, leak_check = reconfigure()  # a config error: every render stops here
+                reread = False
+                seen = snapshot(watched_files(args) + config_files)
+            notes: list[str] | None = run_render(**args, session=session)
+            hits = _leaks(args["html"], leak_check, cached)
+            if hits:
+                for name in ("html", "pdf"):
+                    if args.get(name):
                         Path(args[name]).unlink(missing_ok=True)
-                    raise PipelineError("identifying information in the preview (deleted):\n  "
-                                        + "\n  ".join(hits))
-            except PipelineError as exc:
-                notes = None
-                print(f"[watch] not rendered:\n{exc}", file=out, flush=True)
-            took = time.perf_counter() - started
-            if notes is not None:
-                for note in notes:
-                    print(f"[watch] {note}", file=out, flush=True)
-                print(f"[watch] {args['pdf']} rendered in {took:.2f} s; waiting for "
-                      "changes (Ctrl-C to stop)", file=out, flush=True)
-            if on_render is not None:
-                on_render(took, notes)
+                raise PipelineError("identifying information in the preview (deleted):\n  "
+                                    + "\n  ".join(hits))
+        except PipelineError as exc:
+            notes = None
+            print(f"[watch] not rendered:\n{exc}", file=out, flush=True)
+            if on_error is not None:
+                on_error(str(exc))
+        took = time.perf_counter() - started
+        if notes is not None:
+            for note in notes:
+                print(f"[watch] {note}", file=out, flush=True)
+            print(f"[watch] {args['pdf'] or args['html']} rendered in {took:.2f} s; waiting "
+                  "for changes (Ctrl-C to stop)", file=out, flush=True)
+        if on_render is not None:
+            on_render(took, notes)
         stop.wait(interval)
+
+
+class BuildConfig:
+    """The configuration ``snakemake`` would build from the same ``--configfile`` and
+    ``--config`` arguments, read again when one of its files is saved."""
+
+    def __init__(self, project: str | Path = ".", configfiles: list[str] | None = None,
+                 overrides: list[str] | None = None) -> None:
+        self.project = Path(project)
+        self.configfiles = list(configfiles or [])
+        self.overrides = list(overrides or [])
+
+    @property
+    def files(self) -> list[Path]:
+        """The config files read: config/config.yaml and each ``--configfile``."""
+        main = self.project / CONFIG_FILE
+        return ([main] if main.is_file() or not self.configfiles else []) + [
+            Path(f) for f in self.configfiles]
+
+    def load(self) -> dict[str, Any]:
+        """The validated config (:func:`load_config`)."""
+        return load_config(self.project, self.configfiles, self.overrides)
+
+    def arguments(self, html: str, pdf: str | None
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The render arguments (``pdf`` None: HTML only) and the leak-check arguments."""
+        config = self.load()
+        return (render_arguments(self.project, config, html, pdf),
+                leak_check_arguments(self.project, config))
 
 
 def run_watch(configfile: list[str], config: list[str], html: str, pdf: str,
               interval: float) -> list[str]:
     """``python -m cmvig_report watch``: watch from the project directory until Ctrl-C, with
-    the configuration ``snakemake`` would use given the same ``--configfile`` and ``--config``."""
-    settings_ = load_config(".", configfile, config)
+    the configuration ``snakemake`` would use given the same ``--configfile`` and ``--config``
+    (read again when one of the config files is saved)."""
+    build = BuildConfig(".", configfile, config)
+    settings_ = build.load()
     if warning := settings.study_warning(settings_):
         print(warning, file=sys.stderr, flush=True)
-    args = render_arguments(".", settings_, html, pdf)
+    args, leak_check = build.arguments(html, pdf)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the user stops it
-        watch(args, interval=interval, leak_check=leak_check_arguments(".", settings_))
+        watch(args, interval=interval, leak_check=leak_check, config_files=build.files,
+              reconfigure=lambda: build.arguments(html, pdf))
     return []

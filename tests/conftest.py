@@ -1,0 +1,36 @@
+"""Builds shared between end-to-end tests.
+
+One Snakemake build of the shipped cohort serves every test that starts from it: the tests that
+only read it use it as it is (:func:`shipped_build`); a test that edits inputs or runs Snakemake
+for real works on its own copy (:func:`shipped_clone`, or ``builds.clone_build``), outputs and
+Snakemake's records included, modification times kept, so that Snakemake sees the copy as up to
+date. Nothing may change the shared build, so the tests pass in any order and alone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from builds import clone_build
+
+from cmvig_report.io import copy_project
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shipped_build(tmp_path_factory) -> Path:
+    """The repository copied and built once (``snakemake --cores 2``), for the whole session."""
+    repo = copy_project(ROOT, tmp_path_factory.mktemp("shipped") / "repo")
+    run = subprocess.run(["snakemake", "--cores", "2"], cwd=repo, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return repo
+
+
+@pytest.fixture
+def shipped_clone(shipped_build, tmp_path) -> Path:
+    """A copy of :func:`shipped_build` of the test's own, to edit and rebuild."""
+    return clone_build(shipped_build, tmp_path)
