@@ -151,7 +151,8 @@ def test_a_config_saved_with_an_error_shows_it_and_a_good_one_renders_again(proj
     kwargs, args = project
     config = tmp_path / "config.yaml"
     config.write_text("response_day: 50\n")
-    other = tmp_path / "metadata.yaml"
+    # beside the study's metadata, so that its bibliography path resolves the same way
+    other = kwargs["_metadata"].with_name("metadata-marker.yaml")
     other.write_text(kwargs["_metadata"].read_text().replace(
         "short_title: ", "short_title: Config Reread Marker ", 1))
 
@@ -178,7 +179,7 @@ def test_a_config_saved_with_an_error_shows_it_and_a_good_one_renders_again(proj
         _save(config, "response_day: 50\n", tmp_path)
         assert answer.get(timeout=60) == (200, "4")
         status, page = _get(served.url)
-        assert status == 200 and "Config Reread Marker" in page
+        assert status == 200 and "Config Reread Marker" in page, page[-1500:]
     finally:
         served.close()
 
