@@ -35,20 +35,6 @@ def _dates(values: Iterable[str]) -> set[dt.date]:
     return out
 
 
-def _string_columns(path: str | Path, wanted: Sequence[str]) -> dict[str, list[str]]:
-    """The distinct values of each of ``wanted`` that the CSV has, read as text."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    from pyarrow import csv as pa_csv
-
-    with open(path, encoding="utf-8", newline="") as fh:
-        names = next(csv.reader(fh))
-    columns = [c for c in wanted if c in names]
-    table = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(
-        include_columns=columns, column_types={c: pa.string() for c in columns}))
-    return {c: pc.unique(table[c]).to_pylist() for c in columns}
-
-
 def sensitive_terms(cohort: str | Path, viral_loads: str | Path, input_paths: Sequence[str],
                     vocabulary: Iterable[str], template_files: Sequence[str] = ()
                     ) -> Sensitive:
@@ -58,13 +44,20 @@ def sensitive_terms(cohort: str | Path, viral_loads: str | Path, input_paths: Se
     of them ("own", "review") cannot be told apart from the prose and is reported instead of
     searched."""
     vocabulary = list(vocabulary)
-    # Only the columns that can identify, as text: the cleaned files are large at registry
-    # scale and every value but these is a count or a category.
-    cohort_columns = _string_columns(cohort, ("patient_id", *DATE_COLUMNS, "cause_of_death"))
-    ids = set(cohort_columns["patient_id"])
-    dates = _dates({v for c in DATE_COLUMNS for v in cohort_columns.get(c, ())})
-    free_texts = {v for v in cohort_columns.get("cause_of_death", ()) if v}
-    dates |= _dates(_string_columns(viral_loads, ("sample_date",))["sample_date"])
+    ids: set[str] = set()
+    dates: set[dt.date] = set()
+    free_texts: set[str] = set()
+    with open(cohort, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            ids.add(row["patient_id"])
+            dates |= _dates(row.get(c, "") for c in DATE_COLUMNS)
+            if row.get("cause_of_death"):
+                free_texts.add(row["cause_of_death"])
+    with open(viral_loads, encoding="utf-8", newline="") as fh:
+        # hundreds of thousands of rows and a few thousand distinct dates: collect them first
+        rows = csv.reader(fh)
+        column = next(rows).index("sample_date")
+        dates |= _dates({row[column] for row in rows})
     paths = tuple(p for path in input_paths if path
                   for p in dict.fromkeys([path, str(Path(path).resolve())]))
     return Sensitive(patient_ids=frozenset(ids), dates=frozenset(dates), paths=paths,
