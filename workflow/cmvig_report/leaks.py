@@ -284,6 +284,7 @@ _DAY_MONTH = re.compile(_START + r"(?P<d>\d{1,2})(?:st|nd|rd|th)?\s(?:of\s)?" + 
 _MONTH_DAY = re.compile(_START + _MONTH + r"\s(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s(?P<y>\d{4})"
                         + _END, re.IGNORECASE)
 _YEAR = re.compile(r"\d{4}")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
 
 
 def _date(y: str, m: str | int, d: str) -> dt.date | None:
@@ -343,6 +344,27 @@ class _Matcher:
         self.folded = _Index(
             (_normalise(t.text).casefold(), t) for t in terms if t.kind == "free text")
         self.dates = _as_dates(dates)
+        # Every date shape above has its year either starting a token and followed by a
+        # separator (ISO) or after a separator or space and ending a token: a year of an
+        # input date written so is what any date finding needs (int() also reads other
+        # scripts' digits, hence _OTHER_DIGIT).
+        years = "|".join(sorted({f"{d.year:04d}" for d in self.dates}))
+        # (the year first: the engine then skips ahead to the digits it starts with)
+        self.year_like = re.compile(
+            rf"(?:{years})(?:(?<={_START}\d{{4}})[-/.]|(?<=[-/.\s]\d{{4}}){_END})")
+
+    def may_match(self, text: str) -> bool:
+        """False only if ``scan`` finds nothing in any line of ``text`` (lines joined by
+        newlines): one pass over many lines rules them all out at once."""
+        text = text.translate(_READ_AS)
+        if not self.exact.by_word.keys().isdisjoint(_WORD.findall(text)):
+            return True
+        if self.folded.by_word and not self.folded.by_word.keys().isdisjoint(
+                _WORD.findall(text.casefold())):
+            return True
+        return bool(self.dates) and (self.year_like.search(text) is not None
+                                     or (not text.isascii()
+                                         and _OTHER_DIGIT.search(text) is not None))
 
     def scan(self, text: str) -> list[tuple[str, str, dt.date | None]]:
         """(kind, found, date) for each match in one chunk of text."""
@@ -621,11 +643,22 @@ def extract_chunks(path: str | Path) -> list[Chunk] | None:
 # --------------------------------------------------------------------------- scanning
 
 
+_BLOCK_LINES = 200
+
+
 def _scan_chunks(output: str, chunks: Iterable[Chunk], matcher: _Matcher) -> list[Hit]:
     hits: dict[Hit, None] = {}  # ordered set: a chunk read two ways reports a finding once
-    for where, text in chunks:
-        for kind, found, date in matcher.scan(text):
-            hits[Hit(output, kind, found, where, date)] = None
+    chunks = list(chunks)
+    # Most lines hold nothing to find (a figure's path data, thousands of lines of it):
+    # blocks of lines are ruled out together, and only a block that may hold a finding is
+    # scanned line by line, so the hits and their order are the same.
+    for first in range(0, len(chunks), _BLOCK_LINES):
+        block = chunks[first:first + _BLOCK_LINES]
+        if not matcher.may_match("\n".join(text for _, text in block)):
+            continue
+        for where, text in block:
+            for kind, found, date in matcher.scan(text):
+                hits[Hit(output, kind, found, where, date)] = None
     return list(hits)
 
 
