@@ -18,6 +18,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -41,6 +42,7 @@ from .io import read_clean_cohort, write_json
 
 BLQ_DROP = 0.6  # log10 units between the LLOQ line and the band of results below it
 MANY_LINES = 30  # past this many children in a panel, lines get thinner and lighter
+RASTER_LINES = 500  # past this many, the lines and response marks are drawn as one bitmap
 
 
 def trajectories(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float) -> pd.DataFrame:
@@ -69,17 +71,30 @@ TRAJECTORY_COUNTS = (pc.RESPONDERS, pc.NON_RESPONDERS)
 
 def _panel(ax: Axes, points: pd.DataFrame, responses: pd.DataFrame, colour: str,
            lloq: float, ylim: tuple[float, float], xlim: tuple[float, float]) -> None:
-    many = points["study_number"].nunique() > MANY_LINES
+    children = points["study_number"].nunique()
+    many = children > MANY_LINES
+    # A registry's thousands of lines are one picture, not thousands of vector paths: as vector
+    # paths they make a figure of tens of MB that the PDF must lay out (text stays vector).
+    raster = children > RASTER_LINES
     line_colour = _tint(colour, 0.6) if many else colour
-    for _, child in points.groupby("study_number", sort=True):
-        # markers only where few lines leave room for them
-        ax.plot(child["day"], child["log10_load"], color=line_colour,
-                linewidth=0.4 if many else 0.9, marker="" if many else "o", markersize=2.4,
-                zorder=2)
+    if raster:
+        number = points["study_number"].to_numpy()
+        cuts = np.flatnonzero(np.diff(number)) + 1
+        xy = points[["day", "log10_load"]].to_numpy(dtype=float)
+        # translucent, so that where most children's loads lie shows as the darkest band
+        ax.add_collection(LineCollection(np.split(xy, cuts), colors=line_colour,
+                                         linewidths=0.3, zorder=2, rasterized=True,
+                                         alpha=max(0.02, min(1.0, 100 / children))))
+    else:
+        for _, child in points.groupby("study_number", sort=True):
+            # markers only where few lines leave room for them
+            ax.plot(child["day"], child["log10_load"], color=line_colour,
+                    linewidth=0.4 if many else 0.9, marker="" if many else "o",
+                    markersize=2.4, zorder=2)
     if len(responses):
         ax.scatter(responses["day"], responses["log10_load"], marker="o", s=9 if many else 22,
                    color=COLOURS["response"], edgecolor="white", linewidth=0.3 if many else 0.5,
-                   zorder=4)
+                   zorder=4, rasterized=raster)
     ax.axhline(np.log10(lloq), color=COLOURS["guide"], linestyle="--", linewidth=0.9, zorder=1)
     ax.axvline(0, color=COLOURS["cmvig"], linewidth=1.0, zorder=1)
     ax.set_xlim(*xlim)
