@@ -30,8 +30,8 @@ def cohorts(tmp_path_factory) -> dict[str, pd.DataFrame]:
 
 
 def _bundles(cohorts, unit="day", min_cell=0):
-    return [federated.build_bundle(c, centre=name, unit=unit, response_day=50,
-                                   min_cell_count=min_cell, freeze_sha256={"patients": "0" * 64})
+    return [{**federated.build_bundle(c, unit=unit, response_day=50, min_cell_count=min_cell,
+                                      freeze_sha256={"patients": "0" * 64}), "centre": name}
             for name, c in cohorts.items()]
 
 

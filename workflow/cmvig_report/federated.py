@@ -14,8 +14,10 @@ entry) at time t is at risk from the next time on.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,8 @@ import pandas as pd
 from scipy.stats import chi2, norm
 
 from . import __version__, survival
+from .errors import PipelineError
+from .io import read_clean_cohort, sha256_file, write_json
 from .printed_counts import catalogue, disclosure_plan
 
 BUNDLE_FORMAT = "cmvig-aggregate/1"
@@ -213,10 +217,12 @@ def endpoint_tables(cohort: pd.DataFrame, unit: str) -> dict[str, dict[str, Any]
     return out
 
 
-def build_bundle(cohort: pd.DataFrame, *, centre: str, unit: str, response_day: int,
+def build_bundle(cohort: pd.DataFrame, *, unit: str, response_day: int,
                  min_cell_count: int, freeze_sha256: Mapping[str, str]) -> dict[str, Any]:
     """The aggregate bundle of one centre: risk tables, Table 1 counts (hidden ones as their
-    mark), the data-freeze checksums and the software version; nothing patient-level."""
+    mark), the data-freeze checksums and the software version; nothing patient-level. The
+    centre is named by the bundle's folder, not in the file: a centre's name is often the name
+    of the folder its export sits in, which the leak check refuses in a shareable file."""
     if unit not in TIME_UNITS:
         raise ValueError(f"aggregate_time_unit must be one of {sorted(TIME_UNITS)}, got {unit!r}")
     plan = disclosure_plan(cohort, int(response_day), int(min_cell_count))
@@ -229,9 +235,8 @@ def build_bundle(cohort: pd.DataFrame, *, centre: str, unit: str, response_day: 
             tables[name][g] = {"suppressed": True, "reason": SUPPRESSED}
     return {
         "format": BUNDLE_FORMAT,
-        "centre": centre,
         "software": {"cmvig-report": __version__},
-        "data_freeze_sha256": dict(sorted(freeze_sha256.items())),
+        "freeze_sha256": dict(sorted(freeze_sha256.items())),
         "time_unit": unit,
         "time_unit_days": TIME_UNITS[unit],
         "min_cell_count": int(min_cell_count),
@@ -344,3 +349,100 @@ def heterogeneity(blocks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     out.update(q=survival.rounded(q), df=df, p=survival.rounded(chi2.sf(q, df)),
                i2=survival.rounded(max(0.0, (q - df) / q) if q > 0 else 0.0))
     return out
+
+
+# --- steps ------------------------------------------------------------------------------------
+
+def run_bundle(*, cohort: str, patients: str, viral_loads: str, centre: str, unit: str,
+               response_day: int, min_cell_count: int, bundle: str) -> list[str]:
+    """Step ``centre_bundle``: the centre's aggregate bundle, before its leak check."""
+    df = read_clean_cohort(cohort)
+    freeze = {"patients": sha256_file(patients), "viral_loads": sha256_file(viral_loads)}
+    out = build_bundle(df, unit=str(unit), response_day=int(response_day),
+                       min_cell_count=int(min_cell_count), freeze_sha256=freeze)
+    write_json(out, bundle)
+    notes = [f"centre {centre}: {len(df)} patients in risk tables by {unit}"]
+    if out["suppressed_groups"]:
+        notes.append(f"centre {centre}: risk tables withheld for "
+                     f"{', '.join(out['suppressed_groups'])} (fewer than min_cell_count "
+                     f"{int(min_cell_count)} patients)")
+    return notes
+
+
+def run_publish_bundle(*, staged: str, cohort: str, clean_viral_loads: str,
+                       input_paths: list[str], cause_categories: dict[str, list[str]],
+                       published: str) -> list[str]:
+    """Step ``publish_centre_bundle``: the leak check, then the bundle into ``report/``."""
+    from .publish import check_and_publish, sensitive_terms
+
+    sensitive = sensitive_terms(cohort, clean_viral_loads, input_paths, cause_categories)
+    notes = check_and_publish([staged], [published], [], sensitive)
+    return [*notes, f"{published}: checked and published; no patient ID, date, input path or "
+                    "raw free text found"]
+
+
+def read_bundles(files: Sequence[str]) -> list[dict[str, Any]]:
+    """The bundles, checked to be bundles (one clear error naming the file otherwise), each
+    named by its folder (``<centre>/aggregate.json``), in centre order."""
+    bundles = []
+    for f in files:
+        try:
+            b = json.loads(Path(f).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PipelineError(f"{f}: not a readable aggregate bundle ({exc})") from None
+        if not isinstance(b, dict) or b.get("format") != BUNDLE_FORMAT:
+            found = b.get("format") if isinstance(b, dict) else None
+            raise PipelineError(f"{f}: not an aggregate bundle (format should be "
+                                f"{BUNDLE_FORMAT!r}, found {found!r})")
+        bundles.append({**b, "centre": Path(f).parent.name})
+    names = [b["centre"] for b in bundles]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise PipelineError(f"centre(s) {', '.join(twice)} have more than one bundle")
+    if not bundles:
+        raise PipelineError("no aggregate bundle to pool (pooled_from holds no aggregate.json)")
+    return sorted(bundles, key=lambda b: b["centre"])
+
+
+def forest_plot(per_centre: Mapping[str, Mapping[str, Any]], pooled: Mapping[str, Any],
+                path: str) -> None:
+    """Response by the landmark per centre and pooled, with 95% intervals (an SVG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [*per_centre.items(), ("pooled", pooled)]
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cmvig-report"}):
+        fig, ax = plt.subplots(figsize=(6, 0.45 * len(rows) + 1.2))
+        for i, (name, b) in enumerate(reversed(rows)):
+            if b["estimate"] is None:
+                continue
+            marker = "D" if name == "pooled" else "s"
+            if b["ci_lower"] is not None:
+                ax.plot([b["ci_lower"], b["ci_upper"]], [i, i], color="black", lw=1)
+            ax.plot([b["estimate"]], [i], marker=marker, color="black")
+        ax.set_yticks(range(len(rows)), [name for name, _ in reversed(rows)])
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"Cumulative response by day {pooled['day']} (95% CI)")
+        fig.tight_layout()
+        fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
+        plt.close(fig)
+
+
+def run_pooled(*, bundles: list[str], response_day: int, os_cmvig_day: int, os_hsct_day: int,
+               estimates: str, forest: str) -> list[str]:
+    """Step ``pooled``: estimates from the centres' bundles only, and the forest plot."""
+    read = read_bundles(bundles)
+    try:
+        est = pooled_estimates(read, response_day=int(response_day),
+                               os_cmvig_day=int(os_cmvig_day), os_hsct_day=int(os_hsct_day))
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from None
+    write_json(est, estimates)
+    forest_plot(est["centres"]["response_by_centre"], est["response"], forest)
+    notes = [f"pooled {len(read)} centres, {est['n_patients']} patients"]
+    for centre, groups in est["centres"]["suppressed_groups"].items():
+        notes.append(f"centre {centre}: {', '.join(groups)} withheld in its bundle "
+                     "(small counts); the pooled estimates leave them out")
+    return notes
