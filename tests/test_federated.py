@@ -14,6 +14,7 @@ from lifelines.statistics import logrank_test
 
 from cmvig_report import federated, survival
 from cmvig_report.cohort import clean_cohort
+from cmvig_report.printed_counts import size
 from cmvig_report.synth import generate_cohort, write_cohort
 
 SEEDS = {"north": (120, 11), "south": (80, 12), "east": (60, 13)}
@@ -155,3 +156,14 @@ def test_a_small_group_is_withheld_and_the_pooled_result_says_so(cohorts):
     tiny_sizes = small["tiny"]["infection_type"].value_counts()
     kept = sum(len(c) for c in cohorts.values()) + int(tiny_sizes[tiny_sizes >= 10].sum())
     assert pooled["n_patients"] == kept
+
+
+def test_pooled_table1_sums_the_centres_and_names_those_that_hid_a_count(cohorts):
+    bundles = _bundles(cohorts)
+    pooled = federated.pooled_table1(bundles)
+    total = sum(len(c) for c in cohorts.values())
+    assert pooled[size("overall")] == {"count": total, "hidden_in": []}
+    hiding = [{**bundles[0], "table1_counts": {**bundles[0]["table1_counts"],
+                                                size("overall"): "<10"}}, *bundles[1:]]
+    assert federated.pooled_table1(hiding)[size("overall")] == {
+        "count": None, "hidden_in": ["north"]}

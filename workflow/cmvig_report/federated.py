@@ -318,6 +318,7 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
             **landmark(_tables(bundles, "os_from_hsct", both), os_hsct_day, unit),
             "method": "Kaplan-Meier from HSCT with delayed entry at CMVIG start"}},
         "deaths": {"total": int(deaths["events"].sum())},
+        "table1_counts": pooled_table1(bundles),
         "centres": {"n": len(bundles), "names": sorted(per_centre),
                     "time_unit": unit,
                     "suppressed_groups": {b["centre"]: list(b["suppressed_groups"])
@@ -325,6 +326,20 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
                     "response_by_centre": dict(sorted(per_centre.items())),
                     "heterogeneity": heterogeneity(per_centre)},
     }
+
+
+def pooled_table1(bundles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Table 1's counts summed over centres: ``{cell: {"count", "hidden_in"}}``. A count hidden
+    by a centre's small-cell plan is not added: the sum is then ``None`` and ``hidden_in``
+    names the centres that withheld it."""
+    cells = sorted({name for b in bundles for name in b["table1_counts"]})
+    out: dict[str, Any] = {}
+    for name in cells:
+        values = {b["centre"]: b["table1_counts"].get(name, 0) for b in bundles}
+        hidden = sorted(c for c, v in values.items() if isinstance(v, str))
+        out[name] = {"count": None if hidden else int(sum(values.values())),
+                     "hidden_in": hidden}
+    return out
 
 
 def heterogeneity(blocks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
