@@ -34,7 +34,7 @@ rule all:
         rules.manifest.output,
         [paths.CHANGES_PATIENTS] if COMPARE_WITH else [],
         # with config `centres`: each centre's bundle and the estimates pooled from them
-        [rules.pooled.output.estimates] if CENTRES else [],
+        rules.pooled.output if CENTRES else [],
     default_target: True
 
 

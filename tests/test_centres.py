@@ -97,3 +97,13 @@ def test_a_centre_listed_twice_stops_the_build(tmp_path):
     run = _snakemake(repo, "-n", "pooled", "--config", "centres=config/centres.tsv")
     assert run.returncode != 0
     assert "centre 'north' is listed twice" in run.stderr + run.stdout
+
+
+def test_the_pooled_manuscript_describes_the_centres_and_is_checked(centres_build):
+    html = (centres_build / "report/pooled/manuscript.html").read_text()
+    est = json.loads((centres_build / "results/pooled/estimates.json").read_text())
+    assert "federated" in html and "stratified by centre" in html
+    assert f"{est['n_patients']} children" in html
+    for centre in CENTRES:  # centres are numbered, never named
+        assert centre not in html.lower()
+    assert html.count("<tr><td>Centre ") == len(CENTRES)

@@ -427,13 +427,15 @@ def forest_plot(per_centre: Mapping[str, Mapping[str, Any]], pooled: Mapping[str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [*per_centre.items(), ("pooled", pooled)]
+    # centres as numbers, in alphabetical order of name (pooled_report.py says why)
+    rows = [*((f"Centre {k}", b) for k, (_, b) in enumerate(sorted(per_centre.items()),
+                                                          start=1)), ("Pooled", pooled)]
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cmvig-report"}):
         fig, ax = plt.subplots(figsize=(6, 0.45 * len(rows) + 1.2))
         for i, (name, b) in enumerate(reversed(rows)):
             if b["estimate"] is None:
                 continue
-            marker = "D" if name == "pooled" else "s"
+            marker = "D" if name == "Pooled" else "s"
             if b["ci_lower"] is not None:
                 ax.plot([b["ci_lower"], b["ci_upper"]], [i, i], color="black", lw=1)
             ax.plot([b["estimate"]], [i], marker=marker, color="black")
@@ -447,7 +449,7 @@ def forest_plot(per_centre: Mapping[str, Mapping[str, Any]], pooled: Mapping[str
 
 def run_pooled(*, bundles: list[str], response_day: int, os_cmvig_day: int, os_hsct_day: int,
                estimates: str, forest: str) -> list[str]:
-    """Step ``pooled``: estimates from the centres' bundles only, and the forest plot."""
+    """Step ``pooled_estimates``: estimates from the centres' bundles only, and the forest plot."""
     read = read_bundles(bundles)
     try:
         est = pooled_estimates(read, response_day=int(response_day),

@@ -98,6 +98,7 @@ CENTRE_BUNDLE = f"{CENTRES}/{{centre}}/{AGGREGATE}"
 POOLED = f"{RESULTS}/pooled"
 POOLED_ESTIMATES = f"{POOLED}/estimates.json"
 POOLED_FOREST = f"{POOLED}/forest_response.svg"
+POOLED_MANUSCRIPT = "pooled/manuscript.html"
 
 
 def centre_result(name: str) -> str:

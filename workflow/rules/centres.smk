@@ -86,11 +86,11 @@ rule publish_centre_bundle:
 
 
 # The coordinating centre's analysis: bundles in, pooled estimates out (no patient data).
-rule pooled:
+rule pooled_estimates:
     input:
         bundles=settings.bundles_to_pool(
             config, paths.published(paths.CENTRE_BUNDLE), CENTRES),
-        code=codebase.stage_code("pooled"),
+        code=codebase.stage_code("pooled_estimates"),
     output:
         estimates=paths.POOLED_ESTIMATES,
         forest=paths.POOLED_FOREST,
@@ -102,8 +102,55 @@ rule pooled:
         mem_mb=1000,
         runtime=10,
     log:
+        paths.log("pooled_estimates"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/pooled_estimates.py"
+
+
+# The pooled manuscript (HTML), from the pooled estimates only, leak-checked against every
+# centre's patients when this build has them.
+rule pooled_manuscript:
+    input:
+        estimates=rules.pooled_estimates.output.estimates,
+        forest=rules.pooled_estimates.output.forest,
+        template_files=["templates/pooled/manuscript.html.j2"],
+        code=codebase.stage_code("pooled_manuscript"),
+    output:
+        html=paths.staged(paths.POOLED_MANUSCRIPT),
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        paths.log("pooled_manuscript"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/pooled_manuscript.py"
+
+
+# `snakemake pooled`: every step above it (the pooled estimates, the pooled manuscript).
+rule pooled:
+    input:
+        staged=rules.pooled_manuscript.output.html,
+        cohorts=expand(rules.centre_cohort.output.cohort, centre=CENTRES),
+        clean_viral_loads=expand(rules.centre_cohort.output.clean_viral_loads, centre=CENTRES),
+        template_files=["templates/pooled/manuscript.html.j2"],
+        code=codebase.stage_code("pooled"),
+    output:
+        published=paths.published(paths.POOLED_MANUSCRIPT),
+    params:
+        input_paths=settings.input_paths(config)
+        + ([] if CENTRE_SHEET is None else [*CENTRE_SHEET["patients"], *CENTRE_SHEET["viral_loads"]]),
+        cause_categories=config["cause_of_death_categories"],
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
         paths.log("pooled"),
     conda:
         "../envs/pipeline.yaml"
     script:
         "../scripts/pooled.py"
+

@@ -6,7 +6,7 @@ from pathlib import Path
 # This project's package first, even where another copy is installed.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from cmvig_report.federated import run_pooled
+from cmvig_report.pooled_report import run_publish_pooled
 from cmvig_report.step import run
 
-run(snakemake, run_pooled)
+run(snakemake, run_publish_pooled)
