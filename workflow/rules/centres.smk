@@ -27,6 +27,7 @@ rule centre_cohort:
         cause_categories=config["cause_of_death_categories"],
         # each centre's own enrolment window, from its data
         study_period="",
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -50,6 +51,7 @@ rule centre_bundle:
         unit=config["aggregate_time_unit"],
         response_day=config["response_day"],
         min_cell_count=config["min_cell_count"],
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -74,6 +76,7 @@ rule publish_centre_bundle:
         input_paths=lambda wildcards: [CENTRE_SHEET.loc[wildcards.centre, "patients"],
                                        CENTRE_SHEET.loc[wildcards.centre, "viral_loads"]],
         cause_categories=config["cause_of_death_categories"],
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -98,6 +101,7 @@ rule pooled_estimates:
         response_day=config["response_day"],
         os_cmvig_day=config["os_cmvig_day"],
         os_hsct_day=config["os_hsct_day"],
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -119,6 +123,7 @@ rule pooled_manuscript:
         code=codebase.stage_code("pooled_manuscript"),
     output:
         html=paths.staged(paths.POOLED_MANUSCRIPT),
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -144,6 +149,7 @@ rule pooled:
         input_paths=settings.input_paths(config)
         + ([] if CENTRE_SHEET is None else [*CENTRE_SHEET["patients"], *CENTRE_SHEET["viral_loads"]]),
         cause_categories=config["cause_of_death_categories"],
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
