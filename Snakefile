@@ -21,6 +21,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/submission.smk"
+include: "workflow/rules/centres.smk"
 
 
 rule all:
@@ -32,6 +33,8 @@ rule all:
         rules.publish.output,
         rules.manifest.output,
         [paths.CHANGES_PATIENTS] if COMPARE_WITH else [],
+        # with config `centres`: each centre's bundle and the estimates pooled from them
+        rules.pooled.output if CENTRES else [],
     default_target: True
 
 

@@ -89,6 +89,23 @@ def shared_files(formats: list[str], compare: bool) -> list[str]:
 
 # The submission package (`snakemake --cores 2 submission`): staged under
 # results/unchecked/submission/, published to report/submission/ after the leak check.
+# Many centres (config `centres`, docs/centres.md): each centre's stages under
+# results/centres/{centre}/, its one shareable file, and the estimates pooled from bundles.
+CENTRES = "centres"
+CENTRE_RESULTS = f"{RESULTS}/{CENTRES}/{{centre}}"
+AGGREGATE = "aggregate.json"
+CENTRE_BUNDLE = f"{CENTRES}/{{centre}}/{AGGREGATE}"
+POOLED = f"{RESULTS}/pooled"
+POOLED_ESTIMATES = f"{POOLED}/estimates.json"
+POOLED_FOREST = f"{POOLED}/forest_response.svg"
+POOLED_MANUSCRIPT = "pooled/manuscript.html"
+
+
+def centre_result(name: str) -> str:
+    """A per-centre result file (the ``{centre}`` wildcard left in)."""
+    return f"{CENTRE_RESULTS}/{name}"
+
+
 SUBMISSION = "submission"
 SUBMISSION_DOCUMENTS = ("manuscript.pdf", "manuscript.docx")
 SUBMISSION_EXTRAS = ("table1.docx", "table_s1.docx", "checklist.pdf", "title_page.docx",

@@ -91,7 +91,8 @@ def run_provenance(*, provenance: str, config: dict, code_files: list[str],
 
 # Config keys that hold paths or raw text from the input: what is shared names inputs by role and
 # checksum, and gives the size of the cause vocabulary, never its raw texts.
-UNSHARED_SETTINGS = ("patients", "viral_loads", "published", "compare_with")
+UNSHARED_SETTINGS = ("patients", "viral_loads", "published", "compare_with", "centres",
+                     "pooled_from")
 
 
 def shareable_settings(config: dict) -> dict:

@@ -187,7 +187,8 @@ def input_paths(config: dict[str, Any]) -> list[str]:
     """The paths of what the build reads from outside: the exports and a previous freeze
     (none of them may be printed in a shareable output)."""
     return [str(p) for p in (config["patients"], config["viral_loads"],
-                             config.get("compare_with")) if p]
+                             config.get("compare_with"), config.get("centres"),
+                             config.get("pooled_from")) if p]
 
 
 def flag(config: dict[str, Any], key: str) -> bool:
@@ -206,3 +207,41 @@ def report_formats(config: dict[str, Any]) -> list[str]:
     formats = config["formats"]
     wanted = {"html", "pdf", *(formats.split(",") if isinstance(formats, str) else formats)}
     return [fmt for fmt in FORMATS if fmt in wanted]
+
+
+# Columns of the centres sheet (config `centres`, a TSV; workflow/schemas/centres.schema.yaml).
+CENTRE_COLUMNS = ("centre", "patients", "viral_loads")
+
+
+def centre_sheet(path: str) -> Any:
+    """The centres sheet as a pandas frame indexed by centre (one clear error for a repeated
+    centre or a missing column); ``None`` when no sheet is configured."""
+    if not path:
+        return None
+    import pandas as pd
+
+    sheet = pd.read_csv(path, sep="\t", dtype={c: str for c in CENTRE_COLUMNS}, comment="#")
+    missing = [c for c in CENTRE_COLUMNS if c not in sheet.columns]
+    if missing:
+        raise ValueError(f"{path}: column(s) {', '.join(missing)} missing "
+                         f"(needed: {', '.join(CENTRE_COLUMNS)})")
+    repeated = sheet.loc[sheet["centre"].duplicated(), "centre"]
+    if len(repeated):
+        raise ValueError(f"{path}: centre {repeated.iloc[0]!r} is listed twice")
+    return sheet.set_index("centre", drop=False)
+
+
+def centre_value(sheet: Any, centre: str, column: str, default: Any) -> Any:
+    """A per-centre setting of the sheet (an empty cell or an absent column: ``default``)."""
+    if column not in sheet.columns:
+        return default
+    value = sheet.loc[centre, column]
+    return default if value != value or value == "" else value  # NaN != NaN
+
+
+def bundles_to_pool(config: dict[str, Any], bundle: str, centres: list[str]) -> list[str]:
+    """The bundles the pooled step reads: every ``aggregate.json`` under ``pooled_from``, else
+    ``bundle`` (with its ``{centre}`` wildcard) for each of this build's centres."""
+    if config["pooled_from"]:
+        return sorted(str(p) for p in Path(config["pooled_from"]).rglob("aggregate.json"))
+    return [bundle.format(centre=c) for c in centres]

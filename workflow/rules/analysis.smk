@@ -21,6 +21,10 @@ rule estimates:
         sensitivity_margin=config["sensitivity_margin"],
         study_period=STUDY_PERIOD,
         min_cell_count=config["min_cell_count"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         paths.log("estimates"),
     conda:
@@ -40,6 +44,10 @@ rule freeze_changes:
         changes_summary=paths.CHANGES_SUMMARY,
     params:
         compare_with=COMPARE_WITH,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         paths.log("freeze_changes"),
     conda:

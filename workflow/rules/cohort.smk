@@ -20,6 +20,10 @@ rule clean_cohort:
         study_period=STUDY_PERIOD[0],
         # a previous freeze's patients keep their study numbers
         compare_with=COMPARE_WITH,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         paths.log("clean_cohort"),
     conda:
@@ -41,6 +45,10 @@ rule provenance:
         provenance=paths.PROVENANCE,
     params:
         config=config,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         paths.log("provenance"),
     conda:

@@ -23,3 +23,10 @@ FORMATS = settings.report_formats(config)
 SHARED_FILES = paths.shared_files(FORMATS, bool(COMPARE_WITH))
 # The code of the whole build, checksummed by the provenance record and the manifest.
 BUILD_CODE = codebase.build_code()
+
+# Many centres (config `centres`, docs/centres.md): the sheet, validated like a sample sheet.
+CENTRE_SHEET = settings.centre_sheet(config["centres"])
+if CENTRE_SHEET is not None:
+    validate(CENTRE_SHEET, "../schemas/centres.schema.yaml")
+CENTRES = [] if CENTRE_SHEET is None else list(CENTRE_SHEET["centre"])
+

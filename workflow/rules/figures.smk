@@ -20,6 +20,10 @@ rule figure1:
         max_rows=config["timeline_max_rows"],
         min_cell_count=config["min_cell_count"],
         os_hsct_day=config["os_hsct_day"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         paths.log("figure1"),
     conda:
@@ -42,6 +46,10 @@ rule figure2:
         ),
         png=paths.figure("figure2", "png"),
         facts=paths.figure("figure2", "json"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         paths.log("figure2"),
     conda:
@@ -68,6 +76,10 @@ rule figure3:
         response_day=config["response_day"],
         lloq_iu_ml=config["lloq_iu_ml"],
         min_cell_count=config["min_cell_count"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         paths.log("figure3"),
     conda:

@@ -25,6 +25,10 @@ rule manuscript:
         placeholders=paths.placeholders("manuscript"),
     params:
         **settings.manuscript_params(config),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
     log:
         paths.log("manuscript"),
     conda:
@@ -50,6 +54,10 @@ rule quarto_source:
     params:
         **RENDER_SETTINGS,
         also_docx="docx" in FORMATS,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         paths.log("quarto_source"),
     conda:
@@ -66,6 +74,10 @@ rule docx:
         code=codebase.stage_code("docx"),
     output:
         docx=paths.staged(paths.manuscript("docx")),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         paths.log("docx"),
     conda:
@@ -92,6 +104,10 @@ rule publish:
     params:
         input_paths=settings.input_paths(config),
         cause_categories=config["cause_of_death_categories"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         paths.log("publish"),
     conda:
@@ -117,6 +133,10 @@ rule manifest:
         code=codebase.stage_code("manifest"),
     output:
         manifest=paths.MANIFEST,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         paths.log("manifest"),
     conda:

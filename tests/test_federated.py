@@ -1,0 +1,169 @@
+"""Pooling centres from their aggregate bundles (workflow/cmvig_report/federated.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import AalenJohansenFitter, KaplanMeierFitter
+from lifelines.statistics import logrank_test
+
+from cmvig_report import federated, survival
+from cmvig_report.cohort import clean_cohort
+from cmvig_report.printed_counts import size
+from cmvig_report.synth import generate_cohort, write_cohort
+
+SEEDS = {"north": (120, 11), "south": (80, 12), "east": (60, 13)}
+
+
+@pytest.fixture(scope="module")
+def cohorts(tmp_path_factory) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name, (n, seed) in SEEDS.items():
+        folder = tmp_path_factory.mktemp(name)
+        p, v = generate_cohort(n, seed)
+        out[name] = clean_cohort(*write_cohort(p, v, folder), 137).cohort
+    return out
+
+
+def _bundles(cohorts, unit="day", min_cell=0):
+    return [{**federated.build_bundle(c, unit=unit, response_day=50, min_cell_count=min_cell,
+                                      freeze_sha256={"patients": "0" * 64}), "centre": name}
+            for name, c in cohorts.items()]
+
+
+def _km_reference(durations, events, entry=None):
+    return KaplanMeierFitter().fit(durations, events, entry=entry)
+
+
+def _read(fit, day, column=0):
+    frame = fit.survival_function_
+    pos = int(np.searchsorted(frame.index.to_numpy(), day, side="right")) - 1
+    return float(frame.iloc[pos, column]), fit.confidence_interval_.iloc[pos].to_numpy()
+
+
+@pytest.mark.parametrize("day", [7, 28, 50, 100])
+def test_pooled_km_of_daily_bundles_equals_km_of_the_concatenated_patients(cohorts, day):
+    every = pd.concat(cohorts.values(), ignore_index=True)
+    bundles = _bundles(cohorts)
+    table = federated._tables(bundles, "response", federated.GROUPS)
+    curve = federated.km_from_table(table)
+    ref = _km_reference(every["days_to_response_or_censoring"], every["responded"])
+    s, ci = _read(ref, day)
+    assert federated._at(curve, "survival", day, 1.0) == pytest.approx(s, abs=1e-9)
+    assert federated._at(curve, "ci_lower", day, 1.0) == pytest.approx(ci[0], abs=1e-9)
+    assert federated._at(curve, "ci_upper", day, 1.0) == pytest.approx(ci[1], abs=1e-9)
+
+
+@pytest.mark.parametrize("day", [100, 365, 730])
+def test_pooled_survival_from_hsct_with_delayed_entry_equals_the_patient_level_fit(cohorts, day):
+    every = pd.concat(cohorts.values(), ignore_index=True)
+    bundles = _bundles(cohorts)
+    pooled = federated.landmark(federated._tables(bundles, "os_from_hsct", federated.GROUPS),
+                                day, "day")
+    ref = survival.km_landmark(every["os_from_hsct_days"], every["died"], day,
+                               entry=every["days_hsct_to_cmvig"])
+    assert pooled["estimate"] == ref["estimate"]
+    assert (pooled["ci_lower"], pooled["ci_upper"]) == (ref["ci_lower"], ref["ci_upper"])
+    plain = federated.landmark(federated._tables(bundles, "os_from_hsct", federated.GROUPS,
+                                                 delayed_entry=False), day, "day")
+    ref_plain = survival.km_landmark(every["os_from_hsct_days"], every["died"], day)
+    assert plain["estimate"] == ref_plain["estimate"]
+    assert plain["at_risk"] == ref_plain["at_risk"]
+
+
+@pytest.mark.parametrize("day", [14, 50, 100])
+def test_pooled_aalen_johansen_equals_the_patient_level_fit(cohorts, day):
+    every = pd.concat(cohorts.values(), ignore_index=True)
+    responded = every["responded"].astype(bool)
+    codes = responded.astype(int) + 2 * (every["died"].astype(bool) & ~responded).astype(int)
+    times = every["days_to_response_or_censoring"].to_numpy(dtype=float)
+    # as survival.aalen_johansen: censorings after the events of their day
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ajf = AalenJohansenFitter(calculate_variance=False, seed=1).fit(
+            times + np.where(codes == 0, survival.AJ_CENSOR_SHIFT, 0.0), codes,
+            event_of_interest=1)
+    frame = ajf.cumulative_density_
+    pos = int(np.searchsorted(frame.index.to_numpy(), day + survival.AJ_JITTER_TOLERANCE,
+                              side="right")) - 1
+    table = federated._tables(_bundles(cohorts), "response", federated.GROUPS)
+    got = federated._at(federated.aj_from_table(table), "incidence", day, 0.0)
+    assert got == pytest.approx(float(frame.iloc[pos, 0]), abs=1e-9)
+    assert got > 0
+
+
+def test_unstratified_logrank_of_one_pooled_stratum_equals_lifelines(cohorts):
+    every = pd.concat(cohorts.values(), ignore_index=True)
+    bundles = _bundles(cohorts)
+    a = federated._tables(bundles, "response", ["recurrent"])
+    b = federated._tables(bundles, "response", ["refractory"])
+    got = federated.logrank_stratified([(a, b)])
+    ra, rb = (every[every["infection_type"] == g] for g in federated.GROUPS)
+    ref = logrank_test(ra["days_to_response_or_censoring"], rb["days_to_response_or_censoring"],
+                       ra["responded"], rb["responded"])
+    assert got["statistic"] == survival.rounded(ref.test_statistic)
+    stratified = federated.pooled_estimates(bundles, response_day=50, os_cmvig_day=100,
+                                            os_hsct_day=365)["logrank"]
+    assert stratified["strata"] == 3 and stratified["statistic"] != got["statistic"]
+
+
+def test_week_bins_never_put_the_pooled_curve_below_the_exact_one_at_the_week_end(cohorts):
+    # Times rounded up to whole weeks keep each week's events and move its censorings after
+    # them: within a week the binned factor 1 - D/n is at least the exact product over the
+    # week's days, so the binned estimate at week k is at or above the exact one at day 7k
+    # (docs/centres.md gives the sizes measured).
+    every = pd.concat(cohorts.values(), ignore_index=True)
+    weekly = federated._tables(_bundles(cohorts, unit="week"), "response", federated.GROUPS)
+    curve = federated.km_from_table(weekly)
+    ref = _km_reference(every["days_to_response_or_censoring"], every["responded"])
+    differs = False
+    for week in range(1, 20):
+        s_week = federated._at(curve, "survival", float(week), 1.0)
+        exact, _ = _read(ref, 7 * week)
+        assert s_week >= exact - 1e-12
+        differs |= s_week > exact + 1e-9
+    assert differs
+
+
+def test_a_bundle_holds_no_id_date_or_free_text(cohorts):
+    text = json.dumps(_bundles(cohorts)[0])
+    cohort = cohorts["north"]
+    for pid in cohort["patient_id"]:
+        assert f'"{pid}"' not in text
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text)
+    # counts only: every number is an integer count or a time, no text beyond labels
+    assert '"patient_id"' not in text and '"cause_of_death"' not in text
+
+
+def test_a_small_group_is_withheld_and_the_pooled_result_says_so(cohorts):
+    small = {**cohorts, "tiny": cohorts["east"].iloc[:12]}
+    n_refractory = int((small["tiny"]["infection_type"] == "refractory").sum())
+    assert 0 < n_refractory < 10
+    bundles = _bundles(small, min_cell=10)
+    tiny = bundles[-1]
+    assert tiny["endpoints"]["response"]["refractory"]["suppressed"] is True
+    assert "refractory" in tiny["suppressed_groups"]
+    assert all(isinstance(v, str) for k, v in tiny["table1_counts"].items()
+               if k in tiny["table1_hidden"])
+    pooled = federated.pooled_estimates(bundles, response_day=50, os_cmvig_day=100,
+                                        os_hsct_day=365)
+    assert "refractory" in pooled["centres"]["suppressed_groups"]["tiny"]
+    tiny_sizes = small["tiny"]["infection_type"].value_counts()
+    kept = sum(len(c) for c in cohorts.values()) + int(tiny_sizes[tiny_sizes >= 10].sum())
+    assert pooled["n_patients"] == kept
+
+
+def test_pooled_table1_sums_the_centres_and_names_those_that_hid_a_count(cohorts):
+    bundles = _bundles(cohorts)
+    pooled = federated.pooled_table1(bundles)
+    total = sum(len(c) for c in cohorts.values())
+    assert pooled[size("overall")] == {"count": total, "hidden_in": []}
+    hiding = [{**bundles[0], "table1_counts": {**bundles[0]["table1_counts"],
+                                                size("overall"): "<10"}}, *bundles[1:]]
+    assert federated.pooled_table1(hiding)[size("overall")] == {
+        "count": None, "hidden_in": ["north"]}

@@ -1,0 +1,465 @@
+"""Many centres: each centre's aggregate bundle, and the pooled estimates made from bundles only.
+
+A centre shares one file, ``report/centres/{centre}/aggregate.json`` (docs/centres.md): for each
+endpoint and infection type, one row per distinct time with the numbers entering, at risk,
+having the event, the competing event and censored, and the Table 1 counts through the
+small-cell plan. No patient ID, date or free text is in it. Pooling sums these tables over
+centres: with times in days the pooled Kaplan–Meier and Aalen–Johansen estimates equal those of
+the concatenated patient-level data, because both estimators depend on the data only through
+these counts at each distinct time.
+
+Ties follow lifelines: events before censorings at the same time; a patient entering (delayed
+entry) at time t is at risk from the next time on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2, norm
+
+from . import __version__, survival
+from .errors import PipelineError
+from .io import read_clean_cohort, sha256_file, write_json
+from .printed_counts import catalogue, disclosure_plan
+
+BUNDLE_FORMAT = "cmvig-aggregate/1"
+GROUPS = ("recurrent", "refractory")
+# Width of one time unit in days; "day" keeps pooling exact.
+TIME_UNITS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
+ROW_COLUMNS = ("time", "entered", "at_risk", "events", "competing", "censored")
+ENDPOINTS = ("response", "os_from_cmvig", "os_from_hsct")
+Z95 = float(norm.ppf(0.975))
+SUPPRESSED = "group smaller than min_cell_count: risk table withheld"
+
+
+def binned(days: Any, unit: str) -> np.ndarray:
+    """Times in days as whole ``unit``s, rounded up (a day-7 event is in week 1, day 8 in week
+    2); days are returned as they are."""
+    width = TIME_UNITS[unit]
+    d = np.asarray(days, dtype=float)
+    return d if width == 1.0 else np.ceil(d / width)
+
+
+def risk_table(times: Any, events: Any, competing: Any = None, entry: Any = None
+               ) -> dict[str, list[float | int]]:
+    """Counts at each distinct time (of entry or exit), as columns :data:`ROW_COLUMNS`.
+
+    ``at_risk`` at time t: those entered at or before t minus those who left before t.
+    A follow-up ending on the entry time counts :data:`survival.SAME_DAY_EXIT` of a unit.
+    """
+    t = np.asarray(times, dtype=float).reshape(-1)
+    e = np.asarray(events, dtype=bool).reshape(-1)
+    c = (np.zeros_like(e) if competing is None
+         else np.asarray(competing, dtype=bool).reshape(-1) & ~e)
+    start = np.zeros_like(t) if entry is None else np.asarray(entry, dtype=float).reshape(-1)
+    if entry is not None:
+        t = np.where(t <= start, start + survival.SAME_DAY_EXIT, t)
+    grid = np.unique(np.concatenate([t, start]))
+    rows = {name: np.zeros(len(grid), dtype=int) for name in ROW_COLUMNS[1:]}
+    np.add.at(rows["entered"], np.searchsorted(grid, start), 1)
+    pos = np.searchsorted(grid, t)
+    np.add.at(rows["events"], pos[e], 1)
+    np.add.at(rows["competing"], pos[c], 1)
+    np.add.at(rows["censored"], pos[~e & ~c], 1)
+    rows["at_risk"] = _at_risk(rows["entered"], rows["events"] + rows["competing"]
+                               + rows["censored"])
+    return {"time": [float(x) for x in grid],
+            **{k: [int(x) for x in rows[k]] for k in ROW_COLUMNS[1:]}}
+
+
+def _at_risk(entered: np.ndarray, left: np.ndarray) -> np.ndarray:
+    return np.cumsum(entered) - np.concatenate([[0], np.cumsum(left)[:-1]])
+
+
+def sum_tables(tables: Sequence[Mapping[str, Sequence[float]]]) -> pd.DataFrame:
+    """The risk tables of several centres summed on the union of their times (at risk
+    recomputed from entries and exits, so a time one centre lacks is counted right)."""
+    frames = [pd.DataFrame({k: t[k] for k in ROW_COLUMNS}) for t in tables if len(t["time"])]
+    if not frames:
+        return pd.DataFrame({k: pd.Series(dtype=float) for k in ROW_COLUMNS})
+    total = (pd.concat(frames).groupby("time", sort=True)[list(ROW_COLUMNS[1:])].sum()
+             .reset_index())
+    left = (total["events"] + total["competing"] + total["censored"]).to_numpy()
+    total["at_risk"] = _at_risk(total["entered"].to_numpy(), left)
+    return total
+
+
+def km_from_table(table: pd.DataFrame, *, deaths_censor: bool = True) -> pd.DataFrame:
+    """Kaplan–Meier of ``events`` (``competing`` censors) with the log-log 95% interval
+    (Greenwood variance), at each time of ``table``: ``time, survival, ci_lower, ci_upper``."""
+    n = _km_population(table)
+    d = table["events"].to_numpy(dtype=float)
+    if not deaths_censor:
+        d = d + table["competing"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.where(n > 0, 1 - d / n, 1.0)
+        s = np.cumprod(step)
+        var_terms = np.where((n > 0) & (n > d), d / (n * (n - d)), 0.0)
+        v = np.cumsum(var_terms)
+        log_s = np.log(s)
+        half = Z95 * np.sqrt(v) / log_s
+        lo, hi = s ** np.exp(-half), s ** np.exp(half)
+    return pd.DataFrame({"time": table["time"].to_numpy(dtype=float), "survival": s,
+                         "ci_lower": lo, "ci_upper": hi})
+
+
+def _km_population(table: pd.DataFrame) -> np.ndarray:
+    # lifelines' Kaplan-Meier counts a late entrant at risk from the time after its entry
+    # (but those entering at the first time, who are there from the start).
+    entered = table["entered"].to_numpy(dtype=float).copy()
+    if len(entered):
+        entered[0] = 0
+    return table["at_risk"].to_numpy(dtype=float) - entered
+
+
+def aj_from_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Aalen–Johansen cumulative incidence of ``events`` with ``competing`` competing:
+    ``time, incidence``."""
+    n = table["at_risk"].to_numpy(dtype=float)
+    d1 = table["events"].to_numpy(dtype=float)
+    d2 = table["competing"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.where(n > 0, 1 - (d1 + d2) / n, 1.0)
+        s_before = np.concatenate([[1.0], np.cumprod(step)[:-1]])
+        f = np.cumsum(np.where(n > 0, s_before * d1 / n, 0.0))
+    return pd.DataFrame({"time": table["time"].to_numpy(dtype=float), "incidence": f})
+
+
+def _at(curve: pd.DataFrame, column: str, time: float, default: float) -> float:
+    pos = int(np.searchsorted(curve["time"].to_numpy(), time, side="right")) - 1
+    return default if pos < 0 else float(curve[column].iloc[pos])
+
+
+def landmark(table: pd.DataFrame, day: int, unit: str, *, one_minus: bool = False
+             ) -> dict[str, Any]:
+    """A landmark block (the keys of :func:`survival.km_landmark`) from a summed table."""
+    at = float(binned([day], unit)[0])
+    left = table["events"] + table["competing"] + table["censored"]
+    upto = table["time"] <= at
+    block: dict[str, Any] = {
+        "day": int(day), "estimate": None, "ci_lower": None, "ci_upper": None,
+        "ci_method": survival.LOG_LOG, "reason": None, "n": int(table["entered"].sum()),
+        "at_risk": int(table["entered"][upto].sum() - left[upto].sum()),
+        "events": int(table["events"][upto].sum()),
+        "censored": int((table["censored"] + table["competing"])[upto].sum()),
+    }
+    if block["n"] == 0:
+        block["reason"] = survival.NO_PATIENTS
+        return block
+    curve = km_from_table(table)
+    s = _at(curve, "survival", at, 1.0)
+    last = float(table["time"][left > 0].max())
+    if last < at and s > 0:
+        block["reason"] = survival.beyond_followup_reason(last)
+        return block
+    block["estimate"] = survival.rounded(1 - s if one_minus else s)
+    lo, hi = _at(curve, "ci_lower", at, 1.0), _at(curve, "ci_upper", at, 1.0)
+    if s <= 0 or s >= 1 or not (math.isfinite(lo) and math.isfinite(hi)):
+        block["reason"] = survival.undefined_interval_reason(block["estimate"])
+        return block
+    if one_minus:
+        lo, hi = 1 - hi, 1 - lo
+    block["ci_lower"], block["ci_upper"] = survival.rounded(lo), survival.rounded(hi)
+    return block
+
+
+def logrank_stratified(strata: Sequence[tuple[pd.DataFrame, pd.DataFrame]]) -> dict[str, Any]:
+    """Log-rank test of group A against group B, stratified: observed minus expected and the
+    hypergeometric variance summed within each stratum (centre), then over strata."""
+    o_minus_e = variance = 0.0
+    for a, b in strata:
+        both = sum_tables([a.to_dict("list"), b.to_dict("list")])
+        a_on = sum_tables([a.to_dict("list"), _empty_like(both)])
+        n = both["at_risk"].to_numpy(dtype=float)
+        na = a_on["at_risk"].to_numpy(dtype=float)
+        d = both["events"].to_numpy(dtype=float)
+        da = a_on["events"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            o_minus_e += float(np.sum(np.where(n > 0, da - d * na / n, 0.0)))
+            variance += float(np.sum(np.where(n > 1, na * (n - na) * d * (n - d)
+                                              / (n * n * (n - 1)), 0.0)))
+    out: dict[str, Any] = {"statistic": None, "p": None, "df": 1, "reason": None,
+                           "strata": len(strata)}
+    if variance <= 0:
+        out["reason"] = survival.ZERO_VARIANCE
+        return out
+    stat = o_minus_e ** 2 / variance
+    out["statistic"], out["p"] = survival.rounded(stat), survival.rounded(chi2.sf(stat, 1))
+    return out
+
+
+def _empty_like(table: pd.DataFrame) -> dict[str, list]:
+    # zero rows at every time of ``table``: puts one group's table on the pooled time grid
+    return {"time": list(table["time"]), **{k: [0] * len(table) for k in ROW_COLUMNS[1:]}}
+
+
+# --- a centre's bundle ------------------------------------------------------------------------
+
+def endpoint_tables(cohort: pd.DataFrame, unit: str) -> dict[str, dict[str, Any]]:
+    """Per endpoint and infection type, the risk table (times in ``unit``)."""
+    out: dict[str, dict[str, Any]] = {name: {} for name in ENDPOINTS}
+    for g in GROUPS:
+        c = cohort[cohort["infection_type"] == g]
+        responded = c["responded"].astype(bool)
+        died_first = c["died"].astype(bool) & ~responded
+        out["response"][g] = risk_table(binned(c["days_to_response_or_censoring"], unit),
+                                        responded, died_first)
+        out["os_from_cmvig"][g] = risk_table(binned(c["os_from_cmvig_days"], unit), c["died"])
+        out["os_from_hsct"][g] = risk_table(binned(c["os_from_hsct_days"], unit), c["died"],
+                                            entry=binned(c["days_hsct_to_cmvig"], unit))
+    return out
+
+
+def build_bundle(cohort: pd.DataFrame, *, unit: str, response_day: int,
+                 min_cell_count: int, freeze_sha256: Mapping[str, str]) -> dict[str, Any]:
+    """The aggregate bundle of one centre: risk tables, Table 1 counts (hidden ones as their
+    mark), the data-freeze checksums and the software version; nothing patient-level. The
+    centre is named by the bundle's folder, not in the file: a centre's name is often the name
+    of the folder its export sits in, which the leak check refuses in a shareable file."""
+    if unit not in TIME_UNITS:
+        raise ValueError(f"aggregate_time_unit must be one of {sorted(TIME_UNITS)}, got {unit!r}")
+    plan = disclosure_plan(cohort, int(response_day), int(min_cell_count))
+    cells = catalogue(cohort, int(response_day))[0]
+    tables = endpoint_tables(cohort, unit)
+    sizes = {g: int((cohort["infection_type"] == g).sum()) for g in GROUPS}
+    small = sorted(g for g, n in sizes.items() if 0 < n < int(min_cell_count))
+    for g in small:
+        for name in ENDPOINTS:
+            tables[name][g] = {"suppressed": True, "reason": SUPPRESSED}
+    return {
+        "format": BUNDLE_FORMAT,
+        "software": {"cmvig-report": __version__},
+        "freeze_sha256": dict(sorted(freeze_sha256.items())),
+        "time_unit": unit,
+        "time_unit_days": TIME_UNITS[unit],
+        "min_cell_count": int(min_cell_count),
+        "response_day": int(response_day),
+        "endpoints": tables,
+        "suppressed_groups": small,
+        "table1_counts": {name: plan.hidden.get(name, int(n)) for name, n in sorted(cells.items())},
+        "table1_hidden": sorted(plan.hidden),
+    }
+
+
+# --- pooling ----------------------------------------------------------------------------------
+
+def _tables(bundles: Sequence[Mapping[str, Any]], endpoint: str, groups: Sequence[str],
+            delayed_entry: bool = True) -> pd.DataFrame:
+    parts = []
+    for b in bundles:
+        for g in groups:
+            t = b["endpoints"][endpoint][g]
+            if t.get("suppressed"):
+                continue
+            if not delayed_entry:
+                t = _entry_at_zero(t)
+            parts.append(t)
+    return sum_tables(parts)
+
+
+def _entry_at_zero(table: Mapping[str, Any]) -> dict[str, Any]:
+    # everyone at risk from time 0: the primary analysis of survival from HSCT
+    frame = pd.DataFrame({k: table[k] for k in ROW_COLUMNS})
+    n = int(frame["entered"].sum())
+    frame["entered"] = 0
+    frame = pd.concat([pd.DataFrame([{"time": 0.0, **{k: 0 for k in ROW_COLUMNS[1:]}}]), frame])
+    frame = frame.groupby("time", sort=True).sum().reset_index()
+    frame.loc[0, "entered"] = n
+    return frame.to_dict("list")
+
+
+def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
+                     os_cmvig_day: int, os_hsct_day: int) -> dict[str, Any]:
+    """The estimates a single-centre build prints that bundles allow, pooled over centres."""
+    units = {b["time_unit"] for b in bundles}
+    if len(units) != 1:
+        raise ValueError(f"bundles use different time units: {sorted(units)}")
+    unit = units.pop()
+    both = list(GROUPS)
+    resp = _tables(bundles, "response", both)
+    by_type = {g: {**landmark(_tables(bundles, "response", [g]), response_day, unit,
+                              one_minus=True),
+                   "responders": int(_tables(bundles, "response", [g])["events"].sum()),
+                   "method": "1 - Kaplan-Meier, deaths censored; log-log 95% CI"}
+               for g in GROUPS}
+    aj = aj_from_table(resp)
+    strata = [(_tables([b], "response", ["recurrent"]), _tables([b], "response", ["refractory"]))
+              for b in bundles]
+    os_hsct = _tables(bundles, "os_from_hsct", both, delayed_entry=False)
+    deaths = _tables(bundles, "os_from_cmvig", both)
+    per_centre = {b["centre"]: landmark(_tables([b], "response", both), response_day, unit,
+                                        one_minus=True) for b in bundles}
+    return {
+        "n_patients": int(resp["entered"].sum()),
+        "n_responders": int(resp["events"].sum()),
+        "infection_type": {g: int(_tables(bundles, "response", [g])["entered"].sum())
+                           for g in GROUPS},
+        "response": {**landmark(resp, response_day, unit, one_minus=True),
+                     "method": "1 - Kaplan-Meier, deaths censored; log-log 95% CI"},
+        "response_by_type": by_type,
+        "logrank": {**logrank_stratified(strata), "method": "log-rank test stratified by centre"},
+        "response_competing_risk": {
+            "day": int(response_day),
+            "estimate": survival.rounded(_at(aj, "incidence", binned([response_day], unit)[0],
+                                             0.0)),
+            "method": "Aalen-Johansen; death without response competing"},
+        "os_from_cmvig": {**landmark(deaths, os_cmvig_day, unit),
+                          "method": "Kaplan-Meier; log-log 95% CI"},
+        "os_from_hsct": {**landmark(os_hsct, os_hsct_day, unit),
+                         "method": "Kaplan-Meier; log-log 95% CI"},
+        "sensitivity": {"os_from_hsct_delayed_entry": {
+            **landmark(_tables(bundles, "os_from_hsct", both), os_hsct_day, unit),
+            "method": "Kaplan-Meier from HSCT with delayed entry at CMVIG start"}},
+        "deaths": {"total": int(deaths["events"].sum())},
+        "table1_counts": pooled_table1(bundles),
+        "centres": {"n": len(bundles), "names": sorted(per_centre),
+                    "time_unit": unit,
+                    "suppressed_groups": {b["centre"]: list(b["suppressed_groups"])
+                                          for b in bundles if b["suppressed_groups"]},
+                    "response_by_centre": dict(sorted(per_centre.items())),
+                    "heterogeneity": heterogeneity(per_centre)},
+    }
+
+
+def pooled_table1(bundles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Table 1's counts summed over centres: ``{cell: {"count", "hidden_in"}}``. A count hidden
+    by a centre's small-cell plan is not added: the sum is then ``None`` and ``hidden_in``
+    names the centres that withheld it."""
+    cells = sorted({name for b in bundles for name in b["table1_counts"]})
+    out: dict[str, Any] = {}
+    for name in cells:
+        values = {b["centre"]: b["table1_counts"].get(name, 0) for b in bundles}
+        hidden = sorted(c for c, v in values.items() if isinstance(v, str))
+        out[name] = {"count": None if hidden else int(sum(values.values())),
+                     "hidden_in": hidden}
+    return out
+
+
+def heterogeneity(blocks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Cochran's Q and I² over the centres' response estimates at the landmark, each weighted
+    by the inverse variance read off its log-log interval (centres without one left out)."""
+    est, var = [], []
+    for b in blocks.values():
+        if b["estimate"] is None or b["ci_lower"] is None:
+            continue
+        est.append(b["estimate"])
+        var.append(((b["ci_upper"] - b["ci_lower"]) / (2 * Z95)) ** 2)
+    out: dict[str, Any] = {"q": None, "df": None, "p": None, "i2": None,
+                           "centres_used": len(est), "reason": None}
+    if len(est) < 2 or min(var) <= 0:
+        out["reason"] = "fewer than two centres with an interval"
+        return out
+    w = 1 / np.asarray(var)
+    x = np.asarray(est)
+    mean = float(np.sum(w * x) / np.sum(w))
+    q = float(np.sum(w * (x - mean) ** 2))
+    df = len(est) - 1
+    out.update(q=survival.rounded(q), df=df, p=survival.rounded(chi2.sf(q, df)),
+               i2=survival.rounded(max(0.0, (q - df) / q) if q > 0 else 0.0))
+    return out
+
+
+# --- steps ------------------------------------------------------------------------------------
+
+def run_bundle(*, cohort: str, patients: str, viral_loads: str, centre: str, unit: str,
+               response_day: int, min_cell_count: int, bundle: str) -> list[str]:
+    """Step ``centre_bundle``: the centre's aggregate bundle, before its leak check."""
+    df = read_clean_cohort(cohort)
+    freeze = {"patients": sha256_file(patients), "viral_loads": sha256_file(viral_loads)}
+    out = build_bundle(df, unit=str(unit), response_day=int(response_day),
+                       min_cell_count=int(min_cell_count), freeze_sha256=freeze)
+    write_json(out, bundle)
+    notes = [f"centre {centre}: {len(df)} patients in risk tables by {unit}"]
+    if out["suppressed_groups"]:
+        notes.append(f"centre {centre}: risk tables withheld for "
+                     f"{', '.join(out['suppressed_groups'])} (fewer than min_cell_count "
+                     f"{int(min_cell_count)} patients)")
+    return notes
+
+
+def run_publish_bundle(*, staged: str, cohort: str, clean_viral_loads: str,
+                       input_paths: list[str], cause_categories: dict[str, list[str]],
+                       published: str) -> list[str]:
+    """Step ``publish_centre_bundle``: the leak check, then the bundle into ``report/``."""
+    from .publish import check_and_publish, sensitive_terms
+
+    sensitive = sensitive_terms(cohort, clean_viral_loads, input_paths, cause_categories)
+    notes = check_and_publish([staged], [published], [], sensitive)
+    return [*notes, f"{published}: checked and published; no patient ID, date, input path or "
+                    "raw free text found"]
+
+
+def read_bundles(files: Sequence[str]) -> list[dict[str, Any]]:
+    """The bundles, checked to be bundles (one clear error naming the file otherwise), each
+    named by its folder (``<centre>/aggregate.json``), in centre order."""
+    bundles = []
+    for f in files:
+        try:
+            b = json.loads(Path(f).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PipelineError(f"{f}: not a readable aggregate bundle ({exc})") from None
+        if not isinstance(b, dict) or b.get("format") != BUNDLE_FORMAT:
+            found = b.get("format") if isinstance(b, dict) else None
+            raise PipelineError(f"{f}: not an aggregate bundle (format should be "
+                                f"{BUNDLE_FORMAT!r}, found {found!r})")
+        bundles.append({**b, "centre": Path(f).parent.name})
+    names = [b["centre"] for b in bundles]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise PipelineError(f"centre(s) {', '.join(twice)} have more than one bundle")
+    if not bundles:
+        raise PipelineError("no aggregate bundle to pool (pooled_from holds no aggregate.json)")
+    return sorted(bundles, key=lambda b: b["centre"])
+
+
+def forest_plot(per_centre: Mapping[str, Mapping[str, Any]], pooled: Mapping[str, Any],
+                path: str) -> None:
+    """Response by the landmark per centre and pooled, with 95% intervals (an SVG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # centres as numbers, in alphabetical order of name (pooled_report.py says why)
+    rows = [*((f"Centre {k}", b) for k, (_, b) in enumerate(sorted(per_centre.items()),
+                                                          start=1)), ("Pooled", pooled)]
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cmvig-report"}):
+        fig, ax = plt.subplots(figsize=(6, 0.45 * len(rows) + 1.2))
+        for i, (name, b) in enumerate(reversed(rows)):
+            if b["estimate"] is None:
+                continue
+            marker = "D" if name == "Pooled" else "s"
+            if b["ci_lower"] is not None:
+                ax.plot([b["ci_lower"], b["ci_upper"]], [i, i], color="black", lw=1)
+            ax.plot([b["estimate"]], [i], marker=marker, color="black")
+        ax.set_yticks(range(len(rows)), [name for name, _ in reversed(rows)])
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"Cumulative response by day {pooled['day']} (95% CI)")
+        fig.tight_layout()
+        fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
+        plt.close(fig)
+
+
+def run_pooled(*, bundles: list[str], response_day: int, os_cmvig_day: int, os_hsct_day: int,
+               estimates: str, forest: str) -> list[str]:
+    """Step ``pooled_estimates``: estimates from the centres' bundles only, and the forest plot."""
+    read = read_bundles(bundles)
+    try:
+        est = pooled_estimates(read, response_day=int(response_day),
+                               os_cmvig_day=int(os_cmvig_day), os_hsct_day=int(os_hsct_day))
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from None
+    write_json(est, estimates)
+    forest_plot(est["centres"]["response_by_centre"], est["response"], forest)
+    notes = [f"pooled {len(read)} centres, {est['n_patients']} patients"]
+    for centre, groups in est["centres"]["suppressed_groups"].items():
+        notes.append(f"centre {centre}: {', '.join(groups)} withheld in its bundle "
+                     "(small counts); the pooled estimates leave them out")
+    return notes
