@@ -37,6 +37,17 @@ LOG_COLUMNS = ["kind", "output", "item", "value", "reason", "source", "patient_i
 SUPPRESSED_CELL = "suppressed cell"
 # What a cell hidden only so that a small one cannot be worked out prints as.
 COMPLEMENT_MARK = "[c]"
+_BELOW = "count below"  # the reason of a cell hidden for being small (Suppressed.reason)
+
+
+def small_mark(min_cell: int) -> str:
+    """What a count below the limit prints as: ``"<5"``."""
+    return f"<{min_cell}"
+
+
+def is_mark(text: str, min_cell: int) -> bool:
+    """Whether ``text`` is what a hidden cell prints (``"<5"`` or ``"[c]"``)."""
+    return min_cell > 1 and text.strip() in (small_mark(min_cell), COMPLEMENT_MARK)
 PATIENTS = "Patients"  # the variable of Table 1's header row, which holds each column's n
 _SEP = "|"
 
@@ -61,6 +72,10 @@ class Suppressed:
     name: str
     value: int
     reason: str  # "count below N" or "complementary: ..." naming the constraint
+
+    def mark(self, min_cell: int) -> str:
+        """``"<N"`` for a cell hidden for being small, ``"[c]"`` for one hidden with it."""
+        return small_mark(min_cell) if self.reason.startswith(_BELOW) else COMPLEMENT_MARK
 
 
 def _as_count(name: str, value: object) -> int:
@@ -126,7 +141,7 @@ def suppress(
               if name in values and values[name] > 0}
     primary = sorted(name for name, v in values.items() if 0 < v < min_cell)
     hidden = set(primary)
-    log = [Suppressed(name, values[name], f"count below {min_cell}") for name in primary]
+    log = [Suppressed(name, values[name], f"{_BELOW} {min_cell}") for name in primary]
     for name in sorted(set(forced) - hidden):
         hidden.add(name)
         log.append(Suppressed(name, values[name], forced[name]))
@@ -158,7 +173,7 @@ def shown(value: int, name: str, suppressed: frozenset[str], min_cell: int) -> s
     through ``suppress`` and so would be printed unlogged, or with its complement missing.
     """
     if name in suppressed:
-        return f"<{min_cell}"
+        return small_mark(min_cell)
     if 0 < value < min_cell:
         raise ValueError(f"count {name!r} = {value} is below {min_cell} but was not suppressed; "
                          "pass it through suppress() with its constraints")
@@ -185,7 +200,7 @@ def count_percent(
     if k < 0 or n < 0 or k > n:
         raise ValueError(f"count {name!r}: {k} of {n} is not a count within its denominator")
     if name in suppressed:
-        return f"<{min_cell}"
+        return small_mark(min_cell)
     if n == 0:
         return EN_DASH
     count = shown(k, name, suppressed, min_cell)

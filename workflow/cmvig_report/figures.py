@@ -33,6 +33,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from . import printed_counts as pc  # noqa: E402
 from . import survival  # noqa: E402
+from .disclosure import small_mark  # noqa: E402
 from .figure_flow import (  # noqa: E402
     GROUPS,
     LABELS,
@@ -510,7 +511,8 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
         # prints as "<N"
         if key in hidden:
             return hidden[key]
-        return f"<{min_cell}" if min_cell > 1 and 0 < value < min_cell else format_number(value)
+        return (small_mark(min_cell) if min_cell > 1 and 0 < value < min_cell
+                else format_number(value))
 
     def at_risk(label: str, tick: int, value: int) -> str:
         # at the first tick everyone is at risk: that is the group's size

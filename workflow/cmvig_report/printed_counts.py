@@ -25,7 +25,6 @@ from .table1 import categorical_counts
 
 GROUPS = ("recurrent", "refractory")
 COLUMNS = ("overall", *GROUPS)
-COMPLEMENT_MARK = dc.COMPLEMENT_MARK
 
 
 def _name(variable: str, level: str, group: str = "overall") -> str:
@@ -201,9 +200,8 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
         return plan
     cells, sums, keys, where = catalogue(cohort, response_day, data_quality)
     hidden, log = dc.suppress(cells, sums, plan.min_cell)
-    primary = {s.name for s in log if s.reason.startswith("count below")}
-    plan.hidden = {name: f"<{plan.min_cell}" if name in primary else COMPLEMENT_MARK
-                   for name in sorted(hidden)}
+    marks = {s.name: s.mark(plan.min_cell) for s in log}
+    plan.hidden = {name: marks[name] for name in sorted(hidden)}
     plan.estimate_keys = {key: plan.hidden[cell] for key, cell in keys.items()
                           if cell in plan.hidden}
     # Cells nobody prints (the "not" side of a sum) are hidden for the sums' sake; the log
@@ -233,16 +231,16 @@ def _landmark_blocks(node: Any, path: str = "") -> list[tuple[str, dict[str, Any
     return []
 
 
-def _derived_from(path: str) -> tuple[str, str, str]:
-    """(group, estimates key of the block's n, estimates key its events are counted in)."""
+def _derived_from(path: str) -> tuple[str, str]:
+    """(estimates key of the block's n, estimates key its events are counted in)."""
     group = next((g for g in GROUPS if path == f"response_by_type.{g}"), "overall")
     size_key = f"infection_type.{group}" if group != "overall" else "n_patients"
     last = path.rsplit(".", 1)[-1]
     if last.startswith("os_"):
-        return group, size_key, "deaths.total"
+        return size_key, "deaths.total"
     events_key = (f"response_by_type.{group}.responders" if group != "overall"
                   else "n_responders")
-    return group, size_key, events_key
+    return size_key, events_key
 
 
 def landmark_plan(estimates: Mapping[str, Any], plan: Plan) -> tuple[dict[str, str], list[dict]]:
@@ -261,7 +259,7 @@ def landmark_plan(estimates: Mapping[str, Any], plan: Plan) -> tuple[dict[str, s
     marks: dict[str, str] = {}
     log: list[dict] = []
     for path, block in _landmark_blocks(estimates):
-        _, size_key, events_key = _derived_from(path)
+        size_key, events_key = _derived_from(path)
         counts = {k: block[k] for k in LANDMARK_COUNTS if isinstance(block.get(k), int)}
         forced: dict[str, str] = {}
         if size_key in hidden:
@@ -277,8 +275,7 @@ def landmark_plan(estimates: Mapping[str, Any], plan: Plan) -> tuple[dict[str, s
             rows = [dc.Suppressed(k, counts[k], "hidden with the other counts of its block")
                     for k in sorted(shut)]
         for s in rows:
-            mark = f"<{plan.min_cell}" if s.reason.startswith("count below") else COMPLEMENT_MARK
-            marks[f"{path}.{s.name}"] = mark
+            marks[f"{path}.{s.name}"] = s.mark(plan.min_cell)
             log.append({"kind": dc.SUPPRESSED_CELL, "output": "tooltips; register; Table S1",
                         "item": f"{path}: {s.name} at day {block.get('day')}",
                         "value": s.value, "reason": s.reason,

@@ -30,7 +30,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from .disclosure import COMPLEMENT_MARK
+from .disclosure import is_mark
 from .formatting import FILTERS, format_measure, format_number
 
 # Filters whose output is a number (the others, e.g. `text` or `value`, print words).
@@ -192,7 +192,7 @@ class Register:
 
     def is_mark(self, text: str) -> bool:
         """Whether ``text`` is what a hidden cell prints ("<5", "[c]")."""
-        return self.min_cell > 1 and text.strip() in (f"<{self.min_cell}", COMPLEMENT_MARK)
+        return is_mark(text, self.min_cell)
 
     def count(self, key: str, value: Any) -> str:
         """A count behind an estimate (estimates.json ``key``) as the plan lets it print."""
@@ -232,10 +232,11 @@ def _entry(value: Any, kind: str, register: Register) -> Entry:
         return Entry(f"{block.get('first')}/{block.get('last')}",
                      f"study period ({block.get('source')})", "")
     method = str(block.get("method") or block.get("ci_method") or _method(file, kind))
+    if register.hidden_mark(value) is not None:  # whatever file the hidden count comes from
+        return Entry("", method if file == "estimates.json" else _method(file, kind), "", "",
+                     True)
     if kind == "text" or file != "estimates.json":
         return Entry(str(shown), _method(file, kind), "")
-    if key in register.hidden:
-        return Entry("", method, "", "", True)
     # the key of the block whose counts are printed beside the value
     where = _key(getattr(block, "_source", "")) if isinstance(block, Tracked) else ""
     prefix = f"{where}." if where else ""

@@ -35,6 +35,7 @@ from typing import Any
 from markupsafe import Markup
 
 from . import checklist, freeze
+from .disclosure import small_mark
 from .errors import PipelineError
 from .formatting import round_half_up
 from .io import atomic_write_bytes, atomic_write_text, rows_csv_bytes
@@ -305,7 +306,7 @@ def _changes(rows: list[dict[str, str]], changes_summary: str | None,
     patients = read_json(changes_summary, "changes summary") if changes_summary else {}
     if register.min_cell > 1:
         register.hidden = {**register.hidden, **{
-            f"{CHANGES_SUMMARY}#{k}": f"<{register.min_cell}" for k, v in patients.items()
+            f"{CHANGES_SUMMARY}#{k}": small_mark(register.min_cell) for k, v in patients.items()
             if isinstance(v, int) and 0 < v < register.min_cell}}
     return {"rows": track(rows, "changes.csv"), "patients": track(patients, CHANGES_SUMMARY)}
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .clinical import CLINICAL_ENUMS, clinical_record
-from .disclosure import below_limit, cell_name, group_size_name
+from .disclosure import below_limit, cell_name, group_size_name, small_mark
 from .formatting import EN_DASH, format_median_range, format_percent
 
 COLUMNS = (("overall", None), ("recurrent", "recurrent"), ("refractory", "refractory"))
@@ -249,5 +249,5 @@ def _continuous(values: pd.Series, decimals: int, group: str, hidden: Mapping[st
     if below_limit(unit_cell, hidden):  # the doses of a few children (a [c] count is not few)
         return hidden[unit_cell]
     if min_cell > 1 and 0 < len(values) < min_cell:  # a few children's own values
-        return f"<{min_cell}"
+        return small_mark(min_cell)
     return fmt_median_range(values, decimals)
