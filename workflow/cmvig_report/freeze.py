@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
+from .io import read_rows
 from .paths import NUMBERS, RESULTS, UNCHECKED
 
 COLUMNS = ["section", "quantity", "before", "now", "source"]
@@ -57,8 +58,7 @@ def read_register(folder: str | Path) -> list[dict[str, str]]:
         raise PipelineError(f"{folder}: no register of printed numbers ({REGISTER}); this "
                             "freeze was made before registers were kept or its build did not "
                             "finish: rebuild it, or compare with a later freeze")
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+    return read_rows(path)
 
 
 def _keyed(rows: list[dict[str, str]]) -> dict[tuple[str, str, int], dict[str, str]]:

@@ -163,6 +163,14 @@ def rows_csv_bytes(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def read_rows(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a small CSV written by :func:`rows_csv_bytes`, as dicts of text."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def write_json(obj: Any, path: str | Path) -> None:
     """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
     atomic_write_text(path, json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n")

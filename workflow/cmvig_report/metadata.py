@@ -12,7 +12,6 @@ lists them all at its end, and with ``strict_metadata: true`` they stop the buil
 
 from __future__ import annotations
 
-import csv
 import html
 import re
 from collections.abc import Iterable, Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
+from .io import read_rows
 
 # Dotted paths of the fields a submission cannot go without.
 REQUIRED = (
@@ -188,8 +188,7 @@ def placeholder_summary(files: list[str]) -> list[str]:
     rows: list[dict[str, str]] = []
     for path in files:
         if Path(path).is_file():
-            with open(path, encoding="utf-8", newline="") as fh:
-                rows += list(csv.DictReader(fh))
+            rows += read_rows(path)
     lines = placeholder_lines(rows)
     if not lines:
         return []

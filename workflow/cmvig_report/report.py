@@ -38,7 +38,7 @@ from . import checklist, freeze
 from .disclosure import small_mark
 from .errors import PipelineError
 from .formatting import round_half_up
-from .io import atomic_write_bytes, atomic_write_text, rows_csv_bytes
+from .io import atomic_write_bytes, atomic_write_text, read_rows, rows_csv_bytes
 from .journal import limit_notes, load_profile, word_limits
 from .metadata import (
     check_placeholders,
@@ -255,7 +255,7 @@ def _register(est: dict[str, Any], html: bool) -> Register:
 
 def small_cells(est: dict[str, Any]) -> bool:
     """Whether small-cell control is on (``min_cell_count`` > 1) for these estimates."""
-    return int((est.get("disclosure") or {}).get("min_cell_count") or 0) > 1
+    return _register(est, html=False).min_cell > 1
 
 
 @dataclass
@@ -309,12 +309,6 @@ def _changes(rows: list[dict[str, str]], changes_summary: str | None,
             f"{CHANGES_SUMMARY}#{k}": small_mark(register.min_cell) for k, v in patients.items()
             if isinstance(v, int) and 0 < v < register.min_cell}}
     return {"rows": track(rows, "changes.csv"), "patients": track(patients, CHANGES_SUMMARY)}
-
-
-def read_changes(path: str) -> list[dict[str, str]]:
-    """The rows of a staged ``changes.csv`` (written by the ``manuscript`` step)."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def run_render(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
@@ -437,7 +431,7 @@ def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: 
                             line_numbers=line_numbers, output="qmd",
                             journal=journal, citation_style=citation_style,
                             bibliography=bibliography, review_copy=review_copy,
-                            changes=_changes(read_changes(changes_csv), changes_summary, register)
+                            changes=_changes(read_rows(changes_csv), changes_summary, register)
                             if compare_with and changes_csv else None)
     text = close_up(render_template(env, QMD_TEMPLATE, context), context["refs"], "qmd")
     shown = [Path(qmd).name] + ([Path(qmd).with_suffix(".docx").name] if also_docx else [])
