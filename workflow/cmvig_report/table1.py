@@ -57,7 +57,7 @@ CLINICAL_VARIABLES = (
 DOSE_PREFIX = "cmvig_dose in "
 DOSE_UNIT_LABEL = "CMVIG dose unit"
 # Ordinal or fixed levels print in this order rather than by count.
-LEVEL_ORDER = {col: values for col, values in CLINICAL_ENUMS.items()}
+LEVEL_ORDER = CLINICAL_ENUMS
 SEX_LABELS = {"F": "Female", "M": "Male"}
 LEVEL_LABELS = {
     "sex": SEX_LABELS,
