@@ -132,6 +132,9 @@ def test_switching_journal_changes_the_citations_the_list_and_the_abstract(tmp_p
                                                       "bone-marrow-transplantation.yaml")}),
                html=str(out / "bmt.html"))
     frontiers, bmt = (out / "frontiers.html").read_text(), (out / "bmt.html").read_text()
+    # the article type above the title is the profile's, not a line of the metadata
+    assert re.search(r'class="article-type">Brief Research Report(<| \()', frontiers)
+    assert re.search(r'class="article-type">Article(<| \()', bmt)
     assert "<strong>Background.</strong>" in frontiers
     assert "<strong>Background.</strong>" not in bmt and "<strong>" not in bmt.split(
         'id="abstract"')[1].split("</section>")[0]
