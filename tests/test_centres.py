@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from r_pooled import check_estimates_against_r
 
 from cmvig_report import federated
 from cmvig_report.io import copy_project
@@ -63,6 +64,13 @@ def test_pooled_estimates_equal_the_pool_of_the_bundles_and_of_the_patients(cent
     for key in ("estimate", "ci_lower", "ci_upper", "at_risk", "events"):
         assert est["response"][key] == ref[key]
     assert (centres_build / "results/pooled/forest_response.svg").is_file()
+
+
+def test_the_built_pooled_estimates_equal_r_survival_on_the_concatenated_patients(
+        centres_build):
+    # tests/fixtures/r_pooled: R's survival on the three shipped centres' patients
+    check_estimates_against_r(
+        json.loads((centres_build / "results/pooled/estimates.json").read_text()))
 
 
 def test_the_coordinating_centre_pools_a_folder_of_bundles_alone(centres_build, tmp_path):
