@@ -99,6 +99,7 @@ POOLED = f"{RESULTS}/pooled"
 POOLED_ESTIMATES = f"{POOLED}/estimates.json"
 POOLED_FOREST = f"{POOLED}/forest_response.svg"
 POOLED_MANUSCRIPT = "pooled/manuscript.html"
+POOLED_MANUSCRIPT_PDF = "pooled/manuscript.pdf"
 
 
 def centre_result(name: str) -> str:

@@ -113,8 +113,8 @@ rule pooled_estimates:
         "../scripts/pooled_estimates.py"
 
 
-# The pooled manuscript (HTML), from the pooled estimates only, leak-checked against every
-# centre's patients when this build has them.
+# The pooled manuscript (HTML and PDF), from the pooled estimates only, leak-checked against
+# every centre's patients when this build has them.
 rule pooled_manuscript:
     input:
         estimates=rules.pooled_estimates.output.estimates,
@@ -123,6 +123,7 @@ rule pooled_manuscript:
         code=codebase.stage_code("pooled_manuscript"),
     output:
         html=paths.staged(paths.POOLED_MANUSCRIPT),
+        pdf=paths.staged(paths.POOLED_MANUSCRIPT_PDF),
     threads: 1
     resources:
         mem_mb=1000,
@@ -138,13 +139,14 @@ rule pooled_manuscript:
 # `snakemake pooled`: every step above it (the pooled estimates, the pooled manuscript).
 rule pooled:
     input:
-        staged=rules.pooled_manuscript.output.html,
+        staged=rules.pooled_manuscript.output,
         cohorts=expand(rules.centre_cohort.output.cohort, centre=CENTRES),
         clean_viral_loads=expand(rules.centre_cohort.output.clean_viral_loads, centre=CENTRES),
         template_files=["templates/pooled/manuscript.html.j2"],
         code=codebase.stage_code("pooled"),
     output:
-        published=paths.published(paths.POOLED_MANUSCRIPT),
+        published=[paths.published(paths.POOLED_MANUSCRIPT),
+                   paths.published(paths.POOLED_MANUSCRIPT_PDF)],
     params:
         input_paths=settings.input_paths(config)
         + ([] if CENTRE_SHEET is None else [*CENTRE_SHEET["patients"], *CENTRE_SHEET["viral_loads"]]),
