@@ -115,3 +115,22 @@ def test_the_pooled_manuscript_describes_the_centres_and_is_checked(centres_buil
     for centre in CENTRES:  # centres are numbered, never named
         assert centre not in html.lower()
     assert html.count("<tr><td>Centre ") == len(CENTRES)
+    # the PDF is published with the HTML, after the same leak check
+    pdf = (centres_build / "report/pooled/manuscript.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert pdf == (centres_build / "results/unchecked/pooled/manuscript.pdf").read_bytes()
+
+
+def test_a_centres_own_manuscript_is_the_single_export_build_of_its_exports(tmp_path):
+    # docs/centres.md, "Each centre's own manuscript": the recipe, with a small-cell plan
+    repo = copy_project(ROOT, tmp_path / "repo")
+    sheet = pd.read_csv(repo / "config/centres.tsv", sep="\t", dtype=str).set_index("centre")
+    row = sheet.loc["east"]
+    run = _snakemake(repo, "--config", "study=own", f"patients={row['patients']}",
+                     f"viral_loads={row['viral_loads']}", "min_cell_count=5")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert (repo / "report/manuscript.pdf").read_bytes().startswith(b"%PDF")
+    cohort = pd.read_csv(repo / "results/cohort.csv")
+    assert len(cohort) == len(pd.read_csv(repo / row["patients"]))
+    est = json.loads((repo / "results/estimates.json").read_text())
+    assert est["n_patients"] == len(cohort)
