@@ -115,10 +115,11 @@ def test_the_pooled_manuscript_describes_the_centres_and_is_checked(centres_buil
     for centre in CENTRES:  # centres are numbered, never named
         assert centre not in html.lower()
     assert html.count("<tr><td>Centre ") == len(CENTRES)
-    # the PDF is published with the HTML, after the same leak check
-    pdf = (centres_build / "report/pooled/manuscript.pdf").read_bytes()
-    assert pdf.startswith(b"%PDF")
-    assert pdf == (centres_build / "results/unchecked/pooled/manuscript.pdf").read_bytes()
+    # the PDF and DOCX are published with the HTML, after the same leak check
+    for fmt, magic in (("pdf", b"%PDF"), ("docx", b"PK")):
+        made = (centres_build / f"report/pooled/manuscript.{fmt}").read_bytes()
+        assert made.startswith(magic)
+        assert made == (centres_build / f"results/unchecked/pooled/manuscript.{fmt}").read_bytes()
 
 
 def test_a_centres_own_manuscript_is_the_single_export_build_of_its_exports(tmp_path):

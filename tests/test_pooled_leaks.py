@@ -14,12 +14,13 @@ from cmvig_report import federated
 from cmvig_report.cohort import run_cohort
 from cmvig_report.errors import PipelineError
 from cmvig_report.pdf import html_to_pdf
-from cmvig_report.pooled_report import run_pooled_manuscript, run_publish_pooled
+from cmvig_report.pooled_report import html_to_docx, run_pooled_manuscript, run_publish_pooled
 from cmvig_report.synth import generate_cohort, write_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = [str(ROOT / "templates" / "pooled" / "manuscript.html.j2")]
 CAUSES = CONFIG["cause_of_death_categories"]
+FORMATS = ("html", "pdf", "docx")
 
 
 @pytest.fixture(scope="module")
@@ -90,20 +91,22 @@ def pooled_manuscript(centre, tmp_path) -> dict[str, Path]:
     bundle = tmp_path / "received" / "hospital-a" / "aggregate.json"
     bundle.parent.mkdir(parents=True)
     bundle.write_bytes(centre["staged"].read_bytes())
-    out = {k: tmp_path / "unchecked" / f"manuscript.{k}" for k in ("html", "pdf")}
+    out = {k: tmp_path / "unchecked" / f"manuscript.{k}" for k in FORMATS}
     federated.run_pooled(bundles=[str(bundle)], response_day=CONFIG["response_day"],
                          os_cmvig_day=CONFIG["os_cmvig_day"], os_hsct_day=CONFIG["os_hsct_day"],
                          estimates=str(tmp_path / "estimates.json"),
-                         forest=str(tmp_path / "forest.svg"))
+                         forest=str(tmp_path / "forest.svg"),
+                         forest_png=str(tmp_path / "forest.png"))
     run_pooled_manuscript(estimates=str(tmp_path / "estimates.json"),
-                          forest=str(tmp_path / "forest.svg"), template_files=TEMPLATES,
-                          html=str(out["html"]), pdf=str(out["pdf"]))
+                          forest=str(tmp_path / "forest.svg"),
+                          forest_png=str(tmp_path / "forest.png"), template_files=TEMPLATES,
+                          html=str(out["html"]), pdf=str(out["pdf"]), docx=str(out["docx"]))
     return out
 
 
 def _publish_pooled(centre: dict, staged: dict, report: Path) -> list[Path]:
-    published = [report / "manuscript.html", report / "manuscript.pdf"]
-    run_publish_pooled(staged=[str(staged["html"]), str(staged["pdf"])],
+    published = [report / f"manuscript.{k}" for k in FORMATS]
+    run_publish_pooled(staged=[str(staged[k]) for k in FORMATS],
                        cohorts=[str(centre["cohort"])],
                        clean_viral_loads=[str(centre["clean_viral_loads"])],
                        template_files=TEMPLATES,
@@ -116,21 +119,23 @@ def test_the_pooled_manuscript_passes_and_is_published_in_both_formats(
         centre, pooled_manuscript, tmp_path):
     published = _publish_pooled(centre, pooled_manuscript, tmp_path / "report")
     assert [p.read_bytes() for p in published] == [
-        pooled_manuscript[k].read_bytes() for k in ("html", "pdf")]
+        pooled_manuscript[k].read_bytes() for k in FORMATS]
 
 
-@pytest.mark.parametrize("where", ["html", "pdf"])
-def test_a_patient_id_in_the_pooled_html_or_pdf_stops_publishing_both(
+@pytest.mark.parametrize("where", FORMATS)
+def test_a_patient_id_in_any_format_of_the_pooled_manuscript_stops_publishing_all(
         centre, pooled_manuscript, tmp_path, where):
     html = pooled_manuscript["html"].read_text(encoding="utf-8")
     leaky = html.replace("</body>", f"<p>{centre['ids'][3]}</p></body>")
     if where == "html":
         pooled_manuscript["html"].write_text(leaky, encoding="utf-8")
-    else:  # only the PDF carries it: the check reads the PDF's text
+    elif where == "pdf":  # only the PDF carries it: the check reads the PDF's text
         pdf, _, _ = html_to_pdf(leaky, tmp_path, tmp_path)
         pooled_manuscript["pdf"].write_bytes(pdf)
+    else:
+        html_to_docx(leaky, str(pooled_manuscript["docx"]), tmp_path, None)
     report = tmp_path / "report"
     with pytest.raises(PipelineError, match=centre["ids"][3]):
         _publish_pooled(centre, pooled_manuscript, report)
     assert not report.exists()
-    assert not pooled_manuscript["html"].exists() and not pooled_manuscript["pdf"].exists()
+    assert not any(pooled_manuscript[k].exists() for k in FORMATS)

@@ -4,6 +4,7 @@ and about a centre whose small counts were suppressed in its bundle."""
 from __future__ import annotations
 
 import csv
+import zipfile
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -15,6 +16,7 @@ from cmvig_report.io import write_json
 from cmvig_report.pooled_report import run_pooled_manuscript
 
 TEMPLATE = str(ROOT / "templates" / "pooled" / "manuscript.html.j2")
+REFERENCE_DOC = str(ROOT / "templates" / "reference.docx")
 
 
 def _manuscript(bundles: list[dict], out: Path) -> tuple[str, str, bytes]:
@@ -25,10 +27,11 @@ def _manuscript(bundles: list[dict], out: Path) -> tuple[str, str, bytes]:
                                      os_hsct_day=DAYS["os_from_hsct"])
     write_json(est, out / "estimates.json")
     federated.forest_plot(est["centres"]["response_by_centre"], est["response"],
-                          str(out / "forest.svg"))
+                          str(out / "forest.svg"), str(out / "forest.png"))
     run_pooled_manuscript(estimates=str(out / "estimates.json"), forest=str(out / "forest.svg"),
-                          template_files=[TEMPLATE], html=str(out / "manuscript.html"),
-                          pdf=str(out / "manuscript.pdf"))
+                          forest_png=str(out / "forest.png"), template_files=[TEMPLATE],
+                          html=str(out / "manuscript.html"), pdf=str(out / "manuscript.pdf"),
+                          docx=str(out / "manuscript.docx"), reference_doc=[REFERENCE_DOC])
     pdf = (out / "manuscript.pdf").read_bytes()
     text = " ".join(" ".join(page.extract_text().split())
                     for page in PdfReader(out / "manuscript.pdf").pages)
@@ -71,6 +74,12 @@ def test_without_suppression_the_pooled_pdf_describes_the_federated_design_and_n
     assert not any(b["centre"] in text.lower() for b in bundles)  # numbered, never named
     assert pdf.startswith(b"%PDF")
     assert _manuscript(bundles, tmp_path / "b")[2] == pdf  # same estimates, same bytes
+    docx = [(tmp_path / k / "manuscript.docx").read_bytes() for k in ("a", "b")]
+    assert docx[0] == docx[1]
+    with zipfile.ZipFile(tmp_path / "a" / "manuscript.docx") as zf:
+        body = zf.read("word/document.xml").decode("utf-8")
+        assert any(n.startswith("word/media/") for n in zf.namelist())  # the forest plot
+    assert "stratified by centre" in body and "Centre 1" in body
 
 
 def _cohorts() -> dict:

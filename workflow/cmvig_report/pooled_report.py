@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
-from .io import atomic_write_bytes, atomic_write_text
+from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
 from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
 from .publish import sensitive_terms
 from .templating import make_environment, read_json, read_text, render_template
@@ -29,22 +29,51 @@ def centre_rows(est: dict[str, Any]) -> list[dict[str, Any]]:
                                                      .items()), start=1)]
 
 
-def run_pooled_manuscript(*, estimates: str, forest: str, template_files: list[str],
-                          html: str, pdf: str) -> list[str]:
+def run_pooled_manuscript(*, estimates: str, forest: str, forest_png: str,
+                          template_files: list[str], html: str, pdf: str, docx: str,
+                          reference_doc: list[str] | None = None) -> list[str]:
     """Step ``pooled_manuscript``: the pooled manuscript as HTML and PDF (WeasyPrint, as the
-    single-centre manuscript), before its leak check."""
+    single-centre manuscript) and DOCX (pandoc, from the same template with the forest plot
+    as a PNG), before its leak check."""
     from .pdf import html_to_pdf
 
     est = read_json(estimates, "pooled estimates")
     templates = Path(template_files[0]).parents[1]
-    text = render_template(make_environment(templates), TEMPLATE, {
-        "est": est, "centres": centre_rows(est),
-        "forest_svg": read_text(forest, "forest plot").split("?>", 1)[-1]})
+    env = make_environment(templates)
+    context = {"est": est, "centres": centre_rows(est),
+               "forest_svg": read_text(forest, "forest plot").split("?>", 1)[-1],
+               "forest_png": ""}
+    text = render_template(env, TEMPLATE, context)
     # the forest plot is inline: the PDF fetches nothing
     pdf_bytes, notes, _ = html_to_pdf(text, Path(html).parent, templates.resolve().parent)
+    for_docx = render_template(env, TEMPLATE, {**context, "forest_png": Path(forest_png).name})
+    html_to_docx(for_docx, docx, Path(forest_png).parent,
+                 reference_doc[0] if reference_doc else None)
     atomic_write_text(html, text)
     atomic_write_bytes(pdf, pdf_bytes)
     return [f"pooled manuscript of {len(est['centres']['names'])} centres", *notes]
+
+
+def html_to_docx(text: str, docx: str, resources: Path, reference_doc: str | None) -> None:
+    """DOCX of the HTML ``text`` by the pandoc of pypandoc-binary (images found in
+    ``resources``); the same text gives the same bytes (SOURCE_DATE_EPOCH fixed)."""
+    import pypandoc
+
+    out = Path(docx).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.docx")
+    # the <h1> repeats the <title>, which pandoc already makes the DOCX's title
+    args = [f"--resource-path={Path(resources).resolve()}", "--shift-heading-level-by=-1"]
+    if reference_doc:
+        args.append(f"--reference-doc={Path(reference_doc).resolve()}")
+    try:
+        with fixed_source_date():
+            pypandoc.convert_text(text, "docx", format="html", outputfile=str(tmp),
+                                  extra_args=args)
+        tmp.replace(out)
+    except (RuntimeError, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise PipelineError(f"pandoc could not make {docx}: {exc}") from None
 
 
 def run_publish_pooled(*, staged: list[str], cohorts: list[str], clean_viral_loads: list[str],
