@@ -10,7 +10,7 @@ from pathlib import Path
 from pypdf import PdfReader
 from r_pooled import CONFIG, DAYS, ROOT, shipped_bundles
 
-from cmvig_report import federated
+from cmvig_report import __version__, federated
 from cmvig_report.cohort import clean_cohort
 from cmvig_report.io import write_json
 from cmvig_report.pooled_report import run_pooled_manuscript
@@ -70,6 +70,7 @@ def test_without_suppression_the_pooled_pdf_describes_the_federated_design_and_n
     assert "withheld" not in text and "suppressed" not in text
     assert "federated" in text and "stratified by centre" in text
     assert f"{len(bundles)} transplant centres contributed" in text
+    assert f"the same pipeline (cmvig-report {__version__}) on its own export" in text
     assert all(f"Centre {k}" in text for k in range(1, len(bundles) + 1))
     assert not any(b["centre"] in text.lower() for b in bundles)  # numbered, never named
     assert pdf.startswith(b"%PDF")

@@ -324,6 +324,8 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
                     "suppressed_groups": {b["centre"]: list(b["suppressed_groups"])
                                           for b in bundles if b["suppressed_groups"]},
                     "min_cell_count": {b["centre"]: int(b["min_cell_count"]) for b in bundles},
+                    "software": sorted({str(b["software"].get("cmvig-report", "unknown"))
+                                        for b in bundles}),
                     "response_by_centre": dict(sorted(per_centre.items())),
                     "heterogeneity": heterogeneity(per_centre)},
     }
