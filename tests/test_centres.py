@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from r_pooled import check_estimates_against_r
 
 from cmvig_report import federated
 from cmvig_report.io import copy_project
@@ -65,6 +66,13 @@ def test_pooled_estimates_equal_the_pool_of_the_bundles_and_of_the_patients(cent
     assert (centres_build / "results/pooled/forest_response.svg").is_file()
 
 
+def test_the_built_pooled_estimates_equal_r_survival_on_the_concatenated_patients(
+        centres_build):
+    # tests/fixtures/r_pooled: R's survival on the three shipped centres' patients
+    check_estimates_against_r(
+        json.loads((centres_build / "results/pooled/estimates.json").read_text()))
+
+
 def test_the_coordinating_centre_pools_a_folder_of_bundles_alone(centres_build, tmp_path):
     # The coordinating centre's copy holds no export and no centres sheet: bundles only.
     repo = copy_project(ROOT, tmp_path / "coordinator")
@@ -107,3 +115,23 @@ def test_the_pooled_manuscript_describes_the_centres_and_is_checked(centres_buil
     for centre in CENTRES:  # centres are numbered, never named
         assert centre not in html.lower()
     assert html.count("<tr><td>Centre ") == len(CENTRES)
+    # the PDF and DOCX are published with the HTML, after the same leak check
+    for fmt, magic in (("pdf", b"%PDF"), ("docx", b"PK")):
+        made = (centres_build / f"report/pooled/manuscript.{fmt}").read_bytes()
+        assert made.startswith(magic)
+        assert made == (centres_build / f"results/unchecked/pooled/manuscript.{fmt}").read_bytes()
+
+
+def test_a_centres_own_manuscript_is_the_single_export_build_of_its_exports(tmp_path):
+    # docs/centres.md, "Each centre's own manuscript": the recipe, with a small-cell plan
+    repo = copy_project(ROOT, tmp_path / "repo")
+    sheet = pd.read_csv(repo / "config/centres.tsv", sep="\t", dtype=str).set_index("centre")
+    row = sheet.loc["east"]
+    run = _snakemake(repo, "--config", "study=own", f"patients={row['patients']}",
+                     f"viral_loads={row['viral_loads']}", "min_cell_count=5")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert (repo / "report/manuscript.pdf").read_bytes().startswith(b"%PDF")
+    cohort = pd.read_csv(repo / "results/cohort.csv")
+    assert len(cohort) == len(pd.read_csv(repo / row["patients"]))
+    est = json.loads((repo / "results/estimates.json").read_text())
+    assert est["n_patients"] == len(cohort)

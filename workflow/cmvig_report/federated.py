@@ -323,6 +323,9 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
                     "time_unit": unit,
                     "suppressed_groups": {b["centre"]: list(b["suppressed_groups"])
                                           for b in bundles if b["suppressed_groups"]},
+                    "min_cell_count": {b["centre"]: int(b["min_cell_count"]) for b in bundles},
+                    "software": sorted({str(b["software"].get("cmvig-report", "unknown"))
+                                        for b in bundles}),
                     "response_by_centre": dict(sorted(per_centre.items())),
                     "heterogeneity": heterogeneity(per_centre)},
     }
@@ -420,8 +423,9 @@ def read_bundles(files: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def forest_plot(per_centre: Mapping[str, Mapping[str, Any]], pooled: Mapping[str, Any],
-                path: str) -> None:
-    """Response by the landmark per centre and pooled, with 95% intervals (an SVG)."""
+                path: str, png: str | None = None) -> None:
+    """Response by the landmark per centre and pooled, with 95% intervals (an SVG; and a PNG
+    for the DOCX when ``png`` is given)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -444,11 +448,13 @@ def forest_plot(per_centre: Mapping[str, Mapping[str, Any]], pooled: Mapping[str
         ax.set_xlabel(f"Cumulative response by day {pooled['day']} (95% CI)")
         fig.tight_layout()
         fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
+        if png:
+            fig.savefig(png, format="png", dpi=200, metadata={"Software": None})
         plt.close(fig)
 
 
 def run_pooled(*, bundles: list[str], response_day: int, os_cmvig_day: int, os_hsct_day: int,
-               estimates: str, forest: str) -> list[str]:
+               estimates: str, forest: str, forest_png: str | None = None) -> list[str]:
     """Step ``pooled_estimates``: estimates from the centres' bundles only, and the forest plot."""
     read = read_bundles(bundles)
     try:
@@ -457,7 +463,7 @@ def run_pooled(*, bundles: list[str], response_day: int, os_cmvig_day: int, os_h
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
     write_json(est, estimates)
-    forest_plot(est["centres"]["response_by_centre"], est["response"], forest)
+    forest_plot(est["centres"]["response_by_centre"], est["response"], forest, forest_png)
     notes = [f"pooled {len(read)} centres, {est['n_patients']} patients"]
     for centre, groups in est["centres"]["suppressed_groups"].items():
         notes.append(f"centre {centre}: {', '.join(groups)} withheld in its bundle "

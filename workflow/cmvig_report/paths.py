@@ -98,7 +98,10 @@ CENTRE_BUNDLE = f"{CENTRES}/{{centre}}/{AGGREGATE}"
 POOLED = f"{RESULTS}/pooled"
 POOLED_ESTIMATES = f"{POOLED}/estimates.json"
 POOLED_FOREST = f"{POOLED}/forest_response.svg"
+POOLED_FOREST_PNG = f"{POOLED}/forest_response.png"
 POOLED_MANUSCRIPT = "pooled/manuscript.html"
+POOLED_MANUSCRIPT_PDF = "pooled/manuscript.pdf"
+POOLED_MANUSCRIPT_DOCX = "pooled/manuscript.docx"
 
 
 def centre_result(name: str) -> str:

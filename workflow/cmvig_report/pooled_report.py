@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
-from .io import atomic_write_text
+from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
 from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
 from .publish import sensitive_terms
 from .templating import make_environment, read_json, read_text, render_template
@@ -23,26 +23,63 @@ TEMPLATE = "pooled/manuscript.html.j2"
 def centre_rows(est: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per centre, numbered from 1 in alphabetical order of name."""
     withheld = est["centres"]["suppressed_groups"]
-    return [{"number": k, "response": block, "withheld": withheld.get(name, [])}
+    return [{"number": k, "response": block, "withheld": withheld.get(name, []),
+             "min_cell_count": est["centres"]["min_cell_count"][name]}
             for k, (name, block) in enumerate(sorted(est["centres"]["response_by_centre"]
                                                      .items()), start=1)]
 
 
-def run_pooled_manuscript(*, estimates: str, forest: str, template_files: list[str],
-                          html: str) -> list[str]:
-    """Step ``pooled_manuscript``: the pooled manuscript as HTML, before its leak check."""
+def run_pooled_manuscript(*, estimates: str, forest: str, forest_png: str,
+                          template_files: list[str], html: str, pdf: str, docx: str,
+                          reference_doc: list[str] | None = None) -> list[str]:
+    """Step ``pooled_manuscript``: the pooled manuscript as HTML and PDF (WeasyPrint, as the
+    single-centre manuscript) and DOCX (pandoc, from the same template with the forest plot
+    as a PNG), before its leak check."""
+    from .pdf import html_to_pdf
+
     est = read_json(estimates, "pooled estimates")
     templates = Path(template_files[0]).parents[1]
-    text = render_template(make_environment(templates), TEMPLATE, {
-        "est": est, "centres": centre_rows(est),
-        "forest_svg": read_text(forest, "forest plot").split("?>", 1)[-1]})
+    env = make_environment(templates)
+    context = {"est": est, "centres": centre_rows(est),
+               "forest_svg": read_text(forest, "forest plot").split("?>", 1)[-1],
+               "forest_png": ""}
+    text = render_template(env, TEMPLATE, context)
+    # the forest plot is inline: the PDF fetches nothing
+    pdf_bytes, notes, _ = html_to_pdf(text, Path(html).parent, templates.resolve().parent)
+    for_docx = render_template(env, TEMPLATE, {**context, "forest_png": Path(forest_png).name})
+    html_to_docx(for_docx, docx, Path(forest_png).parent,
+                 reference_doc[0] if reference_doc else None)
     atomic_write_text(html, text)
-    return [f"pooled manuscript of {len(est['centres']['names'])} centres"]
+    atomic_write_bytes(pdf, pdf_bytes)
+    return [f"pooled manuscript of {len(est['centres']['names'])} centres", *notes]
 
 
-def run_publish_pooled(*, staged: str, cohorts: list[str], clean_viral_loads: list[str],
+def html_to_docx(text: str, docx: str, resources: Path, reference_doc: str | None) -> None:
+    """DOCX of the HTML ``text`` by the pandoc of pypandoc-binary (images found in
+    ``resources``); the same text gives the same bytes (SOURCE_DATE_EPOCH fixed)."""
+    import pypandoc
+
+    out = Path(docx).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.docx")
+    # the <h1> repeats the <title>, which pandoc already makes the DOCX's title
+    args = [f"--resource-path={Path(resources).resolve()}", "--shift-heading-level-by=-1"]
+    if reference_doc:
+        args.append(f"--reference-doc={Path(reference_doc).resolve()}")
+    try:
+        with fixed_source_date():
+            pypandoc.convert_text(text, "docx", format="html", outputfile=str(tmp),
+                                  extra_args=args)
+        tmp.replace(out)
+    except (RuntimeError, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise PipelineError(f"pandoc could not make {docx}: {exc}") from None
+
+
+def run_publish_pooled(*, staged: list[str], cohorts: list[str], clean_viral_loads: list[str],
                        template_files: list[str], input_paths: list[str],
-                       cause_categories: dict[str, list[str]], published: str) -> list[str]:
+                       cause_categories: dict[str, list[str]], published: list[str]
+                       ) -> list[str]:
     """Step ``pooled``: the leak check of the pooled manuscript against each centre's
     IDs, dates and free text (when this build has the centres' data) and the input paths."""
     checks = [sensitive_terms(c, v, input_paths, cause_categories, template_files)
@@ -50,11 +87,14 @@ def run_publish_pooled(*, staged: str, cohorts: list[str], clean_viral_loads: li
     if not checks:  # the coordinating centre: bundles only, nothing patient-level to search
         checks = [Sensitive(paths=tuple(input_paths), vocabulary=frozenset(cause_categories),
                             words=manuscript_words(own_text(template_files)))]
-    hits = [h for s in checks for h in scan_outputs([staged], s)[0]]
+    hits = [h for s in checks for h in scan_outputs(staged, s)[0]]
     if hits:
-        Path(staged).unlink(missing_ok=True)
+        for path in staged:
+            Path(path).unlink(missing_ok=True)
         raise PipelineError("identifying information found in the pooled manuscript; nothing "
                             "was published:\n  " + "\n  ".join(str(h) for h in hits[:50]))
-    Path(published).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(staged, published)
-    return [f"{published}: checked against {len(cohorts)} centres' patients and published"]
+    for source, target in zip(staged, published, strict=True):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return [f"{target}: checked against {len(cohorts)} centres' patients and published"
+            for target in published]

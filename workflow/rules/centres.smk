@@ -97,6 +97,7 @@ rule pooled_estimates:
     output:
         estimates=paths.POOLED_ESTIMATES,
         forest=paths.POOLED_FOREST,
+        forest_png=paths.POOLED_FOREST_PNG,
     params:
         response_day=config["response_day"],
         os_cmvig_day=config["os_cmvig_day"],
@@ -113,16 +114,20 @@ rule pooled_estimates:
         "../scripts/pooled_estimates.py"
 
 
-# The pooled manuscript (HTML), from the pooled estimates only, leak-checked against every
-# centre's patients when this build has them.
+# The pooled manuscript (HTML, PDF and DOCX), from the pooled estimates only, leak-checked against
+# every centre's patients when this build has them.
 rule pooled_manuscript:
     input:
         estimates=rules.pooled_estimates.output.estimates,
         forest=rules.pooled_estimates.output.forest,
+        forest_png=rules.pooled_estimates.output.forest_png,
         template_files=["templates/pooled/manuscript.html.j2"],
+        reference_doc=paths.template_files("docx"),
         code=codebase.stage_code("pooled_manuscript"),
     output:
         html=paths.staged(paths.POOLED_MANUSCRIPT),
+        pdf=paths.staged(paths.POOLED_MANUSCRIPT_PDF),
+        docx=paths.staged(paths.POOLED_MANUSCRIPT_DOCX),
     threads: 1
     resources:
         mem_mb=1000,
@@ -138,13 +143,15 @@ rule pooled_manuscript:
 # `snakemake pooled`: every step above it (the pooled estimates, the pooled manuscript).
 rule pooled:
     input:
-        staged=rules.pooled_manuscript.output.html,
+        staged=rules.pooled_manuscript.output,
         cohorts=expand(rules.centre_cohort.output.cohort, centre=CENTRES),
         clean_viral_loads=expand(rules.centre_cohort.output.clean_viral_loads, centre=CENTRES),
         template_files=["templates/pooled/manuscript.html.j2"],
         code=codebase.stage_code("pooled"),
     output:
-        published=paths.published(paths.POOLED_MANUSCRIPT),
+        published=[paths.published(paths.POOLED_MANUSCRIPT),
+                   paths.published(paths.POOLED_MANUSCRIPT_PDF),
+                   paths.published(paths.POOLED_MANUSCRIPT_DOCX)],
     params:
         input_paths=settings.input_paths(config)
         + ([] if CENTRE_SHEET is None else [*CENTRE_SHEET["patients"], *CENTRE_SHEET["viral_loads"]]),

@@ -1,0 +1,92 @@
+"""The pooled manuscript (HTML and PDF) from pooled estimates: what it says about the centres,
+and about a centre whose small counts were suppressed in its bundle."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from pathlib import Path
+
+from pypdf import PdfReader
+from r_pooled import CONFIG, DAYS, ROOT, shipped_bundles
+
+from cmvig_report import __version__, federated
+from cmvig_report.cohort import clean_cohort
+from cmvig_report.io import write_json
+from cmvig_report.pooled_report import run_pooled_manuscript
+
+TEMPLATE = str(ROOT / "templates" / "pooled" / "manuscript.html.j2")
+REFERENCE_DOC = str(ROOT / "templates" / "reference.docx")
+
+
+def _manuscript(bundles: list[dict], out: Path) -> tuple[str, str, bytes]:
+    """The pooled manuscript of ``bundles``: its HTML, the PDF's text, the PDF's bytes."""
+    out.mkdir(parents=True, exist_ok=True)
+    est = federated.pooled_estimates(bundles, response_day=DAYS["response"],
+                                     os_cmvig_day=DAYS["os_from_cmvig"],
+                                     os_hsct_day=DAYS["os_from_hsct"])
+    write_json(est, out / "estimates.json")
+    federated.forest_plot(est["centres"]["response_by_centre"], est["response"],
+                          str(out / "forest.svg"), str(out / "forest.png"))
+    run_pooled_manuscript(estimates=str(out / "estimates.json"), forest=str(out / "forest.svg"),
+                          forest_png=str(out / "forest.png"), template_files=[TEMPLATE],
+                          html=str(out / "manuscript.html"), pdf=str(out / "manuscript.pdf"),
+                          docx=str(out / "manuscript.docx"), reference_doc=[REFERENCE_DOC])
+    pdf = (out / "manuscript.pdf").read_bytes()
+    text = " ".join(" ".join(page.extract_text().split())
+                    for page in PdfReader(out / "manuscript.pdf").pages)
+    text = text.replace("\u2010 ", "")  # a word hyphenated at a line's end
+    return (out / "manuscript.html").read_text(encoding="utf-8"), text, pdf
+
+
+def _smallest_group(bundles: list[dict]) -> tuple[int, str, str]:
+    sizes = [(int(federated._tables([b], "response", [g])["entered"].sum()), b["centre"], g)
+             for b in bundles for g in federated.GROUPS]
+    return min(sizes)
+
+
+def test_a_centre_with_small_counts_is_suppressed_in_its_bundle_and_the_pooled_text_says_so(
+        tmp_path):
+    size, centre, group = _smallest_group(shipped_bundles())
+    limit = size + 1  # only that centre's group falls below the limit
+    bundles = [{**federated.build_bundle(b, unit="day", response_day=DAYS["response"],
+                                         min_cell_count=limit, freeze_sha256={}),
+                "centre": name} for name, b in _cohorts().items()]
+    withheld = {b["centre"]: b["suppressed_groups"] for b in bundles if b["suppressed_groups"]}
+    assert withheld == {centre: [group]}
+    html, text, _ = _manuscript(bundles, tmp_path)
+    number = sorted(b["centre"] for b in bundles).index(centre) + 1
+    sentence = (f"Centre {number} withheld its {group} infections (fewer than {limit} "
+                "children): these children are not in the pooled estimates")
+    assert "Small counts were suppressed" in text
+    assert sentence in " ".join(html.split()) and sentence in text
+    assert f"Centre {number} ({group} withheld)" in text
+
+
+def test_without_suppression_the_pooled_pdf_describes_the_federated_design_and_no_withholding(
+        tmp_path):
+    bundles = shipped_bundles()
+    html, text, pdf = _manuscript(bundles, tmp_path / "a")
+    assert "withheld" not in text and "suppressed" not in text
+    assert "federated" in text and "stratified by centre" in text
+    assert f"{len(bundles)} transplant centres contributed" in text
+    assert f"the same pipeline (cmvig-report {__version__}) on its own export" in text
+    assert all(f"Centre {k}" in text for k in range(1, len(bundles) + 1))
+    assert not any(b["centre"] in text.lower() for b in bundles)  # numbered, never named
+    assert pdf.startswith(b"%PDF")
+    assert _manuscript(bundles, tmp_path / "b")[2] == pdf  # same estimates, same bytes
+    docx = [(tmp_path / k / "manuscript.docx").read_bytes() for k in ("a", "b")]
+    assert docx[0] == docx[1]
+    with zipfile.ZipFile(tmp_path / "a" / "manuscript.docx") as zf:
+        body = zf.read("word/document.xml").decode("utf-8")
+        assert any(n.startswith("word/media/") for n in zf.namelist())  # the forest plot
+    assert "stratified by centre" in body and "Centre 1" in body
+
+
+def _cohorts() -> dict:
+    """The shipped centres' cleaned cohorts, by name."""
+    with open(ROOT / "config" / "centres.tsv", newline="", encoding="utf-8") as fh:
+        sheet = list(csv.DictReader(fh, delimiter="\t"))
+    return {row["centre"]: clean_cohort(ROOT / row["patients"], ROOT / row["viral_loads"],
+                                        float(row["lloq_iu_ml"] or CONFIG["lloq_iu_ml"])).cohort
+            for row in sheet}
