@@ -90,3 +90,64 @@ def _cohorts() -> dict:
     return {row["centre"]: clean_cohort(ROOT / row["patients"], ROOT / row["viral_loads"],
                                         float(row["lloq_iu_ml"] or CONFIG["lloq_iu_ml"])).cohort
             for row in sheet}
+
+
+def _estimates_with(counts: dict[str, dict[str, int | str]], min_cell: int = 3) -> dict:
+    """Pooled estimates holding only what Table 2 reads, pooled from two hand-made bundles."""
+    bundles = [{"centre": c, "table1_counts": cells} for c, cells in sorted(counts.items())]
+    return {"table1_counts": federated.pooled_table1(bundles),
+            "centres": {"names": sorted(counts),
+                        "min_cell_count": {c: min_cell for c in counts}}}
+
+
+def test_table2_sums_the_centres_and_withholds_a_characteristic_whole():
+    from cmvig_report.pooled_report import characteristics
+
+    def centre(female: tuple[int | str, int, int], male: tuple[int, int, int],
+               alive: tuple[int, int, int]) -> dict[str, int | str]:
+        """One centre's Table 1 cells (overall, recurrent, refractory); the column n are the
+        boys and girls of the two groups, whatever is printed."""
+        girls = (4, 6) if female[0] == "<5" else female[1:]
+        n = {"recurrent": girls[0] + male[1], "refractory": girls[1] + male[2]}
+        n["overall"] = n["recurrent"] + n["refractory"]
+        cells: dict[str, int | str] = {}
+        for g, f, m, a in zip(("overall", "recurrent", "refractory"), female, male, alive,
+                              strict=True):
+            cells[f"Patients||{g}"] = n[g]
+            cells[f"Sex|Female|{g}"], cells[f"Sex|Male|{g}"] = f, m
+            cells[f"Sex|not Female|{g}"] = m
+            cells[f"Deaths|alive|{g}"] = a
+        cells["Viral load at CMVIG start|quantifiable|overall"] = alive[0]  # all children only
+        return cells
+
+    # centre a: 4 + 6 girls, 5 + 5 boys; centre b: 3 + 4 girls, 6 + 7 boys (no hidden cell)
+    est = _estimates_with({"a": centre((10, 4, 6), (10, 5, 5), (12, 6, 6)),
+                           "b": centre((7, 3, 4), (13, 6, 7), (15, 7, 8))})
+    table = characteristics(est)
+    assert table["n"] == [40, 18, 22]
+    sex = next(r for r in table["rows"] if r["variable"] == "Sex")
+    assert not sex["withheld"]
+    # the "not Female" cell serves the small-cell plan only: no row of its own
+    assert [c["category"] for c in sex["categories"]] == ["Female", "Male"]
+    female = sex["categories"][0]["cells"]
+    assert [c["n"] for c in female] == [17, 7, 10]
+    assert female[0]["fraction"] == 17 / 40 and female[2]["fraction"] == 10 / 22
+    # a cell Table 1 counts for all children only is blank in the group columns
+    load = next(r for r in table["rows"] if r["variable"] == "Viral load at CMVIG start")
+    assert [c["n"] for c in load["categories"][0]["cells"]] == [27, None, None]
+
+    # centre b hides its girls: Sex goes whole (Male beside the column n would give
+    # Female back), naming centre 2; Deaths stays
+    hidden = _estimates_with({"a": centre((10, 4, 6), (10, 5, 5), (12, 6, 6)),
+                              "b": centre(("<5", 4, 6), (13, 6, 7), (15, 7, 8))})
+    rows = {r["variable"]: r for r in characteristics(hidden)["rows"]}
+    assert rows["Sex"]["withheld"] and rows["Sex"]["hidden_in"] == [2]
+    assert rows["Sex"]["categories"] == []
+    assert not rows["Deaths"]["withheld"]
+
+    # no centre hides anything, but a pooled count (1 + 1 recurrent children alive) is below
+    # the limit: the whole characteristic goes
+    small = _estimates_with({"a": centre((10, 4, 6), (10, 5, 5), (12, 1, 11)),
+                             "b": centre((7, 3, 4), (13, 6, 7), (15, 1, 14))}, min_cell=3)
+    rows = {r["variable"]: r for r in characteristics(small)["rows"]}
+    assert rows["Deaths"]["withheld"] and rows["Deaths"]["hidden_in"] == []

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .disclosure import PATIENTS
 from .errors import PipelineError
 from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
 from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
@@ -29,6 +30,47 @@ def centre_rows(est: dict[str, Any]) -> list[dict[str, Any]]:
                                                      .items()), start=1)]
 
 
+def characteristics(est: dict[str, Any]) -> dict[str, Any]:
+    """The pooled Table 2: for each variable of the centres' Table 1 (the ``not ...`` cells,
+    which only serve the small-cell plan, left out), each category's count and share of its
+    column's children, summed over centres. A variable is printed whole or withheld whole:
+    withheld when a centre hid one of its cells, or when a pooled count is below the largest
+    minimum cell count of the centres, since one hidden cell of a variable printed with the
+    others (and the column's n) could be read back by subtraction."""
+    counts = est["table1_counts"]
+    groups = ("overall", "recurrent", "refractory")
+    limit = max(est["centres"]["min_cell_count"].values(), default=0)
+    numbers = {name: k for k, name in enumerate(sorted(est["centres"]["names"]), start=1)}
+    n = {g: counts.get(f"{PATIENTS}||{g}", {}).get("count") for g in groups}
+    variables: dict[str, list[str]] = {}
+    for cell in counts:
+        variable, category, _ = cell.split("|")
+        if variable != PATIENTS and not category.startswith("not "):
+            variables.setdefault(variable, [])
+            if category not in variables[variable]:
+                variables[variable].append(category)
+    rows = []
+    for variable, categories in variables.items():
+        # a cell no centre counted (e.g. a row Table 1 gives for all children only) is absent
+        cells = {(c, g): counts.get(f"{variable}|{c}|{g}", {"count": None, "hidden_in": [],
+                                                              "absent": True})
+                 for c in categories for g in groups}
+        hidden_in = sorted({numbers[name] for cell in cells.values()
+                            for name in cell["hidden_in"]})
+        small = any(cell["count"] is not None and 0 < cell["count"] < limit
+                    for cell in cells.values())
+        withheld = bool(hidden_in) or small or None in n.values()
+        rows.append({"variable": variable, "withheld": withheld, "hidden_in": hidden_in,
+                     "categories": [] if withheld else [
+                         {"category": c, "cells": [
+                             {"n": cells[c, g]["count"],
+                              "fraction": (cells[c, g]["count"] / n[g]
+                                           if n[g] and cells[c, g]["count"] is not None
+                                           else None)}
+                             for g in groups]} for c in categories]})
+    return {"n": [n[g] for g in groups], "rows": rows, "min_cell_count": limit}
+
+
 def run_pooled_manuscript(*, estimates: str, forest: str, forest_png: str,
                           template_files: list[str], html: str, pdf: str, docx: str,
                           reference_doc: list[str] | None = None) -> list[str]:
@@ -40,7 +82,7 @@ def run_pooled_manuscript(*, estimates: str, forest: str, forest_png: str,
     est = read_json(estimates, "pooled estimates")
     templates = Path(template_files[0]).parents[1]
     env = make_environment(templates)
-    context = {"est": est, "centres": centre_rows(est),
+    context = {"est": est, "centres": centre_rows(est), "table2": characteristics(est),
                "forest_svg": read_text(forest, "forest plot").split("?>", 1)[-1],
                "forest_png": ""}
     text = render_template(env, TEMPLATE, context)
