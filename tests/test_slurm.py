@@ -64,8 +64,8 @@ def _steps_done(output: str) -> int:
 
 
 def test_the_centres_dag_completes_on_slurm_and_equals_the_local_run(tmp_path):
-    python = _slurm_python()
     _require_cluster()
+    python = _slurm_python()
 
     local = copy_project(ROOT, tmp_path / "local")
     run = subprocess.run(["snakemake", "--cores", "2", "pooled", *CENTRES_CONFIG], cwd=local,
