@@ -27,7 +27,7 @@ CENTRES_CONFIG = ("--config", "centres=config/centres.tsv")
 # What the test cluster adds to profiles/slurm: no accounting database, so ask squeue.
 TEST_CLUSTER_PROFILE = ROOT / "tests" / "slurm" / "profile"
 # A guard against a poll that never ends (the failure this test exists to catch), not a
-# speed check: the run takes about two minutes on 2 cores.
+# speed check: far above the run's time in docs/performance.md.
 HANG_SECONDS = 1200
 
 
