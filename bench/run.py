@@ -1,6 +1,6 @@
 """Benchmark the editing loop and scale; prints one table (a benchmark, not a test).
 
-    python bench/run.py              # all scenarios (about two minutes on 2 cores)
+    python bench/run.py              # all scenarios (several minutes; more with the R peers)
     python bench/run.py --quick      # skip the 50,000-patient run
 
 Works in a temporary copy of the repository, so the checkout's results/ and report/ are untouched.
@@ -168,7 +168,7 @@ def interleaved(repeats: int, scenarios: list[Scenario]) -> list[tuple[float, fl
             runs.append(timed(cmd, cwd))
     medians = []
     for runs in results:
-        times = sorted(t for t, _ in runs)  # single runs on a shared VM vary by up to ±15%
+        times = sorted(t for t, _ in runs)  # single runs on a shared VM vary: the median
         medians.append((times[len(times) // 2], max(m for _, m in runs)))
     return medians
 
