@@ -31,7 +31,6 @@ rule all:
         paths.figure_files("svg"),
         paths.figure_files("png"),
         rules.publish.output,
-        rules.manifest.output,
         [paths.CHANGES_PATIENTS] if COMPARE_WITH else [],
         # with config `centres`: each centre's bundle and the estimates pooled from them
         rules.pooled.output if CENTRES else [],

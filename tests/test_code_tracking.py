@@ -34,7 +34,7 @@ def _rules() -> dict[str, str]:
 
 def test_every_rule_runs_its_own_script_and_declares_that_scripts_code():
     rules = _rules()
-    assert {"clean_cohort", "estimates", "figure1", "figure2", "manifest"} <= set(rules)
+    assert {"clean_cohort", "estimates", "figure1", "figure2", "publish"} <= set(rules)
     for rule, block in rules.items():
         assert f'code=codebase.stage_code("{rule}")' in block, rule
         assert re.search(rf'script:\n\s+"\.\./scripts/{rule}\.py"', block), rule

@@ -127,10 +127,10 @@ def build_manifest(provenance: dict, results: list[str], outputs: list[str],
     }
 
 
-def run_manifest(*, provenance: str, results: list[str], outputs: list[str],
-                 template_files: list[str], code_files: list[str], manifest: str) -> list[str]:
-    """Step ``manifest``: ``report/manifest.json``."""
+def write_manifest(provenance: str, results: list[str], outputs: list[str],
+                   template_files: list[str], code_files: list[str], manifest: str) -> None:
+    """``report/manifest.json`` (:func:`build_manifest`); the publish step writes it once the
+    ``outputs`` are published."""
     record = json.loads(Path(provenance).read_text(encoding="utf-8"))
     write_json(build_manifest(record, results, outputs, template_files, code_files,
                               git_commit()), manifest)
-    return []

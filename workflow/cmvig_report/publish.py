@@ -20,6 +20,7 @@ from pathlib import Path
 from .errors import PipelineError
 from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
 from .paths import CENTRES, MANIFEST, PREVIEW_HTML, PREVIEW_PDF, SUBMISSION
+from .provenance import write_manifest
 
 DATE_COLUMNS = ("hsct_date", "cmvig_start_date", "last_followup_date", "response_date")
 
@@ -128,11 +129,28 @@ def summarise_unchecked(notes: Sequence[str], scanned: Sequence[str]) -> list[st
 def run_publish(*, staged: list[str], figures: list[str], cohort: str, clean_viral_loads: str,
                 template_files: list[str], input_paths: list[str],
                 cause_categories: dict[str, list[str]], published: list[str]) -> list[str]:
-    """Step ``publish``: the leak check, then the manuscript files into ``report/``; notes
-    any file in ``report/`` that this step did not publish."""
+    """Step ``publish_submission`` (and the first half of ``publish``): the leak check, then
+    the files into ``report/``; notes any file in ``report/`` that this step did not publish."""
     sensitive = sensitive_terms(cohort, clean_viral_loads, input_paths, cause_categories,
                                 template_files)
     notes = check_and_publish(staged, published, figures, sensitive)
     notes += unpublished_files(published)
     return notes + [f"{len(published)} files checked and published; no patient ID, date, "
                     "input path or raw free text found"]
+
+
+def run_publish_and_manifest(*, staged: list[str], figures: list[str], cohort: str,
+                             clean_viral_loads: str, template_files: list[str],
+                             provenance: str, results: list[str],
+                             all_template_files: list[str], code_files: list[str],
+                             input_paths: list[str], cause_categories: dict[str, list[str]],
+                             published: list[str], manifest: str) -> list[str]:
+    """Step ``publish``: :func:`run_publish` for the manuscript's files, then
+    ``report/manifest.json`` (the checksums of the build, :func:`.provenance.build_manifest`),
+    in the same step: it ran right after it as a step of its own."""
+    notes = run_publish(staged=staged, figures=figures, cohort=cohort,
+                        clean_viral_loads=clean_viral_loads, template_files=template_files,
+                        input_paths=input_paths, cause_categories=cause_categories,
+                        published=published)
+    write_manifest(provenance, results, published, all_template_files, code_files, manifest)
+    return notes

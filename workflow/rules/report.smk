@@ -1,7 +1,7 @@
 # The manuscript in each format. Every shareable file is written to results/unchecked/ first;
 # the publish step scans it for anything identifying and only then copies it to report/.
 # Each renderer declares the templates it reads (paths.TEMPLATE_GLOBS), so an edit to
-# style.css re-runs only the HTML/PDF, the publish step and the manifest.
+# style.css re-runs only the HTML/PDF and the publish step (which writes the manifest).
 
 # Results every format prints (estimates, Table 1, provenance, the figures' caption facts), the
 # study's metadata, and the settings: the same functions give the live preview its arguments.
@@ -87,7 +87,9 @@ rule docx:
 
 
 # The check that refuses to leak: no patient ID, date, input path or raw free text may reach
-# report/. A hit stops the build and deletes the staged files.
+# report/. A hit stops the build and deletes the staged files. Then, in the same step (it ran
+# right after it as a step of its own, which cost an interpreter's start), the audit trail:
+# checksums of every input, result, template, code and published file.
 rule publish:
     input:
         staged=[paths.staged(name) for name in SHARED_FILES],
@@ -98,9 +100,21 @@ rule publish:
         template_files=sorted({*paths.template_files("html"), *paths.template_files("qmd"),
                                *paths.template_files("checklist"),
                                settings.metadata_file(config)}),
+        # what the manifest checksums besides the published files
+        provenance=rules.provenance.output.provenance,
+        results=[
+            *rules.clean_cohort.output,
+            *rules.estimates.output,
+            *paths.figure_files("svg"),
+            *paths.figure_files("png"),
+            *paths.figure_files("json"),
+        ],
+        all_template_files=paths.all_template_files(),
+        code_files=BUILD_CODE,
         code=codebase.stage_code("publish"),
     output:
         published=[paths.published(name) for name in SHARED_FILES],
+        manifest=paths.MANIFEST,
     params:
         input_paths=settings.input_paths(config),
         cause_categories=config["cause_of_death_categories"],
@@ -114,35 +128,6 @@ rule publish:
         "../envs/pipeline.yaml"
     script:
         "../scripts/publish.py"
-
-
-# The audit trail, last: checksums of every input, result, template, code and published file.
-rule manifest:
-    input:
-        provenance=rules.provenance.output.provenance,
-        results=[
-            *rules.clean_cohort.output,
-            *rules.estimates.output,
-            *paths.figure_files("svg"),
-            *paths.figure_files("png"),
-            *paths.figure_files("json"),
-        ],
-        outputs=rules.publish.output.published,
-        template_files=paths.all_template_files(),
-        code_files=BUILD_CODE,
-        code=codebase.stage_code("manifest"),
-    output:
-        manifest=paths.MANIFEST,
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    log:
-        paths.log("manifest"),
-    conda:
-        "../envs/pipeline.yaml"
-    script:
-        "../scripts/manifest.py"
 
 
 # Metadata placeholders still printed in a shareable output, listed where the user looks last.

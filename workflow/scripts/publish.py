@@ -1,4 +1,4 @@
-"""Rule publish: the leak check, then the copy to report/."""
+"""Rule publish: the leak check, then the copy to report/, then the manifest."""
 
 import sys
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 # This project's package first, even where another copy is installed.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from cmvig_report.publish import run_publish
+from cmvig_report.publish import run_publish_and_manifest
 from cmvig_report.step import run
 
-run(snakemake, run_publish)
+run(snakemake, run_publish_and_manifest)
