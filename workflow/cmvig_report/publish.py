@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import PipelineError
 from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
-from .paths import CENTRES, MANIFEST, PREVIEW_HTML, PREVIEW_PDF, SUBMISSION
+from .paths import CENTRES, MANIFEST, POOLED_MANUSCRIPT, PREVIEW_HTML, PREVIEW_PDF, SUBMISSION
 from .provenance import write_manifest
 
 DATE_COLUMNS = ("hsct_date", "cmvig_start_date", "last_followup_date", "response_date")
@@ -98,11 +98,12 @@ def unpublished_files(published: Sequence[str]) -> list[str]:
     # preview runs the same leak check before it writes its files
     later = {(root / Path(name).name).resolve()
              for name in (MANIFEST, PREVIEW_HTML, PREVIEW_PDF)}
-    # report/submission/ and report/centres/ are published, after the same check, by the
-    # submission step and by each centre's bundle step
+    # report/submission/, report/centres/ and report/pooled/ are published, after the same
+    # check, by the submission step, each centre's bundle step and the pooled step
+    others = (SUBMISSION, CENTRES, Path(POOLED_MANUSCRIPT).parts[0])
     extra = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
                    if p.is_file() and p.resolve() not in mine | later
-                   and p.relative_to(root).parts[0] not in (SUBMISSION, CENTRES))
+                   and p.relative_to(root).parts[0] not in others)
     return [f"warning: {root}/{name} was not published by this build (not leak-checked): "
             "move it out of report/ before sharing the folder" for name in extra]
 
