@@ -14,7 +14,7 @@ from lifelines.statistics import logrank_test
 
 from cmvig_report import federated, survival
 from cmvig_report.cohort import clean_cohort
-from cmvig_report.printed_counts import size
+from cmvig_report.printed_counts import catalogue, size
 from cmvig_report.synth import generate_cohort, write_cohort
 
 SEEDS = {"north": (120, 11), "south": (80, 12), "east": (60, 13)}
@@ -163,6 +163,11 @@ def test_pooled_table1_sums_the_centres_and_names_those_that_hid_a_count(cohorts
     pooled = federated.pooled_table1(bundles)
     total = sum(len(c) for c in cohorts.values())
     assert pooled[size("overall")] == {"count": total, "hidden_in": []}
+    # a bundle carries the counts the manuscript prints, not the "not ..." side of the plan's
+    # sums (Table 2 prints every cell it pools)
+    printed = catalogue(next(iter(cohorts.values())), 50)[3]
+    assert set(bundles[0]["table1_counts"]) <= set(printed)
+    assert not any("|not " in name for name in pooled)
     hiding = [{**bundles[0], "table1_counts": {**bundles[0]["table1_counts"],
                                                 size("overall"): "<10"}}, *bundles[1:]]
     assert federated.pooled_table1(hiding)[size("overall")] == {

@@ -222,10 +222,9 @@ def describe_cell(name: str) -> str:
     ``"Sex|Female|recurrent"`` -> ``"Sex: Female (recurrent)"``;
     ``"Patients||overall"`` -> ``"Patients (overall)"``.
     """
-    pieces = name.split(_SEP)
-    if len(pieces) != 3:
+    if name.count(_SEP) != 2:
         return name
-    variable, level, group = pieces
+    variable, level, group = cell_parts(name)
     return f"{variable}: {level} ({group})" if level else f"{variable} ({group})"
 
 
@@ -252,13 +251,20 @@ def _check_piece(kind: str, piece: str) -> None:
 def table_source(name: str, table: str = "table1.csv") -> str:
     """Where a table cell named by ``cell_name`` is printed, as the register names it:
     ``"Sex|Female|recurrent"`` -> ``"table1.csv#Sex: Female/recurrent"``."""
-    variable, level, group = name.split(_SEP)
+    variable, level, group = cell_parts(name)
     return f"{table}#{variable}: {level}/{group}" if level else f"{table}#{variable}/{group}"
 
 
 def cell_name(variable: str, level: str, group: str) -> str:
     """The name of one table cell: ``"Sex|Female|recurrent"``."""
     return f"{variable}{_SEP}{level}{_SEP}{group}"
+
+
+def cell_parts(name: str) -> tuple[str, str, str]:
+    """The variable, level and group of a cell named by ``cell_name`` (level empty for a
+    column's n)."""
+    variable, level, group = name.split(_SEP)
+    return variable, level, group
 
 
 def group_size_name(group: str) -> str:

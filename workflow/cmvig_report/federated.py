@@ -226,7 +226,9 @@ def build_bundle(cohort: pd.DataFrame, *, unit: str, response_day: int,
     if unit not in TIME_UNITS:
         raise ValueError(f"aggregate_time_unit must be one of {sorted(TIME_UNITS)}, got {unit!r}")
     plan = disclosure_plan(cohort, int(response_day), int(min_cell_count))
-    cells = catalogue(cohort, int(response_day))[0]
+    # the counts the manuscript prints (not the cells only the small-cell plan's sums use)
+    all_cells, _, _, printed_in = catalogue(cohort, int(response_day))
+    cells = {name: n for name, n in all_cells.items() if name in printed_in}
     tables = endpoint_tables(cohort, unit)
     sizes = {g: int((cohort["infection_type"] == g).sum()) for g in GROUPS}
     small = sorted(g for g, n in sizes.items() if 0 < n < int(min_cell_count))
@@ -244,7 +246,7 @@ def build_bundle(cohort: pd.DataFrame, *, unit: str, response_day: int,
         "endpoints": tables,
         "suppressed_groups": small,
         "table1_counts": {name: plan.hidden.get(name, int(n)) for name, n in sorted(cells.items())},
-        "table1_hidden": sorted(plan.hidden),
+        "table1_hidden": sorted(set(plan.hidden) & set(cells)),
     }
 
 

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .disclosure import PATIENTS
+from .disclosure import PATIENTS, cell_name, cell_parts, group_size_name
 from .errors import PipelineError
 from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
 from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
@@ -31,28 +31,27 @@ def centre_rows(est: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def characteristics(est: dict[str, Any]) -> dict[str, Any]:
-    """The pooled Table 2: for each variable of the centres' Table 1 (the ``not ...`` cells,
-    which only serve the small-cell plan, left out), each category's count and share of its
-    column's children, summed over centres. A variable is printed whole or withheld whole:
-    withheld when a centre hid one of its cells, or when a pooled count is below the largest
-    minimum cell count of the centres, since one hidden cell of a variable printed with the
-    others (and the column's n) could be read back by subtraction."""
+    """The pooled Table 2: for each variable of the counts the centres print, each category's
+    count and share of its column's children, summed over centres. A variable is printed whole
+    or withheld whole: withheld when a centre hid one of its cells, or when a pooled count is
+    below the largest minimum cell count of the centres, since one hidden cell of a variable
+    printed with the others (and the column's n) could be read back by subtraction."""
     counts = est["table1_counts"]
     groups = ("overall", "recurrent", "refractory")
     limit = max(est["centres"]["min_cell_count"].values(), default=0)
     numbers = {name: k for k, name in enumerate(sorted(est["centres"]["names"]), start=1)}
-    n = {g: counts.get(f"{PATIENTS}||{g}", {}).get("count") for g in groups}
+    n = {g: counts.get(group_size_name(g), {}).get("count") for g in groups}
     variables: dict[str, list[str]] = {}
     for cell in counts:
-        variable, category, _ = cell.split("|")
-        if variable != PATIENTS and not category.startswith("not "):
+        variable, category, _ = cell_parts(cell)
+        if variable != PATIENTS:
             variables.setdefault(variable, [])
             if category not in variables[variable]:
                 variables[variable].append(category)
     rows = []
     for variable, categories in variables.items():
         # a cell no centre counted (e.g. a row Table 1 gives for all children only) is absent
-        cells = {(c, g): counts.get(f"{variable}|{c}|{g}", {"count": None, "hidden_in": [],
+        cells = {(c, g): counts.get(cell_name(variable, c, g), {"count": None, "hidden_in": [],
                                                               "absent": True})
                  for c in categories for g in groups}
         hidden_in = sorted({numbers[name] for cell in cells.values()
