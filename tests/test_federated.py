@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from lifelines import AalenJohansenFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test
+from r_pooled import CONFIG
 
 from cmvig_report import federated, survival
 from cmvig_report.cohort import clean_cohort
@@ -26,7 +27,7 @@ def cohorts(tmp_path_factory) -> dict[str, pd.DataFrame]:
     for name, (n, seed) in SEEDS.items():
         folder = tmp_path_factory.mktemp(name)
         p, v = generate_cohort(n, seed)
-        out[name] = clean_cohort(*write_cohort(p, v, folder), 137).cohort
+        out[name] = clean_cohort(*write_cohort(p, v, folder), CONFIG["lloq_iu_ml"]).cohort
     return out
 
 

@@ -16,26 +16,32 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, norm
 
 from . import __version__, survival
+from .analysis import (
+    COMPETING_METHOD,
+    PRIMARY_RESPONSE_METHOD,
+    SENSITIVITY_METHODS,
+    SURVIVAL_METHOD,
+)
 from .errors import PipelineError
 from .io import read_clean_cohort, sha256_file, write_json
-from .printed_counts import catalogue, disclosure_plan
+from .printed_counts import GROUPS, catalogue, disclosure_plan
 
 BUNDLE_FORMAT = "cmvig-aggregate/1"
-GROUPS = ("recurrent", "refractory")
 # Width of one time unit in days; "day" keeps pooling exact.
 TIME_UNITS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 ROW_COLUMNS = ("time", "entered", "at_risk", "events", "competing", "censored")
 ENDPOINTS = ("response", "os_from_cmvig", "os_from_hsct")
-Z95 = float(norm.ppf(0.975))
+# scipy is imported where a p-value is computed: the bundle steps never need it
+Z95 = NormalDist().inv_cdf(0.975)
 SUPPRESSED = "group smaller than min_cell_count: risk table withheld"
 
 
@@ -191,6 +197,8 @@ def logrank_stratified(strata: Sequence[tuple[pd.DataFrame, pd.DataFrame]]) -> d
         out["reason"] = survival.ZERO_VARIANCE
         return out
     stat = o_minus_e ** 2 / variance
+    from scipy.stats import chi2
+
     out["statistic"], out["p"] = survival.rounded(stat), survival.rounded(chi2.sf(stat, 1))
     return out
 
@@ -289,7 +297,7 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
     by_type = {g: {**landmark(_tables(bundles, "response", [g]), response_day, unit,
                               one_minus=True),
                    "responders": int(_tables(bundles, "response", [g])["events"].sum()),
-                   "method": "1 - Kaplan-Meier, deaths censored; log-log 95% CI"}
+                   "method": PRIMARY_RESPONSE_METHOD}
                for g in GROUPS}
     aj = aj_from_table(resp)
     strata = [(_tables([b], "response", ["recurrent"]), _tables([b], "response", ["refractory"]))
@@ -304,21 +312,21 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
         "infection_type": {g: int(_tables(bundles, "response", [g])["entered"].sum())
                            for g in GROUPS},
         "response": {**landmark(resp, response_day, unit, one_minus=True),
-                     "method": "1 - Kaplan-Meier, deaths censored; log-log 95% CI"},
+                     "method": PRIMARY_RESPONSE_METHOD},
         "response_by_type": by_type,
         "logrank": {**logrank_stratified(strata), "method": "log-rank test stratified by centre"},
         "response_competing_risk": {
             "day": int(response_day),
             "estimate": survival.rounded(_at(aj, "incidence", binned([response_day], unit)[0],
                                              0.0)),
-            "method": "Aalen-Johansen; death without response competing"},
+            "method": COMPETING_METHOD},
         "os_from_cmvig": {**landmark(deaths, os_cmvig_day, unit),
-                          "method": "Kaplan-Meier; log-log 95% CI"},
+                          "method": SURVIVAL_METHOD},
         "os_from_hsct": {**landmark(os_hsct, os_hsct_day, unit),
-                         "method": "Kaplan-Meier; log-log 95% CI"},
+                         "method": SURVIVAL_METHOD},
         "sensitivity": {"os_from_hsct_delayed_entry": {
             **landmark(_tables(bundles, "os_from_hsct", both), os_hsct_day, unit),
-            "method": "Kaplan-Meier from HSCT with delayed entry at CMVIG start"}},
+            "method": SENSITIVITY_METHODS["os_from_hsct_delayed_entry"]}},
         "deaths": {"total": int(deaths["events"].sum())},
         "table1_counts": pooled_table1(bundles),
         "centres": {"n": len(bundles), "names": sorted(per_centre),
@@ -366,6 +374,8 @@ def heterogeneity(blocks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     mean = float(np.sum(w * x) / np.sum(w))
     q = float(np.sum(w * (x - mean) ** 2))
     df = len(est) - 1
+    from scipy.stats import chi2
+
     out.update(q=survival.rounded(q), df=df, p=survival.rounded(chi2.sf(q, df)),
                i2=survival.rounded(max(0.0, (q - df) / q) if q > 0 else 0.0))
     return out
@@ -424,6 +434,11 @@ def read_bundles(files: Sequence[str]) -> list[dict[str, Any]]:
     return sorted(bundles, key=lambda b: b["centre"])
 
 
+def centre_numbers(names: Iterable[str]) -> dict[str, int]:
+    """Each centre's printed number: 1, 2, ... in alphabetical order of its name."""
+    return {name: k for k, name in enumerate(sorted(names), start=1)}
+
+
 def forest_plot(per_centre: Mapping[str, Mapping[str, Any]], pooled: Mapping[str, Any],
                 path: str, png: str | None = None) -> None:
     """Response by the landmark per centre and pooled, with 95% intervals (an SVG; and a PNG
@@ -433,9 +448,10 @@ def forest_plot(per_centre: Mapping[str, Mapping[str, Any]], pooled: Mapping[str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # centres as numbers, in alphabetical order of name (pooled_report.py says why)
-    rows = [*((f"Centre {k}", b) for k, (_, b) in enumerate(sorted(per_centre.items()),
-                                                          start=1)), ("Pooled", pooled)]
+    # centres as numbers (pooled_report.py says why)
+    numbers = centre_numbers(per_centre)
+    rows = [*((f"Centre {numbers[name]}", b) for name, b in sorted(per_centre.items())),
+            ("Pooled", pooled)]
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cmvig-report"}):
         fig, ax = plt.subplots(figsize=(6, 0.45 * len(rows) + 1.2))
         for i, (name, b) in enumerate(reversed(rows)):

@@ -13,8 +13,10 @@ from typing import Any
 
 from .disclosure import PATIENTS, cell_name, cell_parts, group_size_name
 from .errors import PipelineError
+from .federated import centre_numbers
 from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
 from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
+from .printed_counts import COLUMNS
 from .publish import sensitive_terms
 from .templating import make_environment, read_json, read_text, render_template
 
@@ -24,10 +26,10 @@ TEMPLATE = "pooled/manuscript.html.j2"
 def centre_rows(est: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per centre, numbered from 1 in alphabetical order of name."""
     withheld = est["centres"]["suppressed_groups"]
-    return [{"number": k, "response": block, "withheld": withheld.get(name, []),
+    numbers = centre_numbers(est["centres"]["response_by_centre"])
+    return [{"number": numbers[name], "response": block, "withheld": withheld.get(name, []),
              "min_cell_count": est["centres"]["min_cell_count"][name]}
-            for k, (name, block) in enumerate(sorted(est["centres"]["response_by_centre"]
-                                                     .items()), start=1)]
+            for name, block in sorted(est["centres"]["response_by_centre"].items())]
 
 
 def characteristics(est: dict[str, Any]) -> dict[str, Any]:
@@ -37,9 +39,9 @@ def characteristics(est: dict[str, Any]) -> dict[str, Any]:
     below the largest minimum cell count of the centres, since one hidden cell of a variable
     printed with the others (and the column's n) could be read back by subtraction."""
     counts = est["table1_counts"]
-    groups = ("overall", "recurrent", "refractory")
+    groups = COLUMNS
     limit = max(est["centres"]["min_cell_count"].values(), default=0)
-    numbers = {name: k for k, name in enumerate(sorted(est["centres"]["names"]), start=1)}
+    numbers = centre_numbers(est["centres"]["names"])
     n = {g: counts.get(group_size_name(g), {}).get("count") for g in groups}
     variables: dict[str, list[str]] = {}
     for cell in counts:
