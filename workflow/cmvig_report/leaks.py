@@ -102,6 +102,18 @@ class Sensitive:
     words: frozenset[str] = frozenset()
 
 
+def merge_sensitive(parts: Iterable[Sensitive]) -> Sensitive:
+    """Everything any of ``parts`` must keep out (several centres' patients, for one file)."""
+    parts = list(parts)
+    return Sensitive(
+        patient_ids=frozenset().union(*(s.patient_ids for s in parts)),
+        dates=frozenset().union(*(s.dates for s in parts)),
+        paths=tuple(dict.fromkeys(p for s in parts for p in s.paths)),
+        free_texts=frozenset().union(*(s.free_texts for s in parts)),
+        vocabulary=frozenset().union(*(s.vocabulary for s in parts)),
+        words=frozenset().union(*(s.words for s in parts)))
+
+
 @dataclass(frozen=True)
 class Term:
     """One string to search for: ``kind`` is patient_id, input path, folder name or free text."""

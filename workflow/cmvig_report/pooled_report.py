@@ -7,7 +7,6 @@ the name of the folder its export sits in, which the leak check refuses in a sha
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,9 @@ from .disclosure import PATIENTS, cell_name, cell_parts, group_size_name
 from .errors import PipelineError
 from .federated import centre_numbers
 from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
-from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
+from .leaks import Sensitive, manuscript_words, merge_sensitive, own_text
 from .printed_counts import COLUMNS
-from .publish import sensitive_terms
+from .publish import check_and_publish, input_path_terms, sensitive_terms
 from .templating import make_environment, read_json, read_text, render_template
 
 TEMPLATE = "pooled/manuscript.html.j2"
@@ -128,16 +127,9 @@ def run_publish_pooled(*, staged: list[str], cohorts: list[str], clean_viral_loa
     checks = [sensitive_terms(c, v, input_paths, cause_categories, template_files)
               for c, v in zip(cohorts, clean_viral_loads, strict=True)]
     if not checks:  # the coordinating centre: bundles only, nothing patient-level to search
-        checks = [Sensitive(paths=tuple(input_paths), vocabulary=frozenset(cause_categories),
+        checks = [Sensitive(paths=input_path_terms(input_paths),
+                            vocabulary=frozenset(cause_categories),
                             words=manuscript_words(own_text(template_files)))]
-    hits = [h for s in checks for h in scan_outputs(staged, s)[0]]
-    if hits:
-        for path in staged:
-            Path(path).unlink(missing_ok=True)
-        raise PipelineError("identifying information found in the pooled manuscript; nothing "
-                            "was published:\n  " + "\n  ".join(str(h) for h in hits[:50]))
-    for source, target in zip(staged, published, strict=True):
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-    return [f"{target}: checked against {len(cohorts)} centres' patients and published"
-            for target in published]
+    notes = check_and_publish(staged, published, [], merge_sensitive(checks))
+    return [*notes, *(f"{target}: checked against {len(cohorts)} centres' patients and published"
+                      for target in published)]

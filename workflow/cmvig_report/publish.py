@@ -59,11 +59,16 @@ def sensitive_terms(cohort: str | Path, viral_loads: str | Path, input_paths: Se
         rows = csv.reader(fh)
         column = next(rows).index("sample_date")
         dates |= _dates({row[column] for row in rows})
-    paths = tuple(p for path in input_paths if path
-                  for p in dict.fromkeys([path, str(Path(path).resolve())]))
-    return Sensitive(patient_ids=frozenset(ids), dates=frozenset(dates), paths=paths,
+    return Sensitive(patient_ids=frozenset(ids), dates=frozenset(dates),
+                     paths=input_path_terms(input_paths),
                      free_texts=frozenset(free_texts), vocabulary=frozenset(vocabulary),
                      words=manuscript_words([*own_text(template_files), *vocabulary]))
+
+
+def input_path_terms(input_paths: Sequence[str]) -> tuple[str, ...]:
+    """The input paths to search for: each as given and resolved."""
+    return tuple(p for path in input_paths if path
+                 for p in dict.fromkeys([path, str(Path(path).resolve())]))
 
 
 def check_and_publish(staged: Sequence[str], published: Sequence[str], also_scan: Sequence[str],
