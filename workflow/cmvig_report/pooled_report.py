@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from .disclosure import PATIENTS, cell_name, cell_parts, group_size_name
-from .errors import PipelineError
 from .federated import centre_numbers
-from .io import atomic_write_bytes, atomic_write_text, fixed_source_date
+from .io import atomic_write_bytes, atomic_write_text
 from .leaks import Sensitive, manuscript_words, merge_sensitive, own_text
 from .printed_counts import COLUMNS
 from .publish import check_and_publish, input_path_terms, sensitive_terms
+from .quarto import html_to_docx
 from .templating import make_environment, read_json, read_text, render_template
 
 TEMPLATE = "pooled/manuscript.html.j2"
@@ -94,28 +94,6 @@ def run_pooled_manuscript(*, estimates: str, forest: str, forest_png: str,
     atomic_write_text(html, text)
     atomic_write_bytes(pdf, pdf_bytes)
     return [f"pooled manuscript of {len(est['centres']['names'])} centres", *notes]
-
-
-def html_to_docx(text: str, docx: str, resources: Path, reference_doc: str | None) -> None:
-    """DOCX of the HTML ``text`` by the pandoc of pypandoc-binary (images found in
-    ``resources``); the same text gives the same bytes (SOURCE_DATE_EPOCH fixed)."""
-    import pypandoc
-
-    out = Path(docx).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.docx")
-    # the <h1> repeats the <title>, which pandoc already makes the DOCX's title
-    args = [f"--resource-path={Path(resources).resolve()}", "--shift-heading-level-by=-1"]
-    if reference_doc:
-        args.append(f"--reference-doc={Path(reference_doc).resolve()}")
-    try:
-        with fixed_source_date():
-            pypandoc.convert_text(text, "docx", format="html", outputfile=str(tmp),
-                                  extra_args=args)
-        tmp.replace(out)
-    except (RuntimeError, OSError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise PipelineError(f"pandoc could not make {docx}: {exc}") from None
 
 
 def run_publish_pooled(*, staged: list[str], cohorts: list[str], clean_viral_loads: list[str],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import PipelineError
@@ -91,24 +92,41 @@ def pandoc_docx(qmd: str | Path, docx_out: str | Path, reference_doc: str | None
     ``--resource-path`` pointing there. SOURCE_DATE_EPOCH (fixed unless the user set it) keeps
     pandoc from stamping the current time: the same source gives the same DOCX bytes.
     """
-    import pypandoc
-
     qmd = Path(qmd).resolve()
     if not qmd.is_file():
         raise PipelineError(f"{qmd}: Quarto source not found")
-    out = Path(docx_out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.docx")
     # --columns small enough that every pipe table counts as wide: pandoc then takes the
     # relative column widths from the dashes of its separator line (Table 1's labels get room).
     args = [f"--resource-path={qmd.parent}", "--columns=20",
             *pandoc_metadata_args(_front_matter(qmd))]
+    _pandoc_to_docx(lambda pandoc, **kw: pandoc.convert_file(
+        str(qmd), "docx", format="markdown", cworkdir=str(qmd.parent), **kw),
+        docx_out, args, reference_doc)
+
+
+def html_to_docx(text: str, docx_out: str | Path, resources: str | Path,
+                 reference_doc: str | None = None) -> None:
+    """DOCX of the HTML ``text`` (images found in ``resources``), as :func:`pandoc_docx`."""
+    # the <h1> repeats the <title>, which pandoc already makes the DOCX's title
+    args = [f"--resource-path={Path(resources).resolve()}", "--shift-heading-level-by=-1"]
+    _pandoc_to_docx(lambda pandoc, **kw: pandoc.convert_text(text, "docx", format="html", **kw),
+                    docx_out, args, reference_doc)
+
+
+def _pandoc_to_docx(convert: Callable[..., object], docx_out: str | Path, args: list[str],
+                    reference_doc: str | None) -> None:
+    # one temporary file, a fixed date and one error line for every DOCX pandoc writes;
+    # ``convert`` calls pypandoc (passed in, imported only here) with the output arguments
+    import pypandoc
+
+    out = Path(docx_out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.docx")
     if reference_doc:
-        args.append(f"--reference-doc={Path(reference_doc).resolve()}")
+        args = [*args, f"--reference-doc={Path(reference_doc).resolve()}"]
     try:
         with fixed_source_date():
-            pypandoc.convert_file(str(qmd), "docx", format="markdown", outputfile=str(tmp),
-                                  extra_args=args, cworkdir=str(qmd.parent))
+            convert(pypandoc, outputfile=str(tmp), extra_args=args)
         tmp.replace(out)
     except (RuntimeError, OSError) as exc:
         tmp.unlink(missing_ok=True)
