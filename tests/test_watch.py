@@ -171,3 +171,24 @@ def test_preview_with_a_patient_id_is_deleted_and_reported(tmp_path):
             thread.join(timeout=30)
     assert "patient_id 'T003'" in log.read_text()
     assert not (tmp_path / "p.html").exists() and not (tmp_path / "p.pdf").exists()
+
+
+def test_the_preview_leak_check_follows_a_template_edit(tmp_path):
+    from cmvig_report.watch import _leaks
+
+    cohort, loads = tmp_path / "cohort.csv", tmp_path / "viral_loads.csv"
+    cohort.write_text("patient_id,cause_of_death\nMRN-55102,\n")
+    loads.write_text("patient_id,sample_date\nMRN-55102,2021-03-04\n")
+    template = tmp_path / "text.j2"
+    # the export's folder, "kestrel", is a word the manuscript prints itself: not checkable
+    template.write_text("Data from the kestrel registry.\n")
+    check = {"cohort": str(cohort), "viral_loads": str(loads),
+             "input_paths": [str(tmp_path / "kestrel" / "patients.csv")], "vocabulary": [],
+             "template_files": [str(template)]}
+    html = tmp_path / "preview.html"
+    html.write_text("<p>The kestrel registry.</p>")
+    cached: dict = {}
+    assert _leaks(str(html), check, cached) == []
+    # the template no longer uses the word: the folder name is searched again, and found
+    _save(template, "Data from the registry.\n", tmp_path)
+    assert any("kestrel" in hit for hit in _leaks(str(html), check, cached))

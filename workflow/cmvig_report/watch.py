@@ -155,13 +155,16 @@ def snapshot(files: list[Path]) -> Snapshot:
 
 def _leaks(html: str, leak_check: dict[str, Any] | None, cached: dict[str, Any]) -> list[str]:
     """Hits of the leak check on the preview's HTML (the PDF is made from it); the terms are
-    read again only when the cohort file changed."""
+    read again when anything they are made of changed: the check's settings, the cleaned
+    files, or a template or the metadata (the manuscript's own words)."""
     if not leak_check or not Path(leak_check["cohort"]).is_file():
         return []
     from .leaks import scan_outputs
     from .publish import sensitive_terms
 
-    stamp = Path(leak_check["cohort"]).stat().st_mtime_ns
+    sources = [Path(leak_check["cohort"]), Path(leak_check["viral_loads"]),
+               *map(Path, leak_check.get("template_files", ()))]
+    stamp = (repr(sorted(leak_check.items())), snapshot(sources))
     if cached.get("stamp") != stamp:
         cached["stamp"] = stamp
         cached["terms"] = sensitive_terms(leak_check["cohort"], leak_check["viral_loads"],
