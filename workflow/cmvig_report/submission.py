@@ -16,6 +16,7 @@ the vector page.
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 from pathlib import Path
@@ -25,6 +26,7 @@ from .errors import PipelineError
 from .io import atomic_write_bytes, atomic_write_text, sha256_file
 from .journal import load_profile
 from .paths import submission_figures
+from .pdf import html_to_pdf
 from .register import track
 from .templating import make_environment, read_yaml, render_template
 
@@ -67,14 +69,16 @@ def figure_file(svg: str | Path, out: str | Path, fmt: str, dpi: int) -> tuple[i
     """``out``: the figure drawn from ``svg`` in ``fmt`` at ``dpi``; returns its pixel size
     ((0, 0) for a vector PDF)."""
     import pypdfium2
-    from weasyprint import HTML
 
     width, height = _svg_size_pt(svg)
     page = (f'<html><head><style>@page {{ size: {width}pt {height}pt; margin: 0 }} '
             f'body {{ margin: 0 }} img {{ display: block; width: {width}pt; '
             f'height: {height}pt }}</style></head><body><img src="{Path(svg).name}">'
             '</body></html>')
-    pdf = HTML(string=page, base_url=str(Path(svg).resolve().parent)).write_pdf()
+    # through the manuscript's PDF maker: nothing outside the figure's folder is fetched, and
+    # the same drawing gives the same bytes
+    folder = Path(svg).resolve().parent
+    pdf = html_to_pdf(page, folder, folder)[0]
     if fmt == "pdf":
         atomic_write_bytes(out, pdf)
         return 0, 0
@@ -85,10 +89,9 @@ def figure_file(svg: str | Path, out: str | Path, fmt: str, dpi: int) -> tuple[i
         document.close()
     image = image.convert("RGB")
     kind, options = _PILLOW[fmt]
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-    image.save(tmp, format=kind, dpi=(dpi, dpi), **options)
-    tmp.replace(out)
+    encoded = io.BytesIO()
+    image.save(encoded, format=kind, dpi=(dpi, dpi), **options)
+    atomic_write_bytes(out, encoded.getvalue())
     return image.size
 
 
