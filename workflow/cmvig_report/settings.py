@@ -22,6 +22,7 @@ from .paths import (
     PROVENANCE,
     TABLE1,
     figure_files,
+    template_files,
 )
 from .paths import submission_files as submission_files_for
 
@@ -96,6 +97,19 @@ def study_period(config: dict[str, Any], root: str | Path = ".") -> tuple[str, s
         if published.get("study_period"):
             return str(published["study_period"]), "published"
     return "", "data"
+
+
+def own_text_files(config: dict[str, Any], *kinds: str, root: str | Path = ".") -> list[str]:
+    """The files whose words the manuscript prints by itself, for the leak check (a folder
+    named "own" is prose, not an identifier): the templates of the manuscript in every format
+    and of the checklist, the study's metadata, and those of ``kinds`` (``"submission"``:
+    the package's templates and the journal profile they print from)."""
+    files = {f for kind in ("html", "qmd", "checklist", *kinds)
+             for f in template_files(kind, root)}
+    files.add(metadata_file(config))
+    if "submission" in kinds:
+        files.add(journal_profile(config))
+    return sorted(files)
 
 
 def journal_profile(config: dict[str, Any]) -> str:

@@ -122,9 +122,8 @@ def leak_check_arguments(project: str | Path, config: dict[str, Any]) -> dict[st
     return {"cohort": str(root / paths.COHORT), "viral_loads": str(root / paths.VIRAL_LOADS),
             "input_paths": settings.input_paths(config),
             "vocabulary": list(config.get("cause_of_death_categories") or {}),
-            "template_files": [str(root / p) for p in sorted(
-                {*paths.template_files("html", root), *paths.template_files("checklist", root),
-                 settings.metadata_file(config)})]}
+            "template_files": [str(root / p)
+                               for p in settings.own_text_files(config, root=root)]}
 
 
 def watched_files(args: dict[str, Any]) -> list[Path]:

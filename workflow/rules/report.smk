@@ -97,9 +97,7 @@ rule publish:
         cohort=rules.clean_cohort.output.cohort,
         clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
         # the manuscript's own words: a folder named "own" is prose, not an identifier
-        template_files=sorted({*paths.template_files("html"), *paths.template_files("qmd"),
-                               *paths.template_files("checklist"),
-                               settings.metadata_file(config)}),
+        template_files=settings.own_text_files(config),
         # what the manifest checksums besides the published files
         provenance=rules.provenance.output.provenance,
         results=[

@@ -54,7 +54,8 @@ rule publish_submission:
         figures=paths.figure_files("svg"),
         cohort=rules.clean_cohort.output.cohort,
         clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
-        template_files=paths.all_template_files(),
+        # the words the package prints by itself (as the manuscript's publish step reads them)
+        template_files=settings.own_text_files(config, "submission"),
         code=codebase.stage_code("publish_submission"),
     output:
         published=[paths.published(f"{paths.SUBMISSION}/{name}") for name in SUBMISSION_FILES],
