@@ -18,8 +18,6 @@ from cmvig_report.report import run_render
 
 ROOT = Path(__file__).resolve().parents[1]
 BIB = ROOT / "templates" / "references.bib"
-FRONTIERS = ROOT / paths.JOURNALS / "frontiers-in-pediatrics.yaml"
-BMT = ROOT / paths.JOURNALS / "bone-marrow-transplantation.yaml"
 
 
 def _cite_in_order(style: str) -> tuple[Citations, list[str]]:

@@ -90,11 +90,6 @@ def outline(html: str) -> tuple[dict[str, str], dict[str, str]]:
     return parser.names, parser.marks
 
 
-def headings(html: str) -> dict[str, str]:
-    """Element id -> the name of that section ("Definitions (Methods)", "Figure 1")."""
-    return outline(html)[0]
-
-
 def words(fragment: str) -> str:
     """The text of an HTML fragment, tags dropped and spaces collapsed."""
     return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())

@@ -15,16 +15,10 @@ from typing import Any
 from .errors import PipelineError
 from .templating import read_yaml
 
-JOURNALS_DIR = "templates/journals"
 ABSTRACT_PARTS = ("background", "methods", "results", "conclusion")
 FIGURE_FORMATS = ("tiff", "eps", "png", "pdf", "jpeg")
 REQUIRED = ("name", "checked_against", "citation_style", "abstract", "main_text_word_limit",
             "displays", "review_copy", "figures")
-
-
-def profile_path(name: str, root: str | Path = ".") -> Path:
-    """``templates/journals/<name>.yaml``."""
-    return Path(root) / JOURNALS_DIR / f"{name}.yaml"
 
 
 def _need(ok: bool, path: Path, what: str) -> None:

@@ -127,9 +127,6 @@ class Citations:
         citation = self.style.root.find("{http://purl.org/net/xbiblio/csl}citation")
         layout = citation.find("{http://purl.org/net/xbiblio/csl}layout")
         self.superscript = layout.get("vertical-align") == "sup"
-        self.numeric = "citation-number" in citation.get("collapse", "") or \
-            self.style.root.find(".//{http://purl.org/net/xbiblio/csl}category[@citation-format"
-                                 "='numeric']") is not None
         self._collapses = citation.get("collapse") == "citation-number"
         self.sup_open, self.sup_close = ((Markup('<sup class="citation">'), Markup("</sup>"))
                                          if output == "html" else ("^", "^"))

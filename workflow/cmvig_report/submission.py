@@ -25,6 +25,7 @@ from typing import Any
 from .errors import PipelineError
 from .io import atomic_write_bytes, atomic_write_text, sha256_file
 from .journal import load_profile
+from .metadata import PLACEHOLDER
 from .paths import submission_figures
 from .pdf import html_to_pdf
 from .register import track
@@ -38,7 +39,6 @@ _PILLOW = {"tiff": ("TIFF", {"compression": "tiff_lzw"}), "jpeg": ("JPEG", {"qua
 # Where a table of the Quarto source ends: its caption line, ": **Table 1.** ..."
 TABLE1_CAPTION = ": **Table 1.**"
 TABLE_S1_CAPTION = ": **Supplementary Table S1.**"
-_PLACEHOLDER = re.compile(r"\[[A-Z][A-Z ]+:[^\]]*\]")
 
 
 def figure_format(profile: dict[str, Any]) -> str | None:
@@ -127,7 +127,7 @@ def _docx_from_markdown(markdown: str, out: str | Path, work: Path,
 
 
 def _placeholder_notes(name: str, text: str) -> list[str]:
-    found = sorted(set(_PLACEHOLDER.findall(text)))
+    found = sorted(set(PLACEHOLDER.findall(text)))
     return [f"{name}: {len(found)} placeholder(s) to fill in before submitting: "
             + "; ".join(found)] if found else []
 
