@@ -104,6 +104,8 @@ def test_a_group_below_the_small_cell_limit_is_not_drawn():
     assert plan.hidden[size("refractory")] == "<5"
     skipped = groups_not_drawn(plan.hidden, TRAJECTORY_COUNTS)
     assert "refractory" in skipped
+    # as the comment above derives: the recurrent n is the complement, so neither is drawn
+    assert skipped == ["recurrent", "refractory"]
     fig, meta = figure3(cohort, viral_loads(cohort), LLOQ, plan.hidden)
     for ax, group in zip(fig.axes, ("recurrent", "refractory"), strict=True):
         if group in skipped:
