@@ -51,6 +51,8 @@ if ! munge --no-input 2>/dev/null | unmunge >/dev/null 2>&1; then
     install -d -o munge -g munge -m 0755 /run/munge
     install -d -o munge -g munge -m 0700 /var/lib/munge /var/log/munge
     runuser -u munge -- munged || fail "munged did not start (see /var/log/munge/munged.log)"
+    # stop-cluster.sh stops munged only if this script started it
+    mkdir -p "$SPOOL" && touch "$SPOOL/munged-started-here"
     for _ in $(seq 50); do
         munge --no-input 2>/dev/null | unmunge >/dev/null 2>&1 && break
         sleep 0.1

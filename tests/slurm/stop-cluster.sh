@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops the test cluster tests/slurm/start-cluster.sh started (slurmctld, slurmd, munged) and
-# removes what it wrote (its slurm.conf, /var/spool/cmvig-slurm); the munge key stays.
+# removes what it wrote (its slurm.conf, /var/spool/cmvig-slurm); the munge key stays, and a
+# munged that was running before start-cluster.sh keeps running.
 # A cluster this script did not start (no slurm.conf of start-cluster.sh) is left alone.
 set -euo pipefail
 PATH=$PATH:/usr/sbin:/sbin
@@ -24,7 +25,8 @@ for daemon in slurmctld slurmd; do
         kill "$(cat "$pidfile")"
     fi
 done
-if [[ -s /run/munge/munged.pid ]] && kill -0 "$(cat /run/munge/munged.pid)" 2>/dev/null; then
+if [[ -e $SPOOL/munged-started-here && -s /run/munge/munged.pid ]] \
+        && kill -0 "$(cat /run/munge/munged.pid)" 2>/dev/null; then
     kill "$(cat /run/munge/munged.pid)"
 fi
 rm -f "$CONF"
