@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from r_pooled import CONFIG
 
-from cmvig_report import federated
+from cmvig_report import federated, paths
 from cmvig_report.cohort import run_cohort
 from cmvig_report.errors import PipelineError
 from cmvig_report.pdf import html_to_pdf
@@ -19,7 +19,7 @@ from cmvig_report.quarto import html_to_docx
 from cmvig_report.synth import generate_cohort, write_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = [str(ROOT / "templates" / "pooled" / "manuscript.html.j2")]
+TEMPLATES = [str(ROOT / paths.TEMPLATES / paths.POOLED_TEMPLATE)]
 CAUSES = CONFIG["cause_of_death_categories"]
 FORMATS = ("html", "pdf", "docx")
 

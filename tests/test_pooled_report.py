@@ -10,12 +10,12 @@ from pathlib import Path
 from pypdf import PdfReader
 from r_pooled import CONFIG, DAYS, ROOT, shipped_bundles
 
-from cmvig_report import __version__, federated
+from cmvig_report import __version__, federated, paths
 from cmvig_report.cohort import clean_cohort
 from cmvig_report.io import write_json
 from cmvig_report.pooled_report import run_pooled_manuscript
 
-TEMPLATE = str(ROOT / "templates" / "pooled" / "manuscript.html.j2")
+TEMPLATE = str(ROOT / paths.TEMPLATES / paths.POOLED_TEMPLATE)
 REFERENCE_DOC = str(ROOT / "templates" / "reference.docx")
 
 

@@ -153,6 +153,8 @@ JOURNALS = f"{TEMPLATES}/journals"
 # The templates each output reads, so that an edit re-runs only the outputs that use it (the
 # metadata is an input of its own, chosen by the study).
 HTML_TEMPLATE = "manuscript.html.j2"
+# the pooled manuscript of a multi-centre study, relative to templates/ as the others
+POOLED_TEMPLATE = "pooled/manuscript.html.j2"
 QMD_TEMPLATE = "manuscript.qmd.j2"
 TEMPLATE_GLOBS = {
     "html": (HTML_TEMPLATE, "partials/*.html.j2", "text.j2", "style.css"),
@@ -160,6 +162,7 @@ TEMPLATE_GLOBS = {
     "qmd": (QMD_TEMPLATE, "text.j2"),
     "docx": ("reference.docx",),
     "submission": ("submission/*.md.j2",),
+    "pooled": (POOLED_TEMPLATE,),
 }
 
 

@@ -14,12 +14,11 @@ from .disclosure import PATIENTS, cell_name, cell_parts, group_size_name
 from .federated import centre_numbers
 from .io import atomic_write_bytes, atomic_write_text
 from .leaks import Sensitive, manuscript_words, merge_sensitive, own_text
+from .paths import POOLED_TEMPLATE
 from .printed_counts import COLUMNS
 from .publish import check_and_publish, input_path_terms, sensitive_terms
 from .quarto import html_to_docx
 from .templating import make_environment, read_json, read_text, render_template
-
-TEMPLATE = "pooled/manuscript.html.j2"
 
 
 def centre_rows(est: dict[str, Any]) -> list[dict[str, Any]]:
@@ -80,15 +79,17 @@ def run_pooled_manuscript(*, estimates: str, forest: str, forest_png: str,
     from .pdf import html_to_pdf
 
     est = read_json(estimates, "pooled estimates")
+    # the loader's root is templates/, of which the template is a file two levels down
     templates = Path(template_files[0]).parents[1]
     env = make_environment(templates)
     context = {"est": est, "centres": centre_rows(est), "table2": characteristics(est),
                "forest_svg": read_text(forest, "forest plot").split("?>", 1)[-1],
                "forest_png": ""}
-    text = render_template(env, TEMPLATE, context)
+    text = render_template(env, POOLED_TEMPLATE, context)
     # the forest plot is inline: the PDF fetches nothing
     pdf_bytes, notes, _ = html_to_pdf(text, Path(html).parent, templates.resolve().parent)
-    for_docx = render_template(env, TEMPLATE, {**context, "forest_png": Path(forest_png).name})
+    for_docx = render_template(env, POOLED_TEMPLATE,
+                               {**context, "forest_png": Path(forest_png).name})
     html_to_docx(for_docx, docx, Path(forest_png).parent,
                  reference_doc[0] if reference_doc else None)
     atomic_write_text(html, text)

@@ -121,7 +121,7 @@ rule pooled_manuscript:
         estimates=rules.pooled_estimates.output.estimates,
         forest=rules.pooled_estimates.output.forest,
         forest_png=rules.pooled_estimates.output.forest_png,
-        template_files=["templates/pooled/manuscript.html.j2"],
+        template_files=paths.template_files("pooled"),
         reference_doc=paths.template_files("docx"),
         code=codebase.stage_code("pooled_manuscript"),
     output:
@@ -146,7 +146,7 @@ rule pooled:
         staged=rules.pooled_manuscript.output,
         cohorts=expand(rules.centre_cohort.output.cohort, centre=CENTRES),
         clean_viral_loads=expand(rules.centre_cohort.output.clean_viral_loads, centre=CENTRES),
-        template_files=["templates/pooled/manuscript.html.j2"],
+        template_files=paths.template_files("pooled"),
         code=codebase.stage_code("pooled"),
     output:
         published=[paths.published(paths.POOLED_MANUSCRIPT),
