@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 import zipfile
@@ -14,7 +13,7 @@ from PIL import Image
 
 from cmvig_report import paths
 from cmvig_report.errors import PipelineError
-from cmvig_report.io import copy_project
+from cmvig_report.io import copy_project, sha256_file
 from cmvig_report.journal import limit_notes, load_profile, word_limits
 from cmvig_report.submission import figure_file, table_markdown
 
@@ -93,10 +92,6 @@ def test_a_table_is_cut_from_the_quarto_source_with_its_caption():
         table_markdown(qmd, ": **Table 2.**")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.mark.e2e
 def test_submission_package_holds_what_the_profile_asks_for(tmp_path):
     repo = copy_project(ROOT, tmp_path / "repo")
@@ -126,4 +121,4 @@ def test_submission_package_holds_what_the_profile_asks_for(tmp_path):
              if not line.startswith("#")]
     assert [name for _, _, name in lines] == expected[:-1]
     for digest, size, name in lines:
-        assert digest == _sha256(folder / name) and int(size) == (folder / name).stat().st_size
+        assert digest == sha256_file(folder / name) and int(size) == (folder / name).stat().st_size

@@ -153,6 +153,8 @@ JOURNALS = f"{TEMPLATES}/journals"
 # The templates each output reads, so that an edit re-runs only the outputs that use it (the
 # metadata is an input of its own, chosen by the study).
 HTML_TEMPLATE = "manuscript.html.j2"
+# Tables in the main text, for the journals' display limits: Table 1 (Table S1 is supplementary)
+MAIN_TEXT_TABLES = 1
 # the pooled manuscript of a multi-centre study, relative to templates/ as the others
 POOLED_TEMPLATE = "pooled/manuscript.html.j2"
 QMD_TEMPLATE = "manuscript.qmd.j2"

@@ -46,7 +46,7 @@ from .metadata import (
     validate_metadata,
     write_placeholders,
 )
-from .paths import HTML_TEMPLATE, QMD_FIGURES, QMD_TEMPLATE
+from .paths import HTML_TEMPLATE, MAIN_TEXT_TABLES, QMD_FIGURES, QMD_TEMPLATE
 from .provenance import shareable_settings
 from .references import Citations, citations, close_up, style_path
 from .register import (
@@ -362,7 +362,8 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
         rows = numbers_table(text, register)
     notes += limit_notes(checklist.word_counts(text),
                          word_limits(context["journal"], context["meta"]),
-                         len(context["figures"]) + 1, context["journal"], strict_metadata)
+                         len(context["figures"]) + MAIN_TEXT_TABLES, context["journal"],
+                         strict_metadata)
     shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
     found = printed_placeholders(context["meta"], metadata, [(shown, text)])
     check_placeholders(found, strict_metadata)  # before the PDF: nothing written

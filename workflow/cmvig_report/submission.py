@@ -26,7 +26,7 @@ from .errors import PipelineError
 from .io import atomic_write_bytes, atomic_write_text, sha256_file
 from .journal import load_profile
 from .metadata import PLACEHOLDER
-from .paths import submission_figures
+from .paths import MAIN_TEXT_TABLES, submission_figures
 from .pdf import html_to_pdf
 from .register import track
 from .templating import make_environment, read_yaml, render_template
@@ -207,7 +207,7 @@ def run_submission(*, template_files: list[str], estimates: str, table1: str,
         meta = read_yaml(metadata, "manuscript metadata")
         counts = word_counts(html.read_text(encoding="utf-8"))
         context = {"meta": track(meta, "metadata.yaml"), "journal": track(profile, "journal"),
-                   "words": counts, "figure_count": len(figures), "table_count": 1,
+                   "words": counts, "figure_count": len(figures), "table_count": MAIN_TEXT_TABLES,
                    "figure_files": [Path(p).name for p in figure_files]}
         for name, out in ((TITLE_PAGE_TEMPLATE, title_page),
                           (COVER_LETTER_TEMPLATE, cover_letter)):
