@@ -26,7 +26,7 @@ from .errors import PipelineError
 from .io import atomic_write_bytes, atomic_write_text, sha256_file
 from .journal import load_profile
 from .metadata import PLACEHOLDER
-from .paths import MAIN_TEXT_TABLES, submission_figures
+from .paths import MAIN_TEXT_TABLES, QMD_TEMPLATE, submission_figures
 from .pdf import html_to_pdf
 from .register import track
 from .templating import make_environment, read_yaml, render_template
@@ -177,6 +177,11 @@ def run_submission(*, template_files: list[str], estimates: str, table1: str,
                   replication=replication, published=published, strict_numbers=strict_numbers,
                   strict_metadata=strict_metadata, journal=journal,
                   citation_style=citation_style, bibliography=bibliography, review_copy=True)
+    # before any rendering: the rule's figure files must be those the profile asks for
+    wanted = submission_figures(figure_format(profile))
+    if [Path(p).name for p in figure_files] != wanted:
+        raise PipelineError(f"figure files {figure_files} are not those the profile "
+                            f"asks for ({', '.join(wanted) or 'none'})")
     staging = Path(manifest).parent
     staging.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".work-", dir=staging) as tmp:
@@ -189,20 +194,16 @@ def run_submission(*, template_files: list[str], estimates: str, table1: str,
         notes += [n for n in run_qmd(**shared, figures=figures_png, qmd=str(qmd),
                                      figure_copies=[str(work / "figures" / Path(p).name)
                                                     for p in figures_png])
-                  if not n.startswith(("warning: placeholder", "words:"))]
-        _docx_from_markdown(qmd.read_text(encoding="utf-8"), manuscript_docx, work, reference)
+                  if not n.startswith("warning: placeholder")]
         qmd_text = qmd.read_text(encoding="utf-8")
+        _docx_from_markdown(qmd_text, manuscript_docx, work, reference)
         for out, caption in ((table1_docx, TABLE1_CAPTION), (table_s1_docx, TABLE_S1_CAPTION)):
             _docx_from_markdown(table_markdown(qmd_text, caption), out, work, reference)
-        wanted = submission_figures(figure_format(profile))
-        if [Path(p).name for p in figure_files] != wanted:
-            raise PipelineError(f"figure files {figure_files} are not those the profile "
-                                f"asks for ({', '.join(wanted) or 'none'})")
         fmt, dpi = profile["figures"]["format"], int(profile["figures"]["dpi"])
         for svg, out in zip(figures, figure_files, strict=False):
             figure_file(svg, out, fmt, dpi)
         # the title page and the cover letter: Markdown templates, as the Quarto source
-        tdir = template_dir(template_files, "manuscript.qmd.j2")
+        tdir = template_dir(template_files, QMD_TEMPLATE)
         env = make_environment(tdir, html=False)
         meta = read_yaml(metadata, "manuscript metadata")
         counts = word_counts(html.read_text(encoding="utf-8"))
