@@ -9,6 +9,7 @@ is imported here: the Snakefile reads this module on every run, no-op included.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 RESULTS = "results"
 REPORT = "report"
@@ -116,6 +117,13 @@ SUBMISSION_EXTRAS = ("table1.docx", "table_s1.docx", "checklist.pdf", "title_pag
 SUBMISSION_MANIFEST = "MANIFEST.txt"
 # The file suffix of each figure format a journal profile may ask for.
 FIGURE_SUFFIX = {"tiff": "tif", "eps": "eps", "png": "png", "pdf": "pdf", "jpeg": "jpg"}
+
+
+def figure_format(profile: dict[str, Any]) -> str | None:
+    """The format of a journal profile's figure files, or None when the journal wants the
+    figures in the manuscript only."""
+    figures = profile["figures"]
+    return str(figures["format"]) if figures.get("separate_files", True) else None
 
 
 def submission_figures(figure_format: str | None) -> list[str]:

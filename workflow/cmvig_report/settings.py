@@ -15,15 +15,16 @@ from .io import sha256_file
 from .paths import (
     CHANGES_SUMMARY,
     ESTIMATES,
-    FIGURE_NAMES,
     FORMATS,
     JOURNALS,
     METADATA,
     PROVENANCE,
     TABLE1,
     figure_files,
+    figure_format,
     template_files,
 )
+from .paths import submission_figures as submission_figures_for
 from .paths import submission_files as submission_files_for
 
 # Booleans arrive as text from `snakemake --config key=value`.
@@ -142,25 +143,27 @@ def citation_files(config: dict[str, Any], root: str | Path = ".") -> dict[str, 
     )
 
 
-def submission_files(config: dict[str, Any], root: str | Path = ".") -> list[str]:
-    """The files of the submission package (names in report/submission/) that the journal
-    profile asks for; a profile that cannot be read gives the list without figure files (the
-    package step then says what is wrong with it)."""
+def _figure_format(config: dict[str, Any], root: str | Path) -> str | None:
+    # a profile that cannot be read gives no figure files (the package step then says what is
+    # wrong with it)
     import yaml  # only here: the Snakefile reads this module on every run
 
     try:
-        profile = yaml.safe_load((Path(root) / journal_profile(config)).read_text("utf-8"))
-        figures = profile["figures"]
-        fmt = str(figures["format"]) if figures.get("separate_files", True) else None
-        return submission_files_for(fmt)
+        return figure_format(yaml.safe_load(
+            (Path(root) / journal_profile(config)).read_text("utf-8")))
     except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return submission_files_for(None)
+        return None
+
+
+def submission_files(config: dict[str, Any], root: str | Path = ".") -> list[str]:
+    """The files of the submission package (names in report/submission/) that the journal
+    profile asks for."""
+    return submission_files_for(_figure_format(config, root))
 
 
 def submission_figures(config: dict[str, Any], root: str | Path = ".") -> list[str]:
     """The figure files of the submission package (names in report/submission/)."""
-    names = submission_files(config, root)
-    return [n for n in names if n.startswith(FIGURE_NAMES)]
+    return submission_figures_for(_figure_format(config, root))
 
 
 def render_inputs(config: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from .errors import PipelineError
 from .io import atomic_write_bytes, atomic_write_text, sha256_file
 from .journal import load_profile
 from .metadata import PLACEHOLDER
-from .paths import MAIN_TEXT_TABLES, QMD_TEMPLATE, submission_figures
+from .paths import MAIN_TEXT_TABLES, QMD_TEMPLATE, figure_format, submission_figures
 from .pdf import html_to_pdf
 from .register import track
 from .templating import make_environment, read_yaml, render_template
@@ -39,13 +39,6 @@ _PILLOW = {"tiff": ("TIFF", {"compression": "tiff_lzw"}), "jpeg": ("JPEG", {"qua
 # Where a table of the Quarto source ends: its caption line, ": **Table 1.** ..."
 TABLE1_CAPTION = ": **Table 1.**"
 TABLE_S1_CAPTION = ": **Supplementary Table S1.**"
-
-
-def figure_format(profile: dict[str, Any]) -> str | None:
-    """The format of the package's figure files, or None when the journal wants the figures
-    in the manuscript only."""
-    figures = profile["figures"]
-    return str(figures["format"]) if figures.get("separate_files", True) else None
 
 
 # --------------------------------------------------------------------------------------------
