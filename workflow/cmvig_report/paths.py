@@ -183,6 +183,11 @@ def template_files(fmt: str, root: str | Path = ".") -> list[str]:
     return sorted(str(p.relative_to(root)) for p in files)
 
 
+def manuscript_templates(root: str | Path = ".") -> list[str]:
+    """The templates the manuscript step renders: the manuscript (HTML, PDF) and checklist."""
+    return template_files("html", root) + template_files("checklist", root)
+
+
 def all_template_files(root: str | Path = ".") -> list[str]:
     """Every file under ``templates/`` (recorded in the manifest)."""
     base = Path(root) / TEMPLATES

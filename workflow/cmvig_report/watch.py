@@ -104,8 +104,7 @@ def render_arguments(project: str | Path, config: dict[str, Any],
     if params["compare_with"]:
         params["compare_with"] = str(root / params["compare_with"])
     return {
-        "template_files": [str(root / f) for f in paths.template_files("html", root)
-                           + paths.template_files("checklist", root)],
+        "template_files": [str(root / f) for f in paths.manuscript_templates(root)],
         "figures": [str(root / f) for f in paths.figure_files("svg")],
         **inputs,
         **params,

@@ -12,7 +12,7 @@ RENDER_SETTINGS = settings.render_params(config)
 rule manuscript:
     input:
         **RESULTS_PRINTED,
-        template_files=paths.template_files("html") + paths.template_files("checklist"),
+        template_files=paths.manuscript_templates(),
         figures=paths.figure_files("svg"),
         code=codebase.stage_code("manuscript"),
     output:

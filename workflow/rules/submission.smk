@@ -10,8 +10,7 @@ SUBMISSION_FILES = settings.submission_files(config)
 rule submission_package:
     input:
         **RESULTS_PRINTED,
-        template_files=paths.template_files("html")
-        + paths.template_files("checklist")
+        template_files=paths.manuscript_templates()
         + paths.template_files("qmd")
         + paths.template_files("submission"),
         figures=paths.figure_files("svg"),
