@@ -48,7 +48,11 @@ def _yaml_base(value: str) -> Any:
 def parse_overrides(entries: list[str]) -> dict[str, Any]:
     """``--config KEY=VALUE ...`` read as Snakemake reads it: each value is the first of an
     int, a float, ``True``/``False``, YAML read as text (``[a, b]`` is a list of strings,
-    ``true`` stays a word) or the string itself; an empty value is None."""
+    ``true`` stays a word) or the string itself; an empty value is None.
+
+    Written here, not imported: Snakemake's own reader (``snakemake.cli.parse_config``) is not
+    part of its documented API, and importing ``snakemake.cli`` would slow the preview's start.
+    tests/test_watch.py checks both give the same values."""
     out: dict[str, Any] = {}
     for entry in entries:
         key, sep, value = entry.partition("=")
