@@ -32,10 +32,10 @@ COHORT = "cohort.csv"
 MISSING = "(absent)"
 # The register inside a results/ folder (the staged copy of report/numbers.csv).
 REGISTER = Path(UNCHECKED).relative_to(RESULTS) / NUMBERS
-# Appendices are lettered in order of those present: "Appendix B. Changes ..." is the same
-# section as "Appendix C. Changes ..." in a build that adds another appendix.
 # The changes appendix's own counts of patients: a diff of the diff.
 NOT_COMPARED = ("changes_summary.json",)
+# Appendices are lettered in order of those present: "Appendix B. Changes ..." is the same
+# section as "Appendix C. Changes ..." in a build that adds another appendix.
 _APPENDIX_LETTER = re.compile(r"^Appendix [A-Z]\.\s*")
 
 
