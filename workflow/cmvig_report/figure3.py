@@ -195,12 +195,10 @@ def run_figure3(*, cohort: str, viral_loads: str, data_quality: str, response_da
     Small-cell control is planned from the same inputs as the analysis's and Figure 1's, so
     the three hide the same counts.
     """
-    from .printed_counts import disclosure_plan
-    from .quality import counts
+    from .printed_counts import figure_plan
 
     df = read_clean_cohort(cohort)
-    plan = disclosure_plan(df, int(response_day), int(min_cell_count),
-                           counts(pd.read_csv(data_quality, dtype=str, keep_default_na=False)))
+    plan = figure_plan(df, data_quality, response_day, min_cell_count)
     loads = pd.read_csv(viral_loads, dtype=str, keep_default_na=False)
     fig, meta = figure3(df, loads, float(lloq_iu_ml), plan.hidden, int(response_day))
     _save(fig, svg, png)

@@ -304,12 +304,10 @@ def run_figure1(*, cohort: str, data_quality: str, response_day: int, max_rows: 
     small-cell control is planned from the same inputs as the analysis's, so Table 1, the text
     and the flow hide the same counts.
     """
-    from .printed_counts import disclosure_plan
-    from .quality import counts
+    from .printed_counts import figure_plan
 
     df = read_clean_cohort(cohort)
-    plan = disclosure_plan(df, int(response_day), int(min_cell_count),
-                           counts(pd.read_csv(data_quality, dtype=str, keep_default_na=False)))
+    plan = figure_plan(df, data_quality, response_day, min_cell_count)
     fig, meta = figure1(df, int(response_day), int(max_rows), plan.hidden,
                         None if os_hsct_day is None else int(os_hsct_day))
     _save(fig, svg, png)

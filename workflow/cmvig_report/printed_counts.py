@@ -192,6 +192,17 @@ def _join(existing: str | None, more: str) -> str:
     return "; ".join(dict.fromkeys([*parts, more]))
 
 
+def figure_plan(cohort: pd.DataFrame, data_quality_csv: str, response_day: int,
+                min_cell: int) -> Plan:
+    """The plan of a figure step, which runs beside the analysis instead of after it: made
+    from the same inputs as the analysis's (the cleaned cohort and the cleaning's data-quality
+    file), so the figures hide the same counts as Table 1 and the text."""
+    from .quality import counts
+
+    quality = counts(pd.read_csv(data_quality_csv, dtype=str, keep_default_na=False))
+    return disclosure_plan(cohort, int(response_day), int(min_cell), quality)
+
+
 def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
                     data_quality: Mapping[str, int] | None = None) -> Plan:
     """Which printed counts to hide for ``min_cell`` (0 = none), over all outputs at once."""
