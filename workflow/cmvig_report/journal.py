@@ -33,8 +33,7 @@ def load_profile(path: str | Path) -> dict[str, Any]:
         names = sorted(p.stem for p in path.parent.glob("*.yaml"))
         raise PipelineError(f"journal {path.stem!r}: no profile {path} (profiles: "
                             f"{', '.join(names) or 'none'})")
-    profile = read_yaml(path, "journal profile") or {}
-    _need(isinstance(profile, dict), path, "not a mapping of keys")
+    profile = read_yaml(path, "journal profile")  # a mapping, or it has already said why
     missing = [k for k in REQUIRED if k not in profile]
     _need(not missing, path, f"missing {', '.join(missing)}")
     abstract = profile["abstract"]

@@ -12,14 +12,13 @@ lists them all at its end, and with ``strict_metadata: true`` they stop the buil
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
-from .io import read_rows
+from .io import atomic_write_bytes, read_rows, rows_csv_bytes
 
 # Dotted paths of the fields a submission cannot go without.
 REQUIRED = (
@@ -133,8 +132,9 @@ def placeholders(meta: dict[str, Any]) -> list[tuple[str, str]]:
 def _plain_text(text: str) -> str:
     """Rendered HTML or Quarto source as the words a reader sees: no tags, entities, JSON or
     Markdown escapes, single spaces."""
-    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
-    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+    from .checklist import words  # tags and entities, as the word counts read them
+
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), words(text))
     return " ".join(re.sub(r"\\(.)", r"\1", text).split())
 
 
@@ -177,8 +177,6 @@ def check_placeholders(rows: list[dict[str, str]], strict: bool) -> list[str]:
 
 def write_placeholders(rows: list[dict[str, str]], path: str | Path) -> None:
     """The rows of :func:`printed_placeholders` as CSV (internal, for the end of the build)."""
-    from .io import atomic_write_bytes, rows_csv_bytes
-
     atomic_write_bytes(path, rows_csv_bytes(rows, PLACEHOLDER_COLUMNS))
 
 
