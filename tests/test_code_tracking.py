@@ -222,3 +222,34 @@ def test_a_stage_error_ends_the_step_with_status_1(tmp_path, capsys):
         run(_fake_snakemake(tmp_path), stage)
     assert stopped.value.code == 1
     assert "error in step 'estimates':\nresults/cohort.csv: no patients" in capsys.readouterr().err
+
+
+def test_imports_in_subpackages_are_followed_with_every_package_init(tmp_path):
+    """A module moved into a subpackage is still part of the code of the steps that import it,
+    whichever way it is imported, and so is the ``__init__`` of each package on the way."""
+    package = _package(tmp_path, {"io": "", "unused": ""})
+    for folder, modules in {
+        "stats": {"__init__": "", "km": "from ..io import read\nfrom .greenwood import var\n",
+                  "greenwood": "", "unused": ""},
+        "stats/deep": {"__init__": "from ... import io\n", "leaf": ""},
+        "render": {"__init__": "from .pdf import x\n", "pdf": ""},
+    }.items():
+        (package / folder).mkdir()
+        for name, text in modules.items():
+            (package / folder / f"{name}.py").write_text(text, encoding="utf-8")
+    scripts = tmp_path / paths.SCRIPTS
+    scripts.mkdir()
+    (scripts / "step_km.py").write_text("from cmvig_report.stats.km import fit\n")
+    (scripts / "step_leaf.py").write_text("import cmvig_report.stats.deep.leaf\n")
+    (scripts / "step_render.py").write_text("from cmvig_report import render\n")
+    assert codebase.stage_code("step_km", tmp_path) == [
+        "workflow/scripts/step_km.py",
+        *sorted(paths.module_file(m) for m in (
+            "__init__", "io", "stats.__init__", "stats.km", "stats.greenwood"))]
+    assert codebase.stage_code("step_leaf", tmp_path)[1:] == sorted(paths.module_file(m) for m in (
+        "__init__", "io", "stats.__init__", "stats.deep.__init__", "stats.deep.leaf"))
+    # a subpackage imported by name brings its __init__ and what that imports
+    assert codebase.stage_code("step_render", tmp_path)[1:] == sorted(
+        paths.module_file(m) for m in ("__init__", "render.__init__", "render.pdf"))
+    assert paths.module_file("stats.km") == "workflow/cmvig_report/stats/km.py"
+    assert all((tmp_path / f).is_file() for f in codebase.stage_code("step_leaf", tmp_path))

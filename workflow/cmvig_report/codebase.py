@@ -51,32 +51,60 @@ def _statements(nodes: list[ast.AST]) -> Iterator[ast.AST]:
             yield from _statements(getattr(node, block, None) or [])
 
 
-def imported_modules(path: str | Path, root: str | Path = ".") -> set[str]:
-    """Modules of the package that the file ``path`` imports itself (not transitively).
-
-    ``from . import survival``, ``from .io import write_json``, ``import cmvig_report.step``
-    and ``from cmvig_report import paths`` all count; relative imports only inside the package.
-    """
+def _module(parts: list[str], root: str | Path) -> str | None:
+    """The module named by ``parts`` (relative to the package) as its dotted key, when it is a
+    file of the package: ``stats.survival`` for ``stats/survival.py``, ``stats.__init__`` for
+    the subpackage ``stats/``, ``__init__`` for the package itself; None otherwise."""
     package = Path(root) / paths.PACKAGE
-    inside = Path(path).resolve().parent == package.resolve()
+    if parts and package.joinpath(*parts[:-1], f"{parts[-1]}.py").is_file():
+        return ".".join(parts)
+    if package.joinpath(*parts, f"{INIT}.py").is_file():
+        return ".".join([*parts, INIT])
+    return None
+
+
+def _with_parents(parts: list[str], root: str | Path) -> set[str]:
+    # Importing a.b.c runs the __init__ of the package and of a and a.b first.
+    found = {_module(parts[:depth], root) for depth in range(len(parts))}
+    found.add(_module(parts, root))
+    return found - {None}
+
+
+def imported_modules(path: str | Path, root: str | Path = ".") -> set[str]:
+    """Modules of the package that the file ``path`` imports itself (not transitively), as
+    dotted keys relative to the package (:func:`paths.module_file` gives their files).
+
+    ``from . import survival``, ``from .io import write_json``, ``import cmvig_report.step``,
+    ``from cmvig_report import paths`` and, in a subpackage, ``from ..stats import km`` all
+    count, with the ``__init__`` of every package on the way (which the import runs).
+    """
+    package = (Path(root) / paths.PACKAGE).resolve()
+    folder = Path(path).resolve().parent
+    # where a relative import starts from: the file's own (sub)package, or None outside
+    here = list(folder.relative_to(package).parts) if folder.is_relative_to(package) else None
     found: set[str] = set()
     for node in _import_nodes(Path(path).read_text(encoding="utf-8")):
         if isinstance(node, ast.Import):
-            dotted = [alias.name.split(".") for alias in node.names]
-            found.update(d[1] if len(d) > 1 else INIT for d in dotted if d[0] == PACKAGE_NAME)
+            for alias in node.names:
+                dotted = alias.name.split(".")
+                if dotted[0] == PACKAGE_NAME:
+                    found |= _with_parents(dotted[1:], root)
             continue
-        if node.level == 1 and inside:
-            parts = node.module.split(".") if node.module else []
+        if node.level and here is not None and node.level - 1 <= len(here):
+            base = here[:len(here) - (node.level - 1)]
         elif node.level == 0 and node.module and node.module.split(".")[0] == PACKAGE_NAME:
-            parts = node.module.split(".")[1:]
+            base = []
         else:
             continue
-        found.add(INIT)
-        if parts:
-            found.add(parts[0])
-        else:  # from . import a, b / from cmvig_report import a, b: submodules (or names)
-            found.update(alias.name for alias in node.names)
-    return {m for m in found if (Path(root) / paths.module_file(m)).is_file()}
+        parts = base + (node.module.split(".") if node.module else [])
+        if node.level == 0:
+            parts = parts[1:]  # the package's own name
+        found |= _with_parents(parts, root)
+        # from x import a, b: submodules of x where they are modules, names of x otherwise
+        for alias in node.names:
+            if (submodule := _module([*parts, alias.name], root)) is not None:
+                found |= _with_parents([*parts, alias.name], root) | {submodule}
+    return found
 
 
 def package_code(files: Iterable[str | Path], root: str | Path = ".") -> list[str]:
