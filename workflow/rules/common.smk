@@ -4,12 +4,14 @@
 # input, so an edit re-runs the steps it touches).
 import sys
 
-from snakemake.utils import validate
-
-from cmvig_report import codebase, paths, settings
+from cmvig_report import codebase, config_check, paths, settings
 
 
-validate(config, "../schemas/config.schema.yaml")
+# Every key a setting of the right type, every file, folder and name the config gives there
+# (exports, centres sheet, freeze, bundles, journal, style, metadata, bibliography): else one
+# line per problem and exit 1, before any job. Snakemake itself keeps a job whose outputs
+# exist even when an input named by the config is gone, and dumps the schema on a typo.
+config_check.stop_on_problems(config)
 
 # The study reported (config `study`); the shipped cohort's checksum only warns on a mismatch.
 REPLICATION = settings.replication(config)
@@ -25,8 +27,7 @@ SHARED_FILES = paths.shared_files(FORMATS, bool(COMPARE_WITH))
 BUILD_CODE = codebase.build_code()
 
 # Many centres (config `centres`, docs/centres.md): the sheet, validated like a sample sheet.
+# (its rows were checked against workflow/schemas/centres.schema.yaml above)
 CENTRE_SHEET = settings.centre_sheet(config["centres"])
-if CENTRE_SHEET is not None:
-    validate(CENTRE_SHEET, "../schemas/centres.schema.yaml")
 CENTRES = [] if CENTRE_SHEET is None else list(CENTRE_SHEET["centre"])
 
