@@ -31,3 +31,11 @@ BUILD_CODE = codebase.build_code()
 CENTRE_SHEET = settings.centre_sheet(config["centres"])
 CENTRES = [] if CENTRE_SHEET is None else list(CENTRE_SHEET["centre"])
 
+
+# What the other publish steps put in report/ for this config before the publish step writes
+# the manifest: each centre's bundle and, when bundles are pooled, the pooled manuscript
+# (report_folder.py says who owns what in report/).
+POOLING = bool(CENTRES or config["pooled_from"])
+OTHER_PUBLISHED = [paths.published(paths.CENTRE_BUNDLE.format(centre=c)) for c in CENTRES] + (
+    [paths.published(p) for p in (paths.POOLED_MANUSCRIPT, paths.POOLED_MANUSCRIPT_PDF,
+                                  paths.POOLED_MANUSCRIPT_DOCX)] if POOLING else [])
