@@ -127,14 +127,14 @@ def run_publish(*, staged: list[str], figures: list[str], cohort: str, clean_vir
 def run_publish_submission(*, staged: list[str], figures: list[str], cohort: str,
                            clean_viral_loads: str, template_files: list[str],
                            input_paths: list[str], cause_categories: dict[str, list[str]],
-                           published: list[str], manifest: str) -> list[str]:
+                           published: list[str], manifest: str, record: str) -> list[str]:
     """Step ``publish_submission``: :func:`run_publish` for the package, then the package
-    recorded in ``report/manifest.json`` (:func:`.report_folder.record_package`)."""
+    added to ``report/manifest.json`` and ``record`` (:func:`.report_folder.record_package`)."""
     notes = run_publish(staged=staged, figures=figures, cohort=cohort,
                         clean_viral_loads=clean_viral_loads, template_files=template_files,
                         input_paths=input_paths, cause_categories=cause_categories,
                         published=published)
-    return notes + record_package(manifest, published)
+    return notes + record_package(manifest, published, record)
 
 
 def run_publish_and_manifest(*, staged: list[str], figures: list[str], cohort: str,

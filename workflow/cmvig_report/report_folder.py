@@ -9,9 +9,12 @@ beside the new manuscript as if it belonged to it. Ownership, for the current co
   ``report/pooled/``: with config ``centres`` or ``pooled_from`` they are inputs of ``publish``,
   so they are this build's before the manifest is written;
 - ``publish_submission`` owns ``report/submission/`` and runs after ``publish`` (the manifest
-  is one of its inputs): it adds the package to the manifest with the fingerprint of the build
-  it was made from (:func:`fingerprint`). A later ``publish`` keeps the package only while its
-  own fingerprint is the same, i.e. same inputs, settings, results, templates and code.
+  is one of its inputs): it adds the package to the manifest, and records the package's files
+  with the fingerprint of the build it was made from (:func:`fingerprint`) in
+  ``results/submission_published.json`` (Snakemake deletes a step's outputs before running it,
+  so the manifest cannot carry it from one ``publish`` to the next). A later ``publish`` keeps
+  the package only while its own fingerprint is the same, i.e. same inputs, settings, results,
+  templates and code, and the files are those recorded.
 
 Everything else the ``publish`` step finds in ``report/`` is removed, one line each: a file the
 pipeline makes is deleted, any other file (never leak-checked, possibly the user's) is moved to
@@ -39,6 +42,7 @@ from .paths import (
     QMD_FIGURES,
     RESULTS,
     SUBMISSION,
+    SUBMISSION_RECORD,
     shared_files,
 )
 
@@ -58,7 +62,7 @@ def fingerprint(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _read_manifest(path: str | Path) -> dict[str, Any]:
+def _read_json(path: str | Path) -> dict[str, Any]:
     try:
         found = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -77,20 +81,19 @@ def pipeline_made(name: str) -> bool:
             or (Path(name).name.startswith(".") and name.endswith(".tmp")))
 
 
-def tidy(root: str | Path, keep: Iterable[str], listed_before: Iterable[str] = (),
-         set_aside: str | Path = SET_ASIDE) -> list[str]:
+def tidy(root: str | Path, keep: Iterable[str], set_aside: str | Path = SET_ASIDE
+         ) -> list[str]:
     """Remove every file under ``root`` whose path (``root/...``) is not in ``keep``: delete
-    it when the pipeline makes it (or the previous manifest listed it), else move it to
-    ``set_aside``. Empty folders go too. Returns the lines to print."""
+    it when the pipeline makes it, else move it to ``set_aside``. Empty folders go too.
+    Returns the lines to print."""
     root = Path(root)
     keep = {Path(p).resolve() for p in keep}
-    listed_before = {Path(p).resolve() for p in listed_before}
     removed, moved = [], []
     for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
         if path.resolve() in keep:
             continue
         shown, name = path.as_posix(), path.relative_to(root).as_posix()
-        if pipeline_made(name) or path.resolve() in listed_before:
+        if pipeline_made(name):
             path.unlink()
             removed.append(shown)
         else:
@@ -108,12 +111,12 @@ def tidy(root: str | Path, keep: Iterable[str], listed_before: Iterable[str] = (
     return notes + moved
 
 
-def _current_package(previous: dict[str, Any], made_with: str,
+def _current_package(record: str | Path, made_with: str,
                      submission: Sequence[str]) -> dict[str, Any] | None:
     # the package in report/submission/ belongs to this build if it was made from the same
     # inputs, settings, results, templates and code, has the files this config's journal asks
     # for, and nobody changed them since
-    package = previous.get(SUBMISSION)
+    package = _read_json(record)
     if not isinstance(package, dict) or package.get("made_with") != made_with:
         return None
     files = package.get("files") or {}
@@ -125,17 +128,16 @@ def _current_package(previous: dict[str, Any], made_with: str,
 
 
 def settle(record: dict[str, Any], manifest: str, published: Sequence[str],
-           others: Sequence[str], submission: Sequence[str]) -> list[str]:
+           others: Sequence[str], submission: Sequence[str],
+           package_record: str | Path = SUBMISSION_RECORD) -> list[str]:
     """Step ``publish``, last: leave in ``report/`` only ``published``, ``others`` (what the
-    other publish steps made for this config before it) and the submission package when it
-    is this build's; write the manifest ``record`` listing every file left (its ``outputs``).
-    Returns the lines naming what was removed."""
-    previous = _read_manifest(manifest)
+    other publish steps made for this config before it) and the ``submission`` package when
+    ``package_record`` says it is this build's; write the manifest ``record`` listing every
+    file left (its ``outputs``). Returns the lines naming what was removed."""
     made_with = fingerprint(record)
-    package = _current_package(previous, made_with, submission)
+    package = _current_package(package_record, made_with, submission)
     kept = [*published, *others, *(package["files"] if package else [])]
-    listed = set(previous.get("outputs") or {})
-    notes = tidy(Path(manifest).parent, [*kept, manifest], listed)
+    notes = tidy(Path(manifest).parent, [*kept, manifest])
     record = dict(record)
     record["outputs"] = {**record.get("outputs", {}),
                          **{str(p): sha256_file(p) for p in others},
@@ -146,19 +148,21 @@ def settle(record: dict[str, Any], manifest: str, published: Sequence[str],
     return notes
 
 
-def record_package(manifest: str, published: Sequence[str]) -> list[str]:
+def record_package(manifest: str, published: Sequence[str], package_record: str) -> list[str]:
     """Step ``publish_submission``, last: remove from the package's folder what this package
-    does not hold (another journal's figure files), and add the package to the manifest with
-    the fingerprint of the build it was made from. The package's files are then touched, so
-    that they are newer than the manifest, an input of this step."""
+    does not hold (another journal's figure files), add the package to the manifest, and
+    write ``package_record``: its files and the fingerprint of the build it was made from.
+    The package's files are then touched, so that they are newer than the manifest, an input
+    of this step."""
     folder = Path(published[0]).parent
     notes = tidy(folder, published)
-    record = _read_manifest(manifest)
+    record = _read_json(manifest)
     files = {str(p): sha256_file(p) for p in published}
     inside = f"{folder.as_posix()}/"
     record["outputs"] = {**{k: v for k, v in (record.get("outputs") or {}).items()
                             if not k.startswith(inside)}, **files}
     record[SUBMISSION] = {"made_with": fingerprint(record), "files": files}
+    write_json(record[SUBMISSION], package_record)
     write_json(record, manifest)
     for path in published:
         os.utime(path)
