@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -91,3 +92,18 @@ def test_the_package_of_another_build_or_journal_or_edited_goes(tmp_path):
         assert _files(root / "report") == ["manifest.json", "manuscript.html"], change
         assert len(notes) == 2 and all(n.startswith("removed ") for n in notes)
         assert sorted(json.loads(Path(manifest).read_text())["outputs"]) == published
+
+
+def test_the_other_steps_files_for_this_config_are_kept_and_listed(tmp_path):
+    record, published, package, manifest, sub = _build(tmp_path, MADE_FROM)
+    report = tmp_path / "report"
+    bundle = report / "centres" / "north" / "aggregate.json"
+    old_bundle = report / "centres" / "gone" / "aggregate.json"
+    pooled = report / "pooled" / "manuscript.html"
+    _write([bundle, old_bundle, pooled])
+    notes = settle(record, manifest, published, [str(bundle), str(pooled)], package, sub)
+    outputs = json.loads(Path(manifest).read_text())["outputs"]
+    assert sorted(outputs) == sorted([*published, str(bundle), str(pooled)])
+    assert outputs[str(bundle)] == hashlib.sha256(bundle.read_bytes()).hexdigest()
+    assert f"removed {old_bundle.as_posix()} (not made by this build)" in notes
+    assert not old_bundle.exists() and bundle.exists()
