@@ -26,8 +26,8 @@ SHARED_FILES = paths.shared_files(FORMATS, bool(COMPARE_WITH))
 # The code of the whole build, checksummed by the provenance record and the manifest.
 BUILD_CODE = codebase.build_code()
 
-# Many centres (config `centres`, docs/centres.md): the sheet, validated like a sample sheet.
-# (its rows were checked against workflow/schemas/centres.schema.yaml above)
+# Many centres (config `centres`, docs/centres.md): the sheet, its rows checked above against
+# workflow/schemas/centres.schema.yaml as a Snakemake sample sheet is.
 CENTRE_SHEET = settings.centre_sheet(config["centres"])
 CENTRES = [] if CENTRE_SHEET is None else list(CENTRE_SHEET["centre"])
 
