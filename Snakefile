@@ -32,8 +32,8 @@ rule all:
         paths.figure_files("png"),
         rules.publish.output,
         [paths.CHANGES_PATIENTS] if COMPARE_WITH else [],
-        # with config `centres`: each centre's bundle and the estimates pooled from them
-        rules.pooled.output if CENTRES else [],
+        # with config `centres` or `pooled_from`: each centre's bundle and the estimates pooled
+        rules.pooled.output if POOLING else [],
     default_target: True
 
 

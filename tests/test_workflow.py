@@ -212,13 +212,16 @@ def test_workflow_report_builds(built, tmp_path):
     assert "figure2.svg" in html
 
 
-def test_a_file_in_report_that_was_not_published_is_named(built, tmp_path):
+def test_a_file_in_report_that_was_not_published_is_moved_out_and_named(built, tmp_path):
     repo = _clone(built, tmp_path)
     (repo / "report/notes from the ward.txt").write_text("kept here by hand\n")
     run = _snakemake(repo, "-R", "publish")
     assert run.returncode == 0, run.stderr[-2000:]
-    assert ("report/notes from the ward.txt was not published by this build (not "
-            "leak-checked)") in run.stderr
+    assert ("moved report/notes from the ward.txt to results/set_aside/notes from the "
+            "ward.txt: not made by the pipeline (never leak-checked)") in run.stderr
+    assert not (repo / "report/notes from the ward.txt").exists()
+    assert (repo / "results/set_aside/notes from the ward.txt").read_text() == \
+        "kept here by hand\n"
 
 
 def test_bad_input_stops_before_the_manuscript_and_keeps_the_old_one(built, tmp_path):

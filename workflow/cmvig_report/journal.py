@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .config_check import journal_profile
 from .errors import PipelineError
 from .templating import read_yaml
 
@@ -29,10 +30,8 @@ def _need(ok: bool, path: Path, what: str) -> None:
 def load_profile(path: str | Path) -> dict[str, Any]:
     """The profile at ``path``, checked: one line naming the file and key if it is wrong."""
     path = Path(path)
-    if not path.is_file():
-        names = sorted(p.stem for p in path.parent.glob("*.yaml"))
-        raise PipelineError(f"journal {path.stem!r}: no profile {path} (profiles: "
-                            f"{', '.join(names) or 'none'})")
+    if not path.is_file():  # one message for a missing profile, the config check's
+        journal_profile(path.stem, folder=path.parent)
     profile = read_yaml(path, "journal profile")  # a mapping, or it has already said why
     missing = [k for k in REQUIRED if k not in profile]
     _need(not missing, path, f"missing {', '.join(missing)}")

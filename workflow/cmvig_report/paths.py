@@ -115,6 +115,8 @@ SUBMISSION_DOCUMENTS = ("manuscript.pdf", "manuscript.docx")
 SUBMISSION_EXTRAS = ("table1.docx", "table_s1.docx", "checklist.pdf", "title_page.docx",
                      "cover_letter.docx")
 SUBMISSION_MANIFEST = "MANIFEST.txt"
+# What publish_submission published, and from which build (internal; report_folder.py).
+SUBMISSION_RECORD = f"{RESULTS}/submission_published.json"
 # The file suffix of each figure format a journal profile may ask for.
 FIGURE_SUFFIX = {"tiff": "tif", "eps": "eps", "png": "png", "pdf": "pdf", "jpeg": "jpg"}
 

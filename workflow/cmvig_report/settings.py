@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .config_check import bibliography_path, bundle_files, read_metadata
 from .io import sha256_file
 from .paths import (
     CHANGES_SUMMARY,
@@ -114,22 +115,17 @@ def own_text_files(config: dict[str, Any], *kinds: str, root: str | Path = ".") 
 
 
 def journal_profile(config: dict[str, Any]) -> str:
-    """The journal profile of config ``journal``: ``templates/journals/<name>.yaml``."""
+    """The journal profile of config ``journal``: ``templates/journals/<name>.yaml`` (whether
+    it is there is :func:`.config_check.journal_profile`'s to say, before the build)."""
     return f"{JOURNALS}/{config['journal']}.yaml"
 
 
 def bibliography_file(config: dict[str, Any], root: str | Path = ".") -> str:
     """The bibliography the study's metadata names (``bibliography:``, relative to the
-    metadata file), or "" when it names none (the renderer then says so)."""
-    import yaml  # only here: the Snakefile reads this module on every run
-
-    metadata = Path(metadata_file(config))
-    try:
-        meta = yaml.safe_load((Path(root) / metadata).read_text("utf-8")) or {}
-    except (OSError, yaml.YAMLError):  # reported by the renderer, naming the file
-        return ""
-    name = meta.get("bibliography") if isinstance(meta, dict) else None
-    return os.path.normpath(metadata.parent / str(name)) if name else ""
+    metadata file); one line (:class:`.config_check.ConfigError`) when the metadata cannot be
+    read, names none or names a file that is not there."""
+    metadata, meta = read_metadata(config, root)
+    return os.path.normpath(bibliography_path(metadata, meta, root))
 
 
 def citation_files(config: dict[str, Any], root: str | Path = ".") -> dict[str, Any]:
@@ -260,5 +256,5 @@ def bundles_to_pool(config: dict[str, Any], bundle: str, centres: list[str]) -> 
     """The bundles the pooled step reads: every ``aggregate.json`` under ``pooled_from``, else
     ``bundle`` (with its ``{centre}`` wildcard) for each of this build's centres."""
     if config["pooled_from"]:
-        return sorted(str(p) for p in Path(config["pooled_from"]).rglob("aggregate.json"))
+        return bundle_files(config["pooled_from"])
     return [bundle.format(centre=c) for c in centres]

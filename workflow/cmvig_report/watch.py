@@ -77,8 +77,9 @@ def load_config(project: str | Path = ".", configfiles: list[str] | None = None,
     """The config the ``snakemake`` command line would build, validated by the same schema:
     config/config.yaml, then each ``--configfile`` merged over it (key by key, nested ones
     too), then the ``--config KEY=VALUE`` overrides."""
-    from snakemake.utils import update_config, validate
+    from snakemake.utils import update_config
 
+    from .config_check import schema_problems
     from .report import read_yaml
 
     root = Path(project)
@@ -87,11 +88,11 @@ def load_config(project: str | Path = ".", configfiles: list[str] | None = None,
     for path in files + [Path(f) for f in configfiles or []]:
         update_config(config, read_yaml(path, "the config"))
     update_config(config, parse_overrides(overrides or []))
-    try:
-        validate(config, str(root / SCHEMA))
-    except Exception as exc:  # snakemake raises WorkflowError with the schema's message
+    # one line per key, as the build says it (not Snakemake's dump of the schema)
+    problems = schema_problems(config, root / SCHEMA)
+    if problems:
         where = ", ".join(str(f) for f in files + [Path(f) for f in configfiles or []])
-        raise PipelineError(f"{where}: {exc}") from None
+        raise PipelineError(f"{where}: " + "\n".join(problems))
     return config
 
 

@@ -4,12 +4,14 @@
 # input, so an edit re-runs the steps it touches).
 import sys
 
-from snakemake.utils import validate
-
-from cmvig_report import codebase, paths, settings
+from cmvig_report import codebase, config_check, paths, settings
 
 
-validate(config, "../schemas/config.schema.yaml")
+# Every key a setting of the right type, every file, folder and name the config gives there
+# (exports, centres sheet, freeze, bundles, journal, style, metadata, bibliography): else one
+# line per problem and exit 1, before any job. Snakemake itself keeps a job whose outputs
+# exist even when an input named by the config is gone, and dumps the schema on a typo.
+config_check.stop_on_problems(config)
 
 # The study reported (config `study`); the shipped cohort's checksum only warns on a mismatch.
 REPLICATION = settings.replication(config)
@@ -24,9 +26,16 @@ SHARED_FILES = paths.shared_files(FORMATS, bool(COMPARE_WITH))
 # The code of the whole build, checksummed by the provenance record and the manifest.
 BUILD_CODE = codebase.build_code()
 
-# Many centres (config `centres`, docs/centres.md): the sheet, validated like a sample sheet.
+# Many centres (config `centres`, docs/centres.md): the sheet, its rows checked above against
+# workflow/schemas/centres.schema.yaml as a Snakemake sample sheet is.
 CENTRE_SHEET = settings.centre_sheet(config["centres"])
-if CENTRE_SHEET is not None:
-    validate(CENTRE_SHEET, "../schemas/centres.schema.yaml")
 CENTRES = [] if CENTRE_SHEET is None else list(CENTRE_SHEET["centre"])
 
+
+# What the other publish steps put in report/ for this config before the publish step writes
+# the manifest: each centre's bundle and, when bundles are pooled, the pooled manuscript
+# (report_folder.py says who owns what in report/).
+POOLING = bool(CENTRES or config["pooled_from"])
+OTHER_PUBLISHED = [paths.published(paths.CENTRE_BUNDLE.format(centre=c)) for c in CENTRES] + (
+    [paths.published(p) for p in (paths.POOLED_MANUSCRIPT, paths.POOLED_MANUSCRIPT_PDF,
+                                  paths.POOLED_MANUSCRIPT_DOCX)] if POOLING else [])

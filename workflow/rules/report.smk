@@ -89,7 +89,8 @@ rule docx:
 # The check that refuses to leak: no patient ID, date, input path or raw free text may reach
 # report/. A hit stops the build and deletes the staged files. Then, in the same step (it ran
 # right after it as a step of its own, which cost an interpreter's start), the audit trail:
-# checksums of every input, result, template, code and published file.
+# checksums of every input, result, template, code and published file; and report/ is left
+# holding this build's files only, each listed in the manifest (report_folder.py).
 rule publish:
     input:
         staged=[paths.staged(name) for name in SHARED_FILES],
@@ -109,6 +110,8 @@ rule publish:
         ],
         all_template_files=paths.all_template_files(),
         code_files=BUILD_CODE,
+        # the centres' bundles and the pooled manuscript: kept in report/ and in the manifest
+        others=OTHER_PUBLISHED,
         code=codebase.stage_code("publish"),
     output:
         published=[paths.published(name) for name in SHARED_FILES],
@@ -116,6 +119,11 @@ rule publish:
     params:
         input_paths=settings.input_paths(config),
         cause_categories=config["cause_of_death_categories"],
+        # the package this config's journal would have: kept only while it is this build's
+        submission=[
+            paths.published(f"{paths.SUBMISSION}/{name}")
+            for name in settings.submission_files(config)
+        ],
     threads: 1
     resources:
         mem_mb=2000,

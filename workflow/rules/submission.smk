@@ -55,9 +55,13 @@ rule publish_submission:
         clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
         # the words the package prints by itself (as the manuscript's publish step reads them)
         template_files=settings.own_text_files(config, "submission"),
+        # after the manuscript's publish step: the package is added to its manifest
+        manifest=rules.publish.output.manifest,
         code=codebase.stage_code("publish_submission"),
     output:
         published=[paths.published(f"{paths.SUBMISSION}/{name}") for name in SUBMISSION_FILES],
+        # the package's files and the build it was made from (cmvig_report/report_folder.py)
+        record=paths.SUBMISSION_RECORD,
     params:
         input_paths=settings.input_paths(config),
         cause_categories=config["cause_of_death_categories"],

@@ -1,4 +1,4 @@
-"""Rule publish_submission: the leak check, then the copy to report/submission/."""
+"""Rule publish_submission: the leak check, the copy to report/submission/, the manifest."""
 
 import sys
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 # This project's package first, even where another copy is installed.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from cmvig_report.publish import run_publish
+from cmvig_report.publish import run_publish_submission
 from cmvig_report.step import run
 
-run(snakemake, run_publish)
+run(snakemake, run_publish_submission)
