@@ -183,6 +183,18 @@ def test_no_event_by_the_landmark_gives_the_exact_bound(durations, events, kwarg
     assert block["ci_method"] == survival.EXACT_ZERO_EVENTS and block["reason"] is None
 
 
+def test_the_exact_bound_counts_the_risk_set_at_the_landmark_with_delayed_entry():
+    # Entries 0, 0, 50, 60; follow-up to 80, 90, 100, 110; no death by day 50. At risk on
+    # (entry, exit], as R's Surv(entry, exit) and lifelines' entry= count them: the child
+    # entering on day 50 and the one entering on day 60 are not in the risk set at day 50, so
+    # m = 2 (entry < 50 <= exit; R: binom.test(0, 2)$conf.int[2] = 1 - 0.025^(1/2) = 0.841886).
+    block = survival.km_landmark([80, 90, 100, 110], [0, 0, 0, 1], 50, entry=[0, 0, 50, 60])
+    assert block["ci_method"] == survival.EXACT_ZERO_EVENTS
+    assert (block["estimate"], block["ci_upper"]) == (1.0, 1.0)
+    assert block["ci_lower"] == pytest.approx(1 - 0.841886, abs=1e-6)
+    assert block["not_yet_entered"] == 1
+
+
 def test_median_time_with_interval_matches_r():
     # R: summary(survfit(Surv(t, e) ~ 1, conf.type = "log-log"))$table gives median 45,
     # 0.95LCL 21, 0.95UCL NA (the upper band never falls to 0.5)

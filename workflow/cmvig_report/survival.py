@@ -175,8 +175,8 @@ def km_landmark_from_table(table: pd.DataFrame, day: int, *, at: float | None = 
 
     * no event by the landmark (S = 1): the log-log interval does not exist, so the interval is
       the exact one-sided 97.5% Clopper–Pearson bound 1 − 0.025^(1/m) on the event probability,
-      m the patients followed to the landmark (entered by then and still in follow-up at it);
-      ``ci_method`` says so;
+      m the Kaplan–Meier risk set at the landmark (R's ``n.risk``: still in follow-up at it and,
+      with delayed entry, entered before it); ``ci_method`` says so;
     * S = 0 (everyone has had the event): estimate, no interval, a ``reason``;
     * a landmark after the last follow-up time is unknown, unless the curve has reached 0.
 
@@ -190,7 +190,7 @@ def km_landmark_from_table(table: pd.DataFrame, day: int, *, at: float | None = 
     at = float(day if at is None else at)
     times = table["time"].to_numpy(dtype=float)
     left = risk_tables.exits(table).to_numpy()
-    upto, before = times <= at, times < at
+    upto = times <= at
     entered = table["entered"].to_numpy()
     block: dict[str, Any] = {
         "day": int(day), "estimate": None, "ci_lower": None, "ci_upper": None,
@@ -212,8 +212,7 @@ def km_landmark_from_table(table: pd.DataFrame, day: int, *, at: float | None = 
         return block
     block["estimate"] = rounded(1 - s if one_minus else s)
     if s >= 1:
-        # Followed to the landmark: entered by then, not left before it.
-        bound = exact_zero_event_bound(int(entered[upto].sum() - left[before].sum()))
+        bound = exact_zero_event_bound(_km_risk_set(times, entered, left, at))
         if bound is not None:
             block["ci_method"] = EXACT_ZERO_EVENTS
             if one_minus:
@@ -230,6 +229,13 @@ def km_landmark_from_table(table: pd.DataFrame, day: int, *, at: float | None = 
         lo, hi = 1 - hi, 1 - lo
     block["ci_lower"], block["ci_upper"] = rounded(lo), rounded(hi)
     return block
+
+
+def _km_risk_set(times: np.ndarray, entered: np.ndarray, left: np.ndarray, at: float) -> int:
+    # The Kaplan-Meier risk set at ``at``: not left before it, and entered before it (or at the
+    # table's first time), as risk_tables.km_population counts late entrants.
+    came = entered[times < at].sum() + (entered[0] if len(times) and times[0] == at else 0)
+    return int(came - left[times < at].sum())
 
 
 def logrank(durations_a: Any, events_a: Any, durations_b: Any,
