@@ -174,7 +174,8 @@ def test_a_centre_without_a_response_by_the_landmark_keeps_its_exact_bound_and_i
     number = federated.centre_numbers(first)[late]
     flat = " ".join(html.split())
     assert format_percent_ci(block) in flat  # its row of the per-centre table
-    assert f"Centre {number} (no response by day {day}) is not in it." in flat
+    assert ("Left out of this comparison, having no finite value on that scale: "
+            f"Centre {number} (no response by day {day}).") in flat
     # the pooled cumulative incidence is printed with its interval
     aj = est["response_competing_risk"]
     assert aj["ci_lower"] is not None
