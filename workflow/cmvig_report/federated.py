@@ -6,7 +6,10 @@ having the event, the competing event and censored, and the Table 1 counts throu
 small-cell plan. No patient ID, date or free text is in it. Pooling sums these tables over
 centres: with times in days the pooled Kaplan–Meier and Aalen–Johansen estimates equal those of
 the concatenated patient-level data, because both estimators depend on the data only through
-these counts at each distinct time.
+these counts at each distinct time. The estimates are read off the summed tables by the
+functions the single-export build reads its own patients' table with
+(:mod:`cmvig_report.risk_tables`, :func:`survival.km_landmark_from_table`,
+:func:`survival.aalen_johansen_landmark`): one centre pooled alone gives its own estimates.
 
 Ties follow lifelines: events before censorings at the same time; a patient entering (delayed
 entry) at time t is at risk from the next time on.
@@ -39,7 +42,6 @@ BUNDLE_FORMAT = "cmvig-aggregate/1"
 TIME_UNITS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 ROW_COLUMNS = risk_tables.ROW_COLUMNS
 ENDPOINTS = ("response", "os_from_cmvig", "os_from_hsct")
-# scipy is imported where a p-value is computed: the bundle steps never need it
 SUPPRESSED = "group smaller than min_cell_count: risk table withheld"
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 ROW_COLUMNS = ("time", "entered", "at_risk", "events", "competing", "censored")
+# the standard library's normal quantile, not scipy's: the bundle steps never import scipy
 Z95 = NormalDist().inv_cdf(0.975)
 # A patient whose follow-up ends on the day they enter (death on the day of the first CMVIG
 # dose) is at risk for this long, so that the death still counts with delayed entry; R's
