@@ -5,7 +5,8 @@ One engine: a landmark block, single build or pooled, is read off a risk table
 (:mod:`cmvig_report.risk_tables`) by :func:`km_landmark_from_table` (Kaplan–Meier) or
 :func:`aalen_johansen_landmark` (cumulative incidence with a competing event); the
 patient-level :func:`km_landmark` and :func:`aalen_johansen` make the patients' risk table and
-call them. The plotted curve, the medians and the log-rank test wrap lifelines.
+call them, and so does the plotted curve (:func:`km_curve`). The medians and the log-rank test
+wrap lifelines.
 
 Every interval is the log-log ("exponential Greenwood") 95% interval, the same as R's
 ``survfit(conf.type = "log-log")``, lifelines' default, and the one the published intervals were
@@ -19,7 +20,7 @@ with a ``reason`` so that ``estimates.json`` never holds NaN. Deliberate choices
   gives the exact one-sided Clopper–Pearson bound instead (``ci_method`` says so). Where S is 0
   (everyone has had the event) it reports the estimate with null limits and a reason rather
   than a zero-width interval that would read as certainty. The plotted curve (:func:`km_curve`)
-  keeps lifelines' degenerate band, which draws correctly.
+  draws a degenerate band there (the limits equal to S), which draws correctly.
 * A landmark after the last follow-up time is unknown, unless the curve has already reached 0:
   a KM that has fallen to 0 stays there, so that estimate is still reported.
 
@@ -124,27 +125,28 @@ def km_curve(durations: Any, events: Any, entry: Any = None) -> pd.DataFrame:
     """The KM step function with its log-log 95% band: ``time, survival, ci_lower, ci_upper``.
 
     One row per knot (each distinct time, censored ones included), starting with S = 1 at time 0;
-    read it as a right-continuous step function (``where="post"``). An empty group gives an
-    empty frame.
+    read it as a right-continuous step function (``where="post"``). It is the patients' risk
+    table read by :func:`risk_tables.km_from_table`, as the landmark blocks are, so a curve and
+    its landmarks cannot disagree. An empty group gives an empty frame.
     """
     d, e = _arrays(durations, events)
     if len(d) == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in CURVE_COLUMNS})
-    kmf = _fit_km(d, e, None if entry is None else np.asarray(entry, dtype=float).reshape(-1))
-    s = kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float)
-    ci = kmf.confidence_interval_
+    start = None if entry is None else np.asarray(entry, dtype=float).reshape(-1)
+    curve = risk_tables.km_from_table(risk_tables.risk_table(d, e, entry=start))
+    s = curve["survival"].to_numpy()
     out = pd.DataFrame({
-        "time": kmf.survival_function_.index.to_numpy(dtype=float),
+        "time": curve["time"].to_numpy(),
         "survival": s,
-        # Never NaN in a curve file: a missing limit collapses onto the estimate.
-        "ci_lower": np.where(np.isnan(ci.iloc[:, 0]), s, ci.iloc[:, 0]),
-        "ci_upper": np.where(np.isnan(ci.iloc[:, 1]), s, ci.iloc[:, 1]),
+        # Never NaN in a curve file: where S is 1 the band collapses onto the estimate.
+        "ci_lower": np.where(np.isnan(curve["ci_lower"]), s, curve["ci_lower"]),
+        "ci_upper": np.where(np.isnan(curve["ci_upper"]), s, curve["ci_upper"]),
     })
     if out["time"].iloc[0] > 0 or out["survival"].iloc[0] < 1:
         # An event on day 0 would otherwise make the curve start below 1.
-        start = pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_lower": [1.0],
+        first = pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_lower": [1.0],
                               "ci_upper": [1.0]})
-        out = pd.concat([start, out], ignore_index=True)
+        out = pd.concat([first, out], ignore_index=True)
     return out
 
 
