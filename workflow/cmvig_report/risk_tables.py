@@ -118,7 +118,7 @@ def km_from_table(table: pd.DataFrame, *, deaths_censor: bool = True) -> pd.Data
     d = table["events"].to_numpy(dtype=float)
     if not deaths_censor:
         d = d + table["competing"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         step = np.where(n > 0, 1 - d / n, 1.0)
         s = np.cumprod(step)
         v = np.cumsum(np.where((n > 0) & (n > d), d / (n * (n - d)), 0.0))
@@ -161,7 +161,7 @@ def aj_from_table(table: pd.DataFrame) -> pd.DataFrame:
     cc, ccf = np.cumsum(c), np.cumsum(c * f)
     var = f ** 2 * ca - 2 * f * caf + caf2 + np.cumsum(b) - 2 * (f * cc - ccf)
     var = np.maximum(var, 0.0)  # rounding can leave -1e-18 where the variance is 0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         half = Z95 * np.sqrt(var) / (f * np.log(f))
         lo, hi = f ** np.exp(-half), f ** np.exp(half)
     return pd.DataFrame({"time": table["time"].to_numpy(dtype=float), "incidence": f,
