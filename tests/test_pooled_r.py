@@ -22,7 +22,7 @@ from r_pooled import (
     shipped_bundles,
 )
 
-from cmvig_report import federated
+from cmvig_report import federated, risk_tables, survival
 
 CURVE_TOLERANCE = 1e-9  # the full curves: R writes 12 significant digits
 
@@ -62,22 +62,45 @@ def test_the_fixture_covers_every_shipped_centre_and_analysis(bundles):
 @pytest.mark.parametrize("key", sorted({(r.centre, r.infection_type, r.analysis)
                                         for r in r_curves().itertuples()}))
 def test_every_point_of_every_pooled_curve_equals_r(bundles, key):
+    # At every time R reports: the curve (estimate and log-log limits) to 1e-9, and the landmark
+    # block read there, exact bound included where no event has happened yet, to 6 decimals.
     centre, group, analysis = key
     table = _pooled_table(bundles, analysis, centre, group)
     ref = r_curves().query("centre == @centre and infection_type == @group "
                            "and analysis == @analysis")
+    assert set(ref["interval"]) <= {"log-log", "exact", "none"}
     if analysis == "response_aj":
-        curve, columns = federated.aj_from_table(table), [("incidence", "estimate")]
+        curve, estimate = risk_tables.aj_from_table(table), "incidence"
     else:
-        curve = federated.km_from_table(table)
-        columns = [("survival", "estimate"), ("ci_lower", "lower"), ("ci_upper", "upper")]
+        curve, estimate = risk_tables.km_from_table(table), "survival"
     for row in ref.itertuples():
-        for ours, theirs in columns:
-            want = getattr(row, theirs)
-            got = federated._at(curve, ours, row.time, 1.0 if ours != "incidence" else 0.0)
-            if isinstance(want, float) and math.isnan(want):
-                continue  # R: no log-log interval where S is 1 or 0
-            assert got == pytest.approx(want, abs=CURVE_TOLERANCE), (analysis, row.time, ours)
+        if analysis == "response_aj":
+            block = survival.aalen_johansen_landmark(table, int(row.time), at=row.time)
+        else:
+            block = survival.km_landmark_from_table(
+                table, int(row.time), at=row.time,
+                delayed_entry=analysis == "os_from_hsct_delayed_entry")
+        where = (analysis, row.time)
+        got = risk_tables.value_at(curve, estimate, row.time, math.nan)
+        assert got == pytest.approx(row.estimate, abs=CURVE_TOLERANCE), where
+        assert block["estimate"] == pytest.approx(row.estimate, abs=LANDMARK_TOLERANCE), where
+        if row.interval == "none":
+            assert (block["ci_lower"], block["ci_upper"]) == (None, None), where
+            continue
+        assert block["ci_lower"] == pytest.approx(row.lower, abs=LANDMARK_TOLERANCE), where
+        assert block["ci_upper"] == pytest.approx(row.upper, abs=LANDMARK_TOLERANCE), where
+        exact = block.get("ci_method") == survival.EXACT_ZERO_EVENTS
+        assert exact == (row.interval == "exact"), where
+        if row.interval == "log-log":
+            for ours, theirs in (("ci_lower", row.lower), ("ci_upper", row.upper)):
+                got = risk_tables.value_at(curve, ours, row.time, math.nan)
+                assert got == pytest.approx(theirs, abs=CURVE_TOLERANCE), (*where, ours)
+
+
+def test_the_fixture_has_points_without_an_event_yet():
+    # the exact-bound case is compared above, not skipped: make sure R's file has it
+    exact = r_curves().query("interval == 'exact'")
+    assert len(exact) and (exact["estimate"] == 1).all()
 
 
 def test_pooled_estimates_equal_r_on_the_concatenated_patients(pooled):

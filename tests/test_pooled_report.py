@@ -10,8 +10,9 @@ from pathlib import Path
 from pypdf import PdfReader
 from r_pooled import CONFIG, DAYS, ROOT, shipped_bundles
 
-from cmvig_report import __version__, federated, paths
+from cmvig_report import __version__, federated, paths, survival
 from cmvig_report.cohort import clean_cohort
+from cmvig_report.formatting import format_percent_ci
 from cmvig_report.io import write_json
 from cmvig_report.pooled_report import run_pooled_manuscript
 
@@ -19,10 +20,11 @@ TEMPLATE = str(ROOT / paths.TEMPLATES / paths.POOLED_TEMPLATE)
 REFERENCE_DOC = str(ROOT / "templates" / "reference.docx")
 
 
-def _manuscript(bundles: list[dict], out: Path) -> tuple[str, str, bytes]:
+def _manuscript(bundles: list[dict], out: Path, response_day: int = DAYS["response"]
+                ) -> tuple[str, str, bytes]:
     """The pooled manuscript of ``bundles``: its HTML, the PDF's text, the PDF's bytes."""
     out.mkdir(parents=True, exist_ok=True)
-    est = federated.pooled_estimates(bundles, response_day=DAYS["response"],
+    est = federated.pooled_estimates(bundles, response_day=response_day,
                                      os_cmvig_day=DAYS["os_from_cmvig"],
                                      os_hsct_day=DAYS["os_from_hsct"])
     write_json(est, out / "estimates.json")
@@ -149,3 +151,32 @@ def test_table2_sums_the_centres_and_withholds_a_characteristic_whole():
                              "b": centre((7, 3, 4), (13, 6, 7), (15, 1, 14))}, min_cell=3)
     rows = {r["variable"]: r for r in characteristics(small)["rows"]}
     assert rows["Deaths"]["withheld"] and rows["Deaths"]["hidden_in"] == []
+
+
+def test_a_centre_without_a_response_by_the_landmark_keeps_its_exact_bound_and_is_named(
+        tmp_path):
+    # A landmark the day before one centre's first response and after the others' first ones.
+    bundles = shipped_bundles()
+    tables = {b["centre"]: federated._tables([b], "response", federated.GROUPS) for b in bundles}
+    first = {name: int(t.loc[t["events"] > 0, "time"].min()) for name, t in tables.items()}
+    late = max(first, key=first.get)
+    day = first[late] - 1
+    assert sum(f <= day for f in first.values()) >= 2
+    html, _, _ = _manuscript(bundles, tmp_path, response_day=day)
+    est = federated.pooled_estimates(bundles, response_day=day,
+                                     os_cmvig_day=DAYS["os_from_cmvig"],
+                                     os_hsct_day=DAYS["os_from_hsct"])
+    het = est["centres"]["heterogeneity"]
+    assert het["left_out"] == {late: federated.NO_EVENT_BY_LANDMARK}
+    assert het["centres_used"] == len(bundles) - 1 and het["q"] is not None
+    block = est["centres"]["response_by_centre"][late]
+    assert block["ci_method"] == survival.EXACT_ZERO_EVENTS
+    number = federated.centre_numbers(first)[late]
+    flat = " ".join(html.split())
+    assert format_percent_ci(block) in flat  # its row of the per-centre table
+    assert ("Left out of this comparison, having no finite value on that scale: "
+            f"Centre {number} (no response by day {day}).") in flat
+    # the pooled cumulative incidence is printed with its interval
+    aj = est["response_competing_risk"]
+    assert aj["ci_lower"] is not None
+    assert f"{format_percent_ci(aj)} with death as a competing event" in flat

@@ -6,7 +6,10 @@ having the event, the competing event and censored, and the Table 1 counts throu
 small-cell plan. No patient ID, date or free text is in it. Pooling sums these tables over
 centres: with times in days the pooled Kaplan–Meier and Aalen–Johansen estimates equal those of
 the concatenated patient-level data, because both estimators depend on the data only through
-these counts at each distinct time.
+these counts at each distinct time. The estimates are read off the summed tables by the
+functions the single-export build reads its own patients' table with
+(:mod:`cmvig_report.risk_tables`, :func:`survival.km_landmark_from_table`,
+:func:`survival.aalen_johansen_landmark`): one centre pooled alone gives its own estimates.
 
 Ties follow lifelines: events before censorings at the same time; a patient entering (delayed
 entry) at time t is at risk from the next time on.
@@ -18,13 +21,12 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import __version__, survival
+from . import __version__, risk_tables, survival
 from .analysis import (
     COMPETING_METHOD,
     PRIMARY_RESPONSE_METHOD,
@@ -38,10 +40,8 @@ from .printed_counts import GROUPS, catalogue, disclosure_plan
 BUNDLE_FORMAT = "cmvig-aggregate/1"
 # Width of one time unit in days; "day" keeps pooling exact.
 TIME_UNITS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
-ROW_COLUMNS = ("time", "entered", "at_risk", "events", "competing", "censored")
+ROW_COLUMNS = risk_tables.ROW_COLUMNS
 ENDPOINTS = ("response", "os_from_cmvig", "os_from_hsct")
-# scipy is imported where a p-value is computed: the bundle steps never need it
-Z95 = NormalDist().inv_cdf(0.975)
 SUPPRESSED = "group smaller than min_cell_count: risk table withheld"
 
 
@@ -55,125 +55,16 @@ def binned(days: Any, unit: str) -> np.ndarray:
 
 def risk_table(times: Any, events: Any, competing: Any = None, entry: Any = None
                ) -> dict[str, list[float | int]]:
-    """Counts at each distinct time (of entry or exit), as columns :data:`ROW_COLUMNS`.
-
-    ``at_risk`` at time t: those entered at or before t minus those who left before t.
-    A follow-up ending on the entry time counts :data:`survival.SAME_DAY_EXIT` of a unit.
-    """
-    t = np.asarray(times, dtype=float).reshape(-1)
-    e = np.asarray(events, dtype=bool).reshape(-1)
-    c = (np.zeros_like(e) if competing is None
-         else np.asarray(competing, dtype=bool).reshape(-1) & ~e)
-    start = np.zeros_like(t) if entry is None else np.asarray(entry, dtype=float).reshape(-1)
-    if entry is not None:
-        t = np.where(t <= start, start + survival.SAME_DAY_EXIT, t)
-    grid = np.unique(np.concatenate([t, start]))
-    rows = {name: np.zeros(len(grid), dtype=int) for name in ROW_COLUMNS[1:]}
-    np.add.at(rows["entered"], np.searchsorted(grid, start), 1)
-    pos = np.searchsorted(grid, t)
-    np.add.at(rows["events"], pos[e], 1)
-    np.add.at(rows["competing"], pos[c], 1)
-    np.add.at(rows["censored"], pos[~e & ~c], 1)
-    rows["at_risk"] = _at_risk(rows["entered"], rows["events"] + rows["competing"]
-                               + rows["censored"])
-    return {"time": [float(x) for x in grid],
-            **{k: [int(x) for x in rows[k]] for k in ROW_COLUMNS[1:]}}
+    """A bundle's risk table: :func:`risk_tables.risk_table` as JSON-ready columns."""
+    return risk_tables.as_columns(risk_tables.risk_table(times, events, competing, entry))
 
 
-def _at_risk(entered: np.ndarray, left: np.ndarray) -> np.ndarray:
-    return np.cumsum(entered) - np.concatenate([[0], np.cumsum(left)[:-1]])
-
-
-def sum_tables(tables: Sequence[Mapping[str, Sequence[float]]]) -> pd.DataFrame:
-    """The risk tables of several centres summed on the union of their times (at risk
-    recomputed from entries and exits, so a time one centre lacks is counted right)."""
-    frames = [pd.DataFrame({k: t[k] for k in ROW_COLUMNS}) for t in tables if len(t["time"])]
-    if not frames:
-        return pd.DataFrame({k: pd.Series(dtype=float) for k in ROW_COLUMNS})
-    total = (pd.concat(frames).groupby("time", sort=True)[list(ROW_COLUMNS[1:])].sum()
-             .reset_index())
-    left = (total["events"] + total["competing"] + total["censored"]).to_numpy()
-    total["at_risk"] = _at_risk(total["entered"].to_numpy(), left)
-    return total
-
-
-def km_from_table(table: pd.DataFrame, *, deaths_censor: bool = True) -> pd.DataFrame:
-    """Kaplan–Meier of ``events`` (``competing`` censors) with the log-log 95% interval
-    (Greenwood variance), at each time of ``table``: ``time, survival, ci_lower, ci_upper``."""
-    n = _km_population(table)
-    d = table["events"].to_numpy(dtype=float)
-    if not deaths_censor:
-        d = d + table["competing"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        step = np.where(n > 0, 1 - d / n, 1.0)
-        s = np.cumprod(step)
-        var_terms = np.where((n > 0) & (n > d), d / (n * (n - d)), 0.0)
-        v = np.cumsum(var_terms)
-        log_s = np.log(s)
-        half = Z95 * np.sqrt(v) / log_s
-        lo, hi = s ** np.exp(-half), s ** np.exp(half)
-    return pd.DataFrame({"time": table["time"].to_numpy(dtype=float), "survival": s,
-                         "ci_lower": lo, "ci_upper": hi})
-
-
-def _km_population(table: pd.DataFrame) -> np.ndarray:
-    # lifelines' Kaplan-Meier counts a late entrant at risk from the time after its entry
-    # (but those entering at the first time, who are there from the start).
-    entered = table["entered"].to_numpy(dtype=float).copy()
-    if len(entered):
-        entered[0] = 0
-    return table["at_risk"].to_numpy(dtype=float) - entered
-
-
-def aj_from_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Aalen–Johansen cumulative incidence of ``events`` with ``competing`` competing:
-    ``time, incidence``."""
-    n = table["at_risk"].to_numpy(dtype=float)
-    d1 = table["events"].to_numpy(dtype=float)
-    d2 = table["competing"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        step = np.where(n > 0, 1 - (d1 + d2) / n, 1.0)
-        s_before = np.concatenate([[1.0], np.cumprod(step)[:-1]])
-        f = np.cumsum(np.where(n > 0, s_before * d1 / n, 0.0))
-    return pd.DataFrame({"time": table["time"].to_numpy(dtype=float), "incidence": f})
-
-
-def _at(curve: pd.DataFrame, column: str, time: float, default: float) -> float:
-    pos = int(np.searchsorted(curve["time"].to_numpy(), time, side="right")) - 1
-    return default if pos < 0 else float(curve[column].iloc[pos])
-
-
-def landmark(table: pd.DataFrame, day: int, unit: str, *, one_minus: bool = False
-             ) -> dict[str, Any]:
-    """A landmark block (the keys of :func:`survival.km_landmark`) from a summed table."""
-    at = float(binned([day], unit)[0])
-    left = table["events"] + table["competing"] + table["censored"]
-    upto = table["time"] <= at
-    block: dict[str, Any] = {
-        "day": int(day), "estimate": None, "ci_lower": None, "ci_upper": None,
-        "ci_method": survival.LOG_LOG, "reason": None, "n": int(table["entered"].sum()),
-        "at_risk": int(table["entered"][upto].sum() - left[upto].sum()),
-        "events": int(table["events"][upto].sum()),
-        "censored": int((table["censored"] + table["competing"])[upto].sum()),
-    }
-    if block["n"] == 0:
-        block["reason"] = survival.NO_PATIENTS
-        return block
-    curve = km_from_table(table)
-    s = _at(curve, "survival", at, 1.0)
-    last = float(table["time"][left > 0].max())
-    if last < at and s > 0:
-        block["reason"] = survival.beyond_followup_reason(last)
-        return block
-    block["estimate"] = survival.rounded(1 - s if one_minus else s)
-    lo, hi = _at(curve, "ci_lower", at, 1.0), _at(curve, "ci_upper", at, 1.0)
-    if s <= 0 or s >= 1 or not (math.isfinite(lo) and math.isfinite(hi)):
-        block["reason"] = survival.undefined_interval_reason(block["estimate"])
-        return block
-    if one_minus:
-        lo, hi = 1 - hi, 1 - lo
-    block["ci_lower"], block["ci_upper"] = survival.rounded(lo), survival.rounded(hi)
-    return block
+def landmark(table: pd.DataFrame, day: int, unit: str, *, one_minus: bool = False,
+             delayed_entry: bool = False) -> dict[str, Any]:
+    """A landmark block from a summed table: :func:`survival.km_landmark_from_table`, the one
+    the single build uses, read at the end of the landmark's time unit."""
+    return survival.km_landmark_from_table(table, day, at=float(binned([day], unit)[0]),
+                                           one_minus=one_minus, delayed_entry=delayed_entry)
 
 
 def logrank_stratified(strata: Sequence[tuple[pd.DataFrame, pd.DataFrame]]) -> dict[str, Any]:
@@ -181,8 +72,8 @@ def logrank_stratified(strata: Sequence[tuple[pd.DataFrame, pd.DataFrame]]) -> d
     hypergeometric variance summed within each stratum (centre), then over strata."""
     o_minus_e = variance = 0.0
     for a, b in strata:
-        both = sum_tables([a.to_dict("list"), b.to_dict("list")])
-        a_on = sum_tables([a.to_dict("list"), _empty_like(both)])
+        both = risk_tables.sum_tables([a.to_dict("list"), b.to_dict("list")])
+        a_on = risk_tables.sum_tables([a.to_dict("list"), _empty_like(both)])
         n = both["at_risk"].to_numpy(dtype=float)
         na = a_on["at_risk"].to_numpy(dtype=float)
         d = both["events"].to_numpy(dtype=float)
@@ -271,7 +162,7 @@ def _tables(bundles: Sequence[Mapping[str, Any]], endpoint: str, groups: Sequenc
             if not delayed_entry:
                 t = _entry_at_zero(t)
             parts.append(t)
-    return sum_tables(parts)
+    return risk_tables.sum_tables(parts)
 
 
 def _entry_at_zero(table: Mapping[str, Any]) -> dict[str, Any]:
@@ -299,13 +190,14 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
                    "responders": int(_tables(bundles, "response", [g])["events"].sum()),
                    "method": PRIMARY_RESPONSE_METHOD}
                for g in GROUPS}
-    aj = aj_from_table(resp)
+    at = float(binned([response_day], unit)[0])
     strata = [(_tables([b], "response", ["recurrent"]), _tables([b], "response", ["refractory"]))
               for b in bundles]
     os_hsct = _tables(bundles, "os_from_hsct", both, delayed_entry=False)
     deaths = _tables(bundles, "os_from_cmvig", both)
-    per_centre = {b["centre"]: landmark(_tables([b], "response", both), response_day, unit,
-                                        one_minus=True) for b in bundles}
+    centre_tables = {b["centre"]: _tables([b], "response", both) for b in bundles}
+    per_centre = {name: landmark(table, response_day, unit, one_minus=True)
+                  for name, table in centre_tables.items()}
     return {
         "n_patients": int(resp["entered"].sum()),
         "n_responders": int(resp["events"].sum()),
@@ -316,16 +208,15 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
         "response_by_type": by_type,
         "logrank": {**logrank_stratified(strata), "method": "log-rank test stratified by centre"},
         "response_competing_risk": {
-            "day": int(response_day),
-            "estimate": survival.rounded(_at(aj, "incidence", binned([response_day], unit)[0],
-                                             0.0)),
+            **survival.aalen_johansen_landmark(resp, response_day, at=at),
             "method": COMPETING_METHOD},
         "os_from_cmvig": {**landmark(deaths, os_cmvig_day, unit),
                           "method": SURVIVAL_METHOD},
         "os_from_hsct": {**landmark(os_hsct, os_hsct_day, unit),
                          "method": SURVIVAL_METHOD},
         "sensitivity": {"os_from_hsct_delayed_entry": {
-            **landmark(_tables(bundles, "os_from_hsct", both), os_hsct_day, unit),
+            **landmark(_tables(bundles, "os_from_hsct", both), os_hsct_day, unit,
+                       delayed_entry=True),
             "method": SENSITIVITY_METHODS["os_from_hsct_delayed_entry"]}},
         "deaths": {"total": int(deaths["events"].sum())},
         "table1_counts": pooled_table1(bundles),
@@ -337,7 +228,7 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
                     "software": sorted({str(b["software"].get("cmvig-report", "unknown"))
                                         for b in bundles}),
                     "response_by_centre": dict(sorted(per_centre.items())),
-                    "heterogeneity": heterogeneity(per_centre)},
+                    "heterogeneity": heterogeneity(centre_tables, response_day, at)},
     }
 
 
@@ -355,25 +246,61 @@ def pooled_table1(bundles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def heterogeneity(blocks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Cochran's Q and I² over the centres' response estimates at the landmark, each weighted
-    by the inverse variance read off its log-log interval (centres without one left out)."""
-    est, var = [], []
-    for b in blocks.values():
-        if b["estimate"] is None or b["ci_lower"] is None:
+NO_EVENT_BY_LANDMARK = ("no event by the landmark: log(-log S) is undefined at S = 1, and "
+                        "such a centre's weight on that scale tends to 0")
+ALL_HAD_EVENT = "every child had the event by the landmark: log(-log S) is undefined at S = 0"
+
+
+def heterogeneity(tables: Mapping[str, pd.DataFrame], day: int, at: float) -> dict[str, Any]:
+    """Cochran's Q and I² over the centres' Kaplan–Meier estimates at the landmark (``day``,
+    read at ``at`` on the tables' time scale), on the scale of their intervals.
+
+    Each centre's log-log interval is symmetric in θ = log(−log S), with the delta-method
+    variance Var θ = G / (log S)², G being Greenwood's sum (the variance of log S). So
+    θ_i and 1 / Var θ_i are the estimate and weight of centre i, and
+    Q = Σ w_i (θ_i − θ̄)², θ̄ = Σ w_i θ_i / Σ w_i, on k − 1 degrees of freedom (k the centres
+    used); I² = max(0, (Q − df) / Q). (Q is the same for 1 − S, the response probability: it
+    is one scale up to sign.)
+
+    Centres without a finite θ are not used and are named in ``left_out`` with the reason, never
+    dropped silently:
+
+    * no event by the landmark (S = 1): θ = −∞ and Var θ = ∞. As a centre's events d tend to 0
+      its weight tends to 0 (≈ d) and its term of Q too (≈ d (log d)²): leaving it out is the
+      limit of the inverse-variance test, and it adds no degree of freedom. Its estimate and
+      exact bound still appear in ``response_by_centre`` and the forest plot;
+    * S = 0 (every child at risk had the event): θ = +∞;
+    * no estimate at all (the landmark after the centre's follow-up, or no children).
+
+    Returns ``{q, df, p, i2, centres_used, left_out: {centre: reason}, scale, reason}``.
+    """
+    theta, var, left_out = [], [], {}
+    for name, table in sorted(tables.items()):
+        block = survival.km_landmark_from_table(table, day, at=at)
+        if block["estimate"] is None:
+            left_out[name] = block["reason"]
             continue
-        est.append(b["estimate"])
-        var.append(((b["ci_upper"] - b["ci_lower"]) / (2 * Z95)) ** 2)
+        curve = risk_tables.km_from_table(table)
+        s = risk_tables.value_at(curve, "survival", at, 1.0)
+        if s >= 1:
+            left_out[name] = NO_EVENT_BY_LANDMARK
+            continue
+        if s <= 0:
+            left_out[name] = ALL_HAD_EVENT
+            continue
+        theta.append(math.log(-math.log(s)))
+        var.append(risk_tables.value_at(curve, "greenwood", at, 0.0) / math.log(s) ** 2)
     out: dict[str, Any] = {"q": None, "df": None, "p": None, "i2": None,
-                           "centres_used": len(est), "reason": None}
-    if len(est) < 2 or min(var) <= 0:
-        out["reason"] = "fewer than two centres with an interval"
+                           "centres_used": len(theta), "left_out": left_out,
+                           "scale": "log(-log S), Greenwood variance", "reason": None}
+    if len(theta) < 2:
+        out["reason"] = "fewer than two centres with an event by the landmark"
         return out
     w = 1 / np.asarray(var)
-    x = np.asarray(est)
+    x = np.asarray(theta)
     mean = float(np.sum(w * x) / np.sum(w))
     q = float(np.sum(w * (x - mean) ** 2))
-    df = len(est) - 1
+    df = len(theta) - 1
     from scipy.stats import chi2
 
     out.update(q=survival.rounded(q), df=df, p=survival.rounded(chi2.sf(q, df)),

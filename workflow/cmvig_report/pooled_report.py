@@ -22,11 +22,14 @@ from .templating import make_environment, read_json, read_text, render_template
 
 
 def centre_rows(est: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per centre, numbered from 1 in alphabetical order of name."""
+    """One row per centre, numbered from 1 in alphabetical order of name;
+    ``left_out_of_heterogeneity`` is why the heterogeneity test could not use the centre."""
     withheld = est["centres"]["suppressed_groups"]
     numbers = centre_numbers(est["centres"]["response_by_centre"])
+    left_out = est["centres"]["heterogeneity"].get("left_out", {})
     return [{"number": numbers[name], "response": block, "withheld": withheld.get(name, []),
-             "min_cell_count": est["centres"]["min_cell_count"][name]}
+             "min_cell_count": est["centres"]["min_cell_count"][name],
+             "left_out_of_heterogeneity": left_out.get(name)}
             for name, block in sorted(est["centres"]["response_by_centre"].items())]
 
 

@@ -1,18 +1,26 @@
-"""Kaplan–Meier building blocks on plain arrays, wrapping lifelines.
+"""Survival estimates: the landmark blocks every manuscript prints, and the curves and tests
+around them.
 
-Every interval is lifelines' default: the log-log ("exponential Greenwood") 95% interval, the same
-as R's ``survfit(conf.type = "log-log")`` and the one the published intervals were computed with.
-Ties follow lifelines (and R): events at a time come before censorings at that time, so a patient
-censored on day t still counts as at risk for the events of day t.
+One engine: a landmark block, single build or pooled, is read off a risk table
+(:mod:`cmvig_report.risk_tables`) by :func:`km_landmark_from_table` (Kaplan–Meier) or
+:func:`aalen_johansen_landmark` (cumulative incidence with a competing event); the
+patient-level :func:`km_landmark` and :func:`aalen_johansen` make the patients' risk table and
+call them, and so does the plotted curve (:func:`km_curve`). The medians and the log-rank test
+wrap lifelines.
+
+Every interval is the log-log ("exponential Greenwood") 95% interval, the same as R's
+``survfit(conf.type = "log-log")``, lifelines' default, and the one the published intervals were
+computed with. Ties follow lifelines (and R): events at a time come before censorings at that
+time, so a patient censored on day t still counts as at risk for the events of day t.
 
 Functions never raise on small or odd groups; what cannot be estimated comes back as ``None``
-with a ``reason`` so that ``estimates.json`` never holds NaN. Two choices are deliberate:
+with a ``reason`` so that ``estimates.json`` never holds NaN. Deliberate choices:
 
-* Where S(day) is exactly 1 (no event yet) or 0 (everyone has had the event), lifelines returns
-  the degenerate interval (1, 1) or (0, 0) rather than NaN, because log(−log S) is undefined
-  there. A landmark block reports such an estimate with null limits and a reason instead of a
-  zero-width interval that would read as certainty. The plotted curve (:func:`km_curve`) keeps
-  lifelines' degenerate band, which draws correctly.
+* Where S(day) is exactly 1 (no event yet) the log-log interval does not exist; a landmark block
+  gives the exact one-sided Clopper–Pearson bound instead (``ci_method`` says so). Where S is 0
+  (everyone has had the event) it reports the estimate with null limits and a reason rather
+  than a zero-width interval that would read as certainty. The plotted curve (:func:`km_curve`)
+  draws a degenerate band there (the limits equal to S), which draws correctly.
 * A landmark after the last follow-up time is unknown, unless the curve has already reached 0:
   a KM that has fallen to 0 stays there, so that estimate is still reported.
 
@@ -29,16 +37,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import risk_tables
+
 DECIMALS = 6
 CURVE_COLUMNS = ["time", "survival", "ci_lower", "ci_upper"]
-# lifelines' Aalen–Johansen jitters event times by up to ±1e-4 days when events of different
-# types tie; reading the curve this far past the landmark keeps a response on the landmark day
-# itself in. Durations here are whole days, so nothing else can fall in the gap.
-AJ_JITTER_TOLERANCE = 0.01
-# Censorings are moved this far later before the AJ fit (more than the jitter, less than the
-# tolerance) so a jittered event can never land after a censoring on the same day: the
-# events-before-censorings convention then holds and the estimate does not depend on the seed.
-AJ_CENSOR_SHIFT = 0.001
 
 NO_PATIENTS = "no patients"
 LOG_LOG = "log-log 95% interval"
@@ -46,10 +48,7 @@ LOG_LOG = "log-log 95% interval"
 # with m patients followed to the landmark and none having the event, the Clopper–Pearson
 # one-sided 97.5% bound for the event probability is 1 − 0.025^(1/m).
 EXACT_ZERO_EVENTS = "exact one-sided 97.5% bound (Clopper-Pearson), no event by the landmark"
-# A patient whose follow-up ends on the day they enter (death on the day of the first CMVIG
-# dose) is at risk for this long, so that the death still counts with delayed entry; R's
-# survival refuses such an interval and lifelines would drop the patient from the risk set.
-SAME_DAY_EXIT = 0.5
+SAME_DAY_EXIT = risk_tables.SAME_DAY_EXIT
 ZERO_VARIANCE = "log-rank statistic undefined: zero variance"
 
 
@@ -126,75 +125,96 @@ def km_curve(durations: Any, events: Any, entry: Any = None) -> pd.DataFrame:
     """The KM step function with its log-log 95% band: ``time, survival, ci_lower, ci_upper``.
 
     One row per knot (each distinct time, censored ones included), starting with S = 1 at time 0;
-    read it as a right-continuous step function (``where="post"``). An empty group gives an
-    empty frame.
+    read it as a right-continuous step function (``where="post"``). It is the patients' risk
+    table read by :func:`risk_tables.km_from_table`, as the landmark blocks are, so a curve and
+    its landmarks cannot disagree. An empty group gives an empty frame.
     """
     d, e = _arrays(durations, events)
     if len(d) == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in CURVE_COLUMNS})
-    kmf = _fit_km(d, e, None if entry is None else np.asarray(entry, dtype=float).reshape(-1))
-    s = kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float)
-    ci = kmf.confidence_interval_
+    start = None if entry is None else np.asarray(entry, dtype=float).reshape(-1)
+    curve = risk_tables.km_from_table(risk_tables.risk_table(d, e, entry=start))
+    s = curve["survival"].to_numpy()
     out = pd.DataFrame({
-        "time": kmf.survival_function_.index.to_numpy(dtype=float),
+        "time": curve["time"].to_numpy(),
         "survival": s,
-        # Never NaN in a curve file: a missing limit collapses onto the estimate.
-        "ci_lower": np.where(np.isnan(ci.iloc[:, 0]), s, ci.iloc[:, 0]),
-        "ci_upper": np.where(np.isnan(ci.iloc[:, 1]), s, ci.iloc[:, 1]),
+        # Never NaN in a curve file: where S is 1 the band collapses onto the estimate.
+        "ci_lower": np.where(np.isnan(curve["ci_lower"]), s, curve["ci_lower"]),
+        "ci_upper": np.where(np.isnan(curve["ci_upper"]), s, curve["ci_upper"]),
     })
     if out["time"].iloc[0] > 0 or out["survival"].iloc[0] < 1:
         # An event on day 0 would otherwise make the curve start below 1.
-        start = pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_lower": [1.0],
+        first = pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_lower": [1.0],
                               "ci_upper": [1.0]})
-        out = pd.concat([start, out], ignore_index=True)
+        out = pd.concat([first, out], ignore_index=True)
     return out
 
 
 def km_landmark(durations: Any, events: Any, day: int, *, one_minus: bool = False,
                 entry: Any = None) -> dict[str, Any]:
-    """KM estimate at ``day`` with its log-log 95% interval, as a landmark block.
-
-    The value is the step function at ``day`` (the last knot at or before it). With
-    ``one_minus`` the block holds 1 − S(day) and the interval (1 − S_upper, 1 − S_lower): the
-    probability of response read off a KM of time to response with deaths censored (not a
-    cumulative incidence, which would treat death as a competing event: see aalen_johansen). With
-    ``entry`` (delayed entry, left truncation) a patient is at risk from their entry time only;
-    a follow-up that ends on the entry day counts :data:`SAME_DAY_EXIT` of a day. With no event
-    by ``day`` the interval is the exact one-sided bound (``ci_method`` says which).
-    Keys: day, estimate, ci_lower, ci_upper, ci_method, reason, n, at_risk, events, censored
-    (and not_yet_entered with ``entry``).
-    """
+    """KM estimate at ``day`` of patient-level data, as a landmark block: the patients' risk
+    table (:func:`risk_tables.risk_table`) read by :func:`km_landmark_from_table`, the function
+    the pooled build calls on summed tables. With ``entry`` (delayed entry, left truncation) a
+    patient is at risk from their entry time only; a follow-up that ends on the entry day
+    counts :data:`SAME_DAY_EXIT` of a day."""
     d, e = _arrays(durations, events)
-    start = None
-    if entry is not None:
-        start = np.asarray(entry, dtype=float).reshape(-1)
-        d = np.where(d <= start, start + SAME_DAY_EXIT, d)
-    counts = at_risk_table(d, e, [day]).iloc[0]
+    start = None if entry is None else np.asarray(entry, dtype=float).reshape(-1)
+    return km_landmark_from_table(risk_tables.risk_table(d, e, entry=start), day,
+                                  one_minus=one_minus, delayed_entry=start is not None)
+
+
+def km_landmark_from_table(table: pd.DataFrame, day: int, *, at: float | None = None,
+                           one_minus: bool = False, delayed_entry: bool = False
+                           ) -> dict[str, Any]:
+    """The landmark block: the Kaplan–Meier estimate at ``day`` with its 95% interval, from a
+    risk table (:mod:`cmvig_report.risk_tables`); the single build and the pooled build both
+    make theirs here.
+
+    ``at`` is the landmark on the table's time scale when that is not days (a day-50 landmark
+    in weekly tables is read at week 8); ``day`` is the label. The value is the step function
+    at ``at`` (the last time at or before it). The interval is the log-log 95% interval
+    (Greenwood variance), as lifelines and R's ``survfit(conf.type = "log-log")``. Exceptions:
+
+    * no event by the landmark (S = 1): the log-log interval does not exist, so the interval is
+      the exact one-sided 97.5% Clopper–Pearson bound 1 − 0.025^(1/m) on the event probability,
+      m the Kaplan–Meier risk set at the landmark (R's ``n.risk``: still in follow-up at it and,
+      with delayed entry, entered before it); ``ci_method`` says so;
+    * S = 0 (everyone has had the event): estimate, no interval, a ``reason``;
+    * a landmark after the last follow-up time is unknown, unless the curve has reached 0.
+
+    With ``one_minus`` the block holds 1 − S and the interval (1 − S_upper, 1 − S_lower): the
+    probability of the event read off a KM with competing events censored (not a cumulative
+    incidence: see :func:`aalen_johansen_landmark`).
+    Keys: day, estimate, ci_lower, ci_upper, ci_method, reason, n, at_risk (time > landmark),
+    events and censored (time <= landmark; competing events count as censored), and with
+    ``delayed_entry`` not_yet_entered (entering after the landmark).
+    """
+    at = float(day if at is None else at)
+    times = table["time"].to_numpy(dtype=float)
+    left = risk_tables.exits(table).to_numpy()
+    upto = times <= at
+    entered = table["entered"].to_numpy()
     block: dict[str, Any] = {
         "day": int(day), "estimate": None, "ci_lower": None, "ci_upper": None,
-        "ci_method": LOG_LOG, "reason": None, "n": len(d), "at_risk": int(counts["at_risk"]),
-        "events": int(counts["events"]), "censored": int(counts["censored"]),
+        "ci_method": LOG_LOG, "reason": None, "n": int(entered.sum()),
+        "at_risk": int(entered[upto].sum() - left[upto].sum()),
+        "events": int(table["events"].to_numpy()[upto].sum()),
+        "censored": int((table["censored"] + table["competing"]).to_numpy()[upto].sum()),
     }
-    if start is not None:
-        later = start > day
-        block["not_yet_entered"] = int(later.sum())
-        block["at_risk"] -= block["not_yet_entered"]
-    if len(d) == 0:
+    if delayed_entry:
+        block["not_yet_entered"] = int(entered[~upto].sum())
+    if block["n"] == 0:
         block["reason"] = NO_PATIENTS
         return block
-    curve = km_curve(d, e, start)
-    pos = max(int(np.searchsorted(curve["time"].to_numpy(), day, side="right")) - 1, 0)
-    s = float(curve["survival"].iloc[pos])
-    lo, hi = float(curve["ci_lower"].iloc[pos]), float(curve["ci_upper"].iloc[pos])
-    if d.max() < day and s > 0:
-        block["reason"] = beyond_followup_reason(d.max())
+    curve = risk_tables.km_from_table(table)
+    s = risk_tables.value_at(curve, "survival", at, 1.0)
+    last = float(times[left > 0].max())
+    if last < at and s > 0:
+        block["reason"] = beyond_followup_reason(last)
         return block
     block["estimate"] = rounded(1 - s if one_minus else s)
     if s >= 1:
-        # Followed to the landmark (and, with delayed entry, entered by then): the denominator
-        # of the exact bound.
-        followed = d >= day if start is None else (d >= day) & (start <= day)
-        bound = exact_zero_event_bound(int(followed.sum()))
+        bound = exact_zero_event_bound(_km_risk_set(times, entered, left, at))
         if bound is not None:
             block["ci_method"] = EXACT_ZERO_EVENTS
             if one_minus:
@@ -202,6 +222,8 @@ def km_landmark(durations: Any, events: Any, day: int, *, one_minus: bool = Fals
             else:
                 block["ci_lower"], block["ci_upper"] = rounded(1 - bound), 1.0
             return block
+    lo = risk_tables.value_at(curve, "ci_lower", at, 1.0)
+    hi = risk_tables.value_at(curve, "ci_upper", at, 1.0)
     if s <= 0 or s >= 1 or not (math.isfinite(lo) and math.isfinite(hi)):
         block["reason"] = undefined_interval_reason(block["estimate"])
         return block
@@ -209,6 +231,13 @@ def km_landmark(durations: Any, events: Any, day: int, *, one_minus: bool = Fals
         lo, hi = 1 - hi, 1 - lo
     block["ci_lower"], block["ci_upper"] = rounded(lo), rounded(hi)
     return block
+
+
+def _km_risk_set(times: np.ndarray, entered: np.ndarray, left: np.ndarray, at: float) -> int:
+    # The Kaplan-Meier risk set at ``at``: not left before it, and entered before it (or at the
+    # table's first time), as risk_tables.km_population counts late entrants.
+    came = entered[times < at].sum() + (entered[0] if len(times) and times[0] == at else 0)
+    return int(came - left[times < at].sum())
 
 
 def logrank(durations_a: Any, events_a: Any, durations_b: Any,
@@ -301,51 +330,50 @@ def km_median(durations: Any, events: Any) -> dict[str, Any]:
     return out
 
 
-def aalen_johansen(durations: Any, event_codes: Any, day: int,
-                   seed: int = 2023) -> dict[str, Any]:
-    """Cumulative incidence of event 1 at ``day`` with event 2 competing (Aalen–Johansen).
-
-    Codes: 1 event of interest, 2 competing event, 0 censored. lifelines breaks ties between
-    events of different types by random jitter (±1e-4); censorings are first moved after any
-    event on the same day, so the estimate is the tie-free Aalen–Johansen value whatever the
-    jitter, and the fixed ``seed`` makes the interval reproducible too. The interval is
-    lifelines' (delta method on log(−log F)), so it is undefined where F is 0 or 1.
+def aalen_johansen(durations: Any, event_codes: Any, day: int) -> dict[str, Any]:
+    """Cumulative incidence of event 1 at ``day`` with event 2 competing (Aalen–Johansen), from
+    patient-level data: codes 1 event of interest, 2 competing event, 0 censored. The patients'
+    risk table read by :func:`aalen_johansen_landmark` (which the pooled build calls too).
     Returns ``{day, estimate, ci_lower, ci_upper, reason}``.
     """
     d = np.asarray(durations, dtype=float).reshape(-1)
     codes = np.asarray(event_codes, dtype=int).reshape(-1)
+    return aalen_johansen_landmark(risk_tables.risk_table(d, codes == 1, codes == 2), day)
+
+
+def aalen_johansen_landmark(table: pd.DataFrame, day: int, *, at: float | None = None
+                            ) -> dict[str, Any]:
+    """Aalen–Johansen cumulative incidence of ``events`` at ``day`` with ``competing``
+    competing, and its log-log 95% interval, from a risk table without delayed entry.
+
+    The variance is the delta-method (Greenwood-type) estimator of lifelines'
+    ``AalenJohansenFitter``, computed with tied events of both kinds at one time (no jitter):
+    it equals R ``survfit``'s standard error for the multi-state fit, and the interval R's with
+    ``conf.type = "log-log"`` (``risk_tables.aj_from_table`` gives the formula;
+    ``tests/test_pooled_r.py`` the comparison). ``at`` is the landmark on the table's time scale
+    when that is not days, as in :func:`km_landmark_from_table`.
+
+    Without an event of interest by the landmark the estimate is 0 with no interval; where F is
+    1 it has none either (a ``reason`` says so). After the last follow-up time the curve is known
+    only if nobody is left at risk then.
+    Returns ``{day, estimate, ci_lower, ci_upper, reason}``.
+    """
+    at = float(day if at is None else at)
     out: dict[str, Any] = {"day": int(day), "estimate": None, "ci_lower": None,
                            "ci_upper": None, "reason": None}
-    if len(d) == 0:
+    if int(table["entered"].sum()) == 0:
         out["reason"] = NO_PATIENTS
         return out
-    # As for KM: beyond the last time the curve is known only if nobody is left at risk then.
-    if d.max() < day and (codes[d == d.max()] == 0).any():
-        out["reason"] = beyond_followup_reason(d.max())
+    curve = risk_tables.aj_from_table(table)
+    left = risk_tables.exits(table).to_numpy()
+    last = float(table["time"].to_numpy(dtype=float)[left > 0].max())
+    if last < at and risk_tables.value_at(curve, "overall_survival", at, 1.0) > 0:
+        out["reason"] = beyond_followup_reason(last)
         return out
-    if not (codes == 1).any():
-        out["estimate"] = 0.0
-        out["reason"] = undefined_interval_reason(0.0)
-        return out
-    from lifelines import AalenJohansenFitter
-
-    fit_times = d + np.where(codes == 0, AJ_CENSOR_SHIFT, 0.0)
-    # The jitter seeds numpy's global generator; put it back so no other caller is affected.
-    rng_state = np.random.get_state()
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")  # the tie-jitter warning: handled as above
-            ajf = AalenJohansenFitter(calculate_variance=True, seed=seed)
-            ajf.fit(fit_times, codes, event_of_interest=1)
-    finally:
-        np.random.set_state(rng_state)
-    times = ajf.cumulative_density_.index.to_numpy(dtype=float)
-    pos = max(int(np.searchsorted(times, day + AJ_JITTER_TOLERANCE, side="right")) - 1, 0)
-    f = float(ajf.cumulative_density_.iloc[pos, 0])
+    f = risk_tables.value_at(curve, "incidence", at, 0.0)
     out["estimate"] = rounded(f)
-    # lifelines labels its two limit columns the wrong way round; take them by value.
-    limits = ajf.confidence_interval_.iloc[pos].to_numpy(dtype=float)
-    lo, hi = rounded(np.min(limits)), rounded(np.max(limits))
+    lo = rounded(risk_tables.value_at(curve, "ci_lower", at, 0.0))
+    hi = rounded(risk_tables.value_at(curve, "ci_upper", at, 0.0))
     if f <= 0 or f >= 1 or lo is None or hi is None:
         out["reason"] = undefined_interval_reason(out["estimate"])
     else:
