@@ -11,7 +11,6 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 import pytest
-from cohort_factory import make_cohort
 from report_fixtures import make_project, stage_args
 
 from cmvig_report import claims

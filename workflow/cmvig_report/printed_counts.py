@@ -188,10 +188,12 @@ def catalogue(cohort: pd.DataFrame, response_day: int,
         "crude_response.responders": _name(*yes_by), "crude_response.n": size("overall"),
         "viral_load_at_cmvig.n": _name(*QUANTIFIABLE),
         **{f"data_quality.{k}": _name("Data quality", k) for k in (data_quality or {})},
-        **clinical_keys,
     }
     for cell in keys.values():
         where[cell] = _join(where.get(cell), "text")
+    # The claims' counts print in the text but are no Table 1 counts: a centre's bundle, which
+    # carries the printed counts (``where``), leaves them out (``disclosure_plan`` logs them).
+    keys.update(clinical_keys)
     return cells, sums, keys, where
 
 
@@ -252,7 +254,9 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
     sources: dict[str, list[str]] = {}
     for key, cell in keys.items():
         sources.setdefault(cell, []).append(f"estimates.json#{key}")
-    plan.log = [{**row, "output": where.get(s.name, "not printed (worked out from a total)"),
+    unprinted = "not printed (worked out from a total)"
+    plan.log = [{**row, "output": where.get(s.name)
+                 or ("text; claims.csv" if s.name in sources else unprinted),
                  "source": "; ".join(sorted(
                      sources.get(s.name, []) + ([dc.table_source(s.name)]
                                                 if "Table 1" in where.get(s.name, "") else [])))}

@@ -325,7 +325,8 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
     """Step ``manuscript``: the HTML and (unless ``pdf`` is None) the PDF, with the register of
     printed numbers, the claims register (``claims_csv``: the words about the data and the
     values each rule read, :mod:`.claims`), the reporting checklist and, with
-    ``compare_with``, the changes since the previous data freeze. ``session`` keeps the environment and fonts warm (live preview).
+    ``compare_with``, the changes since the previous data freeze. ``session`` keeps the
+    environment and fonts warm (live preview).
 
     The metadata placeholders printed are noted (and written to ``placeholders``, for the end
     of the build); with ``strict_metadata`` they are an error and nothing is written. The
