@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cmvig_report import paths
+from cmvig_report import claims, paths
 from cmvig_report.analysis import compute_estimates
 from cmvig_report.provenance import build_provenance
 from cmvig_report.table1 import build_table1
@@ -39,13 +39,15 @@ def tiny_png() -> bytes:
 
 def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | None = None,
                  figure2_meta: dict | None = None, figure3_meta: dict | None = None,
-                 estimates_patch: dict | None = None, study: str = "replication") -> dict:
+                 estimates_patch: dict | None = None, study: str = "replication",
+                 sample_lloqs: pd.Series | None = None) -> dict:
     """A project directory (templates copied from the checkout, results/ for ``cohort``).
 
     Returns the keyword arguments of ``report.run_render`` minus the outputs, plus
     ``_project`` (the directory, a Path), ``_metadata`` (the study's metadata file, a Path)
     and ``_estimates`` (the estimates dict) for assertions. ``estimates_patch`` overrides
-    top-level keys of the estimates (e.g. to fake a null); ``study`` is config ``study``.
+    top-level keys of the estimates (e.g. to fake a null); ``study`` is config ``study``;
+    ``sample_lloqs`` the LLOQ of each PCR result (``results/viral_loads.csv``).
     """
     project = tmp_path / "project"
     shutil.copytree(ROOT / "templates", project / "templates")
@@ -55,8 +57,11 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
     # The replication appendix compares with the published window, as the shipped cohort does.
     window = yaml.safe_load((ROOT / "data" / "published.yaml").read_text())["study_period"]
     est = compute_estimates(cohort, **DAYS, sensitivity_days=[28, 50],
-                            study_period=(window, "published"))
+                            study_period=(window, "published"), study=study,
+                            sample_lloqs=sample_lloqs)
     est.update(estimates_patch or {})
+    if estimates_patch and "claims" not in estimates_patch:  # the words follow the patch
+        est["claims"] = claims.build(est)
     (results / "estimates.json").write_text(json.dumps(est, allow_nan=False))
     build_table1(cohort).to_csv(results / "table1.csv", index=False)
     for name in paths.FIGURE_NAMES:

@@ -154,7 +154,7 @@ def test_counts_and_descriptives():
     assert est["sex"] == {"F": 7, "M": 8}
     assert est["settings"] == {"lloq_iu_ml": 137.0, "response_day": 50, "os_cmvig_day": 100,
                                "os_hsct_day": 365, "sensitivity_margin": 0.1,
-                               "viraemia_window_days": 14}
+                               "viraemia_window_days": 14, "study": "own"}
 
 
 def test_secondary_estimates():

@@ -195,7 +195,8 @@ def test_prose_adapts_to_the_data(tmp_path):
     assert "An infusion-related adverse event occurred in 2 children." in text
     assert "no infusion caused" not in text
     assert "nan" not in text.lower().split()
-    assert ("Conclusions. Most children reached a viral load below the limit of "
+    # all three responded by the landmark: "every", a word the estimate bears out exactly
+    assert ("Conclusions. Every child reached a viral load below the limit of "
             "quantification") in text
     assert re.search(r"CI \d+–\d+\)\. With death before response", text)
 
@@ -489,7 +490,11 @@ def test_shipped_conclusions_are_about_the_reproduction_not_children(tmp_path):
     own = make_project(tmp_path / "b", abstract_like_cohort(), study="own")
     other = _html_text(_render(own, "other", pdf=False)[0])
     assert "Synthetic data" not in other
-    assert "Most children reached a viral load below the limit of quantification" in other
+    # 10 of 15 by day 50, interval 44-88%: not "most" (the lower limit is under one half), so
+    # the conclusion gives the estimate with its interval
+    assert "Most children" not in other
+    assert (f"{format_percent_ci(own['_estimates']['response'])} of the children reached a "
+            "viral load below the limit of quantification") in other
 
 
 def test_statistics_say_what_cannot_differ_and_what_coincides(tmp_path):

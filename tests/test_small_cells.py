@@ -148,6 +148,15 @@ def _check_build(build: dict[str, Path]) -> int:
         if any(re.search(rf"(?<![\w<]){re.escape(m)}(?![\w])", row["text"]) for m in MARKS):
             assert row["suppressed"] == "yes" and row["value"] == "", row
 
+    # the claims register prints each value a word was chosen from, hidden ones as marks
+    for row in _csv(build["report"] / "claims.csv"):
+        if row["source"] in hidden:
+            assert row["suppressed"] == "yes" and row["value"] == "", row
+            assert row["text"] in MARKS and hidden[row["source"]] not in _numbers(row["text"])
+            checked += 1
+        else:
+            assert row["suppressed"] == "no" and row["text"] == row["value"], row
+
     changes = build["report"] / "changes.csv"
     if changes.exists():
         for row in _csv(changes):

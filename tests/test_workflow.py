@@ -66,7 +66,8 @@ def test_build_writes_every_contract_output(built):
                 "results/figures/figure3.svg", "results/figures/figure3.png",
                 "report/figures/figure3.png",
                 "report/manuscript.html", "report/manuscript.pdf", "report/manuscript.qmd",
-                "report/manuscript.docx", "report/numbers.csv", "report/checklist.csv",
+                "report/manuscript.docx", "report/numbers.csv", "report/claims.csv",
+                "report/checklist.csv",
                 "report/checklist.pdf", "report/figures/figure1.png", "report/manifest.json"):
         path = built / rel
         assert path.is_file() and path.stat().st_size > 0, rel

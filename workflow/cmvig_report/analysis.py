@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import paths, survival
+from . import claims, paths, survival
 from .clinical import clinical_record
 from .disclosure import LOG_COLUMNS
 from .io import read_clean_cohort, write_csv, write_json
@@ -215,8 +215,18 @@ def study_period_block(cohort: pd.DataFrame, window: str, source: str) -> dict[s
     return {"first": first, "last": last, "source": source}
 
 
+def lloq_limits(sample_lloqs: pd.Series, config_lloq: float) -> dict[str, Any]:
+    """The limits of quantification the response rule used: each distinct sample limit with
+    its number of samples (lowest first), and the config's (``lloq_iu_ml``)."""
+    counts = sample_lloqs.astype(float).value_counts().sort_index()
+    limits = [{"value": survival.rounded(float(v)), "samples": int(k)} for v, k in counts.items()]
+    return {"limits": limits or [{"value": float(config_lloq), "samples": 0}],
+            "config_iu_ml": float(config_lloq), "samples": int(counts.sum())}
+
+
 def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: int,
                       os_hsct_day: int, lloq_iu_ml: float,
+                      sample_lloqs: pd.Series | None = None, study: str = "own",
                       sensitivity_days: list[int] | None = None,
                       study_period: tuple[str, str] = ("", "data"),
                       data_quality: dict[str, int] | None = None,
@@ -226,9 +236,15 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
     """All estimates for one cleaned cohort (columns of docs/interfaces.md), JSON-ready.
 
     ``hidden`` (estimates key -> mark) is the small-cell control's plan for the counts the text
-    prints; the renderer prints the mark instead of the count.
+    prints; the renderer prints the mark instead of the count. ``sample_lloqs`` is the LLOQ
+    of every PCR result (``results/viral_loads.csv``); without it every sample counted in
+    ``n_viral_load_samples`` had the config's. ``study`` is config ``study``. The words the
+    text uses about these estimates are in ``claims`` (:mod:`.claims`).
     """
     c = cohort
+    if sample_lloqs is None:
+        sample_lloqs = pd.Series(float(lloq_iu_ml),
+                                 index=range(int(c["n_viral_load_samples"].sum())))
     # Config values may arrive as numpy or text-parsed numbers; the JSON wants plain ints.
     response_day, os_cmvig_day, os_hsct_day = map(int, (response_day, os_cmvig_day, os_hsct_day))
     groups = {g: c[c["infection_type"] == g] for g in GROUPS}
@@ -242,7 +258,7 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
     a, b = groups["recurrent"], groups["refractory"]
     lr = survival.logrank(a["days_to_response_or_censoring"], a["responded"],
                           b["days_to_response_or_censoring"], b["responded"])
-    return {
+    est = {
         "n_patients": len(c),
         "n_responders": int(c["responded"].sum()),
         "infusion_reactions": int((c["infusion_reaction"] == "yes").sum()),
@@ -283,8 +299,11 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         "settings": {"lloq_iu_ml": float(lloq_iu_ml), "response_day": response_day,
                      "os_cmvig_day": os_cmvig_day, "os_hsct_day": os_hsct_day,
                      "sensitivity_margin": float(sensitivity_margin),
-                     "viraemia_window_days": VIRAEMIA_WINDOW_DAYS},
+                     "viraemia_window_days": VIRAEMIA_WINDOW_DAYS, "study": str(study)},
+        "lloq": lloq_limits(sample_lloqs, lloq_iu_ml),
     }
+    est["claims"] = claims.build(est, hidden)
+    return est
 
 
 def km_curves(cohort: pd.DataFrame) -> pd.DataFrame:
@@ -334,7 +353,8 @@ def _null_notes(est: dict[str, Any]) -> list[str]:
 def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_day: int,
                  os_hsct_day: int, lloq: float, sensitivity_days: list[int],
                  study_period: tuple[str, str], min_cell_count: int,
-                 sensitivity_margin: float = 0.1, estimates: str,
+                 sensitivity_margin: float = 0.1, viral_loads: str = "", study: str = "own",
+                 estimates: str,
                  table1: str, curves: str, disclosure_log: str) -> list[str]:
     """Step ``estimates``: estimates.json, table1.csv, km_curves.csv and the disclosure log.
 
@@ -344,8 +364,12 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     df = read_clean_cohort(cohort)
     quality = counts_per_check(pd.read_csv(data_quality, dtype=str, keep_default_na=False))
     plan = disclosure_plan(df, int(response_day), int(min_cell_count), quality)
+    # one column of the PCR results: the limit each sample was judged against
+    sample_lloqs = (pd.read_csv(viral_loads, usecols=["lloq_iu_ml"])["lloq_iu_ml"]
+                    if viral_loads else None)
     est = compute_estimates(df, response_day=response_day, os_cmvig_day=os_cmvig_day,
                             os_hsct_day=os_hsct_day, lloq_iu_ml=lloq,
+                            sample_lloqs=sample_lloqs, study=study,
                             sensitivity_days=sensitivity_days,
                             study_period=(str(study_period[0]), str(study_period[1])),
                             data_quality=quality, sensitivity_margin=sensitivity_margin,
@@ -353,6 +377,7 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     landmark_marks, landmark_log = landmark_plan(est, plan)
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
                                                **landmark_marks}.items()))
+    est["claims"] = claims.build(est, est["disclosure"]["hidden"])  # with the landmarks' marks
     assert_finite(est)
     json.dumps(est, allow_nan=False)
     log = pd.DataFrame(plan.log + landmark_log + unmapped_causes(df), columns=LOG_COLUMNS)

@@ -32,27 +32,39 @@ CLINICAL_ENUMS = {
 ENUM_HINTS = {"agvhd_grade_at_cmvig": " (Roman numerals: write grade 2 as II)"}
 
 
+def _has_value(cohort: pd.DataFrame, col: str) -> pd.Series:
+    """Which children have a value in ``col`` (all false when the export has no such column)."""
+    if col not in cohort.columns:
+        return pd.Series(False, index=cohort.index)
+    values = cohort[col]
+    return values.notna() & values.astype(str).str.strip().ne("")
+
+
+def antivirals_given(cohort: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(children with an antiviral recorded before or at the first CMVIG dose, children with
+    none recorded whose ``antivirals_at_cmvig`` cell is empty: not recorded rather than none).
+    An empty ``prior_antivirals`` means none (the contract); without the optional column no
+    child counts as not recorded."""
+    treated = cohort["n_prior_antivirals"].astype(int).gt(0)
+    at_start = _has_value(cohort, "antivirals_at_cmvig")
+    unknown = ~treated & ~at_start & ("antivirals_at_cmvig" in cohort.columns)
+    return treated | at_start, unknown
+
+
 def clinical_record(cohort: pd.DataFrame) -> dict[str, Any]:
     """What the manuscript may say about the optional clinical facts and the antivirals.
 
     ``recorded`` and ``not_recorded`` list :data:`CLINICAL_FACTS` (a column counts as recorded
-    when at least one child has a value); ``antivirals`` is ``all``, ``most``, ``some`` or
-    ``none``: the share of children with an antiviral recorded before or at the first CMVIG
-    dose, in words, so that the text never claims every child had one when the data say not.
+    when at least one child has a value); ``missing``: for each recorded fact, the children
+    without a value; ``antivirals_given``: ``children`` with an antiviral recorded before or at
+    the first CMVIG dose, of ``n``, and ``not_recorded`` (see :func:`antivirals_given`). The
+    words the text uses about them are chosen in :mod:`.claims`.
     """
-    def has_values(col: str) -> bool:
-        if col not in cohort.columns:
-            return False
-        values = cohort[col]
-        return bool((values.notna() & values.astype(str).str.strip().ne("")).any())
-
-    recorded = [col for col in CLINICAL_FACTS if has_values(col)]
-    treated = cohort["n_prior_antivirals"].astype(int).gt(0)
-    if "antivirals_at_cmvig" in cohort.columns:
-        treated |= cohort["antivirals_at_cmvig"].fillna("").astype(str).ne("")
-    share = float(treated.mean()) if len(cohort) else 0.0
-    words = ("all" if share == 1 else "most" if share > 0.5 else "some" if share > 0
-             else "none")
+    has = {col: _has_value(cohort, col) for col in CLINICAL_FACTS}
+    recorded = [col for col in CLINICAL_FACTS if bool(has[col].any())]
+    treated, unknown = antivirals_given(cohort)
     return {"recorded": recorded,
             "not_recorded": [col for col in CLINICAL_FACTS if col not in recorded],
-            "antivirals": words}
+            "missing": {col: int((~has[col]).sum()) for col in recorded},
+            "antivirals_given": {"children": int(treated.sum()), "n": len(cohort),
+                                 "not_recorded": int(unknown.sum())}}

@@ -58,6 +58,7 @@ MANIFEST = f"{REPORT}/manifest.json"
 PREVIEW_HTML = f"{REPORT}/preview.html"
 PREVIEW_PDF = f"{REPORT}/preview.pdf"
 NUMBERS = "numbers.csv"
+CLAIMS = "claims.csv"  # the words about the data, with the values each rule read (claims.py)
 CHECKLIST_CSV = "checklist.csv"
 CHECKLIST_PDF = "checklist.pdf"
 CHANGES = "changes.csv"
@@ -82,7 +83,7 @@ def published(name: str) -> str:
 
 def shared_files(formats: list[str], compare: bool) -> list[str]:
     """Names (relative to report/) of every shareable file the build publishes."""
-    names = [manuscript(fmt) for fmt in formats] + [NUMBERS, CHECKLIST_CSV, CHECKLIST_PDF]
+    names = [manuscript(fmt) for fmt in formats] + [NUMBERS, CLAIMS, CHECKLIST_CSV, CHECKLIST_PDF]
     if "qmd" in formats:
         names += [f"{QMD_FIGURES}/{Path(p).name}" for p in figure_files("png")]
     return names + ([CHANGES] if compare else [])

@@ -21,7 +21,8 @@ from typing import Any
 import pandas as pd
 
 from . import disclosure as dc
-from .table1 import categorical_counts
+from .clinical import antivirals_given, clinical_record
+from .table1 import CLINICAL_VARIABLES, MISSING_LEVEL, categorical_counts
 
 GROUPS = ("recurrent", "refractory")
 COLUMNS = ("overall", *GROUPS)
@@ -46,6 +47,10 @@ DIED = ("Deaths", "all causes")
 ALIVE = ("Deaths", "alive")
 CMV_DEATH = ("Deaths", "CMV-related")
 OTHER_DEATH = ("Deaths", "other causes")
+# The claims' counts of antivirals before or at the first dose (claims.py, clinical.py).
+ANTIVIRAL_GIVEN = ("Antiviral before or at CMVIG", "given")
+ANTIVIRAL_NONE = ("Antiviral before or at CMVIG", "none")
+ANTIVIRAL_UNKNOWN = ("Antiviral before or at CMVIG", MISSING_LEVEL)
 QUANTIFIABLE = ("Viral load at CMVIG start", "quantifiable")
 NOT_QUANTIFIABLE = ("Viral load at CMVIG start", "not quantifiable")
 # The counts behind a Kaplan-Meier landmark (estimates.json blocks with these keys).
@@ -150,6 +155,8 @@ def catalogue(cohort: pd.DataFrame, response_day: int,
          "viral load at CMVIG start quantifiable or not")
     where[_name(*QUANTIFIABLE)] = "text"
 
+    clinical_keys = _clinical_cells(c, cells, sums)
+
     deaths = c[dead]
     causes = deaths["cause_of_death_category"].value_counts()
     _sum(cells, sums, _name(*DIED), {_name("Cause of death", str(k)): int(v)
@@ -184,7 +191,34 @@ def catalogue(cohort: pd.DataFrame, response_day: int,
     }
     for cell in keys.values():
         where[cell] = _join(where.get(cell), "text")
+    # The claims' counts print in the text but are no Table 1 counts: a centre's bundle, which
+    # carries the printed counts (``where``), leaves them out (``disclosure_plan`` logs them).
+    keys.update(clinical_keys)
     return cells, sums, keys, where
+
+
+def _clinical_cells(c: pd.DataFrame, cells: dict[str, int], sums: list[dc.Constraint]
+                    ) -> dict[str, str]:
+    """The counts the claims read about the optional clinical facts (estimates key -> cell):
+    children with an antiviral before or at the first dose (none, not recorded), and for each
+    fact recorded the children without a value: Table 1's "not recorded" cell where it has
+    one, a cell of its own (with its complement) where it has not (doses, multi-select)."""
+    treated, unknown = antivirals_given(c)
+    _sum(cells, sums, size("overall"), {_name(*ANTIVIRAL_GIVEN): int(treated.sum()),
+                                        _name(*ANTIVIRAL_NONE): int((~treated & ~unknown).sum()),
+                                        _name(*ANTIVIRAL_UNKNOWN): int(unknown.sum())},
+         "antiviral before or at CMVIG: given, none, not recorded")
+    keys = {"clinical.antivirals_given.children": _name(*ANTIVIRAL_GIVEN),
+            "clinical.antivirals_given.not_recorded": _name(*ANTIVIRAL_UNKNOWN),
+            "clinical.antivirals_given.n": size("overall")}
+    labels = {col: label for col, label, *_ in CLINICAL_VARIABLES}
+    for col, k in clinical_record(c)["missing"].items():
+        missing = _name(labels[col], MISSING_LEVEL)
+        if missing not in cells:
+            _sum(cells, sums, size("overall"), {missing: k, _name(labels[col], "recorded"):
+                                                len(c) - k}, f"{labels[col]} recorded or not")
+        keys[f"clinical.missing.{col}"] = missing
+    return keys
 
 
 def _join(existing: str | None, more: str) -> str:
@@ -220,7 +254,9 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
     sources: dict[str, list[str]] = {}
     for key, cell in keys.items():
         sources.setdefault(cell, []).append(f"estimates.json#{key}")
-    plan.log = [{**row, "output": where.get(s.name, "not printed (worked out from a total)"),
+    unprinted = "not printed (worked out from a total)"
+    plan.log = [{**row, "output": where.get(s.name)
+                 or ("text; claims.csv" if s.name in sources else unprinted),
                  "source": "; ".join(sorted(
                      sources.get(s.name, []) + ([dc.table_source(s.name)]
                                                 if "Table 1" in where.get(s.name, "") else [])))}

@@ -34,7 +34,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import checklist, freeze
+from . import checklist, claims, freeze
 from .disclosure import small_mark
 from .errors import PipelineError
 from .formatting import round_half_up
@@ -316,15 +316,17 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                published: str = "", line_numbers: bool = False, strict_numbers: bool = False,
                strict_metadata: bool = False, number_appendix: bool = False,
                compare_with: str = "", changes_summary: str | None = None, html: str,
-               pdf: str | None = None, numbers: str | None = None,
+               pdf: str | None = None, numbers: str | None = None, claims_csv: str | None = None,
                checklist_csv: str | None = None, checklist_pdf: str | None = None,
                changes_csv: str | None = None, placeholders: str | None = None,
                journal: str = "", citation_style: str = "", bibliography: str = "",
                style_file: str = "", review_copy: bool = False,
                session: Session | None = None) -> list[str]:
     """Step ``manuscript``: the HTML and (unless ``pdf`` is None) the PDF, with the register of
-    printed numbers, the reporting checklist and, with ``compare_with``, the changes since the
-    previous data freeze. ``session`` keeps the environment and fonts warm (live preview).
+    printed numbers, the claims register (``claims_csv``: the words about the data and the
+    values each rule read, :mod:`.claims`), the reporting checklist and, with
+    ``compare_with``, the changes since the previous data freeze. ``session`` keeps the
+    environment and fonts warm (live preview).
 
     The metadata placeholders printed are noted (and written to ``placeholders``, for the end
     of the build); with ``strict_metadata`` they are an error and nothing is written. The
@@ -381,6 +383,9 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
         atomic_write_bytes(pdf, pdf_bytes)  # type: ignore[arg-type]
     if numbers:
         atomic_write_bytes(numbers, rows_csv_bytes(rows, NUMBERS_COLUMNS))
+    if claims_csv:
+        atomic_write_bytes(claims_csv, rows_csv_bytes(
+            claims.register_rows(est["claims"], register.hidden), claims.COLUMNS))
     if checklist_csv:
         items = checklist.build(read_yaml(tdir / CHECKLIST_ITEMS, "reporting checklist"),
                                 anchors, text)

@@ -1,7 +1,10 @@
 """Reading the files the templates need, and rendering templates with errors a user can act on.
 
 Templates render with ``StrictUndefined`` (a misspelled variable stops the build naming the
-template, the line and the name) and, for HTML, autoescaping.
+template, the line and the name) and, for HTML, autoescaping. The results they read are strict
+as well (:class:`StrictResultsEnvironment`): reading a key the results do not hold is an error
+even where Jinja would hand back an undefined value quietly (``{% if est.x is defined %}``,
+``est.x is none``), so a sentence can never rest on a key that does not exist.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import jinja2
 import yaml
 
 from .errors import PipelineError
-from .register import Register, install
+from .register import Register, Tracked, install
 
 # Errors a template can cause by calling a filter or attribute on the wrong kind of value.
 TEMPLATE_RUNTIME_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError,
@@ -60,6 +63,35 @@ def markdown_escape(text: Any) -> str:
     return re.sub(r"([\\`*_\[\]<>|$@~^#])", r"\\\1", str(text))
 
 
+class StrictResultsEnvironment(jinja2.Environment):
+    """A Jinja environment in which reading a missing key of a result (a tracked mapping:
+    ``est``, ``meta``, ``prov``, the figures' facts...) raises :class:`jinja2.UndefinedError`
+    naming the key, instead of giving an undefined value that ``is defined``, ``is none`` or
+    ``default`` would take quietly. An optional key is tested with ``"key" in block``."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if _missing_key(obj, attribute):
+            raise _missing_key_error(obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(argument, str) and _missing_key(obj, argument):
+            raise _missing_key_error(obj, argument)
+        return super().getitem(obj, argument)
+
+
+def _missing_key(obj: Any, key: str) -> bool:
+    return (isinstance(obj, Tracked) and isinstance(obj, dict) and key not in obj
+            and not hasattr(obj, key))
+
+
+def _missing_key_error(obj: Any, key: str) -> jinja2.UndefinedError:
+    source = obj._source
+    where = f"{source}{'.' if '#' in source else '#'}{key}"
+    return jinja2.UndefinedError(f"{source} has no attribute '{key}' (no key {where} in the "
+                                 "results)")
+
+
 def make_environment(templates: str | Path, *, html: bool = True,
                      register: Register | None = None) -> jinja2.Environment:
     """Jinja2 environment for the manuscript templates, with the number filters.
@@ -69,7 +101,7 @@ def make_environment(templates: str | Path, *, html: bool = True,
     filter marks data strings printed as plain words: autoescaping covers them in HTML, and in
     the Quarto source it escapes Markdown characters.
     """
-    env = jinja2.Environment(
+    env = StrictResultsEnvironment(
         loader=jinja2.FileSystemLoader(str(templates)),
         undefined=jinja2.StrictUndefined,
         autoescape=html,

@@ -2,6 +2,8 @@ rule estimates:
     input:
         cohort=rules.clean_cohort.output.cohort,
         data_quality=rules.clean_cohort.output.data_quality,
+        # each sample's limit of quantification, for the limits the text names
+        viral_loads=rules.clean_cohort.output.clean_viral_loads,
         code=codebase.stage_code("estimates"),
     output:
         estimates=report(
@@ -21,6 +23,7 @@ rule estimates:
         sensitivity_margin=config["sensitivity_margin"],
         study_period=STUDY_PERIOD,
         min_cell_count=config["min_cell_count"],
+        study=config["study"],
     threads: 1
     resources:
         mem_mb=1000,

@@ -19,6 +19,7 @@ rule manuscript:
         html=paths.staged(paths.manuscript("html")),
         pdf=paths.staged(paths.manuscript("pdf")),
         numbers=paths.staged(paths.NUMBERS),
+        claims_csv=paths.staged(paths.CLAIMS),
         checklist_csv=paths.staged(paths.CHECKLIST_CSV),
         checklist_pdf=paths.staged(paths.CHECKLIST_PDF),
         **({"changes_csv": paths.staged(paths.CHANGES)} if COMPARE_WITH else {}),
