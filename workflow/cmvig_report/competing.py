@@ -158,9 +158,11 @@ def gray_test(durations: Any, codes: Any, groups: Any, rho: float = 0.0) -> dict
     if not (c == 1).any():
         out["reason"] = "no events of interest in either group"
         return out
-    score, cov = _gray_score(d, np.where(c >= 2, 2, c),
-                             np.searchsorted(names, labels.astype(str)), len(names), rho)
-    if np.linalg.matrix_rank(cov) < len(score):
+    with np.errstate(all="ignore"):
+        score, cov = _gray_score(d, np.where(c >= 2, 2, c),
+                                 np.searchsorted(names, labels.astype(str)), len(names), rho)
+    if not (np.isfinite(cov).all() and np.isfinite(score).all()) \
+            or np.linalg.matrix_rank(cov) < len(score):
         out["reason"] = "Gray's statistic undefined: singular variance"
         return out
     from scipy.stats import chi2

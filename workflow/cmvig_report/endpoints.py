@@ -25,6 +25,8 @@ import pandas as pd
 
 from .quality import VIRAEMIA_WINDOW_DAYS
 
+# Optional patient columns (docs/contract.md); they follow the clinical ones in cohort.csv.
+NEW_THERAPY_COLUMNS = ("new_anticmv_therapy", "new_anticmv_therapy_date")
 NEW_THERAPY_OPTIONS = ("ignore", "censor", "compete")
 RESPONSE, DEATH, NEW_THERAPY, CENSORED = 1, 2, 3, 0
 ANALYSES = ("primary", "censor_last_pcr", "confirmed", "sustained")
@@ -204,3 +206,9 @@ def baseline_counts(cohort: pd.DataFrame, settings: EndpointSettings) -> dict[st
             BELOW_BASELINE: int(reason.eq(BELOW_BASELINE).sum()),
             NO_BASELINE: int(reason.eq(NO_BASELINE).sum()),
             "window_days": VIRAEMIA_WINDOW_DAYS}
+
+
+def read_clean_samples(path: str) -> pd.DataFrame:
+    """The columns of ``results/viral_loads.csv`` the endpoints need, in the file's order."""
+    return pd.read_csv(path, usecols=["patient_id", "days_since_cmvig", "below_lloq"],
+                       dtype={"patient_id": str, "below_lloq": str}, keep_default_na=False)
