@@ -57,7 +57,8 @@ def risk_table(durations: Any, codes: Any) -> pd.DataFrame:
                          "censored": count(c == 0).astype(int)})
 
 
-def _loglog_limits(f: float, variance: float) -> tuple[float, float] | None:
+def loglog_limits(f: float, variance: float) -> tuple[float, float] | None:
+    """95% limits of a cumulative incidence on the log(−log) scale; None where undefined."""
     if not (0 < f < 1) or variance <= 0:
         return None
     spread = math.exp(Z95 * math.sqrt(variance) / abs(f * math.log(f)))
@@ -98,13 +99,20 @@ def cif_curve(durations: Any, codes: Any) -> pd.DataFrame:
         rows.append((float(t), f, var))
     out = pd.DataFrame(rows, columns=["time", "estimate", "variance"])
     out = out.drop_duplicates("time", keep="last").reset_index(drop=True)
-    limits = [_loglog_limits(fv, vv) for fv, vv in zip(out["estimate"], out["variance"],
+    limits = [loglog_limits(fv, vv) for fv, vv in zip(out["estimate"], out["variance"],
                                                         strict=True)]
     out["ci_lower"] = [lim[0] if lim else fv for lim, fv in zip(limits, out["estimate"],
                                                                strict=True)]
     out["ci_upper"] = [lim[1] if lim else fv for lim, fv in zip(limits, out["estimate"],
                                                                strict=True)]
     return out[CIF_COLUMNS]
+
+
+def cif_at(durations: Any, codes: Any, day: float) -> tuple[float, float]:
+    """(F(day), its variance), unrounded: the step function read at ``day``."""
+    curve = cif_curve(durations, codes)
+    pos = int(np.searchsorted(curve["time"].to_numpy(), day, side="right")) - 1
+    return float(curve["estimate"].iloc[pos]), float(curve["variance"].iloc[pos])
 
 
 def cif_landmark(durations: Any, codes: Any, day: int) -> dict[str, Any]:
@@ -129,11 +137,9 @@ def cif_landmark(durations: Any, codes: Any, day: int) -> dict[str, Any]:
     if d.max() < day and (c[d == d.max()] == 0).any():
         block["reason"] = beyond_followup_reason(d.max())
         return block
-    curve = cif_curve(d, c)
-    pos = int(np.searchsorted(curve["time"].to_numpy(), day, side="right")) - 1
-    f, var = float(curve["estimate"].iloc[pos]), float(curve["variance"].iloc[pos])
+    f, var = cif_at(d, c, day)
     block["estimate"] = rounded(f)
-    limits = _loglog_limits(f, var)
+    limits = loglog_limits(f, var)
     if limits is None:
         block["reason"] = undefined_interval_reason(block["estimate"])
     else:
@@ -158,18 +164,30 @@ def gray_test(durations: Any, codes: Any, groups: Any, rho: float = 0.0) -> dict
     if not (c == 1).any():
         out["reason"] = "no events of interest in either group"
         return out
-    with np.errstate(all="ignore"):
-        score, cov = _gray_score(d, np.where(c >= 2, 2, c),
-                                 np.searchsorted(names, labels.astype(str)), len(names), rho)
-    if not (np.isfinite(cov).all() and np.isfinite(score).all()) \
-            or np.linalg.matrix_rank(cov) < len(score):
+    found = gray_statistic(d, c, labels, rho)
+    if found is None:
         out["reason"] = "Gray's statistic undefined: singular variance"
         return out
+    out["statistic"], out["p"] = rounded(found[0]), rounded(found[1])
+    return out
+
+
+def gray_statistic(durations: Any, codes: Any, groups: Any,
+                   rho: float = 0.0) -> tuple[float, float] | None:
+    """Gray's chi-square statistic and its p-value, unrounded; None where undefined."""
+    d, c = _arrays(durations, codes)
+    labels = np.asarray(groups).reshape(-1).astype(str)
+    names = sorted(set(labels))
+    with np.errstate(all="ignore"):
+        score, cov = _gray_score(d, np.where(c >= 2, 2, c), np.searchsorted(names, labels),
+                                 len(names), rho)
+    if not (np.isfinite(cov).all() and np.isfinite(score).all()) \
+            or np.linalg.matrix_rank(cov) < len(score):
+        return None
     from scipy.stats import chi2
 
     stat = float(score @ np.linalg.solve(cov, score))
-    out["statistic"], out["p"] = rounded(stat), rounded(chi2.sf(stat, len(names) - 1))
-    return out
+    return stat, float(chi2.sf(stat, len(names) - 1))
 
 
 def _gray_score(d: np.ndarray, c: np.ndarray, g: np.ndarray, k: int,

@@ -1,0 +1,186 @@
+"""Competing risks and the clinician's response endpoints against R (tests/fixtures/r_competing).
+
+The planted cohort goes through the pipeline's own cohort stage and endpoints; every option of
+``new_therapy_after_cmvig`` (with and without a baseline threshold) is compared with R: the
+Aalen–Johansen estimate with ``survfit``'s multi-state ``pstate`` and ``cmprsk::cuminc``, its
+variance and log(−log) interval with ``cuminc``, one minus Kaplan–Meier with ``survfit``, and
+Gray's test with ``cuminc``'s ``Tests``. R is not needed: the CSVs are committed.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cmvig_report import competing, endpoints, estimands, survival
+from cmvig_report.analysis import compute_estimates
+from cmvig_report.cohort import clean_cohort
+from cmvig_report.endpoints import EndpointSettings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "r_competing"
+TOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def cleaned():
+    result = clean_cohort(FIXTURES / "patients.csv", FIXTURES / "viral_loads.csv", 137.0)
+    return result.cohort, result.viral_loads
+
+
+def _reference() -> pd.DataFrame:
+    return pd.read_csv(FIXTURES / "r_reference.csv", na_values="NA")
+
+
+def _frame(cleaned, option: str, threshold: float, group: str) -> pd.DataFrame:
+    cohort, vl = cleaned
+    ends = endpoints.response_endpoints(cohort, vl, EndpointSettings(threshold, 0, 0, option))
+    frame = ends["primary"]
+    if group != "all":
+        frame = frame[cohort.loc[frame.index, "infection_type"].eq(group)]
+    return frame
+
+
+def _close(got: float | None, want: float) -> None:
+    if math.isnan(want):
+        assert got is None or math.isnan(got)
+    else:
+        assert got == pytest.approx(want, abs=TOL)
+
+
+@pytest.mark.parametrize("option", endpoints.NEW_THERAPY_OPTIONS)
+@pytest.mark.parametrize("threshold", [0, 175])
+def test_cumulative_incidence_and_interval_match_r(cleaned, option, threshold):
+    ref = _reference()
+    rows = ref[(ref["option"] == option) & (ref["min_baseline"] == threshold)]
+    assert len(rows) == 15
+    for row in rows.itertuples():
+        frame = _frame(cleaned, option, threshold, row.group)
+        assert len(frame) == row.n
+        f, var = competing.cif_at(frame["time"], frame["code"], row.day)
+        _close(f, row.aj_survfit)   # survival's multi-state Aalen–Johansen
+        if math.isnan(row.aj_cuminc):
+            # cmprsk's timepoints gives NA past a group's last time; that time is an event
+            # (nobody is left at risk), so survfit carries the estimate on
+            last = frame["time"] == frame["time"].max()
+            assert row.day > frame["time"].max() and not frame.loc[last, "code"].eq(0).any()
+            continue
+        _close(f, row.aj_cuminc)    # cmprsk
+        _close(var, row.aj_var)
+        limits = competing.loglog_limits(f, var)
+        _close(None if limits is None else limits[0], row.aj_lower)
+        _close(None if limits is None else limits[1], row.aj_upper)
+
+
+@pytest.mark.parametrize("option", endpoints.NEW_THERAPY_OPTIONS)
+@pytest.mark.parametrize("threshold", [0, 175])
+def test_one_minus_km_matches_r(cleaned, option, threshold):
+    ref = _reference()
+    rows = ref[(ref["option"] == option) & (ref["min_baseline"] == threshold)]
+    for row in rows.itertuples():
+        frame = _frame(cleaned, option, threshold, row.group)
+        curve = survival.km_curve(frame["time"], frame["code"].eq(endpoints.RESPONSE))
+        pos = int(np.searchsorted(curve["time"], row.day, side="right")) - 1
+        s = float(curve["survival"].iloc[pos])
+        _close(1 - s, row.km_estimate)
+        if not math.isnan(row.km_lower):
+            _close(1 - float(curve["ci_upper"].iloc[pos]), row.km_lower)
+            _close(1 - float(curve["ci_lower"].iloc[pos]), row.km_upper)
+
+
+def test_gray_test_matches_cmprsk(cleaned):
+    cohort, _ = cleaned
+    gray = pd.read_csv(FIXTURES / "r_gray.csv")
+    assert len(gray) == 6
+    for row in gray.itertuples():
+        frame = _frame(cleaned, row.option, row.min_baseline, "all")
+        stat, p = competing.gray_statistic(frame["time"], frame["code"],
+                                           cohort.loc[frame.index, "infection_type"])
+        assert stat == pytest.approx(row.stat, abs=TOL)
+        assert p == pytest.approx(row.p, abs=TOL)
+
+
+def test_own_study_estimates_report_the_r_cumulative_incidence(cleaned):
+    cohort, vl = cleaned
+    ref = _reference()
+    for option in endpoints.NEW_THERAPY_OPTIONS:
+        est = compute_estimates(cohort, response_day=50, os_cmvig_day=100, os_hsct_day=365,
+                                lloq_iu_ml=137, sensitivity_days=[28, 50], study="own",
+                                endpoint_settings=EndpointSettings(new_therapy=option),
+                                viral_loads=vl)
+        row = ref[(ref["option"] == option) & (ref["min_baseline"] == 0)
+                  & (ref["group"] == "all") & (ref["day"] == 50)].iloc[0]
+        assert est["response"]["estimate"] == pytest.approx(row.aj_survfit, abs=1e-6)
+        assert est["response"]["ci_lower"] == pytest.approx(row.aj_lower, abs=1e-6)
+        assert est["response"]["ci_upper"] == pytest.approx(row.aj_upper, abs=1e-6)
+        assert est["sensitivity"]["response_one_minus_km"]["estimate"] == pytest.approx(
+            row.km_estimate, abs=1e-6)
+        assert est["estimand"]["response"] == estimands.CUMULATIVE_INCIDENCE
+
+
+# Planted cases (make_cohort.py): (time, code) of each child under each option.
+PLANTED = {
+    "ignore": {"K03": (30, 1), "K04": (20, 1), "K05": (25, 1), "K06": (200, 0),
+               "K07": (60, 2), "K15": (42, 1), "K18": (120, 2)},
+    "censor": {"K03": (15, 0), "K04": (20, 1), "K05": (25, 1), "K06": (40, 0),
+               "K07": (35, 0), "K15": (7, 0), "K18": (100, 0)},
+    "compete": {"K03": (15, 3), "K04": (20, 1), "K05": (25, 1), "K06": (40, 3),
+                "K07": (35, 3), "K15": (7, 3), "K18": (100, 3)},
+}
+
+
+@pytest.mark.parametrize("option", endpoints.NEW_THERAPY_OPTIONS)
+def test_new_therapy_planted_cases(cleaned, option):
+    cohort, vl = cleaned
+    frame = endpoints.response_endpoints(cohort, vl, EndpointSettings(new_therapy=option))
+    ids = cohort.loc[frame["primary"].index, "patient_id"]
+    got = dict(zip(ids, zip(frame["primary"]["time"], frame["primary"]["code"],
+                            strict=True), strict=True))
+    for pid, want in PLANTED[option].items():
+        assert got[pid] == want, pid
+
+
+def test_baseline_threshold_leaves_out_and_counts_the_non_evaluable(cleaned):
+    cohort, _ = cleaned
+    reason = endpoints.evaluability(cohort, 175)
+    by_id = dict(zip(cohort["patient_id"], reason, strict=True))
+    assert by_id["K13"] == endpoints.BELOW_BASELINE       # 150 IU/mL at the start
+    assert by_id["K14"] == endpoints.NO_BASELINE          # no sample in the window
+    assert sum(r != "" for r in reason) == 2
+    counts = endpoints.baseline_counts(cohort, EndpointSettings(min_baseline_iu_ml=175))
+    assert (counts["evaluable"], counts["not_evaluable"]) == (len(cohort) - 2, 2)
+    assert endpoints.evaluability(cohort, 0).eq("").all()
+
+
+def test_new_therapy_date_is_validated(tmp_path):
+    from cmvig_report.errors import DataError
+
+    p = pd.read_csv(FIXTURES / "patients.csv", dtype=str, keep_default_na=False)
+    p.loc[p["patient_id"] == "K03", "new_anticmv_therapy_date"] = "2022-12-01"
+    p.loc[p["patient_id"] == "K04", "new_anticmv_therapy_date"] = "2023-13-01"
+    p.loc[p["patient_id"] == "K06", "new_anticmv_therapy"] = ""
+    p.loc[p["patient_id"] == "K09", "new_anticmv_therapy_date"] = "2030-01-01"
+    p.to_csv(tmp_path / "patients.csv", index=False)
+    with pytest.raises(DataError) as err:
+        clean_cohort(tmp_path / "patients.csv", FIXTURES / "viral_loads.csv", 137.0)
+    found = {(x.patient_id, x.column, x.value) for x in err.value.problems}
+    assert found == {("K03", "new_anticmv_therapy_date", "2022-12-01"),
+                     ("K04", "new_anticmv_therapy_date", "2023-13-01"),
+                     ("K06", "new_anticmv_therapy", ""),
+                     ("K09", "new_anticmv_therapy_date", "2030-01-01"),
+                     ("K09", "new_anticmv_therapy", "")}  # a date without the drugs
+    rows = {x.patient_id: x.row for x in err.value.problems}
+    assert rows["K03"] == 4  # header is row 1
+
+
+def test_one_column_without_the_other_is_refused(tmp_path):
+    from cmvig_report.errors import DataError
+
+    p = pd.read_csv(FIXTURES / "patients.csv", dtype=str, keep_default_na=False)
+    p.drop(columns="new_anticmv_therapy_date").to_csv(tmp_path / "patients.csv", index=False)
+    with pytest.raises(DataError) as err:
+        clean_cohort(tmp_path / "patients.csv", FIXTURES / "viral_loads.csv", 137.0)
+    assert [x.column for x in err.value.problems] == ["new_anticmv_therapy_date"]
