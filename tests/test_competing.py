@@ -184,3 +184,56 @@ def test_one_column_without_the_other_is_refused(tmp_path):
     with pytest.raises(DataError) as err:
         clean_cohort(tmp_path / "patients.csv", FIXTURES / "viral_loads.csv", 137.0)
     assert [x.column for x in err.value.problems] == ["new_anticmv_therapy_date"]
+
+
+def test_own_study_manuscript_reports_the_r_cumulative_incidence(cleaned, tmp_path):
+    """Rendered as an own study, the abstract and Results name the estimand and print R's
+    Aalen–Johansen estimate and interval; Table S1 has the 1 − KM row; the Methods cite Gray."""
+    import re
+
+    from report_fixtures import make_project, stage_args
+
+    from cmvig_report.formatting import format_percent_ci
+    from cmvig_report.report import run_qmd, run_render
+
+    cohort, vl = cleaned
+    est = compute_estimates(cohort, response_day=50, os_cmvig_day=100, os_hsct_day=365,
+                            lloq_iu_ml=137, sensitivity_days=[28, 50],
+                            study_period=("2023-01/2023-01", "config"), study="own",
+                            endpoint_settings=EndpointSettings(new_therapy="compete"),
+                            viral_loads=vl)
+    row = _reference().query("option == 'compete' and min_baseline == 0 and group == 'all' "
+                             "and day == 50").iloc[0]
+    printed = format_percent_ci({"estimate": row.aj_survfit, "ci_lower": row.aj_lower,
+                                 "ci_upper": row.aj_upper})
+    facts = {"at_risk_ticks": [0, 50, 100], "at_risk_ticks_response": [0, 25, 50],
+             "censor_marks_shown": {"response": True, "overall_survival": True},
+             "censor_marks_omitted": [], "risk_table_rows": ["at_risk", "events", "censored"],
+             "response_estimand": "cumulative incidence", "competing_marks_shown": True}
+    kwargs = make_project(tmp_path, cohort, estimates_patch=est, study="own",
+                          figure2_meta=facts)
+    html = kwargs["_project"] / "report" / "m.html"
+    run_render(**stage_args(kwargs), html=str(html), pdf=None)
+    text = " ".join(re.sub(r"<style>.*?</style>|<[^>]+>", " ",
+                           re.sub(r"</?span\b[^>]*>", "", html.read_text()), flags=re.S).split())
+    abstract = text.split("Abstract", 1)[1].split("Keywords", 1)[0]
+    estimand = ("cumulative incidence of response, with death before response or a new "
+                "anti-CMV therapy as a competing event")
+    assert f"{estimand}, was {printed} by day 50" in abstract
+    assert "probability of response" not in text.lower()
+    results = text.split("Results", 2)[2]
+    assert f"{estimand}, was {printed} by day 50 overall" in results
+    assert "Gray&#39;s test" in results or "Gray's test" in results
+    assert "Supplementary Table S1 sets every sensitivity estimate" in results
+    assert "percentage points" not in text
+    s1 = text.split("Supplementary Table S1.", 1)[1]
+    km = est["sensitivity"]["response_one_minus_km"]
+    assert f"Response, one minus Kaplan–Meier 50 {format_percent_ci(km)}" in s1
+    assert "Survival from HSCT, conditional" in s1
+    assert "Gray RJ" in text or "Gray, R" in text or "Gray R" in text  # the reference list
+    qmd = kwargs["_project"] / "report" / "m.qmd"
+    from report_fixtures import qmd_args
+
+    run_qmd(**qmd_args(kwargs), qmd=str(qmd))
+    assert f"| Response, one minus Kaplan–Meier | 50 | {format_percent_ci(km)} |" in \
+        qmd.read_text()
