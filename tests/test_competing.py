@@ -237,3 +237,23 @@ def test_own_study_manuscript_reports_the_r_cumulative_incidence(cleaned, tmp_pa
     run_qmd(**qmd_args(kwargs), qmd=str(qmd))
     assert f"| Response, one minus Kaplan–Meier | 50 | {format_percent_ci(km)} |" in \
         qmd.read_text()
+
+
+def test_synth_clinical_new_therapy_passes_the_cohort_stage(tmp_path):
+    from cmvig_report.io import read_clean_cohort, write_csv
+    from cmvig_report.synth import generate_cohort
+
+    patients, loads = generate_cohort(400, 2, clinical=True)
+    patients.to_csv(tmp_path / "p.csv", index=False)
+    loads.to_csv(tmp_path / "v.csv", index=False)
+    result = clean_cohort(tmp_path / "p.csv", tmp_path / "v.csv", 137.0)
+    write_csv(result.cohort, tmp_path / "cohort.csv")
+    back = read_clean_cohort(tmp_path / "cohort.csv")
+    days = endpoints.new_therapy_day(back)
+    given = patients["new_anticmv_therapy_date"].ne("")
+    assert given.any() and int(days.notna().sum()) == int(given.sum())
+    assert (days.dropna() >= 7).all()
+    assert (days.dropna() <= back.loc[days.notna(), "os_from_cmvig_days"]).all()
+    # some start before a response, so that censor and compete change the estimate
+    before = days.notna() & back["days_to_response"].notna() & (days < back["days_to_response"])
+    assert before.fillna(False).any()
