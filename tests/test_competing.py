@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmvig_report import competing, endpoints, estimands, survival
+from cmvig_report import competing, endpoints, survival
 from cmvig_report.analysis import compute_estimates
 from cmvig_report.cohort import clean_cohort
 from cmvig_report.endpoints import EndpointSettings
@@ -118,7 +118,7 @@ def test_own_study_estimates_report_the_r_cumulative_incidence(cleaned):
         assert est["response"]["ci_upper"] == pytest.approx(row.aj_upper, abs=1e-6)
         assert est["sensitivity"]["response_one_minus_km"]["estimate"] == pytest.approx(
             row.km_estimate, abs=1e-6)
-        assert est["estimand"]["response"] == estimands.CUMULATIVE_INCIDENCE
+        assert est["estimand"]["response"] == endpoints.CUMULATIVE_INCIDENCE
 
 
 # Planted cases (make_cohort.py): (time, code) of each child under each option.

@@ -27,6 +27,9 @@ from .quality import VIRAEMIA_WINDOW_DAYS
 
 # Optional patient columns (docs/contract.md); they follow the clinical ones in cohort.csv.
 NEW_THERAPY_COLUMNS = ("new_anticmv_therapy", "new_anticmv_therapy_date")
+# The response estimands by study (estimands.py), as estimates.json#estimand.response names them
+CUMULATIVE_INCIDENCE = "cumulative incidence"
+ONE_MINUS_KM = "one minus Kaplan-Meier"
 NEW_THERAPY_OPTIONS = ("ignore", "censor", "compete")
 RESPONSE, DEATH, NEW_THERAPY, CENSORED = 1, 2, 3, 0
 ANALYSES = ("primary", "censor_last_pcr", "confirmed", "sustained")
@@ -48,6 +51,16 @@ class EndpointSettings:
         if self.new_therapy not in NEW_THERAPY_OPTIONS:
             raise ValueError(f"new_therapy_after_cmvig must be one of "
                              f"{', '.join(NEW_THERAPY_OPTIONS)}, got {self.new_therapy!r}")
+
+    @classmethod
+    def of_estimates(cls, estimates: dict[str, Any]) -> EndpointSettings | None:
+        """The settings an own study's estimates were made with (None: the replication's 1 − KM),
+        read from ``estimates.json#estimand`` by the figure step, which has no config."""
+        block = estimates.get("estimand") or {}
+        if block.get("response") != CUMULATIVE_INCIDENCE:
+            return None
+        return cls(float(block["min_baseline_iu_ml"]), int(block["confirmation_min_days"]),
+                   int(block["sustained_days"]), str(block["new_therapy"]))
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> EndpointSettings:

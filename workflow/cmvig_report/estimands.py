@@ -22,11 +22,16 @@ from typing import Any
 import pandas as pd
 
 from . import competing, endpoints, survival
-from .endpoints import DEATH, NEW_THERAPY, RESPONSE, EndpointSettings
+from .endpoints import (
+    CUMULATIVE_INCIDENCE,
+    DEATH,
+    NEW_THERAPY,
+    ONE_MINUS_KM,
+    RESPONSE,
+    EndpointSettings,
+)
 
 GROUPS = ("recurrent", "refractory")
-CUMULATIVE_INCIDENCE = "cumulative incidence"
-ONE_MINUS_KM = "one minus Kaplan-Meier"
 KM_METHOD = "1 - Kaplan-Meier; every end other than response censored; log-log 95% CI"
 CIF_METHOD = ("Aalen-Johansen cumulative incidence; death before response (and a new anti-CMV "
               "therapy, when set to compete) competing; " + competing.CIF_INTERVAL)
@@ -189,12 +194,3 @@ def incidence_curves(cohort: pd.DataFrame, settings: EndpointSettings | None,
                                       ).assign(curve=f"response_{g}"))
     return parts
 
-
-def settings_of(estimates: dict[str, Any]) -> EndpointSettings | None:
-    """The endpoint settings an own study's estimates were made with (None: replication)."""
-    block = estimates.get("estimand") or {}
-    if block.get("response") != CUMULATIVE_INCIDENCE:
-        return None
-    return EndpointSettings(float(block["min_baseline_iu_ml"]),
-                            int(block["confirmation_min_days"]), int(block["sustained_days"]),
-                            str(block["new_therapy"]))

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from . import endpoints, estimands
+from . import endpoints
 
 # The table under panel A: the four counts add up to the group's size at every tick.
 ROWS = (("at_risk", "At risk"), ("events", "Responses"), ("competing", "Competing"),
@@ -27,7 +27,7 @@ DEATH_MARKER = "x"
 def panel_frame(cohort: pd.DataFrame, estimates: dict[str, Any]) -> pd.DataFrame | None:
     """The evaluable children with ``days_to_response_or_censoring`` and ``responded`` set from
     the study's primary endpoint, and its ``code``; None for the replication (1 − KM)."""
-    settings = estimands.settings_of(estimates)
+    settings = endpoints.EndpointSettings.of_estimates(estimates)
     if settings is None:
         return None
     ends = endpoints.response_endpoints(cohort, None, settings)["primary"]
