@@ -15,7 +15,8 @@ samples end the series; non-responders keep a fluctuating DNAemia above the LLOQ
 (weekly for 16 weeks, then monthly to the last follow-up), so the contract's response definition
 recovers the generator's truth exactly. ``--clinical`` adds the contract's optional clinical
 columns (CMVIG product, dose and interval, antivirals at the first dose, CMV disease, acute GVHD,
-steroids, resistance genotyping) from a stream of their own, so the other columns are the same.
+steroids, resistance genotyping) from a stream of their own, so the other columns are the same,
+and a new anti-CMV therapy after CMVIG with its first day (from a fifth stream).
 """
 
 from __future__ import annotations
