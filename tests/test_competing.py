@@ -257,3 +257,38 @@ def test_synth_clinical_new_therapy_passes_the_cohort_stage(tmp_path):
     # some start before a response, so that censor and compete change the estimate
     before = days.notna() & back["days_to_response"].notna() & (days < back["days_to_response"])
     assert before.fillna(False).any()
+
+
+def test_figure_2a_of_an_own_study_marks_deaths_apart_from_censorings(cleaned):
+    """Panel A draws each group's cumulative incidence (R's, from km_curves.csv) with a band,
+    a cross at each competing event and a tick at each censoring, never a tick at a death."""
+    from matplotlib.collections import PolyCollection
+
+    from cmvig_report.analysis import km_curves
+    from cmvig_report.figures import figure2
+
+    cohort, vl = cleaned
+    settings = EndpointSettings()
+    est = compute_estimates(cohort, response_day=50, os_cmvig_day=100, os_hsct_day=365,
+                            lloq_iu_ml=137, sensitivity_days=[50], study="own",
+                            endpoint_settings=settings, viral_loads=vl)
+    curves = km_curves(cohort, "own", settings, vl)
+    ref = _reference().query("option == 'ignore' and min_baseline == 0 and day == 50")
+    for g in ("recurrent", "refractory"):
+        part = curves[curves["curve"] == f"response_{g}"]
+        s = part.loc[part["time"] <= 50, "survival"].iloc[-1]
+        assert 1 - s == pytest.approx(ref.query("group == @g").aj_survfit.iloc[0], abs=1e-6)
+    fig, meta = figure2(cohort, est, curves)
+    assert meta["response_estimand"] == "cumulative incidence" and meta["competing_marks_shown"]
+    ax = fig.axes[0]
+    crosses = {float(x) for line in ax.get_lines() if line.get_marker() == "x"
+               for x in line.get_xdata()}
+    ticks = {float(x) for line in ax.get_lines() if line.get_marker() == "|"
+             for x in line.get_xdata()}
+    ends = endpoints.response_endpoints(cohort, vl, settings)["primary"]
+    deaths = set(ends.loc[ends["code"].eq(endpoints.DEATH), "time"].astype(float))
+    censored = set(ends.loc[ends["code"].eq(endpoints.CENSORED), "time"].astype(float))
+    shown = max(meta["at_risk_ticks_response"])
+    assert crosses == {t for t in deaths if t <= shown}
+    assert ticks == {t for t in censored if t <= shown}
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 2  # one band per group
