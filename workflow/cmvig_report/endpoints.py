@@ -132,13 +132,13 @@ def sustained_response_day(cohort: pd.DataFrame, viral_loads: pd.DataFrame,
     owner, day, below = _samples(cohort, viral_loads)
     follow = cohort["os_from_cmvig_days"].to_numpy(dtype="int64")
     big = np.iinfo("int64").max
-    # first quantifiable day after each sample, within its patient (samples are sorted)
-    next_up = np.full(len(day), big, dtype="int64")
-    seen: dict[int, int] = {}
-    for i in range(len(day) - 1, -1, -1):
-        next_up[i] = seen.get(int(owner[i]), big)
-        if not below[i]:
-            seen[int(owner[i])] = int(day[i])
+    # first quantifiable day after each sample, within its patient (samples are sorted): a
+    # running minimum from the patient's last sample backwards, shifted past the sample itself
+    up = pd.Series(np.where(below, big, day)[::-1])
+    backwards = pd.Series(owner[::-1])
+    running = up.groupby(backwards.to_numpy()).cummin()
+    next_up = (running.groupby(backwards.to_numpy()).shift(1, fill_value=big)
+               .to_numpy(dtype="int64")[::-1])
     ok = below & (next_up > day + days) & (follow[owner] >= day + days)
     out = np.full(len(cohort), big, dtype="int64")
     np.minimum.at(out, owner[ok], day[ok])
