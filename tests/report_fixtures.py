@@ -75,7 +75,8 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
     (figures / "figure2.json").write_text(json.dumps(figure2_meta or {
         "at_risk_ticks": [0, 50, 100], "at_risk_ticks_response": [0, 25, 50],
         "censor_marks_shown": {"response": True, "overall_survival": True},
-        "censor_marks_omitted": [], "risk_table_rows": ["at_risk", "events", "censored"]}))
+        "censor_marks_omitted": [], "risk_table_rows": ["at_risk", "events", "censored"],
+        "response_estimand": "one minus Kaplan-Meier", "competing_marks_shown": False}))
     (figures / "figure3.json").write_text(json.dumps(figure3_meta or {
         "results_drawn": 12 * len(cohort), "groups_not_drawn": [], "responses_marked": True,
         "axis_end": 150, "results_after_axis_end": False}))

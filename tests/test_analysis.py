@@ -153,8 +153,8 @@ def test_counts_and_descriptives():
     assert est["days_hsct_to_cmvig"] == {"median": 60.0, "min": 60, "max": 110, "reason": None}
     assert est["sex"] == {"F": 7, "M": 8}
     assert est["settings"] == {"lloq_iu_ml": 137.0, "response_day": 50, "os_cmvig_day": 100,
-                               "os_hsct_day": 365, "sensitivity_margin": 0.1,
-                               "viraemia_window_days": 14, "study": "own"}
+                               "os_hsct_day": 365,
+                               "viraemia_window_days": 14, "study": "replication"}
 
 
 def test_secondary_estimates():

@@ -14,6 +14,7 @@ from report_fixtures import make_project, stage_args
 from cmvig_report.clinical import CLINICAL_COLUMNS, CLINICAL_FACTS, clinical_record
 from cmvig_report.cohort import clean_cohort
 from cmvig_report.disclosure import cell_name
+from cmvig_report.endpoints import NEW_THERAPY_COLUMNS
 from cmvig_report.errors import DataError
 from cmvig_report.io import read_clean_cohort, write_csv
 from cmvig_report.printed_counts import catalogue, disclosure_plan
@@ -327,7 +328,9 @@ def test_the_limitations_say_every_child_had_antivirals_only_when_true(tmp_path)
 def test_synth_clinical_adds_valid_columns_and_changes_nothing_else(tmp_path):
     plain, loads = generate_cohort(60, 4)
     clinical, loads_c = generate_cohort(60, 4, clinical=True)
-    assert list(clinical.columns) == list(plain.columns) + list(CLINICAL_COLUMNS)
+    # --clinical also adds a new anti-CMV therapy after CMVIG (endpoints.py), last
+    assert list(clinical.columns) == (list(plain.columns) + list(CLINICAL_COLUMNS)
+                                      + list(NEW_THERAPY_COLUMNS))
     assert clinical[plain.columns].equals(plain) and loads_c.equals(loads)
     cohort = _generated(tmp_path, 60, 4)
     assert clinical_record(cohort)["recorded"] == list(CLINICAL_FACTS)

@@ -198,7 +198,9 @@ def test_prose_adapts_to_the_data(tmp_path):
     # all three responded by the landmark: "every", a word the estimate bears out exactly
     assert ("Conclusions. Every child reached a viral load below the limit of "
             "quantification") in text
-    assert re.search(r"CI \d+–\d+\)\. With death before response", text)
+    # an own study: the cumulative incidence is primary, one minus Kaplan-Meier a sensitivity
+    assert re.search(r"with death before response as a competing event, was \d+%", text)
+    assert "One minus the Kaplan–Meier estimate, deaths censored, gave" in text
 
     # Nobody responds.
     rows = [{"type": "recurrent" if i % 2 else "refractory", "response": None, "fu": 200}

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import claims, paths, survival
+from . import claims, estimands, paths, survival
 from .clinical import clinical_record
 from .disclosure import LOG_COLUMNS
+from .endpoints import EndpointSettings, read_clean_samples
 from .io import read_clean_cohort, write_csv, write_json
 from .printed_counts import disclosure_plan, landmark_plan
 from .quality import VIRAEMIA_WINDOW_DAYS
@@ -226,14 +227,18 @@ def lloq_limits(sample_lloqs: pd.Series, config_lloq: float) -> dict[str, Any]:
 
 def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: int,
                       os_hsct_day: int, lloq_iu_ml: float,
-                      sample_lloqs: pd.Series | None = None, study: str = "own",
+                      sample_lloqs: pd.Series | None = None,
                       sensitivity_days: list[int] | None = None,
                       study_period: tuple[str, str] = ("", "data"),
                       data_quality: dict[str, int] | None = None,
-                      sensitivity_margin: float = 0.1,
                       hidden: dict[str, str] | None = None,
-                      min_cell_count: int = 0) -> dict[str, Any]:
+                      min_cell_count: int = 0, study: str = "replication",
+                      endpoint_settings: EndpointSettings | None = None,
+                      viral_loads: pd.DataFrame | None = None) -> dict[str, Any]:
     """All estimates for one cleaned cohort (columns of docs/interfaces.md), JSON-ready.
+
+    ``study`` chooses the estimands (:mod:`.estimands`); ``endpoint_settings`` and the cleaned
+    ``viral_loads`` define the response endpoints (:mod:`.endpoints`).
 
     ``hidden`` (estimates key -> mark) is the small-cell control's plan for the counts the text
     prints; the renderer prints the mark instead of the count. ``sample_lloqs`` is the LLOQ
@@ -298,24 +303,30 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         "disclosure": {"min_cell_count": int(min_cell_count), "hidden": dict(hidden or {})},
         "settings": {"lloq_iu_ml": float(lloq_iu_ml), "response_day": response_day,
                      "os_cmvig_day": os_cmvig_day, "os_hsct_day": os_hsct_day,
-                     "sensitivity_margin": float(sensitivity_margin),
                      "viraemia_window_days": VIRAEMIA_WINDOW_DAYS, "study": str(study)},
         "lloq": lloq_limits(sample_lloqs, lloq_iu_ml),
     }
+    est = estimands.apply(est, c, viral_loads, endpoint_settings, study=study,
+                          response_day=response_day, os_hsct_day=os_hsct_day,
+                          days=list(sensitivity_days or [response_day]))
+    # the words about the estimates read the study's own estimands, so they come last
     est["claims"] = claims.build(est, hidden)
     return est
 
 
-def km_curves(cohort: pd.DataFrame) -> pd.DataFrame:
+def km_curves(cohort: pd.DataFrame, study: str = "replication",
+              settings: EndpointSettings | None = None,
+              samples: pd.DataFrame | None = None) -> pd.DataFrame:
     """The Kaplan-Meier curves Figure 2 draws, as one tidy table (``results/km_curves.csv``).
 
     Written by the analysis stage, which has lifelines loaded already, so the figure step
-    does not pay for importing it again. An empty group has no rows.
+    does not pay for importing it again. An empty group has no rows. For an own study the
+    response curves are cumulative incidences (estimands.incidence_curves).
     """
-    parts = []
+    parts = (estimands.incidence_curves(cohort, settings, samples) if study == "own" else [])
     for g in GROUPS:
         d = cohort[cohort["infection_type"] == g]
-        if len(d):
+        if len(d) and study != "own":
             curve = survival.km_curve(d["days_to_response_or_censoring"], d["responded"])
             parts.append(curve.assign(curve=f"response_{g}"))
     if len(cohort):
@@ -352,16 +363,25 @@ def _null_notes(est: dict[str, Any]) -> list[str]:
 
 def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_day: int,
                  os_hsct_day: int, lloq: float, sensitivity_days: list[int],
-                 study_period: tuple[str, str], min_cell_count: int,
-                 sensitivity_margin: float = 0.1, viral_loads: str = "", study: str = "own",
-                 estimates: str,
-                 table1: str, curves: str, disclosure_log: str) -> list[str]:
+                 study_period: tuple[str, str], min_cell_count: int, estimates: str,
+                 table1: str, curves: str, disclosure_log: str, viral_loads: str = "",
+                 study: str = "replication", response_min_baseline_iu_ml: float = 0,
+                 response_confirmation_min_days: int = 0, response_sustained_days: int = 0,
+                 new_therapy_after_cmvig: str = "ignore") -> list[str]:
     """Step ``estimates``: estimates.json, table1.csv, km_curves.csv and the disclosure log.
+
+    The response endpoints' settings are the config keys of the same names (endpoints.py);
+    the cleaned viral loads are read only when a setting needs the samples.
 
     Returns notes for the terminal: one per headline estimate or test that could not be made,
     and how many printed counts small-cell control hides.
     """
     df = read_clean_cohort(cohort)
+    settings = EndpointSettings(float(response_min_baseline_iu_ml),
+                                int(response_confirmation_min_days),
+                                int(response_sustained_days), str(new_therapy_after_cmvig))
+    samples = (read_clean_samples(viral_loads) if viral_loads and (
+        settings.confirmation_min_days or settings.sustained_days) else None)
     quality = counts_per_check(pd.read_csv(data_quality, dtype=str, keep_default_na=False))
     plan = disclosure_plan(df, int(response_day), int(min_cell_count), quality)
     # one column of the PCR results: the limit each sample was judged against
@@ -369,11 +389,12 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
                     if viral_loads else None)
     est = compute_estimates(df, response_day=response_day, os_cmvig_day=os_cmvig_day,
                             os_hsct_day=os_hsct_day, lloq_iu_ml=lloq,
-                            sample_lloqs=sample_lloqs, study=study,
+                            sample_lloqs=sample_lloqs,
                             sensitivity_days=sensitivity_days,
                             study_period=(str(study_period[0]), str(study_period[1])),
-                            data_quality=quality, sensitivity_margin=sensitivity_margin,
-                            hidden=plan.estimate_keys, min_cell_count=int(min_cell_count))
+                            data_quality=quality, hidden=plan.estimate_keys,
+                            min_cell_count=int(min_cell_count), study=str(study),
+                            endpoint_settings=settings, viral_loads=samples)
     landmark_marks, landmark_log = landmark_plan(est, plan)
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
                                                **landmark_marks}.items()))
@@ -382,7 +403,7 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     json.dumps(est, allow_nan=False)
     log = pd.DataFrame(plan.log + landmark_log + unmapped_causes(df), columns=LOG_COLUMNS)
     write_csv(build_table1(df, plan.hidden, plan.min_cell), table1)
-    write_csv(km_curves(df).round(survival.DECIMALS), curves)
+    write_csv(km_curves(df, str(study), settings, samples).round(survival.DECIMALS), curves)
     write_csv(log, disclosure_log)
     write_json(est, estimates)
     notes = _null_notes(est)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .clinical import CLINICAL_COLUMNS, CLINICAL_ENUMS, ENUM_HINTS
+from .endpoints import NEW_THERAPY_COLUMNS
 from .errors import DataError, PipelineError, Problem
 from .io import read_export, write_csv
 from .paths import DISCLOSURE_LOG, STUDY_NUMBERS
@@ -234,6 +235,7 @@ def validate_patients(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, _Coll
               "drug names trimmed and lower-cased")
     out["prior_antivirals"] = drugs
     _validate_clinical(raw, file, c, out)
+    _validate_new_therapy(raw, file, c, out)
     return out, c
 
 
@@ -381,6 +383,39 @@ def validate_viral_loads(raw: pd.DataFrame, file: str, known_ids: pd.Series,
     return vl[~empty.to_numpy()], c
 
 
+def _validate_new_therapy(raw: pd.DataFrame, file: str, c: _Collector,
+                          out: pd.DataFrame) -> None:
+    """The optional pair ``new_anticmv_therapy`` (drugs, ``;``-separated) and
+    ``new_anticmv_therapy_date`` (its first day): a new anti-CMV therapy started after CMVIG,
+    which the response analysis can censor or count as a competing event (endpoints.py)."""
+    drug_col, date_col = NEW_THERAPY_COLUMNS
+    given = [col for col in NEW_THERAPY_COLUMNS if col in raw.columns]
+    if not given:
+        return
+    if len(given) == 1:
+        other = date_col if given[0] == drug_col else drug_col
+        c.problems.append(Problem(file, 1, None, other, None,
+                                  f"column missing from the header: {given[0]} needs it"))
+        return
+    drugs = _drug_list(_per_unique(raw[drug_col], lambda u: u.str.strip()))
+    text = _per_unique(raw[date_col], lambda u: u.str.strip())
+    date = _parse_dates(text)
+    given_date = text.ne("")
+    c.fail(given_date & date.isna(), date_col, raw[date_col],
+           "must be a date written YYYY-MM-DD, or empty")
+    c.fail(given_date & (date < out["cmvig_start_date"]), date_col, raw[date_col],
+           "new therapy before cmvig_start_date (must be on or after)")
+    c.fail(given_date & (date > out["last_followup_date"]), date_col, raw[date_col],
+           "new therapy after last_followup_date")
+    c.fail(drugs.ne("") & ~given_date, date_col, raw[date_col],
+           f"required when {drug_col} is given (the therapy's first day)")
+    c.fail(drugs.eq("") & given_date, drug_col, raw[drug_col],
+           f"required when {date_col} is given (the drugs started)")
+    c.changed(drug_col, raw[drug_col], drugs, "drug names trimmed and lower-cased")
+    out[drug_col] = drugs
+    out[date_col] = date
+
+
 def _sample_lloq(raw: pd.DataFrame, c: _Collector, default: float) -> pd.Series:
     """Each sample's LLOQ: its own ``lloq_iu_ml`` cell when the column is there and the cell is
     filled, the config's value otherwise."""
@@ -454,9 +489,11 @@ def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame,
     p["study_number"] = study_numbers(p)
     p["cause_of_death_category"], p["cause_of_death_mapped"] = categorise_causes(
         p["cause_of_death"], cause_categories)
-    for col in (*DATE_COLUMNS, "response_date"):
+    new_dates = [c for c in NEW_THERAPY_COLUMNS[1:] if c in p.columns]
+    for col in (*DATE_COLUMNS, "response_date", *new_dates):
         p[col] = _iso(p[col])
-    p = p[COHORT_COLUMNS + [col for col in CLINICAL_COLUMNS if col in p.columns]]
+    p = p[COHORT_COLUMNS + [col for col in (*CLINICAL_COLUMNS, *NEW_THERAPY_COLUMNS)
+                            if col in p.columns]]
     p = p.sort_values("patient_id", kind="stable").reset_index(drop=True)
     vl["sample_date"] = _iso(vl["sample_date"])
     # one gather per column into a fresh frame: DataFrame.take + reset_index copies twice

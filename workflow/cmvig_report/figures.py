@@ -31,6 +31,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from . import figure_incidence as fi  # noqa: E402
 from . import printed_counts as pc  # noqa: E402
 from . import survival  # noqa: E402
 from .disclosure import small_mark  # noqa: E402
@@ -495,11 +496,14 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
     # landmarks, the one from HSCT included (a death within it is as early after CMVIG).
     response_days = [int(b["day"]) for b in
                      (estimates.get("sensitivity") or {}).get("response_by_day", [])]
-    ticks_a = panel_ticks(cohort["days_to_response_or_censoring"], cohort["responded"],
+    # An own study's panel A: cumulative incidence over the evaluable children (None: 1 - KM)
+    incidence = fi.panel_frame(cohort, estimates)
+    panel_a = cohort if incidence is None else incidence
+    ticks_a = panel_ticks(panel_a["days_to_response_or_censoring"], panel_a["responded"],
                           response_day, max([response_day, *response_days]))
     ticks_b = panel_ticks(cohort["os_from_cmvig_days"], cohort["died"], os_day,
                           max(os_day, int(settings.get("os_hsct_day", os_day))))
-    by_group = {g: cohort[cohort["infection_type"] == g] for g in GROUPS}
+    by_group = {g: panel_a[panel_a["infection_type"] == g] for g in GROUPS}
     disclosure = estimates.get("disclosure") or {}
     hidden, min_cell = disclosure.get("hidden") or {}, int(disclosure.get("min_cell_count") or 0)
     size_keys = {LABELS[g]: f"infection_type.{g}" for g in GROUPS} | {"": "n_patients"}
@@ -519,14 +523,17 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
     # Under small-cell control the cumulative events and censorings are left out: the last
     # column would print a hidden count (every death of the series, say).
     rows = ROWS if min_cell <= 1 else ROWS[:1]
+    rows_a = rows if incidence is None else fi.ROWS[:len(fi.ROWS) if min_cell <= 1 else 1]
     table_a: list[Table] = [
         (LABELS[g], COLOURS[g], figure2_at_risk(d["days_to_response_or_censoring"],
-                                                d["responded"], ticks_a))
+                                                d["responded"], ticks_a) if incidence is None
+         else fi.incidence_table(d["days_to_response_or_censoring"], d["code"],
+                                               ticks_a))
         for g, d in by_group.items()]
     t, e = cohort["os_from_cmvig_days"], cohort["died"]
     table_b: list[Table] = [("", COLOURS["overall"], figure2_at_risk(t, e, ticks_b))]
     left, right, first = _table_margins(table_a + table_b)
-    tab_a_h, tab_b_h = (2 * len(rows) + 0.3) * TABLE_ROW, len(rows) * TABLE_ROW
+    tab_a_h, tab_b_h = (2 * len(rows_a) + 0.3) * TABLE_ROW, len(rows) * TABLE_ROW
     plot_h, axis_h, gap = 2.3, 0.5, 0.45
     # from the top: margin, plot A, axis, table A, gap, plot B, axis, table B, margin
     height = 0.25 + plot_h + axis_h + tab_a_h + gap + plot_h + axis_h + tab_b_h + 0.1
@@ -544,9 +551,12 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
                           markeredgewidth=0.9, color="#444444", label="Censored")
 
         lines = []
+        # with competing events only code 0 is a censoring (a death gets its own mark)
         censored_a = {g: _visible_censor_times(d["days_to_response_or_censoring"],
-                                               d["responded"], ticks_a[-1])
+                                               d["responded"] if incidence is None
+                                               else d["code"].ne(0), ticks_a[-1])
                       for g, d in by_group.items()}
+        died_first = False
         omit_a = _too_many_censor_times(list(censored_a.values()))
         for g, d in by_group.items():
             if len(d):
@@ -557,13 +567,20 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
                                    label=f"{LABELS[g]} (n = {count(len(d), size_keys[LABELS[g]])})")
                 marks["response"].append(_censor_marks(ax_a, curve, censored_a[g], COLOURS[g],
                                                        True, omit_a))
+                if incidence is not None:
+                    fi.draw_band(ax_a, curve, COLOURS[g])
+                    died_first |= fi.competing_marks(
+                        ax_a, curve, tg, d["code"], COLOURS[g], ticks_a[-1])
         _guide(ax_a, response_day, ticks_a[-1])
-        _finish_axes(ax_a, ticks_a, "Probability of response (%)")
+        _finish_axes(ax_a, ticks_a, "Probability of response (%)" if incidence is None
+                     else "Cumulative incidence of response (%)")
+        extra = fi.legend_extras(estimates, died_first) if incidence is not None else []
         # the p value is the legend title, so "best" keeps both off the curves together
-        ax_a.legend(handles=lines + [censored] * ("shown" in marks["response"]), loc="best",
-                    frameon=False, title=_logrank_label(estimates.get("logrank_p")),
-                    alignment="left")
-        _risk_table(tab_a, table_a, ticks_a, left, first, rows, at_risk)
+        ax_a.legend(handles=lines + [censored] * ("shown" in marks["response"]) + extra,
+                    loc="best", frameon=False,
+                    title=_logrank_label(estimates.get("logrank_p")) if incidence is None
+                    else fi.gray_label(estimates), alignment="left")
+        _risk_table(tab_a, table_a, ticks_a, left, first, rows_a, at_risk)
 
         handles: list[Any] = []
         if len(cohort):
@@ -593,7 +610,11 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
             "censor_marks_shown": {k: "shown" in v for k, v in marks.items()},
             "censor_marks_omitted": sorted(k for k, v in marks.items() if "omitted" in v),
             # the rows of the tables under the panels (small-cell control keeps at risk only)
-            "risk_table_rows": [col for col, _ in rows]}
+            "risk_table_rows": [col for col, _ in rows],
+            # own study: panel A is a cumulative incidence with competing events marked
+            "response_estimand": "one minus Kaplan-Meier" if incidence is None
+            else "cumulative incidence",
+            "competing_marks_shown": bool(incidence is not None and died_first)}
     return fig, meta
 
 

@@ -236,6 +236,7 @@ def read_clean_cohort(path: str | Path) -> pd.DataFrame:
     ]
     # the optional clinical columns, when the export had them (dtypes of absent ones are unused)
     text_columns += CLINICAL_TEXT_COLUMNS
+    text_columns += ["new_anticmv_therapy", "new_anticmv_therapy_date"]  # endpoints.py
     df = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False)
     if "cmvig_dose" in df.columns:
         df["cmvig_dose"] = pd.to_numeric(df["cmvig_dose"].replace("", None)).astype(float)

@@ -54,7 +54,7 @@ ANTIVIRAL_UNKNOWN = ("Antiviral before or at CMVIG", MISSING_LEVEL)
 QUANTIFIABLE = ("Viral load at CMVIG start", "quantifiable")
 NOT_QUANTIFIABLE = ("Viral load at CMVIG start", "not quantifiable")
 # The counts behind a Kaplan-Meier landmark (estimates.json blocks with these keys).
-LANDMARK_COUNTS = ("n", "at_risk", "events", "censored", "not_yet_entered")
+LANDMARK_COUNTS = ("n", "at_risk", "events", "competing", "censored", "not_yet_entered")
 
 
 def cell(quantity: tuple[str, str], group: str = "overall") -> str:

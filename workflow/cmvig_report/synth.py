@@ -15,7 +15,8 @@ samples end the series; non-responders keep a fluctuating DNAemia above the LLOQ
 (weekly for 16 weeks, then monthly to the last follow-up), so the contract's response definition
 recovers the generator's truth exactly. ``--clinical`` adds the contract's optional clinical
 columns (CMVIG product, dose and interval, antivirals at the first dose, CMV disease, acute GVHD,
-steroids, resistance genotyping) from a stream of their own, so the other columns are the same.
+steroids, resistance genotyping) from a stream of their own, so the other columns are the same,
+and a new anti-CMV therapy after CMVIG with its first day (from a fifth stream).
 """
 
 from __future__ import annotations
@@ -175,6 +176,24 @@ def _clinical_columns(rng: np.random.Generator, refractory: np.ndarray) -> dict[
     return out
 
 
+# A new anti-CMV therapy after CMVIG (contract: new_anticmv_therapy and its date), drawn for
+# about one child in eight, from day 7 on; some start before a later response.
+NEW_THERAPIES = (("maribavir", 4), ("foscarnet", 3), ("cmv-specific t cells", 2),
+                 ("maribavir;foscarnet", 1))
+NEW_THERAPY_SHARE = 0.12
+
+
+def _new_therapy_columns(rng: np.random.Generator, start: np.ndarray,
+                         fu: np.ndarray) -> dict[str, np.ndarray]:
+    """``new_anticmv_therapy`` and its date, between day 7 and the last follow-up."""
+    n = len(fu)
+    given = (rng.random(n) < NEW_THERAPY_SHARE) & (fu >= 7)
+    day = 7 + (rng.random(n) * np.maximum(fu - 7, 0)).astype(int)
+    return {"new_anticmv_therapy": np.where(given, _pick(rng, NEW_THERAPIES, n), ""
+                                            ).astype(object),
+            "new_anticmv_therapy_date": np.where(given, _dates(start, day), "").astype(object)}
+
+
 def generate_cohort(
     n: int, seed: int, messy: bool = False, lloq_iu_ml: float = 137, return_truth: bool = False,
     clinical: bool = False,
@@ -258,6 +277,9 @@ def generate_cohort(
         # a fourth stream: the first three are those of SeedSequence(seed).spawn(3)
         rng_clinical = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
         patients = patients.assign(**_clinical_columns(rng_clinical, refractory))
+        # a fifth stream, so that the clinical columns above do not change
+        rng_new = np.random.default_rng(np.random.SeedSequence(seed).spawn(5)[4])
+        patients = patients.assign(**_new_therapy_columns(rng_new, start, fu))
     viral_loads = _viral_loads(rng_vl, rng_mess if messy else None, ids, start, gap, fu,
                                offset, np.where(intends, resp_day, -1), refractory, lloq_iu_ml)
     if not return_truth:

@@ -2,7 +2,8 @@ rule estimates:
     input:
         cohort=rules.clean_cohort.output.cohort,
         data_quality=rules.clean_cohort.output.data_quality,
-        # each sample's limit of quantification, for the limits the text names
+        # each sample's limit of quantification (the limits the text names) and the samples
+        # the response endpoints read
         viral_loads=rules.clean_cohort.output.clean_viral_loads,
         code=codebase.stage_code("estimates"),
     output:
@@ -20,10 +21,13 @@ rule estimates:
         os_hsct_day=config["os_hsct_day"],
         lloq=config["lloq_iu_ml"],
         sensitivity_days=config["sensitivity_days"],
-        sensitivity_margin=config["sensitivity_margin"],
+        study=config["study"],
+        response_min_baseline_iu_ml=config["response_min_baseline_iu_ml"],
+        response_confirmation_min_days=config["response_confirmation_min_days"],
+        response_sustained_days=config["response_sustained_days"],
+        new_therapy_after_cmvig=config["new_therapy_after_cmvig"],
         study_period=STUDY_PERIOD,
         min_cell_count=config["min_cell_count"],
-        study=config["study"],
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,0 +1,265 @@
+"""Competing risks on plain arrays: the Aalen–Johansen cumulative incidence with its interval,
+and Gray's test comparing cumulative incidences between groups.
+
+Written on the risk table (distinct times, numbers at risk, events of each kind) rather than on
+lifelines' ``AalenJohansenFitter``: lifelines breaks ties between event types by random jitter
+and its interval comes from a different variance, so neither would equal R. Here:
+
+* the estimate is the Aalen–Johansen cumulative incidence F(t) = Σ S(u−) d₁(u)/n(u), the same as
+  R ``survfit`` with a multi-state factor (its ``pstate``) and ``cmprsk::cuminc``;
+* its variance is the Aalen-type estimator that ``cmprsk::cuminc`` reports (Gray's code; the
+  ``var`` of ``cmprsk::timepoints``), and the 95% interval is built on the log(−log) scale,
+  F^exp(±z·se/(F·log F)), the transform used with ``cuminc`` (e.g. by ``tidycmprsk``);
+* Gray's (1988) K-sample test with weight (1 − F(t−))^ρ, ρ = 0, and its variance estimator, as
+  ``cmprsk::cuminc``'s ``Tests``.
+
+Ties: events come before censorings at the same time (a child censored on day t is at risk for
+the events of day t), as in R. Codes: 0 censored, 1 the event of interest, any other positive
+code a competing event (they are pooled: the cumulative incidence of event 1 does not depend on
+how the competing events are split).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .survival import NO_PATIENTS, beyond_followup_reason, rounded, undefined_interval_reason
+
+Z95 = 1.959963984540054  # Φ⁻¹(0.975)
+CIF_INTERVAL = ("Aalen-type variance (cmprsk::cuminc), 95% CI on the log(-log) scale")
+CIF_COLUMNS = ["time", "estimate", "variance", "ci_lower", "ci_upper"]
+GRAY_METHOD = "Gray's test (rho = 0), as cmprsk::cuminc"
+
+
+def _arrays(durations: Any, codes: Any) -> tuple[np.ndarray, np.ndarray]:
+    d = np.asarray(durations, dtype=float).reshape(-1)
+    c = np.asarray(codes, dtype=int).reshape(-1)
+    if d.shape != c.shape:
+        raise ValueError(f"{len(d)} durations but {len(c)} event codes")
+    return d, c
+
+
+def risk_table(durations: Any, codes: Any) -> pd.DataFrame:
+    """One row per distinct time: ``time, at_risk, events, competing, censored``."""
+    d, c = _arrays(durations, codes)
+    times = np.unique(d)
+    idx = np.searchsorted(times, d)
+    count = lambda mask: np.bincount(idx[mask], minlength=len(times))  # noqa: E731
+    exits = np.bincount(idx, minlength=len(times))
+    at_risk = len(d) - np.concatenate([[0], np.cumsum(exits)[:-1]])
+    return pd.DataFrame({"time": times, "at_risk": at_risk.astype(int),
+                         "events": count(c == 1).astype(int),
+                         "competing": count(c >= 2).astype(int),
+                         "censored": count(c == 0).astype(int)})
+
+
+BOUNDARY = 1e-12
+
+
+def loglog_limits(f: float, variance: float) -> tuple[float, float] | None:
+    """95% limits of a cumulative incidence on the log(−log) scale; None where undefined."""
+    # A sum of increments can land a rounding error away from 0 or 1, where the transform's
+    # slope is zero and the interval does not exist (an exact 1 - 1e-16 overflows exp).
+    if not (BOUNDARY < f < 1 - BOUNDARY) or variance <= 0:
+        return None
+    spread = math.exp(Z95 * math.sqrt(variance) / abs(f * math.log(f)))
+    return f ** spread, f ** (1 / spread)
+
+
+def cif_curve(durations: Any, codes: Any) -> pd.DataFrame:
+    """The cumulative incidence of event 1 as a step function with its variance and band.
+
+    One row per distinct time (starting at time 0 with F = 0); read it right-continuous. The
+    variance, like ``cuminc``'s, changes only at times of event 1. Where the interval does not
+    exist (F = 0 or 1, or zero variance) the limits collapse onto the estimate, so that a curve
+    file never holds NaN.
+    """
+    table = risk_table(durations, codes)
+    surv_before, f = 1.0, 0.0
+    # Running sums of the three terms of the variance (v = a + F²·c − 2F·b).
+    a = b = c = 0.0
+    var = 0.0
+    rows = [(0.0, 0.0, 0.0)]
+    for t, n, d1, d2 in table[["time", "at_risk", "events", "competing"]].itertuples(
+            index=False):
+        d = d1 + d2
+        if d:
+            surv_after = surv_before * (n - d) / n
+            f += surv_before * d1 / n
+            for k, is_interest in ((d2, False), (d1, True)):
+                if k == 0 or (not is_interest and surv_after <= 0):
+                    continue
+                tie = 1.0 if k == 1 else 1 - (k - 1) / (n - 1)
+                w = surv_before ** 2 * tie * k / n ** 2
+                inv = 1 / surv_after if surv_after > 0 else 0.0
+                g = 1 + inv * f if is_interest else f * inv
+                a, b, c = a + g * g * w, b + inv * g * w, c + inv * inv * w
+            if d1:
+                var = a + f * f * c - 2 * f * b
+            surv_before = surv_after
+        rows.append((float(t), f, var))
+    out = pd.DataFrame(rows, columns=["time", "estimate", "variance"])
+    out = out.drop_duplicates("time", keep="last").reset_index(drop=True)
+    limits = [loglog_limits(fv, vv) for fv, vv in zip(out["estimate"], out["variance"],
+                                                        strict=True)]
+    out["ci_lower"] = [lim[0] if lim else fv for lim, fv in zip(limits, out["estimate"],
+                                                               strict=True)]
+    out["ci_upper"] = [lim[1] if lim else fv for lim, fv in zip(limits, out["estimate"],
+                                                               strict=True)]
+    return out[CIF_COLUMNS]
+
+
+def cif_at(durations: Any, codes: Any, day: float) -> tuple[float, float]:
+    """(F(day), its variance), unrounded: the step function read at ``day``."""
+    curve = cif_curve(durations, codes)
+    pos = int(np.searchsorted(curve["time"].to_numpy(), day, side="right")) - 1
+    return float(curve["estimate"].iloc[pos]), float(curve["variance"].iloc[pos])
+
+
+def cif_landmark(durations: Any, codes: Any, day: int) -> dict[str, Any]:
+    """Cumulative incidence of event 1 at ``day`` with its 95% interval, as a landmark block.
+
+    Keys: day, estimate, ci_lower, ci_upper, ci_method, reason, n, at_risk (time > day),
+    events, competing, censored (times ≤ day; the four counts add up to n).
+    """
+    d, c = _arrays(durations, codes)
+    block: dict[str, Any] = {
+        "day": int(day), "estimate": None, "ci_lower": None, "ci_upper": None,
+        "ci_method": CIF_INTERVAL, "reason": None, "n": len(d),
+        "at_risk": int((d > day).sum()),
+        "events": int(((d <= day) & (c == 1)).sum()),
+        "competing": int(((d <= day) & (c >= 2)).sum()),
+        "censored": int(((d <= day) & (c == 0)).sum()),
+    }
+    if len(d) == 0:
+        block["reason"] = NO_PATIENTS
+        return block
+    # Beyond the last time the curve is known only if nobody was censored at that last time.
+    if d.max() < day and (c[d == d.max()] == 0).any():
+        block["reason"] = beyond_followup_reason(d.max())
+        return block
+    f, var = cif_at(d, c, day)
+    block["estimate"] = rounded(f)
+    limits = loglog_limits(f, var)
+    if limits is None:
+        block["reason"] = undefined_interval_reason(block["estimate"])
+    else:
+        block["ci_lower"], block["ci_upper"] = rounded(limits[0]), rounded(limits[1])
+    return block
+
+
+def gray_test(durations: Any, codes: Any, groups: Any, rho: float = 0.0) -> dict[str, Any]:
+    """Gray's K-sample test of equal cumulative incidence of event 1 across ``groups``.
+
+    Returns ``{statistic, p, df, reason}``; nulls with a reason when a group is empty, there is
+    no event 1, or the variance matrix is singular (where ``cuminc`` reports −1).
+    """
+    d, c = _arrays(durations, codes)
+    labels = np.asarray(groups).reshape(-1)
+    names = [g for g in dict.fromkeys(sorted(map(str, labels)))]
+    out: dict[str, Any] = {"statistic": None, "p": None, "df": max(len(names) - 1, 1),
+                           "reason": None, "method": GRAY_METHOD}
+    if len(names) < 2:
+        out["reason"] = "one group has no patients"
+        return out
+    if not (c == 1).any():
+        out["reason"] = "no events of interest in either group"
+        return out
+    found = gray_statistic(d, c, labels, rho)
+    if found is None:
+        out["reason"] = "Gray's statistic undefined: singular variance"
+        return out
+    out["statistic"], out["p"] = rounded(found[0]), rounded(found[1])
+    return out
+
+
+def gray_statistic(durations: Any, codes: Any, groups: Any,
+                   rho: float = 0.0) -> tuple[float, float] | None:
+    """Gray's chi-square statistic and its p-value, unrounded; None where undefined."""
+    d, c = _arrays(durations, codes)
+    labels = np.asarray(groups).reshape(-1).astype(str)
+    names = sorted(set(labels))
+    with np.errstate(all="ignore"):
+        score, cov = _gray_score(d, np.where(c >= 2, 2, c), np.searchsorted(names, labels),
+                                 len(names), rho)
+    if not (np.isfinite(cov).all() and np.isfinite(score).all()) \
+            or np.linalg.matrix_rank(cov) < len(score):
+        return None
+    from scipy.stats import chi2
+
+    stat = float(score @ np.linalg.solve(cov, score))
+    return stat, float(chi2.sf(stat, len(names) - 1))
+
+
+def _gray_score(d: np.ndarray, c: np.ndarray, g: np.ndarray, k: int,
+                rho: float) -> tuple[np.ndarray, np.ndarray]:
+    """Score for groups 1..k−1 and its variance (Gray 1988, section 2), one stratum.
+
+    Per group: left-continuous overall survival ``s_prev`` and cumulative incidence ``f_prev``;
+    at each time with an event, the score adds the observed minus expected events of interest
+    weighted by the estimated subdistribution risk sets R_j = n_j (1 − F_j(t−)) / S_j(t−).
+    The variance collects, per group, the contributions of events of interest and of competing
+    events to the influence of each group's estimates on the score.
+    """
+    n = np.bincount(g, minlength=k).astype(float)
+    s_prev, s_now = np.ones(k), np.ones(k)
+    f_prev, f_now = np.zeros(k), np.zeros(k)
+    pooled_prev = 0.0
+    score = np.zeros(k - 1)
+    var = np.zeros((k - 1, k - 1))
+    cc = np.zeros((k, k))   # running sums of a(t)·dF/(1 − F) per pair of groups
+    v2 = np.zeros((k - 1, k))
+    v3 = np.zeros(k)
+    order = np.argsort(d, kind="stable")
+    d, c, g = d[order], c[order], g[order]
+    bounds = np.flatnonzero(np.diff(d)) + 1
+    for block in np.split(np.arange(len(d)), bounds):
+        cnt = np.zeros((3, k))
+        np.add.at(cnt, (c[block], g[block]), 1)
+        e1, e2 = cnt[1].sum(), cnt[2].sum()
+        if e1 or e2:
+            live = n > 0
+            h = np.where(live, n / np.where(live, s_prev, 1), 0.0)
+            sub_risk = np.where(live, n * (1 - f_prev) / np.where(live, s_prev, 1), 0.0)
+            tr, tq = h.sum(), sub_risk.sum()
+            s_now = np.where(live, s_prev * (n - cnt[1] - cnt[2]) / np.where(live, n, 1),
+                             s_prev)
+            f_now = np.where(live, f_prev + s_prev * cnt[1] / np.where(live, n, 1), f_prev)
+            pooled = pooled_prev + e1 / tr
+            weight = (1 - pooled_prev) ** rho
+            a = -weight * np.outer(h, h) / tr
+            np.fill_diagonal(a, weight * h * (1 - h / tr))
+            a[~live, :] = 0
+            a[:, ~live] = 0
+            cc += a * e1 / (tr * (1 - pooled_prev))
+            grp = np.arange(k - 1)
+            score += np.where(live[:-1], weight * (cnt[1, :-1]
+                                                   - e1 * sub_risk[:-1] / tq), 0.0)
+            if e1:
+                for j in np.flatnonzero(live):
+                    t4 = 1 - (1 - pooled) / s_now[j] if s_now[j] > 0 else 1.0
+                    t5 = 1 - (e1 - 1) / (tr * s_prev[j] - 1) if e1 > 1 else 1.0
+                    t3 = t5 * s_prev[j] * e1 / (tr * n[j])
+                    v3[j] += t4 * t4 * t3
+                    t1 = a[grp, j] - t4 * cc[grp, j]
+                    v2[:, j] += t1 * t4 * t3
+                    var += np.outer(t1, t1) * t3
+            if e2:
+                for j in np.flatnonzero(live & (s_now > 0) & (cnt[2] > 0)):
+                    t4 = (1 - pooled) / s_now[j]
+                    t5 = 1 - (cnt[2, j] - 1) / (n[j] - 1) if cnt[2, j] > 1 else 1.0
+                    t3 = t5 * s_prev[j] ** 2 * cnt[2, j] / n[j] ** 2
+                    v3[j] += t4 * t4 * t3
+                    t1 = t4 * cc[grp, j]
+                    v2[:, j] -= t1 * t4 * t3
+                    var += np.outer(t1, t1) * t3
+            pooled_prev = pooled
+            s_prev, f_prev = s_now.copy(), f_now.copy()
+        n = n - np.bincount(g[block], minlength=k)
+    top = cc[: k - 1]
+    var += (top * v3) @ top.T + top @ v2.T + v2 @ top.T
+    return score, var
