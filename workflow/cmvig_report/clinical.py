@@ -102,3 +102,18 @@ def clinical_record(cohort: pd.DataFrame) -> dict[str, Any]:
     return {"recorded": recorded,
             "not_recorded": [col for col in CLINICAL_FACTS if col not in recorded],
             "antivirals": words}
+
+
+def reaction_grades(cohort: pd.DataFrame) -> dict[str, Any]:
+    """CTCAE grades of the infusion reactions, when ``infusion_reaction_grade`` was recorded:
+    ``grades`` (grade -> children, ``not graded`` for a reaction without one) and
+    ``worst_grade`` (null when none was graded). Empty without the column."""
+    if "infusion_reaction_grade" not in cohort.columns:
+        return {}
+    reacted = cohort["infusion_reaction"].eq("yes")
+    grade = pd.to_numeric(cohort.loc[reacted, "infusion_reaction_grade"], errors="coerce")
+    grades = {str(int(g)): int(k) for g, k in sorted(grade.dropna().value_counts().items())}
+    if grade.isna().any():
+        grades["not graded"] = int(grade.isna().sum())
+    worst = None if grade.dropna().empty else int(grade.max())
+    return {"grades": grades, "worst_grade": worst}

@@ -112,7 +112,8 @@ def table1_rows(path: str | Path) -> dict[str, Any]:
     """``results/table1.csv`` as the templates print it, in HTML and in the Quarto source.
 
     Returns ``{"groups": [{"key", "label", "n"}], "rows": [{"kind", "label", "cells"}]}``
-    where ``kind`` is ``continuous`` (a median (range) row), ``variable`` (the heading of a
+    where ``kind`` is ``continuous`` (a median row, ``summary`` saying ``median (range)`` or
+    ``median (IQR)``), ``variable`` (the heading of a
     categorical variable, no cells) or ``level`` (one level of it). Cells are tracked as
     ``table1.csv#<variable>: <level>/<column>``.
     """
@@ -138,9 +139,9 @@ def table1_rows(path: str | Path) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     previous = None
     for variable, level, *values in body:
-        if level == "median (range)":
+        if level.startswith("median ("):  # median (range), or (IQR) for viral loads
             rows.append({"kind": "continuous", "label": label(variable, variable),
-                         "cells": cells(variable, level, values)})
+                         "summary": level, "cells": cells(variable, level, values)})
             previous = None
             continue
         if variable != previous:
