@@ -19,7 +19,12 @@ from .clinical import clinical_record, reaction_grades
 from .disclosure import LOG_COLUMNS
 from .io import read_clean_cohort, write_csv, write_json
 from .printed_counts import disclosure_plan, landmark_plan
-from .quality import VIRAEMIA_WINDOW_DAYS
+from .quality import (
+    REFRACTORY_LOOKBACK_DAYS,
+    REFRACTORY_MIN_DAYS,
+    SAME_LEVEL_LOG10,
+    VIRAEMIA_WINDOW_DAYS,
+)
 from .quality import counts as counts_per_check
 from .table1 import build_table1, log10_quartiles
 
@@ -297,7 +302,10 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         "settings": {"lloq_iu_ml": float(lloq_iu_ml), "response_day": response_day,
                      "os_cmvig_day": os_cmvig_day, "os_hsct_day": os_hsct_day,
                      "sensitivity_margin": float(sensitivity_margin),
-                     "viraemia_window_days": VIRAEMIA_WINDOW_DAYS},
+                     "viraemia_window_days": VIRAEMIA_WINDOW_DAYS,
+                     "refractory_min_days": REFRACTORY_MIN_DAYS,
+                     "refractory_lookback_days": REFRACTORY_LOOKBACK_DAYS,
+                     "same_level_log10": SAME_LEVEL_LOG10},
     }
 
 
