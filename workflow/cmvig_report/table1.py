@@ -196,9 +196,9 @@ def categorical_counts(cohort: pd.DataFrame) -> list[Categorical]:
 
     Shared by Table 1 and the small-cell control, which must see the very counts printed.
     """
+    cohort = with_log_load(cohort)
     groups = _groups(cohort)
     out = []
-    cohort = with_log_load(cohort)
     for col, label, kind, _ in table_variables(cohort):
         if kind in CONTINUOUS:
             continue
