@@ -342,7 +342,8 @@ def _validate_clinical(raw: pd.DataFrame, file: str, c: _Collector, out: pd.Data
             c.changed(col, raw[col], text, "surrounding spaces removed")
         out[col] = value
     if "infusion_reaction_grade" in s:
-        graded = s["infusion_reaction_grade"].ne("")
+        # a grade outside 1-5 is reported once, as such
+        graded = out["infusion_reaction_grade"].between(1, CTCAE_MAX_GRADE).fillna(False)
         c.fail(graded & out["infusion_reaction"].ne("yes"), "infusion_reaction_grade",
                raw["infusion_reaction_grade"], "a grade needs infusion_reaction yes: leave it "
                "empty when there was no reaction")
