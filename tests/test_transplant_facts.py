@@ -443,3 +443,14 @@ def test_synth_clinical_makes_every_new_column_deterministically(tmp_path):
     # the peak is the highest result before the first dose, never below the load at CMVIG
     both = cohort[["peak_viral_load_iu_ml", "viral_load_at_cmvig"]].dropna()
     assert len(both) and (both["peak_viral_load_iu_ml"] >= both["viral_load_at_cmvig"]).all()
+
+
+def test_figure1_lists_treatment_antivirals_only():
+    from cmvig_report.figure_flow import flow_counts
+
+    cohort = make_cohort([{"type": "recurrent", "response": 10, "fu": 300,
+                           "drugs": "letermovir;ganciclovir"},
+                          {"type": "recurrent", "response": None, "fu": 300,
+                           "drugs": "letermovir"}])
+    names = [name for name, _ in flow_counts(cohort, 50)["recurrent"]["top_drugs"]]
+    assert names == ["ganciclovir"]
