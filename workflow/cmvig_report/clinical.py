@@ -64,7 +64,7 @@ def _drugs_where(lists: pd.Series, keep: bool) -> pd.Series:
                         if d and (d in PROPHYLAXIS_DRUGS) == keep)
     values = lists.fillna("").astype(str)
     uniques = {text: one(text) for text in values.unique()}
-    return values.map(uniques)
+    return values.map(uniques).astype(object)  # text even when empty
 
 
 def treatment_drugs(lists: pd.Series) -> pd.Series:
