@@ -80,6 +80,15 @@ EXCEL_EPOCH = np.datetime64("1899-12-30")
 
 
 @dataclass
+class ExcelNumbers:
+    """The cells of an ``.xlsx``'s date columns stored as numbers (column -> one flag per
+    row), and day 0 of the workbook's date system."""
+
+    cells: dict[str, pd.Series]
+    epoch: str = str(EXCEL_EPOCH)
+
+
+@dataclass
 class CleanCohort:
     """The outputs of the cohort stage."""
 
@@ -178,19 +187,21 @@ def _plain(x: float) -> str:
 
 
 def _dates_or_serials(text: pd.Series, raw: pd.Series, column: str, c: _Collector,
-                      serial_dates: Mapping[str, pd.Series] | None) -> pd.Series:
+                      serial_dates: ExcelNumbers | None) -> pd.Series:
     """Strict ``YYYY-MM-DD`` dates of one column; a bare whole number is an Excel serial date.
 
-    ``serial_dates`` maps a column to the cells that an ``.xlsx`` stored as numbers (with the
-    day 0 of the workbook's date system): those are converted and logged. A number anywhere
-    else (a CSV, or a cell stored as text) is an error naming the cell.
+    The cells ``serial_dates`` says an ``.xlsx`` stored as numbers are converted and logged. A
+    number anywhere else (a CSV, or a cell stored as text) is an error naming the cell.
     """
     parsed = _parse_dates(text)
-    serial = parsed.isna() & text.str.match(SERIAL_NUMBER)
-    stored = (serial_dates or {}).get(column)
+    serial = pd.Series(False, index=text.index)
+    failed = parsed.isna().to_numpy()
+    if failed.any():  # only the cells that are no date: a long column is mostly dates
+        serial[failed] = text[failed].str.match(SERIAL_NUMBER).fillna(False).to_numpy(bool)
+    stored = serial_dates.cells.get(column) if serial_dates else None
     excel = serial & (stored if stored is not None else False)
     if excel.any():
-        epoch = np.datetime64((serial_dates or {}).get("__epoch__", EXCEL_EPOCH), "D")
+        epoch = np.datetime64(serial_dates.epoch, "D")
         days = pd.to_numeric(text.where(excel), errors="coerce").fillna(0).astype("int64")
         converted = pd.to_datetime(epoch + days.to_numpy().astype("timedelta64[D]"))
         parsed = parsed.where(~excel, pd.Series(converted, index=text.index))
@@ -214,7 +225,7 @@ def _iso(dates: pd.Series) -> pd.Series:
 
 
 def validate_patients(raw: pd.DataFrame, file: str,
-                      serial_dates: Mapping[str, pd.Series] | None = None
+                      serial_dates: ExcelNumbers | None = None
                       ) -> tuple[pd.DataFrame, _Collector]:
     """Check every contract rule on the patients export and return the normalised table.
 
@@ -435,7 +446,7 @@ def _parse_distinct_results(text: pd.Series, words: set[str]) -> pd.DataFrame:
 
 def validate_viral_loads(raw: pd.DataFrame, file: str, known_ids: pd.Series,
                          lloq_iu_ml: float, below_spellings: Sequence[str] | None = None,
-                         serial_dates: Mapping[str, pd.Series] | None = None,
+                         serial_dates: ExcelNumbers | None = None,
                          ) -> tuple[pd.DataFrame, _Collector]:
     """Check the viral-load export; return kept rows (empty results dropped) with parsed values.
 
@@ -674,22 +685,20 @@ def read_study_numbers(folder: str) -> dict[str, int]:
 
 
 def _serial_cells(path: str | Path, raw: pd.DataFrame, sheet: str | int,
-                  columns: Sequence[str]) -> dict[str, pd.Series]:
-    """For an ``.xlsx`` whose date columns hold bare numbers: the cells stored as numbers
-    (``__epoch__``: day 0 of its date system). Empty for a CSV, or when no such value is
-    there (the common case: the workbook is not read a second time)."""
+                  columns: Sequence[str]) -> ExcelNumbers | None:
+    """For an ``.xlsx`` whose date columns hold bare numbers: the cells stored as numbers.
+    None for a CSV, or when no such value is there (the common case: the workbook is not
+    read a second time)."""
     if Path(path).suffix.lower() not in EXCEL_SUFFIXES:
-        return {}
+        return None
     suspect = [col for col in columns if col in raw.columns
                and raw[col].str.strip().str.match(SERIAL_NUMBER).any()]
     if not suspect:
-        return {}
+        return None
     flags, epoch = excel_number_cells(path, sheet, suspect)
-    out: dict[str, pd.Series] = {"__epoch__": epoch}  # type: ignore[dict-item]
-    for col, cells in flags.items():
-        cells = (cells + [False] * len(raw))[:len(raw)]
-        out[col] = pd.Series(cells, index=raw.index, dtype=bool)
-    return out
+    return ExcelNumbers({col: pd.Series((cells + [False] * len(raw))[:len(raw)],
+                                        index=raw.index, dtype=bool)
+                         for col, cells in flags.items()}, epoch)
 
 
 def clean_cohort(patients_path: str | Path, viral_loads_path: str | Path, lloq_iu_ml: float,
