@@ -454,3 +454,12 @@ def test_figure1_lists_treatment_antivirals_only():
                            "drugs": "letermovir"}])
     names = [name for name, _ in flow_counts(cohort, 50)["recurrent"]["top_drugs"]]
     assert names == ["ganciclovir"]
+
+
+def test_median_iqr_formatters_round_half_up():
+    from cmvig_report.formatting import format_log10_median_iqr, format_median_iqr
+
+    block = {"median": 4.25, "q1": 3.05, "q3": 5.0}
+    assert format_median_iqr(block) == "4.3 (3.1–5.0)"
+    assert format_log10_median_iqr(block) == "4.3 log10 IU/mL (IQR 3.1–5.0)"
+    assert format_median_iqr({"median": None, "q1": None, "q3": None}) == "not estimable"
