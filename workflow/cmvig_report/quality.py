@@ -8,9 +8,9 @@ impossible (a sample after the patient's death) stop the cohort stage instead.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .clinical import treatment_drugs
@@ -153,29 +153,38 @@ def _refractory_against_loads(c: pd.DataFrame, vl: pd.DataFrame, add: Any) -> No
     last_day = pre["patient_id"].map(last["days_since_cmvig"])
     earlier = pre[pre["days_since_cmvig"] <= last_day - REFRACTORY_MIN_DAYS]
     base = earlier.groupby("patient_id").tail(1).set_index("patient_id")
+    if base.empty:
+        return
+    last = last.loc[base.index]
+    b_day = base["days_since_cmvig"].astype(int)
+    l_day = last["days_since_cmvig"].astype(int)
+    # a result below the LLOQ strictly between the two: the DNAemia cleared in between
+    between = (pre["days_since_cmvig"].gt(pre["patient_id"].map(b_day))
+               & pre["days_since_cmvig"].lt(pre["patient_id"].map(l_day))
+               & pre["below_lloq"].astype(bool))
+    cleared = base.index.isin(pre.loc[between, "patient_id"].unique())
+    last_below = last["below_lloq"].astype(bool).to_numpy()
+    base_below = base["below_lloq"].astype(bool).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = (np.log10(last["cmv_dna_iu_ml"].astype(float).to_numpy())
+                  - np.log10(base["cmv_dna_iu_ml"].astype(float).to_numpy()))
+    fell = ~last_below & ~base_below & ~cleared & (change <= -SAME_LEVEL_LOG10)
     details: dict[str, str] = {}
-    for pid, b in base.iterrows():
-        lt = last.loc[pid]
-        b_day, l_day = int(b["days_since_cmvig"]), int(lt["days_since_cmvig"])
-        span = pre[(pre["patient_id"] == pid) & pre["days_since_cmvig"].gt(b_day)
-                   & pre["days_since_cmvig"].lt(l_day)]
-        if bool(lt["below_lloq"]):
-            details[pid] = (f"the last result before CMVIG (day {l_day}) is below the LLOQ: "
+    for i in np.flatnonzero(last_below | base_below | cleared | fell):
+        pid, b, lt = base.index[i], int(b_day.iloc[i]), int(l_day.iloc[i])
+        if last_below[i]:
+            details[pid] = (f"the last result before CMVIG (day {lt}) is below the LLOQ: "
                             "no persistent DNAemia")
-        elif bool(b["below_lloq"]):
-            details[pid] = (f"below the LLOQ on day {b_day}, quantifiable on day {l_day}: a new "
-                            "rise, not DNAemia persisting over 2 weeks")
-        elif span["below_lloq"].astype(bool).any():
-            details[pid] = (f"a result below the LLOQ between day {b_day} and day {l_day}: "
-                            "the DNAemia cleared in between")
+        elif base_below[i]:
+            details[pid] = (f"below the LLOQ on day {b}, quantifiable on day {lt}: a new rise, "
+                            "not DNAemia persisting over 2 weeks")
+        elif cleared[i]:
+            details[pid] = (f"a result below the LLOQ between day {b} and day {lt}: the "
+                            "DNAemia cleared in between")
         else:
-            change = math.log10(float(lt["cmv_dna_iu_ml"])) - math.log10(
-                float(b["cmv_dna_iu_ml"]))
-            if change <= -SAME_LEVEL_LOG10:
-                details[pid] = (f"the viral load fell by {-change:.1f} log10 from day {b_day} "
-                                f"to day {l_day}: neither a rise nor persistence after 2 weeks")
-    flagged = pd.Index(sorted(details))
-    add(flagged, "refractory_not_supported_by_viral_loads",
+            details[pid] = (f"the viral load fell by {-change[i]:.1f} log10 from day {b} to "
+                            f"day {lt}: neither a rise nor persistence after 2 weeks")
+    add(pd.Index(sorted(details)), "refractory_not_supported_by_viral_loads",
         pd.Series({pid: "refractory per the export, but " + d for pid, d in details.items()},
                   dtype=object))
 
