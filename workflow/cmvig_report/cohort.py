@@ -327,8 +327,10 @@ def _validate_clinical(raw: pd.DataFrame, file: str, c: _Collector, out: pd.Data
         text, empty = s[col], s[col].eq("")
         if col in CLINICAL_ENUMS:
             allowed = CLINICAL_ENUMS[col]
-            canonical = _fold_label(text).map({_fold_label(pd.Series([a]))[0]: a
-                                               for a in allowed})
+            lookup = {_fold_label(pd.Series([a]))[0]: a for a in allowed}
+            # a few spellings over many rows: fold each distinct one once
+            canonical = _per_unique(
+                text, lambda u, known=lookup: _fold_label(u).map(known).astype(object))
             c.fail(~empty & canonical.isna(), col, raw[col],
                    f"must be one of {', '.join(allowed)}{ENUM_HINTS.get(col, '')}, or empty")
             value = canonical.where(canonical.notna(), text).fillna("")
@@ -480,9 +482,10 @@ def validate_viral_loads(raw: pd.DataFrame, file: str, known_ids: pd.Series,
     c.changed("cmv_dna_iu_ml", result, pd.Series("(row dropped)", index=raw.index),
               "empty result: row dropped", mask=empty)
     above = parsed["above_quantification"]
-    c.changed("cmv_dna_iu_ml", result, parsed["cmv_dna_iu_ml"].map(_plain),
-              "reported above the upper limit of quantification: counted as the limit "
-              "(censored high)", mask=above)
+    limit = pd.Series("", index=raw.index, dtype=object)
+    limit[above] = parsed.loc[above, "cmv_dna_iu_ml"].map(_plain)
+    c.changed("cmv_dna_iu_ml", result, limit, "reported above the upper limit of "
+              "quantification: counted as the limit (censored high)", mask=above)
     vl = pd.DataFrame({
         "patient_id": pid,
         "row": raw.index.to_numpy() + 2,
