@@ -11,6 +11,7 @@ import pytest
 import yaml
 from cohort_factory import make_cohort
 
+from cmvig_report import quality
 from cmvig_report.analysis import assert_finite, compute_estimates, km_curves, run_analysis
 from cmvig_report.io import read_clean_cohort
 
@@ -154,7 +155,11 @@ def test_counts_and_descriptives():
     assert est["sex"] == {"F": 7, "M": 8}
     assert est["settings"] == {"lloq_iu_ml": 137.0, "response_day": 50, "os_cmvig_day": 100,
                                "os_hsct_day": 365,
-                               "viraemia_window_days": 14, "study": "replication"}
+                               "viraemia_window_days": 14, "study": "replication",
+                               # the refractory check's constants, as the Methods print them
+                               "refractory_min_days": quality.REFRACTORY_MIN_DAYS,
+                               "refractory_lookback_days": quality.REFRACTORY_LOOKBACK_DAYS,
+                               "same_level_log10": quality.SAME_LEVEL_LOG10}
 
 
 def test_secondary_estimates():

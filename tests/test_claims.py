@@ -192,7 +192,12 @@ def test_an_own_study_with_clinical_columns_agrees_with_its_table1(tmp_path):
              "Resistance genotyping": "antiviral resistance genotyping",
              "CMV disease at the first CMVIG dose": "CMV end-organ disease",
              "Acute GVHD grade at the first CMVIG dose": "the grade of acute graft",
-             "CMVIG product": "the CMVIG product"}
+             "CMVIG product": "the CMVIG product",
+             "Conditioning intensity": "the conditioning intensity",
+             "Serotherapy": "serotherapy",
+             "T-cell depletion": "T-cell depletion",
+             "CMV prevention strategy": "the CMV prevention strategy",
+             "Chronic GVHD at the first CMVIG dose": "chronic GVHD"}
     for row in not_recorded.itertuples():
         k = row.overall.split()[0]
         assert re.search(re.escape(words[row.variable]) + r"[^,;]*? for " + k + r"\b", sentence), \

@@ -42,7 +42,10 @@ def _with_clinical(patients: pd.DataFrame) -> pd.DataFrame:
         cmvig_product="Cytotect CP", cmvig_dose="100", cmvig_dose_unit="U/kg",
         cmvig_interval_days="7", antivirals_at_cmvig="foscarnet",
         cmv_disease_at_cmvig=["none", "probable", "proven"] * (n // 3) + ["none"] * (n % 3),
-        agvhd_grade_at_cmvig="0", steroids_at_cmvig="no", resistance_testing="not tested")
+        agvhd_grade_at_cmvig="0", steroids_at_cmvig="no", resistance_testing="not tested",
+        conditioning_intensity="MAC", serotherapy="ATG", t_cell_depletion="none",
+        cmv_prevention="pre-emptive", chronic_gvhd_at_cmvig="no", lymphocytes_at_cmvig="0.45",
+        prior_cmv_episodes="1", peak_viral_load_iu_ml="12,300", infusion_reaction_grade="")
 
 
 def _clean(tmp_path: Path, patients: pd.DataFrame):
@@ -153,7 +156,15 @@ def _tiny(mixed_units: bool = False) -> pd.DataFrame:
         cmv_disease_at_cmvig=["proven", "none", "none", ""],
         agvhd_grade_at_cmvig=["II", "0", "0", "I"],
         steroids_at_cmvig=["yes", "no", "", "no"],
-        resistance_testing=["UL97", "not tested", "no mutation", "UL97"])
+        resistance_testing=["UL97", "not tested", "no mutation", "UL97"],
+        conditioning_intensity=["MAC", "RIC", "MAC", ""],
+        serotherapy=["ATG", "none", "alemtuzumab", "ATG"],
+        t_cell_depletion=["PTCy", "none", "ex vivo", "none"],
+        cmv_prevention=["letermovir prophylaxis", "pre-emptive", "pre-emptive", ""],
+        chronic_gvhd_at_cmvig=["no", "yes", "no", "no"],
+        lymphocytes_at_cmvig=[0.2, 0.5, np.nan, 1.1],
+        prior_cmv_episodes=pd.array([1, 2, 0, None], dtype="Int64"),
+        peak_viral_load_iu_ml=[1_000.0, 100_000.0, 10_000.0, 1_000_000.0])
 
 
 def _rows(table: pd.DataFrame, variable: str) -> dict[str, list[str]]:
@@ -280,8 +291,12 @@ def test_text_names_what_was_recorded_and_what_was_not(tmp_path):
     recorded = _text(tmp_path / "all", _tiny())
     everything = ("the CMVIG product, the dose per kilogram {0} the interval between doses; the "
                   "antivirals given, CMV end-organ disease (probable or proven), the grade of "
-                  "acute graft-versus-host disease (GVHD) {0} systemic steroids at the first "
-                  "dose; {0} antiviral resistance genotyping")
+                  "acute graft-versus-host disease (GVHD), systemic steroids, chronic GVHD {0} "
+                  "the lymphocyte count at the first dose; antiviral resistance genotyping; the "
+                  "conditioning intensity, serotherapy (ATG or alemtuzumab), T-cell depletion "
+                  "(ex vivo or post-transplant cyclophosphamide) {0} the CMV prevention strategy "
+                  "(letermovir prophylaxis or pre-emptive therapy); {0} the number of earlier "
+                  "CMV episodes {0} the peak viral load before CMVIG")
     assert f"The export also recorded {everything.format('and')}." in recorded
     assert "Doses are summarised separately for each unit" in recorded
     assert "Table 1 also gives the clinical details recorded at the first CMVIG dose" in recorded
@@ -300,9 +315,12 @@ def test_text_names_what_was_recorded_and_what_was_not(tmp_path):
     assert ("The export also recorded the CMVIG product, and systemic steroids at the first "
             "dose.") in some
     assert ("The export did not record the dose per kilogram or the interval between doses; the "
-            "antivirals given, CMV end-organ disease (probable or proven) or the grade of acute "
-            "graft-versus-host disease (GVHD) at the first dose; or antiviral resistance "
-            "genotyping, so") in some
+            "antivirals given, CMV end-organ disease (probable or proven), the grade of acute "
+            "graft-versus-host disease (GVHD), chronic GVHD or the lymphocyte count at the first "
+            "dose; antiviral resistance genotyping; the conditioning intensity, serotherapy (ATG "
+            "or alemtuzumab), T-cell depletion (ex vivo or post-transplant cyclophosphamide) or "
+            "the CMV prevention strategy (letermovir prophylaxis or pre-emptive therapy); or the "
+            "number of earlier CMV episodes or the peak viral load before CMVIG, so") in some
     assert "Doses are summarised" not in some
 
 

@@ -169,7 +169,9 @@ def test_table1_values_stay_on_one_line(rendered):
     half_points, cell_margins = _table_style(rendered[0])
     widths = _column_widths(rendered[0], table)
     body = _rows(table)[1:]
-    assert any("60,770)" in cell for row in body for cell in row[1:])   # a wide range is there
+    # wide cells are there: a range with decimals (age) and a log10 median (IQR) of viral loads
+    assert any(re.fullmatch(r"\d+\.\d \(\d+\.\d–\d+\.\d\)", cell)
+               for row in body for cell in row[1:])
     for row in body:
         for cell, width in zip(row[1:], widths[1:], strict=True):
             need = sum(TIMES_EM.get(ch, CHAR_EM) for ch in cell) * half_points * 10

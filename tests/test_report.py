@@ -192,7 +192,9 @@ def test_prose_adapts_to_the_data(tmp_path):
         {"type": "refractory", "response": 30, "fu": 450}])
     text = _html_text(_render(make_project(tmp_path / "a", cohort, study="own"), pdf=False)[0])
     assert "No child died during follow-up." in text
-    assert "An infusion-related adverse event occurred in 2 children." in text
+    # 2 of 3: Clopper-Pearson limits 0.094 (beta 2, 2) and 0.975^(1/3) = 0.992
+    assert ("An infusion-related adverse event occurred in 2 children (2 of 3, 67%; exact 95% "
+            "CI 9–99%).") in text
     assert "no infusion caused" not in text
     assert "nan" not in text.lower().split()
     # all three responded by the landmark: "every", a word the estimate bears out exactly
@@ -312,13 +314,17 @@ def test_quarto_source_carries_the_same_numbers(tmp_path):
 def test_table1_rows_come_from_the_csv_and_markdown_is_escaped(tmp_path):
     csv = tmp_path / "table1.csv"
     csv.write_text("variable,level,overall,recurrent\nPatients,,3,2\n"
-                   "Age,median (range),4 (2–9),3 (2–4)\nSex,A & B,1 (33%),1 (50%)\n"
+                   "Age,median (range),4 (2–9),3 (2–4)\n"
+                   "Load,median (IQR),4.2 (3.9–4.5),3.9 (3.7–4.2)\nSex,A & B,1 (33%),1 (50%)\n"
                    "Sex,Male,2 (67%),1 (50%)\n")
     table = table1_rows(csv)
     assert table["groups"] == [{"key": "overall", "label": "Overall", "n": "3"},
                                {"key": "recurrent", "label": "Recurrent", "n": "2"}]
     assert table["rows"] == [
-        {"kind": "continuous", "label": "Age", "cells": ["4 (2–9)", "3 (2–4)"]},
+        {"kind": "continuous", "label": "Age", "summary": "median (range)",
+         "cells": ["4 (2–9)", "3 (2–4)"]},
+        {"kind": "continuous", "label": "Load", "summary": "median (IQR)",
+         "cells": ["4.2 (3.9–4.5)", "3.9 (3.7–4.2)"]},
         {"kind": "variable", "label": "Sex", "cells": []},
         {"kind": "level", "label": "A & B", "cells": ["1 (33%)", "1 (50%)"]},
         {"kind": "level", "label": "Male", "cells": ["2 (67%)", "1 (50%)"]}]

@@ -249,7 +249,11 @@ def test_landmark_counts_behind_a_hidden_count_are_hidden(builds):
 CLINICAL_ROWS = ("CMVIG product", "CMVIG dose unit", "CMVIG dose, U/kg", "CMVIG dose, mg/kg",
                  "Days between CMVIG doses", "Antivirals at the first CMVIG dose",
                  "CMV disease at the first CMVIG dose", "Acute GVHD grade at the first CMVIG dose",
-                 "Systemic steroids at the first CMVIG dose", "Resistance genotyping")
+                 "Systemic steroids at the first CMVIG dose", "Resistance genotyping",
+                 "Conditioning intensity", "Serotherapy", "T-cell depletion",
+                 "CMV prevention strategy", "Chronic GVHD at the first CMVIG dose",
+                 "Lymphocytes at the first CMVIG dose", "Earlier CMV episodes",
+                 "Peak CMV DNA before CMVIG")
 
 
 def test_an_export_with_the_clinical_columns_shows_them_in_table1(builds):

@@ -15,14 +15,19 @@ import numpy as np
 import pandas as pd
 
 from . import claims, estimands, paths, survival
-from .clinical import clinical_record
+from .clinical import clinical_record, reaction_grades
 from .disclosure import LOG_COLUMNS
 from .endpoints import EndpointSettings, read_clean_samples
 from .io import read_clean_cohort, write_csv, write_json
 from .printed_counts import disclosure_plan, landmark_plan
-from .quality import VIRAEMIA_WINDOW_DAYS
+from .quality import (
+    REFRACTORY_LOOKBACK_DAYS,
+    REFRACTORY_MIN_DAYS,
+    SAME_LEVEL_LOG10,
+    VIRAEMIA_WINDOW_DAYS,
+)
 from .quality import counts as counts_per_check
-from .table1 import build_table1
+from .table1 import build_table1, log10_quartiles
 
 GROUPS = ("recurrent", "refractory")
 CURVE_COLUMNS = ["curve", *survival.CURVE_COLUMNS]
@@ -95,14 +100,26 @@ def infusion_reaction_rate(cohort: pd.DataFrame) -> dict[str, Any]:
         return out
     if k == 0:
         out.update(proportion=0.0, ci_lower=0.0,
-                   ci_upper=survival.exact_zero_event_bound(n))
+                   ci_upper=survival.exact_zero_event_bound(n), **reaction_grades(cohort))
         return out
     from scipy.stats import binomtest
 
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
     out.update(proportion=survival.rounded(k / n), ci_lower=survival.rounded(ci.low),
                ci_upper=survival.rounded(ci.high))
+    out.update(reaction_grades(cohort))
     return out
+
+
+def log10_load(values: pd.Series) -> dict[str, Any]:
+    """Median and quartiles of log10 IU/mL over the positive values, with their number."""
+    values = values.dropna().astype(float)
+    values = values[values > 0]
+    q = log10_quartiles(np.log10(values))
+    block = {k: survival.rounded(v) for k, v in q.items()} if q else {
+        "median": None, "q1": None, "q3": None}
+    return {**block, "n": len(values), "method": "median and quartiles of log10 IU/mL",
+            "reason": None if q else survival.NO_PATIENTS}
 
 
 def delayed_entry_cannot_differ(cohort: pd.DataFrame) -> bool:
@@ -201,7 +218,7 @@ def median_time_to_response(cohort: pd.DataFrame) -> dict[str, Any]:
 def viral_load_at_start(cohort: pd.DataFrame) -> dict[str, Any]:
     """Median (range) of the quantifiable viral loads at CMVIG start, and how many there are."""
     load = cohort["viral_load_at_cmvig"].dropna().astype(float)
-    return {**_median_range(load), "n": len(load)}
+    return {**_median_range(load), "n": len(load), "log10": log10_load(load)}
 
 
 def study_period_block(cohort: pd.DataFrame, window: str, source: str) -> dict[str, Any]:
@@ -295,6 +312,8 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         "response_competing_risk": response_competing_risk(c, response_day),
         "median_time_to_response": median_time_to_response(c),
         "viral_load_at_cmvig": viral_load_at_start(c),
+        **({"peak_viral_load": log10_load(c["peak_viral_load_iu_ml"])}
+           if "peak_viral_load_iu_ml" in c.columns else {}),
         "study_period": study_period_block(c, *study_period),
         "data_quality": dict(data_quality or {}),
         "clinical": clinical_record(c),
@@ -303,7 +322,10 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         "disclosure": {"min_cell_count": int(min_cell_count), "hidden": dict(hidden or {})},
         "settings": {"lloq_iu_ml": float(lloq_iu_ml), "response_day": response_day,
                      "os_cmvig_day": os_cmvig_day, "os_hsct_day": os_hsct_day,
-                     "viraemia_window_days": VIRAEMIA_WINDOW_DAYS, "study": str(study)},
+                     "viraemia_window_days": VIRAEMIA_WINDOW_DAYS, "study": str(study),
+                     "refractory_min_days": REFRACTORY_MIN_DAYS,
+                     "refractory_lookback_days": REFRACTORY_LOOKBACK_DAYS,
+                     "same_level_log10": SAME_LEVEL_LOG10},
         "lloq": lloq_limits(sample_lloqs, lloq_iu_ml),
     }
     est = estimands.apply(est, c, viral_loads, endpoint_settings, study=study,

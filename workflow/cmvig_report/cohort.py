@@ -17,10 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .clinical import CLINICAL_COLUMNS, CLINICAL_ENUMS, ENUM_HINTS
+from .clinical import (
+    CLINICAL_COLUMNS,
+    CLINICAL_ENUMS,
+    CLINICAL_NUMBERS,
+    CTCAE_MAX_GRADE,
+    ENUM_HINTS,
+    treatment_drugs,
+)
 from .endpoints import NEW_THERAPY_COLUMNS
 from .errors import DataError, PipelineError, Problem
-from .io import read_export, write_csv
+from .io import EXCEL_SUFFIXES, excel_number_cells, read_export, write_csv
 from .paths import DISCLOSURE_LOG, STUDY_NUMBERS
 from .quality import VIRAEMIA_WINDOW_DAYS, parse_study_period, plausibility, summary_line
 
@@ -57,11 +64,29 @@ COHORT_COLUMNS = [
 ]
 # A cause of death outside the config's vocabulary prints as this, never verbatim.
 OTHER_CAUSE = "other cause"
-BELOW_QUANT_WORDS = {"undetectable", "not detected", "nd", "negative"}
+# Texts read as a result below the limit of quantification, compared after folding case and
+# runs of spaces (config below_lloq_spellings replaces this list; "<137" is always read).
+BELOW_LLOQ_SPELLINGS = ("undetectable", "not detected", "ND", "negative",
+                        "Target not detected", "TND", "<LLOQ", "below LLOQ")
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 PLAIN_NUMBER = r"^\d+(?:\.\d+)?$"
 THOUSANDS_NUMBER = r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
-BELOW_QUANT_LIMIT = r"^<\s*\d+(?:[.,]\d+)*$"
+BELOW_QUANT_LIMIT = r"^<\s*\d+(?:[.,]\d+)*(?:\s*iu/ml)?$"
+# A result above the assay's upper limit ("> 1,000,000 IU/mL"): read as the limit, censored high.
+ABOVE_QUANT_LIMIT = r"^>\s*(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?:\s*iu/ml)?$"
+# A date cell holding a bare whole number, as Excel shows a date it does not format (43304).
+SERIAL_NUMBER = r"^\d{1,7}(?:\.0+)?$"
+# Excel's day 0 in its (default) 1900 date system, with its 1900 leap-year bug folded in.
+EXCEL_EPOCH = np.datetime64("1899-12-30")
+
+
+@dataclass
+class ExcelNumbers:
+    """The cells of an ``.xlsx``'s date columns stored as numbers (column -> one flag per
+    row), and day 0 of the workbook's date system."""
+
+    cells: dict[str, pd.Series]
+    epoch: str = str(EXCEL_EPOCH)
 
 
 @dataclass
@@ -157,6 +182,38 @@ def _strip_where_needed(raw: pd.Series, ok: Callable[[pd.Series], pd.Series]) ->
     return out
 
 
+def _plain(x: float) -> str:
+    # 1000000.0 -> "1000000", 12.5 -> "12.5": as a number is typed, never "1e+06"
+    return f"{x:f}".rstrip("0").rstrip(".")
+
+
+def _dates_or_serials(text: pd.Series, raw: pd.Series, column: str, c: _Collector,
+                      serial_dates: ExcelNumbers | None) -> pd.Series:
+    """Strict ``YYYY-MM-DD`` dates of one column; a bare whole number is an Excel serial date.
+
+    The cells ``serial_dates`` says an ``.xlsx`` stored as numbers are converted and logged. A
+    number anywhere else (a CSV, or a cell stored as text) is an error naming the cell.
+    """
+    parsed = _parse_dates(text)
+    serial = pd.Series(False, index=text.index)
+    failed = parsed.isna().to_numpy()
+    if failed.any():  # only the cells that are no date: a long column is mostly dates
+        serial[failed] = text[failed].str.match(SERIAL_NUMBER).fillna(False).to_numpy(bool)
+    stored = serial_dates.cells.get(column) if serial_dates else None
+    excel = serial & (stored if stored is not None else False)
+    if excel.any():
+        epoch = np.datetime64(serial_dates.epoch, "D")
+        days = pd.to_numeric(text.where(excel), errors="coerce").fillna(0).astype("int64")
+        converted = pd.to_datetime(epoch + days.to_numpy().astype("timedelta64[D]"))
+        parsed = parsed.where(~excel, pd.Series(converted, index=text.index))
+        c.changed(column, raw, _iso(parsed), "Excel serial number read as a date (a number "
+                  f"cell of a date column; day 0 = {epoch})", mask=excel)
+    c.fail(serial & ~excel, column, raw, "is a number, not a date: write the date YYYY-MM-DD "
+           "(a spreadsheet shows a date it has not formatted as a serial number like 43304)")
+    c.fail(parsed.isna() & ~serial, column, raw, "must be a date written YYYY-MM-DD")
+    return parsed
+
+
 def _iso_unique(dates: pd.Series) -> pd.Series:
     # distinct values only: missing dates never get here (_per_unique keeps them missing)
     return pd.Series(np.datetime_as_string(dates.to_numpy(dtype="datetime64[D]"), unit="D"),
@@ -168,8 +225,14 @@ def _iso(dates: pd.Series) -> pd.Series:
     return _per_unique(dates, _iso_unique).fillna("")
 
 
-def validate_patients(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, _Collector]:
-    """Check every contract rule on the patients export and return the normalised table."""
+def validate_patients(raw: pd.DataFrame, file: str,
+                      serial_dates: ExcelNumbers | None = None
+                      ) -> tuple[pd.DataFrame, _Collector]:
+    """Check every contract rule on the patients export and return the normalised table.
+
+    ``serial_dates``: the cells of date columns an ``.xlsx`` stored as numbers
+    (:func:`_dates_or_serials`).
+    """
     if problems := _missing_columns(raw, PATIENT_COLUMNS, file):
         raise DataError(problems)
     if raw.empty:
@@ -204,9 +267,7 @@ def validate_patients(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, _Coll
     out["cmvig_doses"] = doses
 
     for col in DATE_COLUMNS:
-        parsed = _parse_dates(s[col])
-        c.fail(parsed.isna(), col, raw[col], "must be a date written YYYY-MM-DD")
-        out[col] = parsed
+        out[col] = _dates_or_serials(s[col], raw[col], col, c, serial_dates)
     c.fail(out["cmvig_start_date"] < out["hsct_date"], "cmvig_start_date",
            raw["cmvig_start_date"], "CMVIG start is before hsct_date " + "(must be on or after)")
     c.fail(out["last_followup_date"] < out["cmvig_start_date"], "last_followup_date",
@@ -268,8 +329,10 @@ def _validate_clinical(raw: pd.DataFrame, file: str, c: _Collector, out: pd.Data
         text, empty = s[col], s[col].eq("")
         if col in CLINICAL_ENUMS:
             allowed = CLINICAL_ENUMS[col]
-            canonical = _fold_label(text).map({_fold_label(pd.Series([a]))[0]: a
-                                               for a in allowed})
+            lookup = {_fold_label(pd.Series([a]))[0]: a for a in allowed}
+            # a few spellings over many rows: fold each distinct one once
+            canonical = _per_unique(
+                text, lambda u, known=lookup: _fold_label(u).map(known).astype(object))
             c.fail(~empty & canonical.isna(), col, raw[col],
                    f"must be one of {', '.join(allowed)}{ENUM_HINTS.get(col, '')}, or empty")
             value = canonical.where(canonical.notna(), text).fillna("")
@@ -282,6 +345,8 @@ def _validate_clinical(raw: pd.DataFrame, file: str, c: _Collector, out: pd.Data
             c.fail(~empty & (value.isna() | value.le(0)), col, raw[col],
                    "must be a number > 0 (the dose per kilogram, unit in cmvig_dose_unit), "
                    "or empty")
+        elif col in CLINICAL_NUMBERS:
+            value = _clinical_number(text, empty, col, raw[col], c)
         elif col == "cmvig_interval_days":
             value = pd.to_numeric(text.where(text.str.match(r"^\d+$")), errors="coerce")
             c.fail(~empty & (value.isna() | value.lt(1)), col, raw[col],
@@ -291,6 +356,12 @@ def _validate_clinical(raw: pd.DataFrame, file: str, c: _Collector, out: pd.Data
             value = text
             c.changed(col, raw[col], text, "surrounding spaces removed")
         out[col] = value
+    if "infusion_reaction_grade" in s:
+        # a grade outside 1-5 is reported once, as such
+        graded = out["infusion_reaction_grade"].between(1, CTCAE_MAX_GRADE).fillna(False)
+        c.fail(graded & out["infusion_reaction"].ne("yes"), "infusion_reaction_grade",
+               raw["infusion_reaction_grade"], "a grade needs infusion_reaction yes: leave it "
+               "empty when there was no reaction")
     if "cmvig_dose" in s and "cmvig_dose_unit" in s:
         dose, unit = s["cmvig_dose"].ne(""), s["cmvig_dose_unit"].ne("")
         units = " or ".join(CLINICAL_ENUMS["cmvig_dose_unit"])
@@ -300,28 +371,60 @@ def _validate_clinical(raw: pd.DataFrame, file: str, c: _Collector, out: pd.Data
                "must be empty when cmvig_dose is empty")
 
 
-def parse_viral_load_results(text: pd.Series) -> pd.DataFrame:
+def _clinical_number(text: pd.Series, empty: pd.Series, col: str, raw: pd.Series,
+                     c: _Collector) -> pd.Series:
+    """An optional numeric column (``CLINICAL_NUMBERS``): parsed, checked, thousands
+    separators removed and logged; empty cells stay missing."""
+    rule, whole, lowest, exclusive = CLINICAL_NUMBERS[col]
+    pattern = r"^\d+$" if whole else PLAIN_NUMBER
+    thousands = text.str.match(THOUSANDS_NUMBER) & (col == "peak_viral_load_iu_ml")
+    plain = text.where(~thousands, text.str.replace(",", "", regex=False))
+    value = pd.to_numeric(plain.where(plain.str.match(pattern)), errors="coerce")
+    too_low = value.le(lowest) if exclusive else value.lt(lowest)
+    if col == "infusion_reaction_grade":
+        too_low |= value.gt(CTCAE_MAX_GRADE)
+    c.fail(~empty & (value.isna() | too_low), col, raw, f"must be {rule}, or empty")
+    c.changed(col, raw, plain, "thousands separator removed", mask=thousands)
+    return value.astype("Int64") if whole else value.astype(float)
+
+
+def _fold_spelling(text: str) -> str:
+    return " ".join(str(text).casefold().split())
+
+
+def parse_viral_load_results(text: pd.Series,
+                             below_spellings: Sequence[str] | None = None) -> pd.DataFrame:
     """Parse results as exported: numbers (with ``,`` thousands), ``<137``, ``ND``, ... .
 
+    ``below_spellings`` are the texts read as below the limit of quantification (case and
+    spaces folded; default :data:`BELOW_LLOQ_SPELLINGS`); ``<`` and a number always are. An
+    upper-limit result (``>1,000,000``, ``> 1000000 IU/mL``) is read as the limit.
     Returns columns ``cmv_dna_iu_ml`` (float, NaN when below quantification or unparseable),
-    ``below_quantification``, ``is_empty``, ``is_valid`` and ``had_thousands_separator``
-    (all bool).
+    ``below_quantification``, ``above_quantification``, ``is_empty``, ``is_valid`` and
+    ``had_thousands_separator`` (all bool).
     """
+    words = {_fold_spelling(w) for w in
+             (BELOW_LLOQ_SPELLINGS if below_spellings is None else below_spellings)}
     # Exports repeat a few thousand distinct spellings over many rows: parse each once.
     codes, uniques = pd.factorize(text.fillna(""))
-    parsed = _parse_distinct_results(pd.Series(uniques, dtype=object))
+    parsed = _parse_distinct_results(pd.Series(uniques, dtype=object), words)
     return parsed.take(codes).set_axis(text.index)
 
 
-def _parse_distinct_results(text: pd.Series) -> pd.DataFrame:
+def _parse_distinct_results(text: pd.Series, words: set[str]) -> pd.DataFrame:
     # Fast path in C for the plain numbers that make up most of an export; string methods and
     # regular expressions only see the remainder (thousands separators, "<137", "ND", typos).
     value = pd.to_numeric(text, errors="coerce")
     value = value.where(np.isfinite(value) & (value >= 0))
     rest = value.isna()
     r = text[rest].str.strip()
-    below_rest = (r.str.lower().isin(BELOW_QUANT_WORDS).to_numpy(dtype=bool)
-                  | r.str.match(BELOW_QUANT_LIMIT).to_numpy(dtype=bool))
+    folded = r.str.casefold().str.split().str.join(" ")
+    below_rest = (folded.isin(words).to_numpy(dtype=bool)
+                  | folded.str.match(BELOW_QUANT_LIMIT).to_numpy(dtype=bool))
+    limit = folded.str.extract(ABOVE_QUANT_LIMIT, expand=False)
+    above_rest = limit.notna().to_numpy(dtype=bool)
+    above_arr = np.zeros(len(text), dtype=bool)
+    above_arr[rest.to_numpy()] = above_rest
     below_arr = np.zeros(len(text), dtype=bool)
     below_arr[rest.to_numpy()] = below_rest
     below = pd.Series(below_arr, index=text.index)
@@ -330,12 +433,15 @@ def _parse_distinct_results(text: pd.Series) -> pd.DataFrame:
     had_thousands[rest.to_numpy()] = thousands.to_numpy(dtype=bool)
     value[rest] = pd.to_numeric(r.where(thousands).str.replace(",", "", regex=False),
                                 errors="coerce")
+    value[rest] = value[rest].where(~above_rest, pd.to_numeric(
+        limit.str.replace(",", "", regex=False), errors="coerce"))
     empty_arr = np.zeros(len(text), dtype=bool)
     empty_arr[rest.to_numpy()] = r.eq("").to_numpy(dtype=bool)
     empty = pd.Series(empty_arr, index=text.index)
     return pd.DataFrame({
         "cmv_dna_iu_ml": value.where(~below),
         "below_quantification": below,
+        "above_quantification": pd.Series(above_arr, index=text.index),
         "is_empty": empty,
         "is_valid": below | value.notna() | empty,
         "had_thousands_separator": had_thousands,
@@ -343,8 +449,14 @@ def _parse_distinct_results(text: pd.Series) -> pd.DataFrame:
 
 
 def validate_viral_loads(raw: pd.DataFrame, file: str, known_ids: pd.Series,
-                         lloq_iu_ml: float) -> tuple[pd.DataFrame, _Collector]:
-    """Check the viral-load export; return kept rows (empty results dropped) with parsed values."""
+                         lloq_iu_ml: float, below_spellings: Sequence[str] | None = None,
+                         serial_dates: ExcelNumbers | None = None,
+                         ) -> tuple[pd.DataFrame, _Collector]:
+    """Check the viral-load export; return kept rows (empty results dropped) with parsed values.
+
+    ``below_spellings``: see :func:`parse_viral_load_results`; ``serial_dates``: see
+    :func:`_dates_or_serials`.
+    """
     if problems := _missing_columns(raw, VIRAL_LOAD_COLUMNS, file):
         raise DataError(problems)
     c = _Collector(file, raw["patient_id"])
@@ -352,12 +464,13 @@ def validate_viral_loads(raw: pd.DataFrame, file: str, known_ids: pd.Series,
     c.fail(pid.eq(""), "patient_id", raw["patient_id"], "patient_id must not be empty")
     c.fail(pid.ne("") & ~pid.isin(known_ids), "patient_id", raw["patient_id"],
            "patient_id not found in the patients file")
-    date = _parse_dates(_strip_where_needed(raw["sample_date"],
-                                            lambda s: _parse_dates(s).notna()))
-    c.fail(date.isna(), "sample_date", raw["sample_date"], "must be a date written YYYY-MM-DD")
-    parsed = parse_viral_load_results(raw["cmv_dna_iu_ml"])
+    date = _dates_or_serials(
+        _strip_where_needed(raw["sample_date"], lambda s: _parse_dates(s).notna()),
+        raw["sample_date"], "sample_date", c, serial_dates)
+    parsed = parse_viral_load_results(raw["cmv_dna_iu_ml"], below_spellings)
     c.fail(~parsed["is_valid"], "cmv_dna_iu_ml", raw["cmv_dna_iu_ml"],
-           "must be a number of IU/mL or a below-quantification result such as <137 or ND")
+           "must be a number of IU/mL, a below-quantification result such as <137 or ND "
+           "(config below_lloq_spellings), or an upper limit such as >1,000,000")
 
     result = raw["cmv_dna_iu_ml"]
     bq = parsed["below_quantification"]
@@ -370,6 +483,11 @@ def validate_viral_loads(raw: pd.DataFrame, file: str, known_ids: pd.Series,
               "reported below the limit of quantification: counted as below LLOQ", mask=bq)
     c.changed("cmv_dna_iu_ml", result, pd.Series("(row dropped)", index=raw.index),
               "empty result: row dropped", mask=empty)
+    above = parsed["above_quantification"]
+    limit = pd.Series("", index=raw.index, dtype=object)
+    limit[above] = parsed.loc[above, "cmv_dna_iu_ml"].map(_plain)
+    c.changed("cmv_dna_iu_ml", result, limit, "reported above the upper limit of "
+              "quantification: counted as the limit (censored high)", mask=above)
     vl = pd.DataFrame({
         "patient_id": pid,
         "row": raw.index.to_numpy() + 2,
@@ -471,7 +589,8 @@ def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame,
     )
     p["died"] = p["status"].eq("dead")
     p["cmv_death"] = p["died"] & p["cmv_related_death"].eq("yes")
-    p["n_prior_antivirals"] = p["prior_antivirals"].map(
+    # letermovir is prophylaxis, not one of the lines of treatment counted here
+    p["n_prior_antivirals"] = treatment_drugs(p["prior_antivirals"]).map(
         lambda s: 0 if s == "" else s.count(";") + 1
     )
     p["n_viral_load_samples"] = np.bincount(owner, minlength=len(p)).astype("int64")
@@ -605,21 +724,42 @@ def read_study_numbers(folder: str) -> dict[str, int]:
                                             strict=True)}
 
 
+def _serial_cells(path: str | Path, raw: pd.DataFrame, sheet: str | int,
+                  columns: Sequence[str]) -> ExcelNumbers | None:
+    """For an ``.xlsx`` whose date columns hold bare numbers: the cells stored as numbers.
+    None for a CSV, or when no such value is there (the common case: the workbook is not
+    read a second time)."""
+    if Path(path).suffix.lower() not in EXCEL_SUFFIXES:
+        return None
+    suspect = [col for col in columns if col in raw.columns
+               and raw[col].str.strip().str.match(SERIAL_NUMBER).any()]
+    if not suspect:
+        return None
+    flags, epoch = excel_number_cells(path, sheet, suspect)
+    return ExcelNumbers({col: pd.Series((cells + [False] * len(raw))[:len(raw)],
+                                        index=raw.index, dtype=bool)
+                         for col, cells in flags.items()}, epoch)
+
+
 def clean_cohort(patients_path: str | Path, viral_loads_path: str | Path, lloq_iu_ml: float,
                  sheet: str | int = 0, *,
                  cause_categories: Mapping[str, Sequence[str]] | None = None,
-                 study_period: tuple[str, str] | None = None) -> CleanCohort:
+                 study_period: tuple[str, str] | None = None,
+                 below_lloq_spellings: Sequence[str] | None = None) -> CleanCohort:
     """Read, validate and clean both exports; raise DataError listing every problem found.
 
     ``cause_categories`` is the config's vocabulary of causes of death; ``study_period``
-    (first and last month) is checked by the plausibility checks when given.
+    (first and last month) is checked by the plausibility checks when given;
+    ``below_lloq_spellings`` are the texts read as below quantification (default
+    :data:`BELOW_LLOQ_SPELLINGS`).
     """
     p_file, v_file = str(patients_path), str(viral_loads_path)
     raw_p = read_export(patients_path, sheet)
     raw_v = read_export(viral_loads_path, sheet)
     problems: list[Problem] = []
     try:
-        patients, pc = validate_patients(raw_p, p_file)
+        patients, pc = validate_patients(
+            raw_p, p_file, _serial_cells(patients_path, raw_p, sheet, DATE_COLUMNS))
         problems += pc.problems
         logs = pc.log
     except DataError as exc:  # header problems: still report the other file's header too
@@ -627,7 +767,9 @@ def clean_cohort(patients_path: str | Path, viral_loads_path: str | Path, lloq_i
         patients, logs = None, []
     if patients is not None:
         try:
-            vl, vc = validate_viral_loads(raw_v, v_file, patients["patient_id"], lloq_iu_ml)
+            vl, vc = validate_viral_loads(
+                raw_v, v_file, patients["patient_id"], lloq_iu_ml, below_lloq_spellings,
+                _serial_cells(viral_loads_path, raw_v, sheet, ["sample_date"]))
             problems += vc.problems
             logs += vc.log
         except DataError as exc:
@@ -649,7 +791,8 @@ def clean_cohort(patients_path: str | Path, viral_loads_path: str | Path, lloq_i
 def run_cohort(*, patients: str, viral_loads: str, sheet: str | int, lloq: float,
                cause_categories: Mapping[str, Sequence[str]], study_period: str, cohort: str,
                clean_viral_loads: str, cleaning_log: str, data_quality: str,
-               study_number_map: str, compare_with: str = "") -> list[str]:
+               study_number_map: str, compare_with: str = "",
+               below_lloq_spellings: Sequence[str] | None = None) -> list[str]:
     """Step ``clean_cohort``: clean the exports and write the result files (all or none).
 
     ``study_period`` is ``YYYY-MM/YYYY-MM``, or empty when it is taken from the data. With
@@ -662,7 +805,8 @@ def run_cohort(*, patients: str, viral_loads: str, sheet: str | int, lloq: float
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
     result = clean_cohort(patients, viral_loads, float(lloq), sheet,
-                          cause_categories=cause_categories, study_period=period)
+                          cause_categories=cause_categories, study_period=period,
+                          below_lloq_spellings=below_lloq_spellings)
     c = result.cohort
     previous = read_study_numbers(compare_with)
     c["study_number"], assigned = lasting_study_numbers(c, previous)

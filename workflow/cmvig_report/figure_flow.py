@@ -18,6 +18,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.textpath import TextToPath
 
 from . import printed_counts as pc
+from .clinical import treatment_drugs
 from .disclosure import below_limit
 from .formatting import format_median_range, format_number, format_percent
 
@@ -52,7 +53,8 @@ def flow_counts(cohort: pd.DataFrame, response_day: int) -> dict[str, dict[str, 
     out: dict[str, dict[str, Any]] = {}
     for g in GROUPS:
         d = cohort[cohort["infection_type"] == g]
-        drugs = d["prior_antivirals"].fillna("").str.split(";").explode().str.strip()
+        # treatment antivirals only, as Table 1 counts them (letermovir is prophylaxis)
+        drugs = treatment_drugs(d["prior_antivirals"]).str.split(";").explode().str.strip()
         drugs = drugs[drugs != ""].value_counts()
         # ties broken by name so the box text does not depend on row order
         top = sorted(drugs.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_DRUGS]

@@ -127,6 +127,24 @@ def format_median_range(block: dict[str, Any] | None, decimals: int = 0,
     return f"{med} ({low}{EN_DASH}{high})"
 
 
+def format_median_iqr(block: dict[str, Any] | None, decimals: int = 1) -> str:
+    """A ``{median, q1, q3}`` block as "4.2 (3.6–5.1)": median (interquartile range)."""
+    if not block or _missing(block.get("median")):
+        return NOT_ESTIMABLE
+    return (f"{format_number(block['median'], decimals)} "
+            f"({format_number(block['q1'], decimals)}{EN_DASH}"
+            f"{format_number(block['q3'], decimals)})")
+
+
+def format_log10_median_iqr(block: dict[str, Any] | None) -> str:
+    """A viral-load block ``{median, q1, q3}`` (log10 IU/mL) in running text:
+    "4.2 log10 IU/mL (IQR 3.6–5.1)"."""
+    if not block or _missing(block.get("median")):
+        return NOT_ESTIMABLE
+    return (f"{format_number(block['median'], 1)} log10 IU/mL "
+            f"(IQR {format_number(block['q1'], 1)}{EN_DASH}{format_number(block['q3'], 1)})")
+
+
 def format_median_and_range(block: dict[str, Any] | None, decimals: int = 0,
                             unit: str = "") -> str:
     """A ``{median, min, max}`` block in running text: "8.9 years (range 0.8–16.8)"."""
@@ -197,6 +215,8 @@ FILTERS = {
     "measure": format_measure,
     "median_range": format_median_range,
     "median_and_range": format_median_and_range,
+    "median_iqr": format_median_iqr,
+    "log10_median_iqr": format_log10_median_iqr,
     "days": format_days,
     "plural": plural,
     "value": format_value,

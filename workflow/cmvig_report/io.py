@@ -63,6 +63,34 @@ def _excel_cell_to_text(value: Any) -> str:
     return text
 
 
+def excel_number_cells(path: str | Path, sheet: str | int, columns: list[str]
+                       ) -> tuple[dict[str, list[bool]], str]:
+    """Which cells of ``columns`` an ``.xlsx`` sheet stores as plain numbers (not dates, not
+    text), one flag per data row, and day 0 of the workbook's date system (ISO).
+
+    :func:`read_export` reads every cell as text, so a date column's serial number (``43304``)
+    and the text ``"43304"`` look alike there; the cohort step asks this only when a date
+    column holds such a value.
+    """
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = wb[sheet] if isinstance(sheet, str) else wb.worksheets[sheet]
+        rows = ws.iter_rows(values_only=True)
+        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+        where = {col: header.index(col) for col in columns if col in header}
+        flags: dict[str, list[bool]] = {col: [] for col in where}
+        for row in rows:
+            for col, i in where.items():
+                value = row[i] if i < len(row) else None
+                flags[col].append(isinstance(value, (int, float)) and not isinstance(value, bool))
+        epoch = wb.epoch.date().isoformat() if hasattr(wb, "epoch") else "1899-12-30"
+    finally:
+        wb.close()
+    return flags, epoch
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` so that ``path`` is either the old file or the complete new one."""
     path = Path(path)
@@ -208,7 +236,12 @@ COHORT_NULLABLE_INT_COLUMNS = ("days_to_response", "last_pcr_day", "days_to_conf
 CLINICAL_TEXT_COLUMNS = (
     "cmvig_product", "cmvig_dose_unit", "antivirals_at_cmvig", "cmv_disease_at_cmvig",
     "agvhd_grade_at_cmvig", "steroids_at_cmvig", "resistance_testing",
+    "conditioning_intensity", "serotherapy", "t_cell_depletion", "cmv_prevention",
+    "chronic_gvhd_at_cmvig",
 )
+# Optional clinical numbers: measured (float) or counted (nullable int); empty = not recorded.
+CLINICAL_FLOAT_COLUMNS = ("cmvig_dose", "lymphocytes_at_cmvig", "peak_viral_load_iu_ml")
+CLINICAL_INT_COLUMNS = ("cmvig_interval_days", "prior_cmv_episodes", "infusion_reaction_grade")
 COHORT_INT_COLUMNS = (
     "study_number",
     "cmvig_doses",
@@ -238,11 +271,12 @@ def read_clean_cohort(path: str | Path) -> pd.DataFrame:
     text_columns += CLINICAL_TEXT_COLUMNS
     text_columns += ["new_anticmv_therapy", "new_anticmv_therapy_date"]  # endpoints.py
     df = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False)
-    if "cmvig_dose" in df.columns:
-        df["cmvig_dose"] = pd.to_numeric(df["cmvig_dose"].replace("", None)).astype(float)
-    if "cmvig_interval_days" in df.columns:
-        df["cmvig_interval_days"] = pd.to_numeric(
-            df["cmvig_interval_days"].replace("", None)).astype("Int64")
+    for col in CLINICAL_FLOAT_COLUMNS:
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col].replace("", None)).astype(float)
+    for col in CLINICAL_INT_COLUMNS:
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col].replace("", None)).astype("Int64")
     for col in COHORT_BOOL_COLUMNS:
         df[col] = df[col].astype(str).str.lower().eq("true")
     for col in COHORT_INT_COLUMNS:

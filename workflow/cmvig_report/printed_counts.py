@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from . import disclosure as dc
-from .clinical import antivirals_given, clinical_record
+from .clinical import antivirals_given, clinical_record, reaction_grades
 from .table1 import CLINICAL_VARIABLES, MISSING_LEVEL, categorical_counts
 
 GROUPS = ("recurrent", "refractory")
@@ -166,6 +166,11 @@ def catalogue(cohort: pd.DataFrame, response_day: int,
     _sum(cells, sums, _name(*CMV_DEATH), {_name("CMV-related cause of death", str(k)): int(v)
                                           for k, v in cmv_causes.items()},
          "CMV-related deaths by cause")
+    grades = reaction_grades(c).get("grades", {})
+    if grades:
+        _sum(cells, sums, _name(*REACTION), {_name("Infusion reaction grade", g): k
+                                             for g, k in grades.items()},
+             "infusion reactions by CTCAE grade")
     for check, k in (data_quality or {}).items():
         _sum(cells, sums, size("overall"), {_name("Data quality", check): int(k),
                                             _name("Data quality", f"not {check}"): len(c) - k},
@@ -187,6 +192,9 @@ def catalogue(cohort: pd.DataFrame, response_day: int,
         "sex.F": _name("Sex", "Female"), "sex.M": _name("Sex", "Male"),
         "crude_response.responders": _name(*yes_by), "crude_response.n": size("overall"),
         "viral_load_at_cmvig.n": _name(*QUANTIFIABLE),
+        "viral_load_at_cmvig.log10.n": _name(*QUANTIFIABLE),
+        **{f"infusion_reaction_rate.grades.{g}": _name("Infusion reaction grade", g)
+           for g in grades},
         **{f"data_quality.{k}": _name("Data quality", k) for k in (data_quality or {})},
     }
     for cell in keys.values():

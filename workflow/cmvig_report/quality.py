@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from .clinical import treatment_drugs
 from .paths import DATA_QUALITY
 
 # The checks, in the order the manuscript lists them.
@@ -21,10 +23,24 @@ CHECKS = (
     "not_viraemic_at_cmvig",
     "recurrent_without_prior_antivirals",
     "cmvig_outside_study_period",
+    "refractory_not_supported_by_viral_loads",
+    "refractory_without_prior_antivirals",
+    "severe_agvhd_without_steroids",
+    "seronegative_pair_with_cmv_infection",
 )
 COLUMNS = ["patient_id", "check", "detail"]
 # Viraemia at CMVIG start: a quantifiable result in the two weeks up to the first dose.
 VIRAEMIA_WINDOW_DAYS = 14
+# Refractory infection (consensus definitions, Ljungman 2017/2019 and the 2024 update): CMV
+# DNAemia that rises by more than 1 log10, or persists at the same level or higher, after at
+# least 2 weeks of appropriately dosed antiviral therapy. Without the therapy's dates the
+# check compares the last result before CMVIG with the latest one at least
+# REFRACTORY_MIN_DAYS earlier, within REFRACTORY_LOOKBACK_DAYS of the first dose.
+REFRACTORY_MIN_DAYS = 14
+REFRACTORY_LOOKBACK_DAYS = 56
+# "The same level": a fall smaller than this (log10) is within the variation of repeated PCR
+# on one sample, so it still counts as persistence.
+SAME_LEVEL_LOG10 = 0.5
 
 
 def parse_study_period(text: str) -> tuple[str, str] | None:
@@ -77,9 +93,13 @@ def plausibility(cohort: pd.DataFrame, viral_loads: pd.DataFrame,
     add(c.index[~c.index.isin(viraemic)], "not_viraemic_at_cmvig",
         f"no result at or above the LLOQ in the {VIRAEMIA_WINDOW_DAYS} days up to CMVIG start")
 
-    recurrent = c["infection_type"].eq("recurrent") & c["prior_antivirals"].fillna("").eq("")
+    recurrent = (c["infection_type"].eq("recurrent")
+                 & treatment_drugs(c["prior_antivirals"]).eq(""))
     add(c.index[recurrent], "recurrent_without_prior_antivirals",
         "recurrent infection but no antiviral recorded before CMVIG")
+
+    _treatment_checks(c, add)
+    _refractory_against_loads(c, vl, add)
 
     if study_period is not None:
         month = c["cmvig_start_date"].str[:7]
@@ -92,6 +112,81 @@ def plausibility(cohort: pd.DataFrame, viral_loads: pd.DataFrame,
     order = out["check"].map({name: i for i, name in enumerate(CHECKS)})
     return (out.assign(_o=order).sort_values(["_o", "patient_id"], kind="stable")
             .drop(columns="_o").reset_index(drop=True))
+
+
+def _treatment_checks(c: pd.DataFrame, add: Any) -> None:
+    """A refractory infection needs antiviral therapy before it; grade III-IV acute GVHD is
+    treated with systemic steroids; a D-/R- pair rarely meets CMV (only through blood products
+    or primary infection). Each is checked only when its columns were recorded."""
+    treated = treatment_drugs(c["prior_antivirals"]).ne("")
+    refractory = c["infection_type"].eq("refractory")
+    add(c.index[refractory & ~treated], "refractory_without_prior_antivirals",
+        "refractory infection but no treatment antiviral recorded before CMVIG (letermovir "
+        "prophylaxis does not count)")
+    if {"agvhd_grade_at_cmvig", "steroids_at_cmvig"} <= set(c.columns):
+        grade = c["agvhd_grade_at_cmvig"].fillna("").astype(str)
+        severe = grade.isin(["III", "IV"]) & c["steroids_at_cmvig"].eq("no")
+        add(c.index[severe], "severe_agvhd_without_steroids",
+            "acute GVHD grade " + grade + " at the first CMVIG dose but no systemic steroids")
+    pair = (c["cmv_serostatus"].fillna("").astype(str).str.replace("\u2212", "-")
+            .str.casefold().str.replace(r"\s+", "", regex=True))
+    add(c.index[pair.eq("d-/r-")], "seronegative_pair_with_cmv_infection",
+        "donor and recipient CMV-seronegative (" + c["cmv_serostatus"].astype(str)
+        + ") yet treated for CMV infection")
+
+
+def _refractory_against_loads(c: pd.DataFrame, vl: pd.DataFrame, add: Any) -> None:
+    """Flag a refractory label the viral loads before CMVIG contradict, where they allow.
+
+    The last result in the ``REFRACTORY_LOOKBACK_DAYS`` up to the first dose is compared with
+    the latest one at least ``REFRACTORY_MIN_DAYS`` before it. The label fits when both are
+    quantifiable, none in between is below the LLOQ, and the later one is not lower by
+    ``SAME_LEVEL_LOG10`` or more. With no result two weeks before the last, nothing is said.
+    """
+    refractory = c.index[c["infection_type"].eq("refractory")]
+    day = vl["days_since_cmvig"]
+    pre = vl[vl["patient_id"].isin(refractory) & day.between(-REFRACTORY_LOOKBACK_DAYS, 0)]
+    if pre.empty:
+        return
+    pre = pre.sort_values(["patient_id", "days_since_cmvig", "row"], kind="stable")
+    last = pre.groupby("patient_id").tail(1).set_index("patient_id")
+    last_day = pre["patient_id"].map(last["days_since_cmvig"])
+    earlier = pre[pre["days_since_cmvig"] <= last_day - REFRACTORY_MIN_DAYS]
+    base = earlier.groupby("patient_id").tail(1).set_index("patient_id")
+    if base.empty:
+        return
+    last = last.loc[base.index]
+    b_day = base["days_since_cmvig"].astype(int)
+    l_day = last["days_since_cmvig"].astype(int)
+    # a result below the LLOQ strictly between the two: the DNAemia cleared in between
+    between = (pre["days_since_cmvig"].gt(pre["patient_id"].map(b_day))
+               & pre["days_since_cmvig"].lt(pre["patient_id"].map(l_day))
+               & pre["below_lloq"].astype(bool))
+    cleared = base.index.isin(pre.loc[between, "patient_id"].unique())
+    last_below = last["below_lloq"].astype(bool).to_numpy()
+    base_below = base["below_lloq"].astype(bool).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = (np.log10(last["cmv_dna_iu_ml"].astype(float).to_numpy())
+                  - np.log10(base["cmv_dna_iu_ml"].astype(float).to_numpy()))
+    fell = ~last_below & ~base_below & ~cleared & (change <= -SAME_LEVEL_LOG10)
+    details: dict[str, str] = {}
+    for i in np.flatnonzero(last_below | base_below | cleared | fell):
+        pid, b, lt = base.index[i], int(b_day.iloc[i]), int(l_day.iloc[i])
+        if last_below[i]:
+            details[pid] = (f"the last result before CMVIG (day {lt}) is below the LLOQ: "
+                            "no persistent DNAemia")
+        elif base_below[i]:
+            details[pid] = (f"below the LLOQ on day {b}, quantifiable on day {lt}: a new rise, "
+                            "not DNAemia persisting over 2 weeks")
+        elif cleared[i]:
+            details[pid] = (f"a result below the LLOQ between day {b} and day {lt}: the "
+                            "DNAemia cleared in between")
+        else:
+            details[pid] = (f"the viral load fell by {-change[i]:.1f} log10 from day {b} to "
+                            f"day {lt}: neither a rise nor persistence after 2 weeks")
+    add(pd.Index(sorted(details)), "refractory_not_supported_by_viral_loads",
+        pd.Series({pid: "refractory per the export, but " + d for pid, d in details.items()},
+                  dtype=object))
 
 
 def counts(findings: pd.DataFrame) -> dict[str, int]:

@@ -35,7 +35,8 @@ from .formatting import FILTERS, format_measure, format_number
 
 # Filters whose output is a number (the others, e.g. `text` or `value`, print words).
 NUMBER_FILTERS = ("month", "percent", "ci", "percent_ci", "pvalue", "number", "measure",
-                  "median_range", "median_and_range", "days", "plural", "period", "points")
+                  "median_range", "median_and_range", "days", "plural", "period", "points",
+                  "median_iqr", "log10_median_iqr")
 # Literal numbers a template may hold: labels of figures, tables and appendices, and the
 # confidence level of the intervals. Everything else typed is reported.
 ALLOWED = re.compile(r"\b(?:Figures?|Tables?|Appendix|Appendices)\s+\d+[A-Z]?\b"
@@ -253,13 +254,14 @@ def _entry(value: Any, kind: str, register: Register) -> Entry:
     if isinstance(shown, dict):
         shown = {k: v for k, v in shown.items() if k in ("estimate", "ci_lower", "ci_upper",
                                                            "median", "min", "max", "days",
-                                                           "first", "last")}
+                                                           "first", "last", "q1", "q3")}
     return Entry(str(shown), method, n, detail)
 
 
 def _method(file: str, kind: str) -> str:
     by_file = {
-        "table1.csv": "Table 1 cell: n (% of the column) or median (range)",
+        "table1.csv": "Table 1 cell: n (% of the column), median (range), or median (IQR) of "
+                      "log10 IU/mL for viral loads",
         "provenance.json": "recorded by the pipeline",
         "metadata.yaml": "as written in templates/metadata.yaml",
         "published.yaml": "as published",
@@ -270,7 +272,8 @@ def _method(file: str, kind: str) -> str:
     if kind == "text":
         return "as written in " + file
     return {"number": "count", "plural": "count", "median_range": "median (range)",
-            "median_and_range": "median (range)", "month": "calendar month",
+            "median_and_range": "median (range)", "median_iqr": "median (IQR)",
+            "log10_median_iqr": "median (IQR) of log10 IU/mL", "month": "calendar month",
             "measure": "setting", "days": "days"}.get(kind, kind)
 
 

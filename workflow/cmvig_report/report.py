@@ -112,7 +112,8 @@ def table1_rows(path: str | Path) -> dict[str, Any]:
     """``results/table1.csv`` as the templates print it, in HTML and in the Quarto source.
 
     Returns ``{"groups": [{"key", "label", "n"}], "rows": [{"kind", "label", "cells"}]}``
-    where ``kind`` is ``continuous`` (a median (range) row), ``variable`` (the heading of a
+    where ``kind`` is ``continuous`` (a median row, ``summary`` saying ``median (range)`` or
+    ``median (IQR)``), ``variable`` (the heading of a
     categorical variable, no cells) or ``level`` (one level of it). Cells are tracked as
     ``table1.csv#<variable>: <level>/<column>``.
     """
@@ -138,9 +139,9 @@ def table1_rows(path: str | Path) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     previous = None
     for variable, level, *values in body:
-        if level == "median (range)":
+        if level.startswith("median ("):  # median (range), or (IQR) for viral loads
             rows.append({"kind": "continuous", "label": label(variable, variable),
-                         "cells": cells(variable, level, values)})
+                         "summary": level, "cells": cells(variable, level, values)})
             previous = None
             continue
         if variable != previous:
@@ -362,13 +363,14 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
     if compare_with or number_appendix:
         text = close_up(render_template(env, HTML_TEMPLATE, context), context["refs"], "html")
         rows = numbers_table(text, register)
+    shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
+    found = printed_placeholders(context["meta"], metadata, [(shown, text)])
+    # Placeholders first: the words a filled-in field brings change the counts checked next.
+    check_placeholders(found, strict_metadata)  # before the PDF: nothing written
     notes += limit_notes(checklist.word_counts(text),
                          word_limits(context["journal"], context["meta"]),
                          len(context["figures"]) + MAIN_TEXT_TABLES, context["journal"],
                          strict_metadata)
-    shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
-    found = printed_placeholders(context["meta"], metadata, [(shown, text)])
-    check_placeholders(found, strict_metadata)  # before the PDF: nothing written
     pdf_bytes, anchors = None, {}
     if pdf:
         from .pdf import Warm, html_to_pdf

@@ -15,8 +15,10 @@ samples end the series; non-responders keep a fluctuating DNAemia above the LLOQ
 (weekly for 16 weeks, then monthly to the last follow-up), so the contract's response definition
 recovers the generator's truth exactly. ``--clinical`` adds the contract's optional clinical
 columns (CMVIG product, dose and interval, antivirals at the first dose, CMV disease, acute GVHD,
-steroids, resistance genotyping) from a stream of their own, so the other columns are the same,
-and a new anti-CMV therapy after CMVIG with its first day (from a fifth stream).
+steroids, resistance genotyping; conditioning, serotherapy, T-cell depletion, CMV prevention,
+chronic GVHD, lymphocytes, earlier CMV episodes, peak viral load, infusion-reaction grade) from a
+stream of their own, so the other columns are the same, and a new anti-CMV therapy after CMVIG
+with its first day (from a fifth stream).
 """
 
 from __future__ import annotations
@@ -78,6 +80,17 @@ AGVHD_GRADES = (("0", 0.5), ("I", 0.2), ("II", 0.18), ("III", 0.08), ("IV", 0.04
 RESISTANCE = {"recurrent": (("not tested", 0.7), ("no mutation", 0.25), ("UL97", 0.05)),
               "refractory": (("not tested", 0.35), ("no mutation", 0.3), ("UL97", 0.25),
                              ("UL54", 0.05), ("UL97+UL54", 0.05))}
+CONDITIONING = (("MAC", 0.6), ("RIC", 0.3), ("NMA", 0.1))
+SEROTHERAPY = (("ATG", 0.5), ("alemtuzumab", 0.15), ("none", 0.35))
+# T-cell depletion depends on the donor: PTCy is mostly a haploidentical platform.
+TCD_HAPLO = (("none", 0.15), ("ex vivo", 0.15), ("PTCy", 0.7))
+TCD_OTHER = (("none", 0.9), ("ex vivo", 0.05), ("PTCy", 0.05))
+PREVENTION = (("letermovir prophylaxis", 0.4), ("pre-emptive", 0.6))
+CHRONIC_GVHD = (("yes", 0.1), ("no", 0.9))
+# Earlier CMV episodes: a recurrent infection has had at least one.
+EPISODES = {"recurrent": (("1", 0.6), ("2", 0.3), ("3", 0.1)),
+            "refractory": (("0", 0.6), ("1", 0.3), ("2", 0.1))}
+REACTION_GRADES = (("1", 0.6), ("2", 0.3), ("3", 0.1))  # CTCAE, of the children with one
 NOT_RECORDED = 0.03  # share of empty (not recorded) cells in each optional column
 HSCT_FROM, HSCT_TO = np.datetime64("2015-01-01"), np.datetime64("2025-01-01")
 DATA_CUTOFF = np.datetime64("2026-06-30")  # administrative censoring: no dates in the future
@@ -194,6 +207,41 @@ def _new_therapy_columns(rng: np.random.Generator, start: np.ndarray,
             "new_anticmv_therapy_date": np.where(given, _dates(start, day), "").astype(object)}
 
 
+def _transplant_columns(rng: np.random.Generator, patients: pd.DataFrame,
+                        loads: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The transplant and CMV-history columns (drawn after :func:`_clinical_columns`, from the
+    same stream, so that its columns do not change), a few cells of each left empty. The peak
+    viral load is the highest result before the first dose in ``loads``; the reaction grade is
+    given for the children with a reaction only."""
+    n = len(patients)
+    refractory = patients["infection_type"].astype(str).str.strip().str.lower().eq("refractory")
+    haplo = patients["donor_type"].eq("Haploidentical").to_numpy()
+    value = pd.to_numeric(loads["cmv_dna_iu_ml"].astype(str).str.replace(",", "", regex=False),
+                          errors="coerce")
+    start = loads["patient_id"].map(patients.set_index("patient_id")["cmvig_start_date"])
+    before = value.where(loads["sample_date"] <= start).groupby(loads["patient_id"]).max()
+    peak = patients["patient_id"].map(before).to_numpy()
+    reacted = patients["infusion_reaction"].eq("yes").to_numpy()
+    out = {
+        "conditioning_intensity": _pick(rng, CONDITIONING, n),
+        "serotherapy": _pick(rng, SEROTHERAPY, n),
+        "t_cell_depletion": np.where(haplo, _pick(rng, TCD_HAPLO, n), _pick(rng, TCD_OTHER, n)),
+        "cmv_prevention": _pick(rng, PREVENTION, n),
+        "chronic_gvhd_at_cmvig": _pick(rng, CHRONIC_GVHD, n),
+        # x10^9/L, low after HSCT: log-normal around 0.5
+        "lymphocytes_at_cmvig": _as_text(np.round(np.exp(rng.normal(np.log(0.5), 0.7, n)), 2)),
+        "prior_cmv_episodes": np.where(refractory, _pick(rng, EPISODES["refractory"], n),
+                                       _pick(rng, EPISODES["recurrent"], n)),
+        "peak_viral_load_iu_ml": np.array([f"{int(v)}" if v == v else "" for v in peak],
+                                          dtype=object),
+    }
+    for col in out:
+        out[col] = np.where(rng.random(n) < NOT_RECORDED, "", out[col]).astype(object)
+    out["infusion_reaction_grade"] = np.where(reacted, _pick(rng, REACTION_GRADES, n),
+                                              "").astype(object)
+    return out
+
+
 def generate_cohort(
     n: int, seed: int, messy: bool = False, lloq_iu_ml: float = 137, return_truth: bool = False,
     clinical: bool = False,
@@ -277,11 +325,13 @@ def generate_cohort(
         # a fourth stream: the first three are those of SeedSequence(seed).spawn(3)
         rng_clinical = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
         patients = patients.assign(**_clinical_columns(rng_clinical, refractory))
+    viral_loads = _viral_loads(rng_vl, rng_mess if messy else None, ids, start, gap, fu,
+                               offset, np.where(intends, resp_day, -1), refractory, lloq_iu_ml)
+    if clinical:
+        patients = patients.assign(**_transplant_columns(rng_clinical, patients, viral_loads))
         # a fifth stream, so that the clinical columns above do not change
         rng_new = np.random.default_rng(np.random.SeedSequence(seed).spawn(5)[4])
         patients = patients.assign(**_new_therapy_columns(rng_new, start, fu))
-    viral_loads = _viral_loads(rng_vl, rng_mess if messy else None, ids, start, gap, fu,
-                               offset, np.where(intends, resp_day, -1), refractory, lloq_iu_ml)
     if not return_truth:
         return patients, viral_loads
     days = pd.Series(resp_day, dtype="Int64").where(responded, pd.NA)

@@ -1,9 +1,11 @@
 """Table 1: baseline characteristics, overall and by infection type.
 
 Continuous variables are median (range) and categorical ones n (%) of the column's patients, as a
-clinical journal expects for a series this small. Antivirals before CMVIG are a multi-select
+clinical journal expects for a series this small; viral loads, which span orders of magnitude,
+are log10 IU/mL as median (interquartile range). Antivirals before CMVIG are a multi-select
 variable: a patient counts once under each drug received, so those percentages add to more than
-100. Levels are ordered by descending overall count, then by name.
+100. Letermovir is prophylaxis, not treatment: it is counted on a row of its own, never among the
+antivirals. Levels are ordered by descending overall count, then by name.
 
 The ``tableone`` package was considered and not used: it is slow to import (with statsmodels;
 figures in docs/performance.md), prints ranges as ``[min,max]``, has no multi-select variable for
@@ -11,7 +13,8 @@ the antivirals a patient received before CMVIG (several per patient), and Table 
 through small-cell control. The table here is a few group-bys.
 
 ``results/table1.csv`` is tidy: ``variable, level, overall, recurrent, refractory``; its first row
-(variable ``Patients``) holds each column's n, and continuous rows have level ``median (range)``.
+(variable ``Patients``) holds each column's n, and continuous rows have level ``median (range)``
+(``median (IQR)`` for the log10 viral loads).
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .clinical import CLINICAL_ENUMS, clinical_record
+from .clinical import CLINICAL_ENUMS, clinical_record, prophylaxis_drugs, treatment_drugs
 from .disclosure import below_limit, cell_name, group_size_name, small_mark
-from .formatting import EN_DASH, format_median_range, format_percent
+from .formatting import EN_DASH, format_median_iqr, format_median_range, format_percent
 
 COLUMNS = (("overall", None), ("recurrent", "recurrent"), ("refractory", "refractory"))
 # (column in cohort.csv, row label, kind, decimals for continuous values)
@@ -39,9 +42,13 @@ VARIABLES = (
     ("n_prior_antivirals", "Number of antivirals before CMVIG", "continuous", 0),
     ("cmvig_doses", "CMVIG doses", "continuous", 0),
     ("days_hsct_to_cmvig", "Days from HSCT to CMVIG", "continuous", 0),
-    ("viral_load_at_cmvig", "CMV DNA at CMVIG start, IU/mL", "continuous", 0),
-    ("log10_viral_load_at_cmvig", "CMV DNA at CMVIG start, log10 IU/mL", "continuous", 1),
+    ("viral_load_at_cmvig", "CMV DNA at CMVIG start, log10 IU/mL", "log10", 1),
 )
+# Letermovir (before or with the first dose), shown when a child had it.
+PROPHYLAXIS = ("prophylaxis_drugs", "Prophylaxis before or with CMVIG", "multi", 0)
+# Kinds summarised as a median: of the values (range), or of their log10 (IQR).
+CONTINUOUS = ("continuous", "log10")
+RANGE_LEVEL, IQR_LEVEL = "median (range)", "median (IQR)"
 # The optional clinical columns (docs/contract.md), printed only when the export recorded them.
 # The dose gets one row per unit (DOSE_PREFIX + unit): U/kg and mg/kg are never pooled.
 CLINICAL_VARIABLES = (
@@ -53,6 +60,15 @@ CLINICAL_VARIABLES = (
     ("agvhd_grade_at_cmvig", "Acute GVHD grade at the first CMVIG dose", "categorical", 0),
     ("steroids_at_cmvig", "Systemic steroids at the first CMVIG dose", "categorical", 0),
     ("resistance_testing", "Resistance genotyping", "categorical", 0),
+    ("conditioning_intensity", "Conditioning intensity", "categorical", 0),
+    ("serotherapy", "Serotherapy", "categorical", 0),
+    ("t_cell_depletion", "T-cell depletion", "categorical", 0),
+    ("cmv_prevention", "CMV prevention strategy", "categorical", 0),
+    ("chronic_gvhd_at_cmvig", "Chronic GVHD at the first CMVIG dose", "categorical", 0),
+    ("lymphocytes_at_cmvig", "Lymphocytes at the first CMVIG dose, \u00d710\u2079/L",
+     "continuous", 2),
+    ("prior_cmv_episodes", "Earlier CMV episodes", "continuous", 0),
+    ("peak_viral_load_iu_ml", "Peak CMV DNA before CMVIG, log10 IU/mL", "log10", 1),
 )
 DOSE_PREFIX = "cmvig_dose in "
 DOSE_UNIT_LABEL = "CMVIG dose unit"
@@ -66,6 +82,14 @@ LEVEL_LABELS = {
                              "III": "Grade III", "IV": "Grade IV"},
     "steroids_at_cmvig": {"yes": "Yes", "no": "No"},
     "resistance_testing": {"not tested": "Not tested", "no mutation": "No mutation"},
+    "conditioning_intensity": {"MAC": "Myeloablative (MAC)", "RIC": "Reduced intensity (RIC)",
+                               "NMA": "Non-myeloablative (NMA)"},
+    "serotherapy": {"alemtuzumab": "Alemtuzumab", "none": "None"},
+    "t_cell_depletion": {"none": "None", "ex vivo": "Ex vivo",
+                         "PTCy": "Post-transplant cyclophosphamide (PTCy)"},
+    "cmv_prevention": {"letermovir prophylaxis": "Letermovir prophylaxis",
+                       "pre-emptive": "Pre-emptive therapy"},
+    "chronic_gvhd_at_cmvig": {"yes": "Yes", "no": "No"},
 }
 MISSING_LEVEL = "not recorded"
 
@@ -117,6 +141,9 @@ def table_variables(cohort: pd.DataFrame) -> list[tuple[str, str, str, int]]:
     """
     recorded = set(clinical_record(cohort)["recorded"])
     out = list(VARIABLES)
+    if _prophylaxis(cohort).ne("").any():  # beside the treatment antivirals, never among them
+        after = [v[0] for v in out].index("n_prior_antivirals") + 1
+        out.insert(after, PROPHYLAXIS)
     for col, label, kind, decimals in CLINICAL_VARIABLES:
         if col not in recorded:
             continue
@@ -169,10 +196,11 @@ def categorical_counts(cohort: pd.DataFrame) -> list[Categorical]:
 
     Shared by Table 1 and the small-cell control, which must see the very counts printed.
     """
+    cohort = with_log_load(cohort)
     groups = _groups(cohort)
     out = []
     for col, label, kind, _ in table_variables(cohort):
-        if kind == "continuous":
+        if kind in CONTINUOUS:
             continue
         per_group = {g: _level_counts(d[col], kind) for g, d in groups.items()}
         levels = _levels(per_group["overall"], col)
@@ -183,11 +211,27 @@ def categorical_counts(cohort: pd.DataFrame) -> list[Categorical]:
     return out
 
 
+def _prophylaxis(cohort: pd.DataFrame) -> pd.Series:
+    """Each child's prophylaxis drugs listed before or with the first CMVIG dose."""
+    if "prophylaxis_drugs" in cohort.columns:  # already split (with_log_load)
+        return cohort["prophylaxis_drugs"]
+    lists = prophylaxis_drugs(cohort["prior_antivirals"])
+    if "antivirals_at_cmvig" in cohort.columns:
+        given = prophylaxis_drugs(cohort["antivirals_at_cmvig"])
+        lists = (lists + ";" + given).str.strip(";")
+    return lists
+
+
 def with_log_load(cohort: pd.DataFrame) -> pd.DataFrame:
-    """The cohort with the log10 viral load Table 1 prints beside the IU/mL, and the CMVIG
-    dose split by unit (``DOSE_PREFIX + unit``) when doses were recorded."""
-    load = cohort["viral_load_at_cmvig"].astype(float)
-    extra = {"log10_viral_load_at_cmvig": np.log10(load.where(load > 0))}
+    """The cohort as Table 1 counts it: the antivirals without letermovir, which has its own
+    column (``prophylaxis_drugs``), and the CMVIG dose split by unit (``DOSE_PREFIX + unit``)
+    when doses were recorded. Applying it twice changes nothing."""
+    if "prophylaxis_drugs" in cohort.columns:
+        return cohort
+    extra = {"prior_antivirals": treatment_drugs(cohort["prior_antivirals"]),
+             "prophylaxis_drugs": _prophylaxis(cohort)}
+    if "antivirals_at_cmvig" in cohort.columns:
+        extra["antivirals_at_cmvig"] = treatment_drugs(cohort["antivirals_at_cmvig"])
     for unit in dose_units(cohort):
         extra[DOSE_PREFIX + unit] = cohort["cmvig_dose"].astype(float).where(
             cohort["cmvig_dose_unit"].eq(unit))
@@ -217,12 +261,13 @@ def build_table1(cohort: pd.DataFrame, hidden: Mapping[str, str] | None = None,
     categorical = {c.label: c for c in categorical_counts(cohort)}
     optional = {col for col, *_ in CLINICAL_VARIABLES}
     for col, label, kind, decimals in variables:
-        if kind == "continuous":
-            rows.append({"variable": label, "level": "median (range)", **{
-                g: _continuous(d[col].dropna(), decimals, g, hidden, sizes[g],
+        if kind in CONTINUOUS:
+            rows.append({"variable": label,
+                         "level": IQR_LEVEL if kind == "log10" else RANGE_LEVEL, **{
+                g: _continuous(_summarised(d[col], kind), decimals, g, hidden, sizes[g],
                                min_cell if col in optional or col.startswith(DOSE_PREFIX)
                                else 0, col.removeprefix(DOSE_PREFIX)
-                               if col.startswith(DOSE_PREFIX) else None)
+                               if col.startswith(DOSE_PREFIX) else None, kind)
                 for g, d in groups.items()}})
             continue
         c = categorical[label]
@@ -241,8 +286,26 @@ def _cell(k: int, n: int, name: str, size: str, hidden: Mapping[str, str]) -> st
     return fmt_count(k, n)
 
 
+def _summarised(values: pd.Series, kind: str) -> pd.Series:
+    """The values a median is taken of: as recorded, or log10 of the positive ones."""
+    values = values.dropna()
+    if kind != "log10":
+        return values
+    values = values.astype(float)
+    return np.log10(values[values > 0])
+
+
+def log10_quartiles(values: pd.Series) -> dict[str, float] | None:
+    """Median and quartiles (linear interpolation, R's type 7) of log10 values; None when
+    there are none."""
+    if values.empty:
+        return None
+    q1, median, q3 = np.quantile(values.to_numpy(dtype=float), [0.25, 0.5, 0.75])
+    return {"median": float(median), "q1": float(q1), "q3": float(q3)}
+
+
 def _continuous(values: pd.Series, decimals: int, group: str, hidden: Mapping[str, str],
-                size: str, min_cell: int, unit: str | None) -> str:
+                size: str, min_cell: int, unit: str | None, kind: str = "continuous") -> str:
     if below_limit(size, hidden):
         return hidden[size]
     unit_cell = cell_name(DOSE_UNIT_LABEL, unit, group) if unit else ""
@@ -250,4 +313,6 @@ def _continuous(values: pd.Series, decimals: int, group: str, hidden: Mapping[st
         return hidden[unit_cell]
     if min_cell > 1 and 0 < len(values) < min_cell:  # a few children's own values
         return small_mark(min_cell)
+    if kind == "log10":
+        return format_median_iqr(log10_quartiles(values), decimals) if len(values) else EN_DASH
     return fmt_median_range(values, decimals)

@@ -23,6 +23,7 @@ rule centre_cohort:
     params:
         lloq=lambda wc: settings.centre_value(CENTRE_SHEET, wc.centre, "lloq_iu_ml",
                                               config["lloq_iu_ml"]),
+        below_lloq_spellings=config.get("below_lloq_spellings"),
         sheet=config["excel_sheet"],
         cause_categories=config["cause_of_death_categories"],
         # each centre's own enrolment window, from its data

@@ -15,6 +15,7 @@ rule clean_cohort:
         study_number_map=paths.STUDY_NUMBERS,
     params:
         lloq=config["lloq_iu_ml"],
+        below_lloq_spellings=config.get("below_lloq_spellings"),
         sheet=config["excel_sheet"],
         cause_categories=config["cause_of_death_categories"],
         study_period=STUDY_PERIOD[0],
