@@ -112,8 +112,8 @@ def centre_result(name: str) -> str:
 
 SUBMISSION = "submission"
 SUBMISSION_DOCUMENTS = ("manuscript.pdf", "manuscript.docx")
-SUBMISSION_EXTRAS = ("table1.docx", "table_s1.docx", "checklist.pdf", "title_page.docx",
-                     "cover_letter.docx")
+SUBMISSION_EXTRAS = ("table1.docx", "supplementary.pdf", "supplementary.docx", "checklist.pdf",
+                     "title_page.docx", "cover_letter.docx")
 SUBMISSION_MANIFEST = "MANIFEST.txt"
 # The file suffix of each figure format a journal profile may ask for.
 FIGURE_SUFFIX = {"tiff": "tif", "eps": "eps", "png": "png", "pdf": "pdf", "jpeg": "jpg"}

@@ -36,10 +36,17 @@ from markupsafe import Markup
 
 from . import checklist, freeze
 from .disclosure import small_mark
+from .editorial import check_figure_order, check_title_numbers
 from .errors import PipelineError
 from .formatting import round_half_up
 from .io import atomic_write_bytes, atomic_write_text, read_rows, rows_csv_bytes
-from .journal import limit_notes, load_profile, word_limits
+from .journal import (
+    abstract_form,
+    limit_notes,
+    load_profile,
+    running_title_notes,
+    word_limits,
+)
 from .metadata import (
     check_placeholders,
     printed_placeholders,
@@ -228,7 +235,8 @@ def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
         "replication_count": track(len(rows), "published.yaml#values"),
         "published_source": track(pub.get("source", ""), "published.yaml#source"),
         "changes": changes,
-        "line_numbers": bool(line_numbers or review.get("line_numbers")),
+        # the review copy numbers its lines after layout (pdf_lines), not its paragraphs
+        "line_numbers": bool(line_numbers) and not review_copy,
         "number_appendix": bool(number_appendix),
         "numbers": [],
         "build_date": build_date,
@@ -364,6 +372,13 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                          word_limits(context["journal"], context["meta"]),
                          len(context["figures"]) + MAIN_TEXT_TABLES, context["journal"],
                          strict_metadata)
+    # the editorial office's checks: figures cited in order (always, for the journal's
+    # copy), the running title's length, numbers in the title against the data
+    notes += check_figure_order(text, strict_metadata or review_copy)
+    notes += running_title_notes(context["meta"].get("short_title", ""), context["journal"],
+                                 strict_metadata)
+    notes += check_title_numbers(context["meta"], metadata, est.get("n_patients"),
+                                 strict_metadata)
     shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
     found = printed_placeholders(context["meta"], metadata, [(shown, text)])
     check_placeholders(found, strict_metadata)  # before the PDF: nothing written
@@ -383,7 +398,8 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
         atomic_write_bytes(numbers, rows_csv_bytes(rows, NUMBERS_COLUMNS))
     if checklist_csv:
         items = checklist.build(read_yaml(tdir / CHECKLIST_ITEMS, "reporting checklist"),
-                                anchors, text)
+                                anchors, text,
+                                checklist.abstract_terms(abstract_form(context["journal"])))
         atomic_write_bytes(checklist_csv, rows_csv_bytes(items, checklist.COLUMNS))
         if checklist_pdf:
             checklist_text = checklist.write_pdf(env, items, context, checklist_pdf, out_dir,

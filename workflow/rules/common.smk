@@ -7,6 +7,7 @@ import sys
 from snakemake.utils import validate
 
 from cmvig_report import codebase, paths, settings
+from cmvig_report.journal import unchecked_warning as journal_profile_warning
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -15,6 +16,9 @@ validate(config, "../schemas/config.schema.yaml")
 REPLICATION = settings.replication(config)
 if STUDY_WARNING := settings.study_warning(config):
     print(STUDY_WARNING, file=sys.stderr)
+# A journal profile with values not checked against the journal's instructions: one line.
+if PROFILE_WARNING := journal_profile_warning(settings.journal_profile(config)):
+    print(PROFILE_WARNING, file=sys.stderr)
 # (window, or "" when taken from the data; its source)
 STUDY_PERIOD = settings.study_period(config)
 COMPARE_WITH = str(config["compare_with"] or "")
