@@ -20,6 +20,7 @@ timestamp, so the same DOCX gives the same bytes.
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from pathlib import Path
 
@@ -214,8 +215,10 @@ def column_widths(grid: list[int], needs: list[float], total: float) -> list[int
             pool = sum(spare.values())
             for i, s in spare.items():
                 widths[i] -= wanted * s / pool if pool else 0
-    rounded = [int(round(w)) for w in widths]
-    rounded[-1] += int(round(total)) - sum(rounded)
+    # whole twips, none below its need: rounded up, the excess taken from the roomiest column
+    rounded = [math.ceil(w) for w in widths]
+    roomiest = max(range(len(rounded)), key=lambda i: rounded[i] - needs[i])
+    rounded[roomiest] -= sum(rounded) - int(round(total))
     return rounded
 
 

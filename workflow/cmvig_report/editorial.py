@@ -104,14 +104,27 @@ def check_figure_order(html: str, strict: bool) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Numbers in the title
 
-_NUMBER_WORDS = {w: i for i, w in enumerate(
-    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-     "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-     "nineteen", "twenty"])}
+_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER_WORD = (r"(?:" + "|".join(_TENS) + r")(?:-(?:" + "|".join(_UNITS[1:10]) + r"))?|"
+                + "|".join(reversed(_UNITS)))
 _COHORT_NOUNS = ("children", "patients", "infants", "adolescents", "recipients", "cases")
 _TITLE_NUMBER = re.compile(
-    r"\b(\d[\d,]*|" + "|".join(_NUMBER_WORDS) + r")\s+(?:[\w-]+\s+){0,2}?("
+    r"(?<![\w-])(\d[\d,]*|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?("
     + "|".join(_COHORT_NOUNS) + r")\b", re.I)
+
+
+def _number(word: str) -> int:
+    """A number written in digits or words (up to ninety-nine)."""
+    word = word.lower().replace(",", "")
+    if word.isdigit():
+        return int(word)
+    tens, _, unit = word.partition("-")
+    if tens in _TENS:
+        return 10 * (_TENS.index(tens) + 2) + (_UNITS.index(unit) if unit else 0)
+    return _UNITS.index(word)
 
 
 def title_numbers(meta: dict[str, Any], n_patients: int | None) -> list[str]:
@@ -122,8 +135,7 @@ def title_numbers(meta: dict[str, Any], n_patients: int | None) -> list[str]:
     lines = []
     for field in ("title", "short_title"):
         for m in _TITLE_NUMBER.finditer(str(meta.get(field) or "")):
-            word = m.group(1).lower().replace(",", "")
-            stated = int(word) if word.isdigit() else _NUMBER_WORDS[word]
+            stated = _number(m.group(1))
             if stated != int(n_patients):
                 lines.append(f"field {field!r} says '{m.group(0)}', but the data have "
                              f"{n_patients} patients (estimates.json#n_patients)")

@@ -16,7 +16,7 @@ from typing import Any
 
 PX_TO_PT = 0.75  # WeasyPrint lays out in CSS pixels
 NUMBER_FONT_PT = 7.0
-# Where the numbers end: this far left of the leftmost line of the page's text.
+# Where the numbers end: this far left of the document's leftmost line of text.
 GAP_PT = 8.0
 NUMBER_WIDTH_PT = 24.0
 # DejaVu Sans: ascent in ems, to set a number's baseline on its line's baseline.
@@ -75,11 +75,10 @@ def _overlay_html(document: Any, lines: list[Line]) -> str:
     width = document.pages[0].width * PX_TO_PT
     height = document.pages[0].height * PX_TO_PT
     pages: list[list[str]] = [[] for _ in document.pages]
-    lefts = {}
-    for line in lines:
-        lefts[line.page] = min(lefts.get(line.page, line.left), line.left)
+    # one column for the whole document, left of its leftmost line (an indented line, a
+    # reference with a hanging indent, does not move its number)
+    right = min((line.left for line in lines), default=0.0) - GAP_PT
     for number, line in enumerate(lines, start=1):
-        right = lefts[line.page] - GAP_PT
         top = line.baseline - ASCENT_EM * NUMBER_FONT_PT
         pages[line.page].append(
             f'<span style="top:{top:.2f}pt;left:{right - NUMBER_WIDTH_PT:.2f}pt">{number}</span>')

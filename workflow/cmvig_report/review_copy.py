@@ -8,7 +8,7 @@ inside ``<main>``, the Quarto source at the pipe table of Supplementary Table S1
 supplement gets an opening of its own (templates/submission/supplementary.md.j2).
 
 The counts a journal wants on the first page (``first_page_counts``) go under the title page
-in both formats.
+in both formats; figure legends printed without their figures follow one another.
 """
 
 from __future__ import annotations
@@ -71,6 +71,13 @@ def split_markdown(qmd: str, opening: str) -> tuple[str, str]:
     while start > 0 and lines[start - 1].startswith("|"):
         start -= 1
     return "".join(lines[:start]), opening.rstrip() + "\n\n" + "".join(lines[start:])
+
+
+def legends_together(html: str) -> str:
+    """``html`` with the figure legends one after another: without their figures (the
+    journal takes them as files) they need not start a page each."""
+    return html.replace("</head>", "<style>figure.figure + figure.figure "
+                        "{ break-before: auto }</style></head>", 1)
 
 
 def counts_in_html(html: str, counts: str) -> str:

@@ -188,6 +188,7 @@ def run_submission(*, template_files: list[str], estimates: str, table1: str,
     from .review_copy import (
         counts_in_html,
         counts_in_markdown,
+        legends_together,
         split_html,
         split_markdown,
     )
@@ -248,6 +249,8 @@ def run_submission(*, template_files: list[str], estimates: str, table1: str,
         main_md, supplement_md = split_markdown(qmd_text, texts[SUPPLEMENT_TEMPLATE])
         if in_manuscript:
             main_html, main_md = html, qmd_text
+        if not profile["figures"].get("embedded_in_manuscript", True):
+            main_html = legends_together(main_html)
         if profile.get("first_page_counts"):
             main_html = counts_in_html(main_html, texts[COUNTS_TEMPLATE])
             main_md = counts_in_markdown(main_md, texts[COUNTS_TEMPLATE])
