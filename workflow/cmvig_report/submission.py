@@ -247,6 +247,10 @@ def run_submission(*, template_files: list[str], estimates: str, table1: str,
         # the review copy and the supplement
         main_html, supplement_html = split_html(html, texts[SUPPLEMENT_TEMPLATE])
         main_md, supplement_md = split_markdown(qmd_text, texts[SUPPLEMENT_TEMPLATE])
+        if not supplement_html or not supplement_md:
+            raise PipelineError("the manuscript has no Supplementary Table S1 to open the "
+                                "package's supplementary file with (templates/partials/"
+                                "supplement.html.j2 and manuscript.qmd.j2)")
         if in_manuscript:
             main_html, main_md = html, qmd_text
         if not profile["figures"].get("embedded_in_manuscript", True):
