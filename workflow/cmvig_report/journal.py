@@ -109,9 +109,11 @@ def unchecked_warning(path: str | Path) -> str | None:
 def running_title_notes(short_title: str, profile: dict[str, Any], strict: bool) -> list[str]:
     """A warning when the running title has more words than the journal allows
     (``running_title.word_limit``); an error with ``strict``."""
+    from .metadata import PLACEHOLDER  # a placeholder is reported as one, not counted
+
     limit = (profile.get("running_title") or {}).get("word_limit")
     words = len(str(short_title).split())
-    if not limit or words <= limit:
+    if not limit or words <= limit or PLACEHOLDER.search(str(short_title)):
         return []
     line = (f"the running title has {words} words, over the limit of {limit} "
             f"({profile['name']}): shorten short_title in the study's metadata")

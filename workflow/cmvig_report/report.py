@@ -372,6 +372,9 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                          word_limits(context["journal"], context["meta"]),
                          len(context["figures"]) + MAIN_TEXT_TABLES, context["journal"],
                          strict_metadata)
+    shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
+    found = printed_placeholders(context["meta"], metadata, [(shown, text)])
+    check_placeholders(found, strict_metadata)  # before the PDF: nothing written
     # the editorial office's checks: figures cited in order (always, for the journal's
     # copy), the running title's length, numbers in the title against the data
     notes += check_figure_order(text, strict_metadata or review_copy)
@@ -379,9 +382,6 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                                  strict_metadata)
     notes += check_title_numbers(context["meta"], metadata, est.get("n_patients"),
                                  strict_metadata)
-    shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
-    found = printed_placeholders(context["meta"], metadata, [(shown, text)])
-    check_placeholders(found, strict_metadata)  # before the PDF: nothing written
     pdf_bytes, anchors = None, {}
     if pdf:
         from .pdf import Warm, html_to_pdf
