@@ -162,8 +162,8 @@ _INVENTED = (
     ("email", re.compile(r"@(?:[\w-]+\.)*example\.(?:org|com|net)$|\.(?:example|invalid|test)$"
                          r"|^(?:name|author|you|user)@", re.I)),
     ("affiliation", re.compile(r"^(?:Replication|Research|Study|Writing)\s+team$"
-                               r"|^(?:Institution|Department|Affiliation|University)(?:\s+\d+)?$"
-                               r"|^Department of \w+, University of \w+$", re.I)),
+                               r"|^(?:Institution|Department|Affiliation|University)(?:\s+\d+)?$",
+                               re.I)),
 )
 
 
