@@ -413,5 +413,19 @@ def test_each_profile_field_has_a_source_or_the_build_says_it_is_unchecked():
     assert "running_title.word_limit" in frontiers["sources"]
     assert frontiers["figures"]["embedded_in_manuscript"] is False
     assert frontiers["supplementary"]["in_manuscript"] is False
+    assert unchecked_warning(ROOT / paths.JOURNALS / "frontiers-in-pediatrics.yaml").endswith(
+        "3 of 15 fields not checked against the journal's instructions (review_copy, "
+        "figures.format, figures.dpi): re-check them before submitting")
     tid = load_profile(ROOT / paths.JOURNALS / "transplant-infectious-disease.yaml")
     assert tid["name"] == "Transplant Infectious Disease"
+
+
+def test_a_source_without_its_section_is_refused(tmp_path):
+    profile = yaml.safe_load((ROOT / paths.JOURNALS / "frontiers-in-pediatrics.yaml")
+                             .read_text())
+    profile["sources"]["displays"] = {"url": "https://example.org/guide"}
+    path = tmp_path / "j.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    with pytest.raises(PipelineError, match=r"j\.yaml: sources must map fields .* to a url "
+                                            r"and a section"):
+        load_profile(path)
