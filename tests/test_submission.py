@@ -122,3 +122,33 @@ def test_submission_package_holds_what_the_profile_asks_for(tmp_path):
     assert [name for _, _, name in lines] == expected[:-1]
     for digest, size, name in lines:
         assert digest == sha256_file(folder / name) and int(size) == (folder / name).stat().st_size
+
+
+@pytest.mark.e2e
+def test_a_profile_alone_gives_its_journal_its_own_package(tmp_path):
+    """Transplant Infectious Disease: only `--config journal=...` changes, no template is
+    edited; the package follows its profile (600 dpi TIFF, double-spaced review copy with
+    line numbers, the supplement apart) and the build says the profile is not checked yet."""
+    repo = copy_project(ROOT, tmp_path / "repo")
+    templates = {p: p.read_bytes() for p in (repo / "templates").rglob("*") if p.is_file()}
+    run = subprocess.run(["snakemake", "--cores", "2", "submission", "--config",
+                          "journal=transplant-infectious-disease"], cwd=repo,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert {p: p.read_bytes() for p in (repo / "templates").rglob("*") if p.is_file()} \
+        == templates
+    assert run.stderr.count("transplant-infectious-disease.yaml (Transplant Infectious "
+                            "Disease) is not checked") == 1
+    folder = repo / paths.REPORT / paths.SUBMISSION
+    assert sorted(p.name for p in folder.iterdir()) == sorted(paths.submission_files("tiff"))
+    assert "# Submission package for Transplant Infectious Disease (Original Article)" in \
+        (folder / "MANIFEST.txt").read_text()
+    with Image.open(folder / "figure1.tif") as image:
+        assert image.info["dpi"] == (600, 600)
+    with zipfile.ZipFile(folder / "manuscript.docx") as docx:
+        body = docx.read("word/document.xml").decode()
+        styles = docx.read("word/styles.xml").decode()
+    assert "<w:lnNumType" in body and 'w:line="480"' in styles
+    with zipfile.ZipFile(folder / "cover_letter.docx") as docx:
+        assert "as an Original Article in" in re.sub(r"<[^>]+>", "",
+                                                     docx.read("word/document.xml").decode())

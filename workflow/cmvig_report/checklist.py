@@ -95,7 +95,7 @@ def words(fragment: str) -> str:
     return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
-def _item_row(i: int, item: Any) -> dict[str, str]:
+def _item_row(i: int, item: Any, terms: dict[str, str] | None = None) -> dict[str, str]:
     if not isinstance(item, dict) or "item" not in item or "description" not in item:
         raise PipelineError(f"checklist.yaml, item {i}: needs 'item' and 'description'")
     where = f"checklist.yaml, item {item['item']}"
@@ -105,22 +105,27 @@ def _item_row(i: int, item: Any) -> dict[str, str]:
     elif item.get("status") not in STATUSES[1:] or not item.get("note"):
         raise PipelineError(f"{where}: without a section, give 'status' (not reported or not "
                             "applicable) and a 'note' saying why")
+    requirement = " ".join(str(item.get("satisfied_by") or "").split())
+    for key, value in (terms or {}).items():  # the journal's words: "an unstructured abstract"
+        requirement = requirement.replace(f"{{{key}}}", value)
     return {"item": str(item["item"]), "description": " ".join(str(item["description"]).split()),
-            "requirement": " ".join(str(item.get("satisfied_by") or "").split()),
+            "requirement": requirement,
             "section": "", "page": "", "status": str(item.get("status") or "not reported"),
             "note": " ".join(str(item.get("note") or "").split())}
 
 
-def build(items: dict[str, Any], anchors: dict[str, int], html: str) -> list[dict[str, Any]]:
+def build(items: dict[str, Any], anchors: dict[str, Any], html: str,
+          terms: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Checklist rows (``COLUMNS``) for the items of ``templates/checklist.yaml``.
 
     An item is ``reported`` only when its section is in the manuscript and, if it names one,
     its mark holds text; otherwise it is ``not reported`` with what is missing, or carries the
-    status and reason the list gives it."""
+    status and reason the list gives it. ``terms`` replace their ``{key}`` in the items' words
+    (:func:`abstract_terms`)."""
     names, marks = outline(html)
     rows = []
     for i, item in enumerate(items.get("items") or [], start=1):
-        row = _item_row(i, item)
+        row = _item_row(i, item, terms)
         section, mark = str(item.get("section") or ""), str(item.get("requires") or "")
         if not section:
             rows.append(row)
@@ -134,6 +139,15 @@ def build(items: dict[str, Any], anchors: dict[str, int], html: str) -> list[dic
                        page=str(anchors.get(section, "")))
         rows.append(row)
     return rows
+
+
+def abstract_terms(form: str) -> dict[str, str]:
+    """The checklist's words for the journal's abstract form (``structured`` or
+    ``unstructured``): ``{an_abstract}`` and ``{An_abstract}``."""
+    from .editorial import with_article
+
+    phrase = f"{with_article(form)} abstract"
+    return {"an_abstract": phrase, "An_abstract": phrase[0].upper() + phrase[1:]}
 
 
 def _section_words(html: str, name: str) -> int:

@@ -437,6 +437,9 @@ _INLINE_TAGS = frozenset({
 })
 # pypdf returns a hyphenation point as U+2010 or a soft hyphen, sometimes as "-".
 _HYPHEN_BREAK = re.compile(r"(?<=[^\W\d_])[-\u2010\u00ad][ \t]*\n\s*(?=[^\W\d_])")
+# A review copy's line numbers (pdf_lines) are read between its lines: the page is also read
+# without them, so that a phrase broken over two lines is found whole.
+_MARGIN_NUMBER = re.compile(r"^[ \t]*\d+[ \t]*\n", re.M)
 # Word markup that separates words: paragraph starts (text boxes nest paragraphs), tabs,
 # breaks, field codes. All other tags inside a paragraph only split runs and are removed.
 _DOCX_BREAK = re.compile(
@@ -558,9 +561,12 @@ def pdf_chunks(path: str | Path) -> list[Chunk]:
             where = f"page {number}"
             text = fast[number - 1] if fast is not None else (page.extract_text() or "")
             chunks.append((where, text))
+            unnumbered = _MARGIN_NUMBER.sub("", text)
+            if unnumbered != text:
+                chunks.append((where, unnumbered))
             # A word hyphenated at a line end is read both ways: joined and as printed.
-            joined = _HYPHEN_BREAK.sub("", text)
-            if joined != text:
+            joined = _HYPHEN_BREAK.sub("", unnumbered)
+            if joined != unnumbered:
                 chunks.append((where, joined))
             annotations = page.get("/Annots")
             for annotation in annotations.get_object() if annotations is not None else []:

@@ -113,8 +113,8 @@ def centre_result(name: str) -> str:
 
 SUBMISSION = "submission"
 SUBMISSION_DOCUMENTS = ("manuscript.pdf", "manuscript.docx")
-SUBMISSION_EXTRAS = ("table1.docx", "table_s1.docx", "checklist.pdf", "title_page.docx",
-                     "cover_letter.docx")
+SUBMISSION_EXTRAS = ("table1.docx", "supplementary.pdf", "supplementary.docx", "checklist.pdf",
+                     "title_page.docx", "cover_letter.docx")
 SUBMISSION_MANIFEST = "MANIFEST.txt"
 # What publish_submission published, and from which build (internal; report_folder.py).
 SUBMISSION_RECORD = f"{RESULTS}/submission_published.json"

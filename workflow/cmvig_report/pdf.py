@@ -106,10 +106,11 @@ def keep_numbers_with_words(html: str) -> str:
     return _SPACE_BEFORE_NUMBER.sub(" \u2060", html)
 
 
-def html_to_pdf(html: str, base_dir: str | Path, root: str | Path, warm: Warm | None = None
-                ) -> tuple[bytes, list[str], dict[str, int]]:
+def html_to_pdf(html: str, base_dir: str | Path, root: str | Path, warm: Warm | None = None,
+                line_numbers: bool = False) -> tuple[bytes, list[str], dict[str, int]]:
     """PDF bytes of ``html`` (relative URLs resolved from ``base_dir``), notes for the user,
-    and the page (from 1) on which each element with an ``id`` starts.
+    and the page (from 1) on which each element with an ``id`` starts. ``line_numbers``:
+    each line of running text numbered in the left margin (:mod:`.pdf_lines`).
 
     Deterministic: WeasyPrint writes no creation date unless the HTML carries
     ``dcterms.created``; fonts are subset with a fixed timestamp; the PDF /ID is a hash of the
@@ -139,6 +140,10 @@ def html_to_pdf(html: str, base_dir: str | Path, root: str | Path, warm: Warm | 
         identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
         with fixed_source_date():
             pdf = document.write_pdf(pdf_identifier=identifier)
+        if line_numbers:
+            from .pdf_lines import stamp_line_numbers
+
+            pdf, _ = stamp_line_numbers(pdf, document)
         anchors: dict[str, int] = {}
         for number, page in enumerate(document.pages, start=1):
             for name in page.anchors:

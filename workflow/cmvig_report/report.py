@@ -36,10 +36,17 @@ from markupsafe import Markup
 
 from . import checklist, claims, freeze
 from .disclosure import small_mark
+from .editorial import check_figure_order, check_title_numbers
 from .errors import PipelineError
 from .formatting import round_half_up
 from .io import atomic_write_bytes, atomic_write_text, read_rows, rows_csv_bytes
-from .journal import limit_notes, load_profile, word_limits
+from .journal import (
+    abstract_form,
+    limit_notes,
+    load_profile,
+    running_title_notes,
+    word_limits,
+)
 from .metadata import (
     check_placeholders,
     printed_placeholders,
@@ -229,7 +236,8 @@ def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
         "replication_count": track(len(rows), "published.yaml#values"),
         "published_source": track(pub.get("source", ""), "published.yaml#source"),
         "changes": changes,
-        "line_numbers": bool(line_numbers or review.get("line_numbers")),
+        # the review copy numbers its lines after layout (pdf_lines), not its paragraphs
+        "line_numbers": bool(line_numbers) and not review_copy,
         "number_appendix": bool(number_appendix),
         "numbers": [],
         "build_date": build_date,
@@ -371,6 +379,13 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                          word_limits(context["journal"], context["meta"]),
                          len(context["figures"]) + MAIN_TEXT_TABLES, context["journal"],
                          strict_metadata)
+    # the editorial office's checks: figures cited in order (always, for the journal's
+    # copy), the running title's length, numbers in the title against the data
+    notes += check_figure_order(text, strict_metadata or review_copy)
+    notes += running_title_notes(context["meta"].get("short_title", ""), context["journal"],
+                                 strict_metadata)
+    notes += check_title_numbers(context["meta"], metadata, est.get("n_patients"),
+                                 strict_metadata)
     pdf_bytes, anchors = None, {}
     if pdf:
         from .pdf import Warm, html_to_pdf
@@ -390,7 +405,8 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
             claims.register_rows(est["claims"], register.hidden), claims.COLUMNS))
     if checklist_csv:
         items = checklist.build(read_yaml(tdir / CHECKLIST_ITEMS, "reporting checklist"),
-                                anchors, text)
+                                anchors, text,
+                                checklist.abstract_terms(abstract_form(context["journal"])))
         atomic_write_bytes(checklist_csv, rows_csv_bytes(items, checklist.COLUMNS))
         if checklist_pdf:
             checklist_text = checklist.write_pdf(env, items, context, checklist_pdf, out_dir,

@@ -22,23 +22,30 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from .errors import PipelineError
 from .io import atomic_write_bytes, atomic_write_text, sha256_file
 from .journal import load_profile
-from .metadata import PLACEHOLDER
-from .paths import MAIN_TEXT_TABLES, QMD_TEMPLATE, figure_format, submission_figures
+from .paths import (
+    MAIN_TEXT_TABLES,
+    QMD_TEMPLATE,
+    figure_format,
+    submission_figures,
+)
 from .pdf import html_to_pdf
 from .register import track
-from .templating import make_environment, read_yaml, render_template
+from .templating import make_environment, read_json, read_text, read_yaml, render_template
 
 TITLE_PAGE_TEMPLATE = "submission/title_page.md.j2"
 COVER_LETTER_TEMPLATE = "submission/cover_letter.md.j2"
+COUNTS_TEMPLATE = "submission/counts.md.j2"
+SUPPLEMENT_TEMPLATE = "submission/supplementary.md.j2"
 # How each figure format is written by Pillow.
 _PILLOW = {"tiff": ("TIFF", {"compression": "tiff_lzw"}), "jpeg": ("JPEG", {"quality": 95}),
            "png": ("PNG", {}), "eps": ("EPS", {})}
 # Where a table of the Quarto source ends: its caption line, ": **Table 1.** ..."
 TABLE1_CAPTION = ": **Table 1.**"
-TABLE_S1_CAPTION = ": **Supplementary Table S1.**"
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,12 +126,6 @@ def _docx_from_markdown(markdown: str, out: str | Path, work: Path,
     pandoc_docx(source, out, reference)
 
 
-def _placeholder_notes(name: str, text: str) -> list[str]:
-    found = sorted(set(PLACEHOLDER.findall(text)))
-    return [f"{name}: {len(found)} placeholder(s) to fill in before submitting: "
-            + "; ".join(found)] if found else []
-
-
 # --------------------------------------------------------------------------------------------
 # The manifest
 
@@ -146,6 +147,21 @@ def manifest_text(files: list[str | Path], profile: dict[str, Any]) -> str:
 # Stage
 
 
+def _checklist(tdir: Path, est: dict[str, Any], meta: dict[str, Any], html: str,
+               anchors: dict[str, Any], profile: dict[str, Any], out: str, work: Path) -> None:
+    """The checklist of the review copy: its pages, and "S<n>" for the supplement's."""
+    from . import checklist
+    from .journal import abstract_form
+    from .report import CHECKLIST_ITEMS, STYLESHEET, _environment
+
+    env, _ = _environment(tdir, est, None)
+    items = checklist.build(read_yaml(tdir / CHECKLIST_ITEMS, "reporting checklist"), anchors,
+                            html, checklist.abstract_terms(abstract_form(profile)))
+    context = {"meta": track(meta, "metadata.yaml"),
+               "stylesheet": Markup(read_text(tdir / STYLESHEET, "stylesheet"))}
+    checklist.write_pdf(env, items, context, out, work, tdir)
+
+
 def run_submission(*, template_files: list[str], estimates: str, table1: str,
                    figures: list[str], figures_png: list[str], figure_facts: list[str],
                    provenance: str, metadata: str, journal: str, replication: bool,
@@ -153,17 +169,34 @@ def run_submission(*, template_files: list[str], estimates: str, table1: str,
                    citation_style: str = "", strict_numbers: bool = False,
                    strict_metadata: bool = False, reference_doc: list[str] | None = None,
                    manuscript_pdf: str, manuscript_docx: str, figure_files: list[str],
-                   table1_docx: str, table_s1_docx: str, checklist_pdf: str, title_page: str,
-                   cover_letter: str, manifest: str, changes_summary: str | None = None
-                   ) -> list[str]:
+                   table1_docx: str, supplementary_pdf: str, supplementary_docx: str,
+                   checklist_pdf: str, title_page: str, cover_letter: str, manifest: str,
+                   changes_summary: str | None = None) -> list[str]:
     """Step ``submission_package``: every file of the package (``paths.submission_files``) in the
     staging folder, MANIFEST.txt last. ``figures`` are the SVGs, ``figures_png`` the PNGs the
-    DOCX shows when the journal wants the figures in the manuscript."""
+    DOCX shows when the journal wants the figures in the manuscript.
+
+    The review copy numbers its lines and pages and takes the profile's line spacing; the
+    supplement (Table S1, appendices) is a file of its own, and leaves the manuscript when the
+    profile says so; the counts go on the first page when the profile asks. Every check runs
+    before any file is written: with ``strict_metadata`` a placeholder or stand-in anywhere in
+    the package stops the step naming the file to edit and its field."""
     from .checklist import word_counts
+    from .docx_review import fit_table_columns, review_layout
+    from .editorial import check_package, invented_rows, package_placeholders, with_article
     from .report import run_qmd, run_render, template_dir
+    from .review_copy import (
+        counts_in_html,
+        counts_in_markdown,
+        legends_together,
+        split_html,
+        split_markdown,
+    )
 
     del style_file, changes_summary  # the journal gets no changes appendix
     profile = load_profile(journal)
+    review = profile["review_copy"]
+    in_manuscript = bool((profile.get("supplementary") or {}).get("in_manuscript", True))
     reference = (reference_doc or [None])[0]
     shared = dict(template_files=template_files, estimates=estimates, table1=table1,
                   figure_facts=figure_facts, provenance=provenance, metadata=metadata,
@@ -177,39 +210,82 @@ def run_submission(*, template_files: list[str], estimates: str, table1: str,
                             f"asks for ({', '.join(wanted) or 'none'})")
     staging = Path(manifest).parent
     staging.mkdir(parents=True, exist_ok=True)
+    tdir = template_dir(template_files, QMD_TEMPLATE)
+    root = tdir.resolve().parent
     with tempfile.TemporaryDirectory(prefix=".work-", dir=staging) as tmp:
         work = Path(tmp)
-        html = work / "manuscript.html"
-        notes = run_render(**shared, figures=figures, html=str(html), pdf=manuscript_pdf,
-                           checklist_csv=str(work / "checklist.csv"),
-                           checklist_pdf=checklist_pdf)
+        # the manuscript as HTML and Quarto source, with every check of the renderers
+        html_file = work / "manuscript.html"
+        notes = run_render(**shared, figures=figures, html=str(html_file))
         qmd = work / "manuscript.qmd"
         notes += [n for n in run_qmd(**shared, figures=figures_png, qmd=str(qmd),
                                      figure_copies=[str(work / "figures" / Path(p).name)
                                                     for p in figures_png])
                   if not n.startswith("warning: placeholder")]
-        qmd_text = qmd.read_text(encoding="utf-8")
-        _docx_from_markdown(qmd_text, manuscript_docx, work, reference)
-        for out, caption in ((table1_docx, TABLE1_CAPTION), (table_s1_docx, TABLE_S1_CAPTION)):
-            _docx_from_markdown(table_markdown(qmd_text, caption), out, work, reference)
+        html, qmd_text = html_file.read_text(encoding="utf-8"), qmd.read_text(encoding="utf-8")
+        # the package's own texts: title page, cover letter, counts, the supplement's opening
+        env = make_environment(tdir, html=False)
+        env.filters["a_an"] = lambda phrase: with_article(str(phrase)).split(" ", 1)[0]
+        meta = read_yaml(metadata, "manuscript metadata")
+        est = read_json(estimates, "estimates")
+        context = {"meta": track(meta, "metadata.yaml"), "journal": track(profile, "journal"),
+                   "words": word_counts(html), "figure_count": len(figures),
+                   "table_count": MAIN_TEXT_TABLES,
+                   "figure_files": [Path(p).name for p in figure_files]}
+        texts = {name: render_template(env, name, context) for name in (
+            TITLE_PAGE_TEMPLATE, COVER_LETTER_TEMPLATE, COUNTS_TEMPLATE, SUPPLEMENT_TEMPLATE)}
+        # nothing is written before this: placeholders and stand-ins, named by file and field
+        rows = package_placeholders(meta, metadata, [
+            (Path(title_page).name, str(tdir / TITLE_PAGE_TEMPLATE), texts[TITLE_PAGE_TEMPLATE]),
+            (Path(cover_letter).name, str(tdir / COVER_LETTER_TEMPLATE),
+             texts[COVER_LETTER_TEMPLATE])])
+        rows += invented_rows(meta, metadata, [
+            (Path(manuscript_pdf).name, html), (Path(manuscript_docx).name, qmd_text),
+            (Path(title_page).name, texts[TITLE_PAGE_TEMPLATE]),
+            (Path(cover_letter).name, texts[COVER_LETTER_TEMPLATE])])
+        notes += check_package(rows, strict_metadata)
+        # the review copy and the supplement
+        main_html, supplement_html = split_html(html, texts[SUPPLEMENT_TEMPLATE])
+        main_md, supplement_md = split_markdown(qmd_text, texts[SUPPLEMENT_TEMPLATE])
+        if not supplement_html or not supplement_md:
+            raise PipelineError("the manuscript has no Supplementary Table S1 to open the "
+                                "package's supplementary file with (templates/partials/"
+                                "supplement.html.j2 and manuscript.qmd.j2)")
+        if in_manuscript:
+            main_html, main_md = html, qmd_text
+        if not profile["figures"].get("embedded_in_manuscript", True):
+            main_html = legends_together(main_html)
+        if profile.get("first_page_counts"):
+            main_html = counts_in_html(main_html, texts[COUNTS_TEMPLATE])
+            main_md = counts_in_markdown(main_md, texts[COUNTS_TEMPLATE])
+        review_pdf, pdf_notes, anchors = html_to_pdf(
+            main_html, work, root, line_numbers=bool(review.get("line_numbers")))
+        notes += pdf_notes
+        supplement_pdf, _, supplement_anchors = html_to_pdf(supplement_html, work, root)
+        atomic_write_bytes(manuscript_pdf, review_pdf)
+        atomic_write_bytes(supplementary_pdf, supplement_pdf)
+        _checklist(tdir, est, meta, html, {**{k: f"S{v}" for k, v in
+                                              supplement_anchors.items()}, **anchors},
+                   profile, checklist_pdf, work)
+        _docx_from_markdown(main_md, manuscript_docx, work, reference)
+        review_layout(manuscript_docx, line_numbers=bool(review.get("line_numbers")),
+                      line_spacing=float(review.get("line_spacing") or 1))
+        _docx_from_markdown(supplement_md, supplementary_docx, work, reference)
+        review_layout(supplementary_docx, line_numbers=False, line_spacing=1)
+        _docx_from_markdown(table_markdown(qmd_text, TABLE1_CAPTION), table1_docx, work,
+                            reference)
+        fit_table_columns(table1_docx)
         fmt, dpi = profile["figures"]["format"], int(profile["figures"]["dpi"])
         for svg, out in zip(figures, figure_files, strict=False):
             figure_file(svg, out, fmt, dpi)
-        # the title page and the cover letter: Markdown templates, as the Quarto source
-        tdir = template_dir(template_files, QMD_TEMPLATE)
-        env = make_environment(tdir, html=False)
-        meta = read_yaml(metadata, "manuscript metadata")
-        counts = word_counts(html.read_text(encoding="utf-8"))
-        context = {"meta": track(meta, "metadata.yaml"), "journal": track(profile, "journal"),
-                   "words": counts, "figure_count": len(figures), "table_count": MAIN_TEXT_TABLES,
-                   "figure_files": [Path(p).name for p in figure_files]}
         for name, out in ((TITLE_PAGE_TEMPLATE, title_page),
                           (COVER_LETTER_TEMPLATE, cover_letter)):
-            text = render_template(env, name, context)
-            _docx_from_markdown(text, out, work, reference)
-            notes += _placeholder_notes(Path(out).name, text)
-    files = [manuscript_pdf, manuscript_docx, *figure_files, table1_docx, table_s1_docx,
-             checklist_pdf, title_page, cover_letter]
+            _docx_from_markdown(texts[name], out, work, reference)
+            fit_table_columns(out)
+    files = [manuscript_pdf, manuscript_docx, *figure_files, table1_docx, supplementary_pdf,
+             supplementary_docx, checklist_pdf, title_page, cover_letter]
     atomic_write_text(manifest, manifest_text(files, profile))
     return notes + [f"submission package for {profile['name']}: {len(files) + 1} files"
-                    f"{f', figures as {fmt.upper()} at {dpi} dpi' if figure_files else ''}"]
+                    f"{f', figures as {fmt.upper()} at {dpi} dpi' if figure_files else ''}"
+                    f", review copy with {'line numbers, ' if review.get('line_numbers') else ''}"
+                    f"line spacing {review.get('line_spacing') or 1}"]

@@ -5,6 +5,7 @@
 import sys
 
 from cmvig_report import codebase, config_check, paths, settings
+from cmvig_report.journal import unchecked_warning as journal_profile_warning
 
 
 # Every key a setting of the right type, every file, folder and name the config gives there
@@ -17,6 +18,9 @@ config_check.stop_on_problems(config)
 REPLICATION = settings.replication(config)
 if STUDY_WARNING := settings.study_warning(config):
     print(STUDY_WARNING, file=sys.stderr)
+# A journal profile with values not checked against the journal's instructions: one line.
+if PROFILE_WARNING := journal_profile_warning(settings.journal_profile(config)):
+    print(PROFILE_WARNING, file=sys.stderr)
 # (window, or "" when taken from the data; its source)
 STUDY_PERIOD = settings.study_period(config)
 COMPARE_WITH = str(config["compare_with"] or "")

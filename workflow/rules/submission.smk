@@ -1,7 +1,8 @@
 # The submission package: `snakemake --cores 2 submission` writes report/submission/ for the
 # journal of config `journal` (templates/journals/<name>.yaml): the review copy of the
-# manuscript (PDF, DOCX), the figure files in the journal's format and resolution, the tables
-# as DOCX, the checklist, the title page, the cover letter and MANIFEST.txt. Staged first,
+# manuscript (PDF, DOCX; line and page numbers), the figure files in the journal's format and
+# resolution, Table 1 as DOCX, the supplementary material (PDF, DOCX), the checklist, the title
+# page, the cover letter and MANIFEST.txt. Staged first,
 # then published through the same leak check as report/.
 
 SUBMISSION_FILES = settings.submission_files(config)
@@ -25,7 +26,8 @@ rule submission_package:
             for name in settings.submission_figures(config)
         ],
         table1_docx=paths.staged(f"{paths.SUBMISSION}/table1.docx"),
-        table_s1_docx=paths.staged(f"{paths.SUBMISSION}/table_s1.docx"),
+        supplementary_pdf=paths.staged(f"{paths.SUBMISSION}/supplementary.pdf"),
+        supplementary_docx=paths.staged(f"{paths.SUBMISSION}/supplementary.docx"),
         checklist_pdf=paths.staged(f"{paths.SUBMISSION}/checklist.pdf"),
         title_page=paths.staged(f"{paths.SUBMISSION}/title_page.docx"),
         cover_letter=paths.staged(f"{paths.SUBMISSION}/cover_letter.docx"),
