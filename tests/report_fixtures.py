@@ -84,8 +84,7 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
     data.mkdir()
     shutil.copy(ROOT / "data" / "published.yaml", data / "published.yaml")
     cohort.to_csv(data / "patients.csv", index=False)
-    prov = build_provenance({"patients": str(data / "patients.csv")}, {"response_day": 50},
-                            code_files=[str(ROOT / "Snakefile")])
+    prov = build_provenance({"patients": str(data / "patients.csv")}, {"response_day": 50})
     (results / "provenance.json").write_text(json.dumps(prov))
     return {
         "template_files": [str(project / f) for f in paths.template_files("html", project)],

@@ -1,11 +1,12 @@
 """Audit trail: what went in (inputs, config, software) and everything that came out.
 
-``results/provenance.json`` records the inputs' checksums, the config, the software versions
-and the checksum of the code; it depends on nothing the pipeline computes, so it is written
-while the cohort is cleaned and the manuscript's reproducibility appendix can print it.
+``results/provenance.json`` records the inputs' checksums, the config and the software
+versions; it depends on nothing the pipeline computes, so it is written while the cohort is
+cleaned and the manuscript's reproducibility appendix can print it. The code is not in it: a
+printed code checksum would make every edit to any step's code re-render the manuscript.
 ``report/manifest.json`` is written last and adds the checksums of every result, template,
-code file and manuscript file, and the git commit (it cannot be embedded in the manuscript it
-describes).
+code file (one for the whole code too) and manuscript file, and the git commit (it cannot be
+embedded in the manuscript it describes).
 """
 
 from __future__ import annotations
@@ -70,21 +71,19 @@ def git_commit(root: str | Path = ".") -> str | None:
     return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
 
 
-def build_provenance(inputs: dict[str, str], config: dict, code_files: list[str]) -> dict:
-    """The provenance record of docs/interfaces.md: inputs, config, software and code."""
+def build_provenance(inputs: dict[str, str], config: dict) -> dict:
+    """The provenance record of docs/interfaces.md: inputs, config and software."""
     return {
         "config": config,
         "inputs": {name: file_record(path) for name, path in sorted(inputs.items())},
         "software": software_versions(),
-        "code": {"sha256": files_sha256(code_files)},
     }
 
 
-def run_provenance(*, provenance: str, config: dict, code_files: list[str],
-                   **inputs: str) -> list[str]:
+def run_provenance(*, provenance: str, config: dict, **inputs: str) -> list[str]:
     """Step ``provenance``: ``results/provenance.json``; every other input is recorded by role
     (its name in the rule: patients, viral_loads, published)."""
-    write_json(build_provenance(inputs, dict(config), code_files), provenance)
+    write_json(build_provenance(inputs, dict(config)), provenance)
     return []
 
 

@@ -40,7 +40,6 @@ rule provenance:
         patients=config["patients"],
         viral_loads=config["viral_loads"],
         **({"published": config["published"]} if REPLICATION else {}),
-        code_files=BUILD_CODE,
         code=codebase.stage_code("provenance"),
     output:
         provenance=paths.PROVENANCE,
