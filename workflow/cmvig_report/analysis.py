@@ -351,8 +351,16 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
                             data_quality=quality, sensitivity_margin=sensitivity_margin,
                             hidden=plan.estimate_keys, min_cell_count=int(min_cell_count))
     landmark_marks, landmark_log = landmark_plan(est, plan)
+    # the landmark counts and Figure 2's numbers at risk, audited with the text's counts
+    from .figures import figure2_ticks, risk_table_curves
+    from .landmark_audit import audit_landmarks
+
+    landmark_marks, risk_tables, audit_log = audit_landmarks(
+        df, est, plan, landmark_marks, risk_table_curves(figure2_ticks(df, est)))
+    landmark_log += audit_log
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
                                                **landmark_marks}.items()))
+    est["disclosure"]["risk_tables"] = risk_tables
     assert_finite(est)
     json.dumps(est, allow_nan=False)
     log = pd.DataFrame(plan.log + landmark_log + unmapped_causes(df), columns=LOG_COLUMNS)

@@ -45,8 +45,8 @@ from .figure_flow import (  # noqa: E402
 from .formatting import format_number, format_p  # noqa: E402
 from .io import atomic_write_bytes, read_clean_cohort, write_json  # noqa: E402
 
-__all__ = ["figure1", "figure2", "figure2_at_risk", "flow_counts", "groups_not_drawn",
-           "panel_ticks",
+__all__ = ["figure1", "figure2", "figure2_at_risk", "figure2_ticks", "flow_counts",
+           "groups_not_drawn", "panel_ticks", "risk_table_curves",
            "render_bytes", "run_figure1", "run_figure2", "timeline_subset"]
 
 WIDTH = 180 / 25.4  # inches: a full-width figure
@@ -337,17 +337,41 @@ def last_event_within(durations: pd.Series, events: pd.Series, horizon: float) -
 
 
 def panel_ticks(durations: pd.Series, events: pd.Series, landmark: int,
-                horizon: int) -> np.ndarray:
+                horizon: float = float("inf")) -> np.ndarray:
     """Ticks of a Figure 2 panel: up to three times its landmark, and past that far enough to
-    show every event up to ``horizon`` (the latest landmark the text reports on this curve).
+    show every event up to ``horizon`` (by default every event of the curve).
 
-    The tail past three landmarks holds few patients and little to read, but an event that a
-    reported estimate counts (a death within a year of HSCT) must be on the axis, with the
-    number at risk under it.
+    The tail past three landmarks holds few patients and little to read, but an event hidden
+    past the axis would be an event the figure does not show (and its caption would have to
+    count it): every event is on the axis, with the number at risk under it.
     """
     longest = float(durations.max()) if len(durations) else float(landmark)
     return nice_ticks(max(min(longest, 3 * landmark), landmark,
                           last_event_within(durations, events, horizon)), target=6)
+
+
+def figure2_ticks(cohort: pd.DataFrame, estimates: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The ticks of Figure 2's panels (``response``, ``overall_survival``), which the risk
+    tables print the number at risk under; the analysis plans those counts with the same."""
+    settings = estimates.get("settings", {})
+    response_day = int(settings.get("response_day", estimates["response"]["day"]))
+    os_day = int(settings.get("os_cmvig_day", estimates["os_from_cmvig"]["day"]))
+    return {"response": panel_ticks(cohort["days_to_response_or_censoring"],
+                                    cohort["responded"], response_day),
+            "overall_survival": panel_ticks(cohort["os_from_cmvig_days"], cohort["died"],
+                                            os_day)}
+
+
+def risk_table_curves(ticks: dict[str, np.ndarray]) -> dict[str, list[int]]:
+    """The ticks of each curve whose number at risk Figure 2 prints (for the audit)."""
+    return {**{f"response_{g}": [int(t) for t in ticks["response"]] for g in GROUPS},
+            "os_from_cmvig": [int(t) for t in ticks["overall_survival"]]}
+
+
+def events_beyond(durations: pd.Series, events: pd.Series, xmax: float) -> int:
+    """How many events of a curve lie past the axis end (none, with :func:`panel_ticks`)."""
+    t = durations.to_numpy(dtype=float)[events.to_numpy(dtype=bool)]
+    return int((t > xmax).sum())
 
 
 def figure2_at_risk(durations: Any, events: Any, ticks: Any) -> pd.DataFrame:
@@ -491,18 +515,16 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
     settings = estimates.get("settings", {})
     response_day = int(settings.get("response_day", estimates["response"]["day"]))
     os_day = int(settings.get("os_cmvig_day", estimates["os_from_cmvig"]["day"]))
-    # Responses are reported up to the last sensitivity landmark; deaths up to the survival
-    # landmarks, the one from HSCT included (a death within it is as early after CMVIG).
-    response_days = [int(b["day"]) for b in
-                     (estimates.get("sensitivity") or {}).get("response_by_day", [])]
-    ticks_a = panel_ticks(cohort["days_to_response_or_censoring"], cohort["responded"],
-                          response_day, max([response_day, *response_days]))
-    ticks_b = panel_ticks(cohort["os_from_cmvig_days"], cohort["died"], os_day,
-                          max(os_day, int(settings.get("os_hsct_day", os_day))))
+    ticks = figure2_ticks(cohort, estimates)
+    ticks_a, ticks_b = ticks["response"], ticks["overall_survival"]
     by_group = {g: cohort[cohort["infection_type"] == g] for g in GROUPS}
     disclosure = estimates.get("disclosure") or {}
     hidden, min_cell = disclosure.get("hidden") or {}, int(disclosure.get("min_cell_count") or 0)
+    # the analysis's plan for the numbers at risk (curve -> tick -> mark), audited with the
+    # tooltips' and the text's counts
+    planned = disclosure.get("risk_tables") or {}
     size_keys = {LABELS[g]: f"infection_type.{g}" for g in GROUPS} | {"": "n_patients"}
+    curve_of = {LABELS[g]: f"response_{g}" for g in GROUPS} | {"": "os_from_cmvig"}
 
     def count(value: int, key: str = "") -> str:
         # the analysis's small-cell plan for a group's size; any other count below the limit
@@ -513,6 +535,10 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
                 else format_number(value))
 
     def at_risk(label: str, tick: int, value: int) -> str:
+        curve = curve_of.get(label, "")
+        day = str(int((ticks_b if curve == "os_from_cmvig" else ticks_a)[tick]))
+        if day in planned.get(curve, {}):
+            return planned[curve][day]
         # at the first tick everyone is at risk: that is the group's size
         return count(value, size_keys.get(label, "") if tick == 0 else "")
 
@@ -593,7 +619,14 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
             "censor_marks_shown": {k: "shown" in v for k, v in marks.items()},
             "censor_marks_omitted": sorted(k for k, v in marks.items() if "omitted" in v),
             # the rows of the tables under the panels (small-cell control keeps at risk only)
-            "risk_table_rows": [col for col, _ in rows]}
+            "risk_table_rows": [col for col, _ in rows],
+            # every event lies within the axis (panel_ticks): the caption says so from these
+            "events_beyond_axis": {
+                "response": sum(events_beyond(d["days_to_response_or_censoring"],
+                                              d["responded"], ticks_a[-1])
+                                for d in by_group.values()),
+                "overall_survival": events_beyond(t, e, ticks_b[-1])},
+            "axis_end": {"response": int(ticks_a[-1]), "overall_survival": int(ticks_b[-1])}}
     return fig, meta
 
 
