@@ -46,6 +46,7 @@ from .formatting import format_number, format_p  # noqa: E402
 from .io import atomic_write_bytes, read_clean_cohort, write_json  # noqa: E402
 
 __all__ = ["figure1", "figure2", "figure2_at_risk", "figure2_ticks", "flow_counts",
+           "timeline_plan",
            "groups_not_drawn", "panel_ticks", "risk_table_curves",
            "render_bytes", "run_figure1", "run_figure2", "timeline_subset"]
 
@@ -123,6 +124,26 @@ def groups_not_drawn(hidden: dict[str, str], quantities: tuple[tuple[str, str], 
             if any(c in hidden for c in (pc.size(g), *(pc.cell(q, g) for q in quantities)))]
 
 
+def timeline_plan(hidden: dict[str, str], response_day: int
+                  ) -> tuple[tuple[str, ...], dict[str, list[str]]]:
+    """What Figure 1B draws under small-cell control: (units, marks left out per unit).
+
+    A unit is a type of infection, or ``"overall"`` when a type's size is hidden: the rows are
+    then drawn in one colour, so that nobody counts a type's rows (none at all when the
+    cohort's own size is hidden). A unit's response markers are left out when any count they
+    show (responders, ever or by the landmark, and the others) is hidden, and its death and
+    alive markers when its deaths or survivors are: the panel is never empty, only the marks
+    that would count a hidden cell are missing.
+    """
+    if pc.size("overall") in hidden:
+        return (), {}
+    units = ("overall",) if any(pc.size(g) in hidden for g in GROUPS) else GROUPS
+    shows = {"response": (pc.RESPONDERS, pc.NON_RESPONDERS, *pc.by_day(response_day)),
+             "death": (pc.DIED, pc.ALIVE)}
+    return units, {u: [m for m, qs in shows.items() if any(pc.cell(q, u) in hidden for q in qs)]
+                   for u in units}
+
+
 def timeline_subset(cohort: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str | None]:
     """At most ``max_rows`` patients: all of them, or an evenly spaced sample by study number.
 
@@ -166,9 +187,12 @@ def timeline_axis(d: pd.DataFrame, horizon: int | None = None) -> np.ndarray:
                      + step / 2, step)
 
 
-def _draw_timeline(ax: Axes, d: pd.DataFrame, ticks: np.ndarray, show_ids: bool) -> list[Any]:
+def _draw_timeline(ax: Axes, d: pd.DataFrame, ticks: np.ndarray, show_ids: bool,
+                   units: tuple[str, ...] = GROUPS,
+                   left_out: dict[str, list[str]] | None = None) -> list[Any]:
     """Bars from HSCT to the last follow-up and markers; returns the legend handles for what
-    is actually drawn."""
+    is actually drawn. ``units`` and ``left_out`` are :func:`timeline_plan`'s."""
+    left_out = left_out or {}
     y = np.arange(len(d))[::-1]
     xmax = float(ticks[-1])
     start = -d["days_hsct_to_cmvig"].to_numpy(dtype=float)
@@ -176,24 +200,31 @@ def _draw_timeline(ax: Axes, d: pd.DataFrame, ticks: np.ndarray, show_ids: bool)
     cut = end > xmax
     shown_end = np.minimum(end, xmax)
     handles: list[Any] = []
-    for g in GROUPS:
-        m = (d["infection_type"] == g).to_numpy()
+    unit_of = (d["infection_type"] if units != ("overall",)
+               else pd.Series("overall", index=d.index)).to_numpy()
+    for g in units:
+        m = unit_of == g
+        colour = COLOURS["alive"] if g == "overall" else COLOURS[g]
         if m.any():
             ax.barh(y[m], shown_end[m] - start[m], left=start[m], height=0.62,
-                    color=_tint(COLOURS[g], 0.55), edgecolor=COLOURS[g], linewidth=0.5)
-            handles.append(Patch(facecolor=_tint(COLOURS[g], 0.55), edgecolor=COLOURS[g],
-                                 linewidth=0.5, label=LABELS[g]))
+                    color=_tint(colour, 0.55), edgecolor=colour, linewidth=0.5)
+            handles.append(Patch(facecolor=_tint(colour, 0.55), edgecolor=colour,
+                                 linewidth=0.5, label=LABELS.get(g, "Patient")))
     ax.axvline(0, color=COLOURS["cmvig"], linewidth=1.0, zorder=2)
     handles.append(Line2D([], [], color=COLOURS["cmvig"], linewidth=1.0,
                           label="First CMVIG dose"))
-    resp = d["responded"].to_numpy(dtype=bool)
-    dead = d["died"].to_numpy(dtype=bool)
+    def marked(kind: str) -> np.ndarray:
+        return np.isin(unit_of, [u for u in units if kind not in left_out.get(u, [])])
+
+    resp = d["responded"].to_numpy(dtype=bool) & marked("response")
+    dead = d["died"].to_numpy(dtype=bool) & marked("death")
+    alive = ~d["died"].to_numpy(dtype=bool) & marked("death")
     resp_at = d["days_to_response"].fillna(0).to_numpy(dtype=float)
     # (mask, x, marker, size, colour, label): distinct shapes and colours for print in grey
     marks = [(np.ones(len(d), bool), start, "|", 30, "#000000", "HSCT"),
              (resp, resp_at, "o", 16, COLOURS["response"], "Response"),
              (dead, shown_end, "X", 26, COLOURS["death"], "Death"),
-             (~dead, shown_end, ">", 16, COLOURS["alive"], "Alive at last follow-up")]
+             (alive, shown_end, ">", 16, COLOURS["alive"], "Alive at last follow-up")]
     for mask, x, marker, size, colour, label in marks:
         if mask.any():
             edge = {"linewidth": 1.0} if marker == "|" else {"edgecolor": "white",
@@ -248,15 +279,17 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
     # are shown (the subset rule says so). Past 45 rows the IDs go and rows get thinner.
     if max_rows <= 45:
         max_rows = max(min(max_rows, int(plot_room / ROW_PITCH)), 1)
-    skipped = groups_not_drawn(hidden or {}, TIMELINE_COUNTS)
-    drawable = cohort[~cohort["infection_type"].isin(skipped)]
+    units, left_out = timeline_plan(hidden or {}, response_day)
+    drawable = cohort if units else cohort.iloc[0:0]
     shown, rule = timeline_subset(drawable, max_rows)
     d = _timeline_order(shown)
     show_ids = len(d) <= 45
     pitch = ROW_PITCH if show_ids else min(4.8, plot_room) / max(len(d), 1)
     id_w = (max((text_width(str(p), 7) for p in d["study_number"]), default=0.2) + 0.08
             if show_ids else 0.2)
-    ticks = timeline_axis(d, horizon)
+    # every death drawn is on the axis (``horizon`` no longer cuts it): a death past the
+    # axis end would be an event the figure does not show
+    ticks = timeline_axis(d)
     cut = d["os_from_cmvig_days"].to_numpy(dtype=float) > ticks[-1]
     # room right of the axis for the last day of a cut bar
     right_w = (max((text_width(f"  {format_number(x)}", 7)
@@ -271,23 +304,32 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
         left = 0.3 + id_w
         b_top = height - 0.08 - flow_h - 0.3
         ax_b = _axes(fig, left, 0.48, WIDTH - left - right_w, plot_h)
-        handles = _draw_timeline(ax_b, d, ticks, show_ids)
+        handles = _draw_timeline(ax_b, d, ticks, show_ids, units, left_out)
         # legend in one row above the plot: it never covers a bar, whatever the data
         fig.legend(handles=handles, loc="center left", ncol=len(handles), frameon=False,
                    bbox_to_anchor=(left / WIDTH, (0.48 + plot_h + 0.14) / height),
                    handletextpad=0.4, columnspacing=1.4, handlelength=1.2, borderaxespad=0)
         notes = ([f"Showing {format_number(len(d))} of {format_number(len(drawable))} "
                   f"patients ({SUBSET_RULE})"] if rule else []) + (
-            [f"{' and '.join(LABELS[g] for g in skipped)}: not drawn (small-cell control)"]
-            if skipped else [])
+            ["not drawn (small-cell control)"] if not units else
+            ["types of infection not told apart (small-cell control)"]
+            if units == ("overall",) else [])
         if notes:
             fig.text(1 - 0.15 / WIDTH, (b_top - 0.02) / height, "; ".join(notes), ha="right",
                      va="top", fontsize=7.5, color="#444444")
         _letter(fig, 0.03, height - 0.04, "A")
         _letter(fig, 0.03, b_top, "B")
+    dead = d["died"].to_numpy(dtype=bool)
     meta = {"timeline_rows_shown": len(d), "timeline_rows_total": len(drawable),
             "timeline_subset_rule": rule,
-            "timeline_groups_not_drawn": [LABELS[g].lower() for g in skipped],
+            # under small-cell control: nothing drawn (the cohort's size is hidden), or the
+            # types of infection drawn as one, and the markers left out per type
+            "timeline_groups_not_drawn": [] if units else [LABELS[g].lower() for g in GROUPS],
+            "timeline_drawn": bool(len(d)),
+            "timeline_types_pooled": units == ("overall",),
+            "timeline_marks_left_out": {("all" if u == "overall" else LABELS[u].lower()): m
+                                        for u, m in left_out.items() if m},
+            "timeline_deaths_beyond_axis": int((dead & cut).sum()),
             "timeline_axis_end": int(ticks[-1]),
             # whether some bars run past the axis (the caption says how they are drawn)
             "timeline_bars_cut": bool(cut.any()),
