@@ -119,7 +119,7 @@ def test_a_group_below_the_small_cell_limit_is_not_drawn():
     fig, meta = figure3(cohort, viral_loads(cohort), LLOQ, plan.hidden)
     for ax, group in zip(fig.axes, ("recurrent", "refractory"), strict=True):
         assert _lines(ax) == []  # no line per child
-        assert not [c for c in ax.collections if len(getattr(c, "get_offsets")())
+        assert not [c for c in ax.collections if len(c.get_offsets())
                     and c.get_offsets().shape[0] and c.get_facecolor().size
                     and type(c).__name__ == "PathCollection"]  # no response marks
         assert len(ax.collections) == 1  # the interquartile band

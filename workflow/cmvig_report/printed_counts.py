@@ -222,7 +222,9 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
     # quantifiable loads, a dose unit's children) keeps its mark
     keep = {size(g) for g in COLUMNS} | {_name(*QUANTIFIABLE)}
     relabel = [c for c in marks if c not in keep and not c.startswith(DOSE_UNIT_LABEL)]
-    for name, why in secure(model, relabel=relabel):
+    # the number of children is what every percentage is read against: never hidden here
+    allowed = [c for c in cells if c != size("overall")]
+    for name, why in secure(model, allowed, relabel=relabel):
         if name in marks:  # printed as "[c]" instead of "<N"
             log = [dc.Suppressed(s.name, s.value, why) if s.name == name else s for s in log]
         else:
