@@ -295,7 +295,7 @@ def secure(model: Model, allowed: Iterable[str] | None = None,
     added: list[tuple[str, str]] = []
     need = protection(model.min_cell) - 1e-6
     for found in exposures(model):
-        low, high = found.low, found.high
+        low, high = bounds(model, found.cell)  # an earlier fix may have widened it already
         while high - low < need:
             worst = Exposure(found.cell, found.value, low, high, _chain(model, found.cell))
             candidates = sorted((c for c in _linked(model, worst.cell)
