@@ -76,6 +76,9 @@ class Model:
     relations: list[Relation] = field(default_factory=list)
     printed: set[str] = field(default_factory=set)
     hidden: dict[str, str] = field(default_factory=dict)
+    # Once a zero is printed as "[c]" (a last resort of :func:`secure`), no "[c]" can be
+    # read as at least one.
+    zeros_hidden: bool = False
 
     def add(self, relation: Relation) -> None:
         """Add a relation; it must hold for the true values (a wrong one is a bug)."""
@@ -97,8 +100,8 @@ class Model:
         mark = self.hidden.get(cell)
         if mark == small_mark(self.min_cell):
             return 1.0, float(self.min_cell - 1)
-        if mark is not None:  # "[c]": hidden, and hidden cells are never zero
-            return 1.0, None
+        if mark is not None:  # "[c]": hidden, and hidden cells are zero only as a last resort
+            return (0.0 if self.zeros_hidden else 1.0), None
         return 0.0, None
 
 
@@ -328,6 +331,14 @@ def secure(model: Model, allowed: Iterable[str] | None = None,
                                         f"{small}, so that {worst.cell} cannot be worked out"))
                     low, high = best_span
                     continue
+            if best is None:  # last resort: a zero printed as "[c]" (a group of two at N = 3)
+                best, best_span = _zero(model, worst.cell, allowed_set)
+                if best is not None:
+                    model.hidden[best] = COMPLEMENT_MARK
+                    added.append((best, f"{reason}: a zero printed as {COMPLEMENT_MARK}, so "
+                                        f"that {worst.cell} cannot be worked out"))
+                    low, high = best_span
+                    continue
             if best is None:
                 raise PipelineError(
                     f"small-cell control: {worst}; no count that may be hidden further "
@@ -384,6 +395,27 @@ def _several(model: Model, cell: str, allowed: set[str] | None, need: float
     return "\n".join(chosen), best
 
 
+def _zero(model: Model, cell: str, allowed: set[str] | None
+          ) -> tuple[str | None, tuple[float, float]]:
+    """The first printed zero linked to ``cell`` whose hiding widens it (then no "[c]" is
+    read as at least one: ``zeros_hidden``), or None, the model unchanged."""
+    def zero(c: str) -> bool:
+        return model.known(c) and model.values[c] == 0 and (allowed is None or c in allowed)
+
+    # a linked zero first; any zero will do, since then no "[c]" is read as at least one
+    linked = set(_linked(model, cell))
+    zeros = sorted(c for c in linked if zero(c))
+    zeros += sorted(c for c in model.printed if c not in linked and zero(c))[:1]
+    low, high = bounds(model, cell)
+    before, model.zeros_hidden = model.zeros_hidden, True
+    spans = _trials(model, cell, [{c: COMPLEMENT_MARK} for c in zeros])
+    for c, span in zip(zeros, spans, strict=True):
+        if span[1] - span[0] > high - low + 1e-6:
+            return c, span
+    model.zeros_hidden = before
+    return None, (low, high)
+
+
 def _linked(model: Model, cell: str) -> list[str]:
     cells, _ = _component(model, cell)
     return [c for c in cells if c != cell]
@@ -398,8 +430,10 @@ def catalogue_model(cells: Mapping[str, int], sums: Iterable, hidden: Mapping[st
                     min_cell: int, printed: Iterable[str] | None = None) -> Model:
     """The model of the counts :mod:`.printed_counts` catalogues; ``printed``: the cells some
     output prints (default all), the others being counts a reader can only work out."""
-    model = Model(min_cell, dict(cells), [], set(cells if printed is None else printed),
-                  dict(hidden))
+    # a key of the text with no count (no boys at all) prints nothing to audit
+    model = Model(min_cell, dict(cells), [], set(cells).intersection(cells if printed is None
+                                                                      else printed),
+                  dict(hidden), zeros_hidden=any(cells.get(c) == 0 for c in hidden))
     for s in dict.fromkeys(sums):
         model.add(total_of(s.total, s.parts, s.describe()))
     return model

@@ -224,7 +224,7 @@ def audit_landmarks(cohort: pd.DataFrame, estimates: Mapping[str, Any], plan: Pl
             log += _log(reps, value, f"count below {plan.min_cell}")
     # the text's counts were secured by the plan, which the figures share: not hidden here
     allowed = {c for c in model.printed if c.count("|") != 2}
-    for cell, why in da.secure(model, allowed):
+    for cell, why in da.secure(model, allowed, relabel=allowed):
         log += _log(names.get(cell, [f"estimates.json#{cell}"]), model.values[cell], why)
     out_marks = {k: v for k, v in model.hidden.items() if k.count("|") != 2 and "@" not in k}
     tables: dict[str, dict[str, str]] = {}
