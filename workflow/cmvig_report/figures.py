@@ -108,8 +108,6 @@ def _letter(fig: Figure, x_in: float, top_in: float, letter: str) -> None:
 
 
 SUBSET_RULE = "an evenly spaced sample in order of study number"
-# What a reader can count on Figure 1B, group by group: rows, responses, deaths and survivors.
-TIMELINE_COUNTS = (pc.RESPONDERS, pc.NON_RESPONDERS, pc.DIED, pc.ALIVE)
 
 
 def groups_not_drawn(hidden: dict[str, str], quantities: tuple[tuple[str, str], ...]
@@ -265,9 +263,10 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
             horizon: int | None = None) -> tuple[Figure, dict[str, Any]]:
     """Figure 1 (flow diagram and patient timeline) and the facts its caption needs.
 
-    ``hidden`` is the small-cell control's plan (cell name -> mark) for the flow's counts;
-    ``horizon`` the latest survival landmark (days): the timeline's axis shows every death
-    up to it (:func:`timeline_axis`).
+    ``hidden`` is the small-cell control's plan (cell name -> mark) for the flow's counts and
+    for what panel B may draw (:func:`timeline_plan`). The timeline's axis shows every death
+    (:func:`timeline_axis`); ``horizon``, the latest survival landmark, no longer limits it and
+    is accepted for the step's settings only.
     """
     flow_w = WIDTH - 0.3
     rows, flow_h = layout_flow(cohort, response_day, flow_w, hidden)
