@@ -166,3 +166,16 @@ def test_issue_27_figure2a_prints_the_tooltips_mark_at_the_landmark():
     assert at_50 == ["[c]", "[c]"], column
     # the true numbers at risk (10 and 10) are printed nowhere in the table
     assert "10" not in {t.get_text() for t in table.texts}
+
+
+def test_another_printed_source_joins_the_audit():
+    # a claims register restating the total ("8 children") keeps both parts pinned, unless it
+    # prints the total through the same mark
+    values = {"total": 8, "a": 4, "b": 4, "n": 30, "rest": 22}
+    model = _model(values, {"a": "<5", "b": "<5", "total": "[c]", "rest": "[c]"},
+                   [("total", ("a", "b")), ("n", ("total", "rest"))])
+    assert da.exposures(model) == []
+    model.extend({"claims#total": 8}, [da.same("claims#total", "total")])
+    assert [e.cell for e in da.exposures(model)] == ["a", "b"]
+    da.secure(model)
+    assert model.hidden["claims#total"] == "[c]" and da.exposures(model) == []

@@ -352,7 +352,7 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
                             hidden=plan.estimate_keys, min_cell_count=int(min_cell_count))
     landmark_marks, landmark_log = landmark_plan(est, plan)
     # the landmark counts and Figure 2's numbers at risk, audited with the text's counts
-    from .figures import figure2_ticks, risk_table_curves
+    from .figure_axes import figure2_ticks, risk_table_curves
     from .landmark_audit import audit_landmarks
 
     landmark_marks, risk_tables, audit_log = audit_landmarks(

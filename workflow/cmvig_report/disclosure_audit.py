@@ -87,6 +87,17 @@ class Model:
             raise ValueError(f"relation {relation.label or relation.terms!r} does not hold")
         self.relations.append(relation)
 
+    def extend(self, values: Mapping[str, int], relations: Iterable[Relation] = (),
+               hidden: Mapping[str, str] | None = None) -> None:
+        """Add a printed source's counts (all printed; ``hidden``: those printed as a mark)
+        and the relations tying them to the rest, e.g. a claims register's counts, each
+        ``same`` as the cell it restates."""
+        self.values.update(values)
+        self.printed.update(values)
+        self.hidden.update(hidden or {})
+        for r in relations:
+            self.add(r)
+
     def known(self, cell: str) -> bool:
         """Whether an outsider reads the cell's value."""
         return cell in self.printed and cell not in self.hidden
