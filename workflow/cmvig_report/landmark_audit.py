@@ -29,6 +29,7 @@ from . import disclosure as dc
 from . import disclosure_audit as da
 from . import printed_counts as pc
 from .printed_counts import GROUPS, Plan, by_day
+from .secondary_suppression import secure
 
 RISK_TABLE_OUTPUT = "Figure 2 (table under the panel)"
 
@@ -224,7 +225,7 @@ def audit_landmarks(cohort: pd.DataFrame, estimates: Mapping[str, Any], plan: Pl
             log += _log(reps, value, f"count below {plan.min_cell}")
     # the text's counts were secured by the plan, which the figures share: not hidden here
     allowed = {c for c in model.printed if c.count("|") != 2}
-    for cell, why in da.secure(model, allowed, relabel=allowed):
+    for cell, why in secure(model, allowed, relabel=allowed):
         log += _log(names.get(cell, [f"estimates.json#{cell}"]), model.values[cell], why)
     out_marks = {k: v for k, v in model.hidden.items() if k.count("|") != 2 and "@" not in k}
     tables: dict[str, dict[str, str]] = {}

@@ -215,7 +215,8 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
     # The rule above looks at one sum at a time; the audit looks at all of them together
     # (two "<5" that add up to a printed 8 are both 4) and hides further counts until no
     # hidden one can be narrowed (disclosure_audit).
-    from .disclosure_audit import catalogue_model, secure
+    from .disclosure_audit import catalogue_model
+    from .secondary_suppression import secure
 
     model = catalogue_model(cells, sums, marks, plan.min_cell, printed=where)
     # a "<N" that other outputs read as "a few children" (a group's size, the number of
