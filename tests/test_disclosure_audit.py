@@ -180,3 +180,30 @@ def test_another_printed_source_joins_the_audit():
     assert [e.cell for e in da.exposures(model)] == ["a", "b"]
     secure(model)
     assert model.hidden["claims#total"] == "[c]" and da.exposures(model) == []
+
+
+def test_the_estimates_step_writes_the_audited_plan_and_logs_it(tmp_path):
+    import csv
+    import json
+
+    from cmvig_report.analysis import run_analysis
+
+    cohort_csv, quality = tmp_path / "cohort.csv", tmp_path / "dq.csv"
+    _issue_cohort().to_csv(cohort_csv, index=False)
+    quality.write_text("patient_id,check,detail\n")
+    out = {n: tmp_path / n for n in ("e.json", "t.csv", "c.csv", "d.csv")}
+    run_analysis(cohort=str(cohort_csv), data_quality=str(quality), response_day=50,
+                 os_cmvig_day=365, os_hsct_day=365, lloq=137.0, sensitivity_days=[50, 100],
+                 study_period=("", "data"), min_cell_count=5, estimates=str(out["e.json"]),
+                 table1=str(out["t.csv"]), curves=str(out["c.csv"]),
+                 disclosure_log=str(out["d.csv"]))
+    est = json.loads(out["e.json"].read_text())
+    disclosure = est["disclosure"]
+    assert disclosure["hidden"]["response.at_risk"] == "[c]"
+    assert disclosure["risk_tables"]["response_recurrent"]["50"] == "[c]"
+    with open(out["d.csv"], encoding="utf-8", newline="") as fh:
+        log = list(csv.DictReader(fh))
+    rows = {r["source"]: r for r in log}
+    assert rows["estimates.json#response.at_risk"]["value"] == "20"
+    assert rows["estimates.json#response.at_risk"]["reason"].startswith("secondary: ")
+    assert rows["figure2#response_recurrent.at_risk@50"]["value"] == "10"
