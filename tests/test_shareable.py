@@ -145,10 +145,11 @@ def test_small_counts_are_hidden_and_logged(identifying):
     log = pd.read_csv(repo / "results/disclosure_log.csv", dtype=str, keep_default_na=False)
     cells_logged = log[log["kind"] == "suppressed cell"]
     assert (cells_logged["reason"].str.startswith("complementary")).any()
-    # a hidden cell is small, a complement, or worked out from a hidden one (the events
-    # behind a landmark when the deaths are hidden)
+    # a hidden cell is small, a complement, worked out from a hidden one (the events behind a
+    # landmark when the deaths are hidden), or hidden by the audit (secondary)
     assert (cells_logged["value"].astype(int).between(1, 4)
-            | cells_logged["reason"].str.startswith(("complementary", "derived", "hidden with"))
+            | cells_logged["reason"].str.startswith(("complementary", "derived", "hidden with",
+                                                     "secondary"))
             ).all()
     in_table = cells_logged[cells_logged["output"].str.contains("Table 1")]
     assert len(in_table) == sum(c in ("<5", "[c]") for c in cells)
