@@ -9,15 +9,26 @@ date. Nothing may change the shared build, so the tests pass in any order and al
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from builds import clone_build
+from hypothesis import HealthCheck, settings
 
 from cmvig_report.io import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests: a few examples in the inner loop, more in CI (CMVIG_HYPOTHESIS_PROFILE=ci).
+# Derandomised, so a run is repeatable and CI never fails by chance; no example database
+# is written into the repository.
+_PROPERTIES = dict(deadline=None, derandomize=True, database=None,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("default", max_examples=4, **_PROPERTIES)
+settings.register_profile("ci", max_examples=30, **_PROPERTIES)
+settings.load_profile(os.environ.get("CMVIG_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,16 @@ def tiny_png() -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00\xcc")) + chunk(b"IEND", b""))
 
 
+# The caption facts the figure steps add beside the fixtures' own (nothing hidden, every
+# event on the axis, one assay limit).
+FIGURE1_SMALL_CELLS = {"timeline_drawn": True, "timeline_types_pooled": False,
+                       "timeline_marks_left_out": {}, "timeline_deaths_beyond_axis": 0}
+FIGURE2_AXES = {"events_beyond_axis": {"response": 0, "overall_survival": 0},
+                "axis_end": {"response": 50, "overall_survival": 100}}
+FIGURE3_STYLE = {"groups_summarised_only": [], "median_band": False, "many_children": False,
+                 "sample_limits": [137.0], "own_limits_marked": False}
+
+
 def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | None = None,
                  figure2_meta: dict | None = None, figure3_meta: dict | None = None,
                  estimates_patch: dict | None = None, study: str = "replication",
@@ -71,15 +81,16 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
         "timeline_rows_shown": len(cohort), "timeline_rows_total": len(cohort),
         "timeline_subset_rule": None, "timeline_groups_not_drawn": [],
         "timeline_axis_end": 400, "timeline_bars_cut": True,
-        "timeline_cut_days_printed": True}))
+        "timeline_cut_days_printed": True, **FIGURE1_SMALL_CELLS}))
     (figures / "figure2.json").write_text(json.dumps(figure2_meta or {
         "at_risk_ticks": [0, 50, 100], "at_risk_ticks_response": [0, 25, 50],
         "censor_marks_shown": {"response": True, "overall_survival": True},
         "censor_marks_omitted": [], "risk_table_rows": ["at_risk", "events", "censored"],
-        "response_estimand": "one minus Kaplan-Meier", "competing_marks_shown": False}))
+        "response_estimand": "one minus Kaplan-Meier", "competing_marks_shown": False,
+        **FIGURE2_AXES}))
     (figures / "figure3.json").write_text(json.dumps(figure3_meta or {
         "results_drawn": 12 * len(cohort), "groups_not_drawn": [], "responses_marked": True,
-        "axis_end": 150, "results_after_axis_end": False}))
+        "axis_end": 150, "results_after_axis_end": False, **FIGURE3_STYLE}))
     data = project / "data"
     data.mkdir()
     shutil.copy(ROOT / "data" / "published.yaml", data / "published.yaml")

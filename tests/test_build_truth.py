@@ -14,6 +14,8 @@ import pytest
 from cmvig_report import paths
 from cmvig_report.synth import generate_cohort, write_cohort
 
+ROOT = Path(__file__).resolve().parents[1]
+
 pytestmark = pytest.mark.e2e
 
 
@@ -38,8 +40,8 @@ def _errors(run: subprocess.CompletedProcess) -> list[str]:
      "'data/exports/juen'; did you mean 'data/exports/june/patients.xlsx'?)"),
     ("journal=bmt",
      "error: config journal='bmt': no profile templates/journals/bmt.yaml (profiles: "
-     "bone-marrow-transplantation, frontiers-in-pediatrics); did you mean "
-     "'bone-marrow-transplantation'?"),
+     + ", ".join(sorted(p.stem for p in (ROOT / "templates/journals").glob("*.yaml")))
+     + "); did you mean 'bone-marrow-transplantation'?"),
     ("lloq_iu_m=100",
      "error: config key 'lloq_iu_m' is not a setting; did you mean 'lloq_iu_ml'?"),
     ("lloq_iu_ml=abc",

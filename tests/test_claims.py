@@ -288,7 +288,7 @@ def test_each_limit_used_is_named_with_its_samples(tmp_path):
     definitions = text.split("A child responded on the date", 1)[1].split("Time to response", 1)[0]
     assert named in definitions and "unless the export gave" not in definitions
     caption = text.split("Figure 3.", 1)[1][:900]
-    assert named in caption and "dashed lines" in caption
+    assert named in caption and "beneath the lowest" in caption
 
 
 def test_a_result_above_its_own_lower_limit_is_no_response(tmp_path):

@@ -191,7 +191,7 @@ def test_own_study_manuscript_reports_the_r_cumulative_incidence(cleaned, tmp_pa
     Aalen–Johansen estimate and interval; Table S1 has the 1 − KM row; the Methods cite Gray."""
     import re
 
-    from report_fixtures import make_project, stage_args
+    from report_fixtures import FIGURE2_AXES, make_project, stage_args
 
     from cmvig_report.formatting import format_percent_ci
     from cmvig_report.report import run_qmd, run_render
@@ -209,7 +209,8 @@ def test_own_study_manuscript_reports_the_r_cumulative_incidence(cleaned, tmp_pa
     facts = {"at_risk_ticks": [0, 50, 100], "at_risk_ticks_response": [0, 25, 50],
              "censor_marks_shown": {"response": True, "overall_survival": True},
              "censor_marks_omitted": [], "risk_table_rows": ["at_risk", "events", "censored"],
-             "response_estimand": "cumulative incidence", "competing_marks_shown": True}
+             "response_estimand": "cumulative incidence", "competing_marks_shown": True,
+             **FIGURE2_AXES}
     kwargs = make_project(tmp_path, cohort, estimates_patch=est, study="own",
                           figure2_meta=facts)
     html = kwargs["_project"] / "report" / "m.html"

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 from cohort_factory import abstract_like_cohort, make_cohort
 
-from cmvig_report.figure3 import BLQ_DROP, TRAJECTORY_COUNTS, figure3, run_figure3
+from cmvig_report.figure3 import (
+    BLQ_DROP,
+    MANY_LINES,
+    TRAJECTORY_COUNTS,
+    figure3,
+    run_figure3,
+)
 from cmvig_report.figures import groups_not_drawn
 from cmvig_report.printed_counts import disclosure_plan, size
 
@@ -61,7 +67,10 @@ def test_one_line_per_child_with_the_lloq_and_each_response():
     end = 3 * 50
     days = loads["days_since_cmvig"].astype(int)
     assert meta == {"results_drawn": int((days <= end).sum()), "groups_not_drawn": [],
-                    "responses_marked": True, "axis_end": end, "results_after_axis_end": True}
+                    "responses_marked": True, "axis_end": end, "results_after_axis_end": True,
+                    "groups_summarised_only": [], "median_band": False,
+                    "many_children": False, "sample_limits": [LLOQ],
+                    "own_limits_marked": False}
     assert all(ax.get_xlim()[1] == end for ax in panels)
 
 
@@ -104,24 +113,56 @@ def test_a_group_below_the_small_cell_limit_is_not_drawn():
     assert plan.hidden[size("refractory")] == "<5"
     skipped = groups_not_drawn(plan.hidden, TRAJECTORY_COUNTS)
     assert "refractory" in skipped
-    # as the comment above derives: the recurrent n is the complement, so neither is drawn
+    # as the comment above derives: the recurrent n is the complement, so neither group's
+    # lines are drawn; each panel shows its median band instead (never an empty panel)
     assert skipped == ["recurrent", "refractory"]
     fig, meta = figure3(cohort, viral_loads(cohort), LLOQ, plan.hidden)
     for ax, group in zip(fig.axes, ("recurrent", "refractory"), strict=True):
-        if group in skipped:
-            assert _lines(ax) == [] and len(ax.collections) == 0
-            assert ax.get_title(loc="left").endswith(f"(n = {plan.hidden[size(group)]})")
-        else:
-            assert len(_lines(ax)) == 12
-    assert meta["groups_not_drawn"] == skipped
-    loads = viral_loads(cohort)
-    drawn = loads["patient_id"].isin(cohort.loc[~cohort["infection_type"].isin(skipped),
-                                                "patient_id"])
-    assert meta["results_drawn"] == int(
-        (drawn & (loads["days_since_cmvig"].astype(int) <= meta["axis_end"])).sum())
+        assert _lines(ax) == []  # no line per child
+        assert not [c for c in ax.collections if len(c.get_offsets())
+                    and c.get_offsets().shape[0] and c.get_facecolor().size
+                    and type(c).__name__ == "PathCollection"]  # no response marks
+        assert len(ax.collections) == 1  # the interquartile band
+        assert ax.get_title(loc="left").endswith(f"(n = {plan.hidden[size(group)]})")
+    assert meta["groups_not_drawn"] == []
+    assert meta["groups_summarised_only"] == skipped and meta["median_band"]
+    assert not meta["responses_marked"]
     # without the limit every child is drawn
     assert figure3(cohort, viral_loads(cohort), LLOQ, disclosure_plan(cohort, 50, 0).hidden
-                   )[1]["groups_not_drawn"] == []
+                   )[1]["groups_summarised_only"] == []
+
+
+def test_both_panels_share_one_style_and_responses_are_drawn_on_top():
+    from cohort_factory import random_cohort
+
+    # one panel past MANY_LINES children, the other below it: both get the band
+    cohort = random_cohort(60)
+    counts = cohort["infection_type"].value_counts()
+    assert counts.max() > MANY_LINES >= 0
+    fig, meta = figure3(cohort, viral_loads(cohort), LLOQ)
+    assert meta["many_children"] and meta["median_band"]
+    for ax in fig.axes:
+        widths = {line.get_linewidth() for line in ax.lines if line.get_marker() in ("", "None")
+                  and len(line.get_xdata()) > 2}
+        assert 1.6 in widths  # the median
+        scatter = [c for c in ax.collections if type(c).__name__ == "PathCollection"]
+        others = [a for a in (*ax.lines, *ax.collections) if a not in scatter]
+        assert scatter and scatter[0].get_zorder() > max(a.get_zorder() for a in others)
+
+
+def test_a_sample_with_its_own_limit_is_marked_at_that_limit():
+    cohort = abstract_like_cohort()
+    loads = viral_loads(cohort)
+    # a second assay with a higher limit for one child's samples: a result of 300 IU/mL is
+    # below that limit, so it is drawn on the band, beneath every limit line
+    child = loads["patient_id"] == cohort["patient_id"].iloc[0]
+    loads.loc[child, "lloq_iu_ml"] = "500.0"
+    loads.loc[child.idxmax(), ["cmv_dna_iu_ml", "below_lloq"]] = ["300.0", "True"]
+    fig, meta = figure3(cohort, loads, LLOQ)
+    assert meta["sample_limits"] == [LLOQ, 500.0] and meta["own_limits_marked"]
+    dashes = [line for ax in fig.axes for line in ax.lines if line.get_marker() == "_"]
+    assert len(dashes) == 1 and set(dashes[0].get_ydata()) == {np.log10(500.0)}
+    assert len(dashes[0].get_xdata()) == int(child.sum())
 
 
 def test_every_text_is_at_least_7_pt_and_none_overlaps():

@@ -14,24 +14,25 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.text import Text
 
+from cmvig_report import printed_counts as pc
 from cmvig_report import survival
 from cmvig_report.analysis import compute_estimates, km_curves
 from cmvig_report.figures import (
+    GROUPS,
     MAX_CENSOR_MARKS,
     STYLE,
-    TIMELINE_COUNTS,
     figure1,
     figure2,
     figure2_at_risk,
     flow_counts,
-    groups_not_drawn,
     nice_ticks,
     render_bytes,
     run_figure1,
     run_figure2,
+    timeline_plan,
 )
 from cmvig_report.formatting import format_number, format_p
-from cmvig_report.printed_counts import disclosure_plan
+from cmvig_report.printed_counts import disclosure_plan, size
 
 DAYS = {"response_day": 50, "os_cmvig_day": 100, "os_hsct_day": 365, "lloq_iu_ml": 137}
 
@@ -129,7 +130,10 @@ def test_files_for_shipped_shape_and_generated_cohort(tmp_path):
                 # at most 40, fewer only when 40 would push the caption off the page
                 assert min(len(cohort), 30) <= meta["timeline_rows_shown"] <= min(len(cohort), 40)
             else:
-                assert meta["at_risk_ticks"][0] == 0 and 100 in meta["at_risk_ticks"]
+                assert meta["at_risk_ticks"][0] == 0
+                deaths = cohort.loc[cohort["died"], "os_from_cmvig_days"]
+                assert meta["at_risk_ticks"][-1] >= deaths.max()  # every death on the axis
+                assert meta["events_beyond_axis"] == {"response": 0, "overall_survival": 0}
                 assert 50 in meta["at_risk_ticks_response"]
         assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
 
@@ -329,10 +333,31 @@ def test_figure2b_axis_shows_every_death_up_to_the_latest_landmark():
     assert fig.axes[2].get_xlim()[1] == ticks[-1]  # panel B's plot
     table = _drawn_table(fig, 1)  # at risk, events, censored under panel B
     assert table[0][-1] == "12" and table[1][-1] == "2"
-    # a death after the latest landmark does not stretch the axis
+    # a death after the latest landmark stretches the axis too: no death is left off it
     later = {**DAYS, "os_hsct_day": 300}
-    assert figure2(cohort, compute_estimates(cohort, **later))[1]["at_risk_ticks"][-1] == \
-        default_end
+    _, meta = figure2(cohort, compute_estimates(cohort, **later))
+    assert meta["at_risk_ticks"][-1] >= 330
+    assert meta["events_beyond_axis"] == {"response": 0, "overall_survival": 0}
+
+
+def test_figure2b_axis_reaches_the_last_death_of_a_long_follow_up():
+    # issue 27: 60 children, 20 deaths, 4 of them between days 494 and 761; the axis of
+    # panel B used to stop at day 400 and leave them out without a word
+    rows = [{"type": "recurrent" if i % 2 else "refractory", "response": 20 + i, "fu": 900}
+            for i in range(40)]
+    rows += [{"type": "recurrent" if i % 2 else "refractory", "response": None,
+              "fu": 30 + 20 * i, "died": True} for i in range(16)]
+    rows += [{"type": "refractory", "response": None, "fu": d, "died": True}
+             for d in (494, 560, 640, 761)]
+    cohort = make_cohort(rows)
+    fig, meta = figure2(cohort, compute_estimates(cohort, **DAYS))
+    assert meta["at_risk_ticks"][-1] >= 761 == cohort.loc[cohort["died"],
+                                                            "os_from_cmvig_days"].max()
+    assert meta["axis_end"]["overall_survival"] == meta["at_risk_ticks"][-1]
+    assert meta["events_beyond_axis"]["overall_survival"] == 0
+    # the curve's last step (the death on day 761) is drawn inside panel B
+    step = [line for line in fig.axes[2].lines if line.get_drawstyle() == "steps-post"][0]
+    assert 761 in list(step.get_xdata()) and fig.axes[2].get_xlim()[1] >= 761
 
 
 def test_figure1b_rows_in_study_number_order_on_days_since_cmvig():
@@ -356,9 +381,10 @@ def test_figure1b_rows_in_study_number_order_on_days_since_cmvig():
     assert {format_number(d) for d in cut} <= printed
 
 
-def test_figure1b_leaves_out_a_group_whose_rows_would_show_a_hidden_count():
+def test_figure1b_under_small_cell_control_draws_every_child_without_the_revealing_marks():
     # 12 recurrent, 3 refractory, limit 5: the refractory n is hidden, the recurrent n too
-    # (15 - 3); a row per child would give both back, so panel B draws neither
+    # (15 - 3); rows coloured by type would give both back, so panel B draws every child in
+    # one colour, and leaves out the markers whose counts are hidden
     rows = [{"type": "recurrent", "response": 14 + i, "fu": 400} for i in range(8)]
     rows += [{"type": "recurrent", "response": None, "fu": 400} for _ in range(4)]
     rows += [{"type": "refractory", "response": 21, "fu": 400},
@@ -366,18 +392,45 @@ def test_figure1b_leaves_out_a_group_whose_rows_would_show_a_hidden_count():
              {"type": "refractory", "response": None, "fu": 200, "died": True}]
     cohort = make_cohort(rows)
     plan = disclosure_plan(cohort, 50, 5)
-    skipped = groups_not_drawn(plan.hidden, TIMELINE_COUNTS)
-    assert "refractory" in skipped
+    assert plan.hidden[size("refractory")] == "<5"
+    units, left_out = timeline_plan(plan.hidden, 50)
+    assert units == ("overall",)
     fig, meta = figure1(cohort, 50, 40, plan.hidden, 365)
     drawn = {t.get_text() for t in fig.axes[1].get_yticklabels()}
-    kept = cohort[~cohort["infection_type"].isin(skipped)]
-    assert drawn == {str(n) for n in kept["study_number"]}
-    assert meta["timeline_groups_not_drawn"] == skipped
-    assert meta["timeline_rows_total"] == len(kept)
-    assert any("not drawn (small-cell control)" in t.get_text() for t in fig.texts)
-    render_bytes(fig)  # an empty panel still renders
-    # without the limit every child has a row
-    assert figure1(cohort, 50, 40, {}, 365)[1]["timeline_rows_shown"] == len(cohort)
+    assert drawn == {str(n) for n in cohort["study_number"]}  # never an empty panel
+    assert meta["timeline_groups_not_drawn"] == [] and meta["timeline_types_pooled"]
+    assert meta["timeline_rows_total"] == len(cohort)
+    labels = {h.get_label() for h in fig.legends[0].legend_handles}
+    assert not labels & {"Recurrent", "Refractory"}
+    # one death in 15: the deaths are hidden ("<5"), so no death or alive marker is drawn
+    assert plan.hidden[pc.cell(pc.DIED)] == "<5" and "death" in left_out["overall"]
+    assert not labels & {"Death", "Alive at last follow-up"}
+    markers = {c.get_paths()[0].vertices.tobytes() for c in fig.axes[1].collections
+               if type(c).__name__ == "PathCollection"}
+    assert len(markers) == 2 - ("response" in left_out["overall"])  # HSCT (+ response)
+    assert any("not told apart (small-cell control)" in t.get_text() for t in fig.texts)
+    render_bytes(fig)
+    # without the limit every child has a row in the colour of its type
+    _, full = figure1(cohort, 50, 40, {}, 365)
+    assert full["timeline_rows_shown"] == len(cohort) and not full["timeline_types_pooled"]
+
+
+def test_figure1b_leaves_out_only_the_markers_of_a_hidden_count():
+    # 20 recurrent (2 deaths) and 20 refractory (no death), limit 5: every size is shown,
+    # the recurrent deaths are hidden, so recurrent rows lose their death/alive markers only
+    rows = [{"type": "recurrent", "response": 10 + i, "fu": 400 + i, "died": i < 2}
+            for i in range(20)]
+    rows += [{"type": "refractory", "response": 30 + i, "fu": 300 + i} for i in range(20)]
+    cohort = make_cohort(rows)
+    plan = disclosure_plan(cohort, 50, 5)
+    units, left_out = timeline_plan(plan.hidden, 50)
+    assert units == GROUPS and "death" in left_out["recurrent"]
+    fig, meta = figure1(cohort, 50, 40, plan.hidden, 365)
+    assert meta["timeline_rows_shown"] == 40 and not meta["timeline_types_pooled"]
+    assert "death" in meta["timeline_marks_left_out"]["recurrent"]
+    deaths = [c for c in fig.axes[1].collections if type(c).__name__ == "PathCollection"
+              and c.get_offsets().shape[0] and c.get_sizes()[0] == 26]  # an X
+    assert not deaths  # no death marker anywhere (the only deaths are recurrent)
 
 
 def test_figure2_under_small_cell_control_prints_at_risk_only_and_marks(tmp_path):

@@ -11,7 +11,13 @@ import pytest
 import yaml
 from cohort_factory import abstract_like_cohort, make_cohort, random_cohort
 from pypdf import PdfReader
-from report_fixtures import make_project, qmd_args, stage_args
+from report_fixtures import (
+    FIGURE1_SMALL_CELLS,
+    FIGURE2_AXES,
+    make_project,
+    qmd_args,
+    stage_args,
+)
 
 from cmvig_report.errors import PipelineError
 from cmvig_report.formatting import format_p, format_percent_ci, plural
@@ -235,7 +241,8 @@ def test_figure1_caption_says_when_the_timeline_is_a_subset(tmp_path):
     meta = {"timeline_rows_shown": 40, "timeline_rows_total": 120,
             "timeline_subset_rule": "the 40 with the longest follow-up",
             "timeline_groups_not_drawn": [], "timeline_axis_end": 400,
-            "timeline_bars_cut": False, "timeline_cut_days_printed": False}
+            "timeline_bars_cut": False, "timeline_cut_days_printed": False,
+            **FIGURE1_SMALL_CELLS}
     kwargs = make_project(tmp_path, random_cohort(120, seed=3), figure1_meta=meta)
     text = _html_text(_render(kwargs, pdf=False)[0])
     assert "panel B shows 40 of 120 children (the 40 with the longest follow-up)" in text
@@ -249,7 +256,7 @@ def test_figure2_caption_matches_the_censoring_ticks_drawn(tmp_path):
     def caption(shown: dict, omitted: list, name: str) -> str:
         meta = {"at_risk_ticks": [0, 50], "at_risk_ticks_response": [0, 25],
                 "censor_marks_shown": shown, "censor_marks_omitted": omitted,
-                "risk_table_rows": ["at_risk", "events", "censored"]}
+                "risk_table_rows": ["at_risk", "events", "censored"], **FIGURE2_AXES}
         kwargs = make_project(tmp_path / name, cohort, figure2_meta=meta)
         text = _html_text(_render(kwargs, pdf=False)[0])
         return text[text.index("Figure 2."):]

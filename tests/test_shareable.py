@@ -145,10 +145,11 @@ def test_small_counts_are_hidden_and_logged(identifying):
     log = pd.read_csv(repo / "results/disclosure_log.csv", dtype=str, keep_default_na=False)
     cells_logged = log[log["kind"] == "suppressed cell"]
     assert (cells_logged["reason"].str.startswith("complementary")).any()
-    # a hidden cell is small, a complement, or worked out from a hidden one (the events
-    # behind a landmark when the deaths are hidden)
+    # a hidden cell is small, a complement, worked out from a hidden one (the events behind a
+    # landmark when the deaths are hidden), or hidden by the audit (secondary)
     assert (cells_logged["value"].astype(int).between(1, 4)
-            | cells_logged["reason"].str.startswith(("complementary", "derived", "hidden with"))
+            | cells_logged["reason"].str.startswith(("complementary", "derived", "hidden with",
+                                                     "secondary"))
             ).all()
     in_table = cells_logged[cells_logged["output"].str.contains("Table 1")]
     assert len(in_table) == sum(c in ("<5", "[c]") for c in cells)
@@ -164,7 +165,7 @@ def test_small_counts_are_hidden_and_logged(identifying):
             int(value.replace(",", "")) >= 5, value
 
     # Figure 3: panel titles print each group's n through the plan, and a group whose n or
-    # responders are hidden is not drawn (its lines could be counted)
+    # responders are hidden is drawn as its median band only (its lines could be counted)
     svg = (repo / "results/figures/figure3.svg").read_text()
     titles = re.findall(r"infection \(n = (<5|\[c\]|[\d,]+)\)", svg)
     assert len(titles) == 2
@@ -174,7 +175,7 @@ def test_small_counts_are_hidden_and_logged(identifying):
     hidden = json.loads((repo / "results/estimates.json").read_text())["disclosure"]["hidden"]
     for group in ("recurrent", "refractory"):
         if {f"infection_type.{group}", f"response_by_type.{group}.responders"} & set(hidden):
-            assert group in facts["groups_not_drawn"]
+            assert group in facts["groups_summarised_only"]
     # its caption prints the children per type through the plan too
     html = (repo / "report/manuscript.html").read_text()
     caption = re.search(r'<figcaption id="figure3">(.*?)</figcaption>', html, flags=re.S)[1]

@@ -418,8 +418,19 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
                             min_cell_count=int(min_cell_count), study=str(study),
                             endpoint_settings=settings, viral_loads=samples)
     landmark_marks, landmark_log = landmark_plan(est, plan)
+    # the landmark counts and Figure 2's numbers at risk, audited with the text's counts
+    from .endpoints import response_frame
+    from .figure_axes import figure2_ticks, risk_table_curves
+    from .landmark_audit import audit_landmarks
+
+    panel_a = response_frame(df, est)  # an own study's Figure 2A (None: the cohort's own)
+    landmark_marks, risk_tables, audit_log = audit_landmarks(
+        df, est, plan, landmark_marks, risk_table_curves(figure2_ticks(df, est, panel_a)),
+        panel_a)
+    landmark_log += audit_log
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
                                                **landmark_marks}.items()))
+    est["disclosure"]["risk_tables"] = risk_tables
     est["claims"] = claims.build(est, est["disclosure"]["hidden"])  # with the landmarks' marks
     assert_finite(est)
     json.dumps(est, allow_nan=False)

@@ -225,3 +225,19 @@ def read_clean_samples(path: str) -> pd.DataFrame:
     """The columns of ``results/viral_loads.csv`` the endpoints need, in the file's order."""
     return pd.read_csv(path, usecols=["patient_id", "days_since_cmvig", "below_lloq"],
                        dtype={"patient_id": str, "below_lloq": str}, keep_default_na=False)
+
+
+def response_frame(cohort: pd.DataFrame, estimates: dict[str, Any]) -> pd.DataFrame | None:
+    """The children evaluable for response with ``days_to_response_or_censoring`` and
+    ``responded`` set from the study's primary endpoint, and its ``code``; None for the
+    replication (1 − KM on the cohort's own columns). Figure 2A draws it, and the small-cell
+    audit plans the numbers at risk printed under it from the same frame."""
+    settings = EndpointSettings.of_estimates(estimates)
+    if settings is None:
+        return None
+    ends = response_endpoints(cohort, None, settings)["primary"]
+    out = cohort.loc[ends.index].copy()
+    out["days_to_response_or_censoring"] = ends["time"]
+    out["responded"] = ends["code"].eq(RESPONSE)
+    out["code"] = ends["code"]
+    return out

@@ -41,28 +41,51 @@ from .formatting import format_measure, format_number
 from .io import read_clean_cohort, write_json
 
 BLQ_DROP = 0.6  # log10 units between the LLOQ line and the band of results below it
-MANY_LINES = 30  # past this many children in a panel, lines get thinner and lighter
+MANY_LINES = 30  # past this many children in a panel, faint lines under a median band
+SUMMARY_BIN_DAYS = 7  # the median band's bins: a week, the usual monitoring interval
 RASTER_LINES = 500  # past this many, the lines and response marks are drawn as one bitmap
 
 
 def trajectories(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float) -> pd.DataFrame:
     """The points drawn: study_number, infection_type, day, log10 load (the band's level for a
-    result below the LLOQ) and below_lloq, in study-number and day order.
+    result below its LLOQ), below_lloq and the sample's own limit (``lloq``: the config's
+    ``lloq`` when the sample has none), in study-number and day order.
 
+    The band of results below the limit lies :data:`BLQ_DROP` under the lowest limit drawn,
+    so a result below its own (higher) limit is never drawn above a limit line.
     Only children of the cohort are drawn; the patient ID stops here.
     """
     who = cohort[["patient_id", "study_number", "infection_type"]]
     d = viral_loads.merge(who, on="patient_id", how="inner", validate="many_to_one")
     blq = d["below_lloq"].astype(str).str.lower().eq("true").to_numpy()
     load = pd.to_numeric(d["cmv_dna_iu_ml"], errors="coerce").to_numpy(dtype=float)
+    own = (pd.to_numeric(d["lloq_iu_ml"], errors="coerce") if "lloq_iu_ml" in d
+           else pd.Series(np.nan, index=d.index)).fillna(lloq).to_numpy(dtype=float)
+    band = np.log10(min(lloq, float(own.min()) if len(own) else lloq)) - BLQ_DROP
     with np.errstate(divide="ignore", invalid="ignore"):
-        y = np.where(blq, np.log10(lloq) - BLQ_DROP, np.log10(load))
+        y = np.where(blq, band, np.log10(load))
     out = pd.DataFrame({"study_number": d["study_number"].astype(int),
                         "infection_type": d["infection_type"],
                         "day": pd.to_numeric(d["days_since_cmvig"]).astype(int),
-                        "log10_load": y, "below_lloq": blq})
+                        "log10_load": y, "below_lloq": blq, "lloq": own})
     out = out[np.isfinite(out["log10_load"])]
     return out.sort_values(["study_number", "day"], kind="stable").reset_index(drop=True)
+
+
+def summary_band(points: pd.DataFrame, width: int = SUMMARY_BIN_DAYS) -> pd.DataFrame:
+    """Median and interquartile range of the children's loads per ``width``-day bin.
+
+    Each child counts once per bin (its last result in it), so a child sampled daily does not
+    outweigh one sampled weekly. Columns: day (the bin's middle), median, q1, q3.
+    """
+    if points.empty:
+        return pd.DataFrame(columns=["day", "median", "q1", "q3"])
+    b = points.assign(bin=np.floor(points["day"] / width).astype(int))
+    last = b.groupby(["bin", "study_number"], sort=True)["log10_load"].last().reset_index()
+    g = last.groupby("bin", sort=True)["log10_load"]
+    return pd.DataFrame({"day": (g.median().index.to_numpy() + 0.5) * width,
+                         "median": g.median().to_numpy(), "q1": g.quantile(0.25).to_numpy(),
+                         "q3": g.quantile(0.75).to_numpy()})
 
 
 # What a reader can count on Figure 3, group by group: lines, and those reaching the band.
@@ -70,35 +93,43 @@ TRAJECTORY_COUNTS = (pc.RESPONDERS, pc.NON_RESPONDERS)
 
 
 def _panel(ax: Axes, points: pd.DataFrame, responses: pd.DataFrame, colour: str,
-           lloq: float, ylim: tuple[float, float], xlim: tuple[float, float]) -> None:
+           many: bool, lines: bool, config_lloq: float) -> None:
+    """One group's panel. ``many``: the figure's style (faint lines under a median and
+    interquartile band, decided for both panels at once); ``lines``: whether the children's
+    own lines may be drawn (small-cell control: otherwise the band alone)."""
     children = points["study_number"].nunique()
-    many = children > MANY_LINES
     # A registry's thousands of lines are one picture, not thousands of vector paths: as vector
     # paths they make a figure of tens of MB that the PDF must lay out (text stays vector).
     raster = children > RASTER_LINES
     line_colour = _tint(colour, 0.6) if many else colour
-    if raster:
+    if lines and raster:
         number = points["study_number"].to_numpy()
         cuts = np.flatnonzero(np.diff(number)) + 1
         xy = points[["day", "log10_load"]].to_numpy(dtype=float)
-        # translucent, so that where most children's loads lie shows as the darkest band
         ax.add_collection(LineCollection(np.split(xy, cuts), colors=line_colour,
                                          linewidths=0.3, zorder=2, rasterized=True,
                                          alpha=max(0.02, min(1.0, 100 / children))))
-    else:
+    elif lines:
         for _, child in points.groupby("study_number", sort=True):
-            # markers only where few lines leave room for them
             ax.plot(child["day"], child["log10_load"], color=line_colour,
                     linewidth=0.4 if many else 0.9, marker="" if many else "o",
                     markersize=2.4, zorder=2)
-    if len(responses):
-        ax.scatter(responses["day"], responses["log10_load"], marker="o", s=9 if many else 22,
-                   color=COLOURS["response"], edgecolor="white", linewidth=0.3 if many else 0.5,
-                   zorder=4, rasterized=raster)
-    ax.axhline(np.log10(lloq), color=COLOURS["guide"], linestyle="--", linewidth=0.9, zorder=1)
-    ax.axvline(0, color=COLOURS["cmvig"], linewidth=1.0, zorder=1)
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
+    if many or not lines:
+        band = summary_band(points)
+        ax.fill_between(band["day"], band["q1"], band["q3"], color=_tint(colour, 0.3),
+                        linewidth=0, zorder=3)
+        ax.plot(band["day"], band["median"], color=colour, linewidth=1.6, zorder=3.5)
+    if lines:
+        # each sample's own limit where it is not the config's (another assay)
+        other = points[~np.isclose(points["lloq"], config_lloq)]
+        if len(other):
+            ax.plot(other["day"], np.log10(other["lloq"]), linestyle="none", marker="_",
+                    markersize=5, markeredgewidth=0.9, color=COLOURS["guide"], zorder=3)
+    if lines and len(responses):
+        # on top of lines and band: a response is what the figure is read for
+        ax.scatter(responses["day"], responses["log10_load"], marker="o", s=16 if many else 22,
+                   color=COLOURS["response"], edgecolor="white", linewidth=0.5,
+                   zorder=5, rasterized=raster)
 
 
 def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
@@ -111,19 +142,23 @@ def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
     otherwise squeeze the weeks in which children respond into a corner.
 
     ``hidden`` is the small-cell plan (cell name -> mark, :mod:`.printed_counts`): the panel
-    titles print each group's n through it, and a group in :func:`groups_not_drawn` is left
-    empty with a note (:func:`.figures.groups_not_drawn`).
+    titles print each group's n through it, and a group in :func:`groups_not_drawn` (whose
+    lines or response marks would count a hidden cell) is drawn as its median and
+    interquartile band only, without a line or mark per child. Both panels share one style:
+    past :data:`MANY_LINES` children in either, faint lines under the band.
     """
     hidden = hidden or {}
     points = trajectories(cohort, viral_loads, lloq)
     skipped = groups_not_drawn(hidden, TRAJECTORY_COUNTS)
-    blq_level = np.log10(lloq) - BLQ_DROP
+    limits = sorted({float(x) for x in points["lloq"]} | {float(lloq)})
+    blq_level = np.log10(limits[0]) - BLQ_DROP
     first = points[points["below_lloq"] & (points["day"] > 0)]
     # the response is the cohort's own (first result below the LLOQ after the first dose)
     resp = cohort.loc[cohort["responded"].astype(bool), ["study_number", "days_to_response"]]
     responses = first.merge(resp.rename(columns={"days_to_response": "day"}),
                             on=["study_number", "day"], how="inner")
-    top = max(float(points["log10_load"].max()) if len(points) else 0.0, np.log10(lloq) + 1)
+    top = max(float(points["log10_load"].max()) if len(points) else 0.0,
+              np.log10(limits[-1]) + 1)
     ylim = (blq_level - 0.45, np.ceil(top) + 0.2)
     day_min = min(float(points["day"].min()) if len(points) else 0.0, 0.0)
     longest = float(points["day"].max()) if len(points) else 1.0
@@ -135,11 +170,17 @@ def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
     xticks = np.arange(np.floor(day_min / step) * step, day_max + step / 2, step)
     xlim = (day_min - 0.02 * (day_max - day_min), day_max)
     xticks = xticks[(xticks >= xlim[0]) & (xticks <= xlim[1])]
-    yticks = np.arange(np.ceil(np.log10(lloq)), np.floor(ylim[1]) + 0.5)
+    yticks = np.arange(np.ceil(np.log10(limits[0])), np.floor(ylim[1]) + 0.5)
 
-    drawn = {g: points[(points["infection_type"] == g)] if g not in skipped
-             else points.iloc[0:0] for g in GROUPS}
-    plot_h, top_m, bottom_m, left, gap, right = 2.5, 0.6, 0.5, 0.75, 0.35, 0.15
+    drawn = {g: points[(points["infection_type"] == g)] for g in GROUPS}
+    many = max((p["study_number"].nunique() for p in drawn.values()), default=0) > MANY_LINES
+    summarised = [g for g in GROUPS if len(drawn[g]) and (many or g in skipped)]
+    own_limits = [g for g in GROUPS if g not in skipped
+                  and (~np.isclose(drawn[g]["lloq"], lloq)).any()]
+    handles = _legend(lloq, lines=any(g not in skipped for g in GROUPS),
+                      band=bool(summarised), own_limits=bool(own_limits))
+    rows = 1 if len(handles) <= 4 else 2
+    plot_h, top_m, bottom_m, left, gap, right = 2.5, 0.45 + 0.17 * rows, 0.5, 0.75, 0.35, 0.15
     height = top_m + plot_h + bottom_m
     panel_w = (WIDTH - left - gap - right) / 2
     with _STYLE_LOCK, matplotlib.rc_context(STYLE):
@@ -149,13 +190,18 @@ def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
             ax = _axes(fig, x0, bottom_m, panel_w, plot_h)
             pts = drawn[g]
             _panel(ax, pts, responses[responses["study_number"].isin(pts["study_number"])],
-                   COLOURS[g], lloq, ylim, xlim)
+                   COLOURS[g], many, g not in skipped, lloq)
+            ax.axhline(np.log10(lloq), color=COLOURS["guide"], linestyle="--", linewidth=0.9,
+                       zorder=1)
+            ax.axvline(0, color=COLOURS["cmvig"], linewidth=1.0, zorder=1)
+            ax.set_xlim(*xlim)
+            ax.set_ylim(*ylim)
             n = hidden.get(pc.size(g), format_number(int((cohort["infection_type"] == g).sum())))
             ax.set_title(f"{LABELS[g]} infection (n = {n})", loc="left", color=COLOURS[g],
                          fontweight="bold", fontsize=8)
-            if g in skipped:
-                ax.text(0.5, 0.5, "Not drawn: the group is below the small-cell limit",
-                        transform=ax.transAxes, ha="center", va="center", fontsize=7.5,
+            if g in skipped and len(pts):
+                ax.text(0.98, 0.96, "Median and interquartile range only (small-cell control)",
+                        transform=ax.transAxes, ha="right", va="top", fontsize=7,
                         color="#444444")
             ax.set_xticks(xticks, [signed_number(t) for t in xticks])
             ax.set_yticks([blq_level, *yticks],
@@ -165,26 +211,46 @@ def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
                 ax.set_ylabel("CMV DNA (log10 IU/mL)")
             # the letter on the line of the panel's title, below the legend's row
             _letter(fig, x0 - (0.7 if i == 0 else 0.3), bottom_m + plot_h + 0.24, "AB"[i])
-        handles = [
-            Line2D([], [], color="#444444", linewidth=0.9, marker="o", markersize=2.4,
-                   label="One child"),
-            Line2D([], [], linestyle="none", marker="o", markersize=5,
-                   color=COLOURS["response"], markeredgecolor="white", markeredgewidth=0.5,
-                   label="Response"),
-            Line2D([], [], color=COLOURS["guide"], linestyle="--", linewidth=0.9,
-                   label=f"LLOQ ({format_measure(lloq)} IU/mL)"),
-            Line2D([], [], color=COLOURS["cmvig"], linewidth=1.0, label="First CMVIG dose")]
-        fig.legend(handles=handles, loc="center right", ncol=len(handles), frameon=False,
-                   bbox_to_anchor=(1 - right / WIDTH, (height - 0.14) / height),
+        fig.legend(handles=handles, loc="upper right", ncol=-(-len(handles) // rows),
+                   frameon=False, bbox_to_anchor=(1 - right / WIDTH, (height - 0.04) / height),
                    handletextpad=0.4, columnspacing=1.4, handlelength=1.6, borderaxespad=0)
     meta = {"results_drawn": int(sum((p["day"] <= day_max).sum() for p in drawn.values())),
             "axis_end": int(day_max),
             "results_after_axis_end": bool(any((p["day"] > day_max).any()
                                                for p in drawn.values())),
-            "groups_not_drawn": [LABELS[g].lower() for g in skipped],
+            # never a group left out now: its band is drawn without lines (small-cell control)
+            "groups_not_drawn": [],
+            "groups_summarised_only": [LABELS[g].lower() for g in skipped if len(drawn[g])],
+            "median_band": bool(summarised),
+            "many_children": bool(many),
+            # the limits of quantification of the samples drawn, and whether a sample's own
+            # limit (another assay's) is marked beside it
+            "sample_limits": [float(x) for x in limits],
+            "own_limits_marked": bool(own_limits),
             "responses_marked": bool(len(responses[responses["study_number"].isin(
-                pd.concat([p["study_number"] for p in drawn.values()]))]))}
+                pd.concat([drawn[g]["study_number"] for g in GROUPS if g not in skipped]
+                          + [pd.Series(dtype=int)]))]))}
     return fig, meta
+
+
+def _legend(lloq: float, *, lines: bool, band: bool, own_limits: bool) -> list[Line2D]:
+    """The legend's entries for what the panels draw."""
+    out = ([Line2D([], [], color="#444444", linewidth=0.9, marker="o", markersize=2.4,
+                   label="One child"),
+            Line2D([], [], linestyle="none", marker="o", markersize=5,
+                   color=COLOURS["response"], markeredgecolor="white", markeredgewidth=0.5,
+                   label="Response")] if lines else [])
+    if band:
+        out.append(Line2D([], [], color="#444444", linewidth=1.6,
+                          label="Median (band: interquartile range)"))
+    out.append(Line2D([], [], color=COLOURS["guide"], linestyle="--", linewidth=0.9,
+                      label=f"LLOQ ({format_measure(lloq)} IU/mL)"))
+    if own_limits:
+        out.append(Line2D([], [], linestyle="none", marker="_", markersize=5,
+                          markeredgewidth=0.9, color=COLOURS["guide"],
+                          label="Sample's own LLOQ"))
+    out.append(Line2D([], [], color=COLOURS["cmvig"], linewidth=1.0, label="First CMVIG dose"))
+    return out
 
 
 def run_figure3(*, cohort: str, viral_loads: str, data_quality: str, response_day: int,

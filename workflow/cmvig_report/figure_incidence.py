@@ -25,17 +25,8 @@ DEATH_MARKER = "x"
 
 
 def panel_frame(cohort: pd.DataFrame, estimates: dict[str, Any]) -> pd.DataFrame | None:
-    """The evaluable children with ``days_to_response_or_censoring`` and ``responded`` set from
-    the study's primary endpoint, and its ``code``; None for the replication (1 − KM)."""
-    settings = endpoints.EndpointSettings.of_estimates(estimates)
-    if settings is None:
-        return None
-    ends = endpoints.response_endpoints(cohort, None, settings)["primary"]
-    out = cohort.loc[ends.index].copy()
-    out["days_to_response_or_censoring"] = ends["time"]
-    out["responded"] = ends["code"].eq(endpoints.RESPONSE)
-    out["code"] = ends["code"]
-    return out
+    """Panel A's children and times (:func:`endpoints.response_frame`); None for 1 − KM."""
+    return endpoints.response_frame(cohort, estimates)
 
 
 def incidence_table(durations: Any, codes: Any, ticks: Any) -> pd.DataFrame:

@@ -35,6 +35,13 @@ from . import figure_incidence as fi  # noqa: E402
 from . import printed_counts as pc  # noqa: E402
 from . import survival  # noqa: E402
 from .disclosure import small_mark  # noqa: E402
+from .figure_axes import (  # noqa: E402
+    events_beyond,
+    figure2_ticks,
+    nice_ticks,
+    panel_ticks,
+    risk_table_curves,
+)
 from .figure_flow import (  # noqa: E402
     GROUPS,
     LABELS,
@@ -46,8 +53,9 @@ from .figure_flow import (  # noqa: E402
 from .formatting import format_number, format_p  # noqa: E402
 from .io import atomic_write_bytes, read_clean_cohort, write_json  # noqa: E402
 
-__all__ = ["figure1", "figure2", "figure2_at_risk", "flow_counts", "groups_not_drawn",
-           "panel_ticks",
+__all__ = ["figure1", "figure2", "figure2_at_risk", "figure2_ticks", "flow_counts",
+           "timeline_plan",
+           "groups_not_drawn", "panel_ticks", "risk_table_curves",
            "render_bytes", "run_figure1", "run_figure2", "timeline_subset"]
 
 WIDTH = 180 / 25.4  # inches: a full-width figure
@@ -108,8 +116,6 @@ def _letter(fig: Figure, x_in: float, top_in: float, letter: str) -> None:
 
 
 SUBSET_RULE = "an evenly spaced sample in order of study number"
-# What a reader can count on Figure 1B, group by group: rows, responses, deaths and survivors.
-TIMELINE_COUNTS = (pc.RESPONDERS, pc.NON_RESPONDERS, pc.DIED, pc.ALIVE)
 
 
 def groups_not_drawn(hidden: dict[str, str], quantities: tuple[tuple[str, str], ...]
@@ -122,6 +128,26 @@ def groups_not_drawn(hidden: dict[str, str], quantities: tuple[tuple[str, str], 
     """
     return [g for g in GROUPS
             if any(c in hidden for c in (pc.size(g), *(pc.cell(q, g) for q in quantities)))]
+
+
+def timeline_plan(hidden: dict[str, str], response_day: int
+                  ) -> tuple[tuple[str, ...], dict[str, list[str]]]:
+    """What Figure 1B draws under small-cell control: (units, marks left out per unit).
+
+    A unit is a type of infection, or ``"overall"`` when a type's size is hidden: the rows are
+    then drawn in one colour, so that nobody counts a type's rows (none at all when the
+    cohort's own size is hidden). A unit's response markers are left out when any count they
+    show (responders, ever or by the landmark, and the others) is hidden, and its death and
+    alive markers when its deaths or survivors are: the panel is never empty, only the marks
+    that would count a hidden cell are missing.
+    """
+    if pc.size("overall") in hidden:
+        return (), {}
+    units = ("overall",) if any(pc.size(g) in hidden for g in GROUPS) else GROUPS
+    shows = {"response": (pc.RESPONDERS, pc.NON_RESPONDERS, *pc.by_day(response_day)),
+             "death": (pc.DIED, pc.ALIVE)}
+    return units, {u: [m for m, qs in shows.items() if any(pc.cell(q, u) in hidden for q in qs)]
+                   for u in units}
 
 
 def timeline_subset(cohort: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str | None]:
@@ -167,9 +193,12 @@ def timeline_axis(d: pd.DataFrame, horizon: int | None = None) -> np.ndarray:
                      + step / 2, step)
 
 
-def _draw_timeline(ax: Axes, d: pd.DataFrame, ticks: np.ndarray, show_ids: bool) -> list[Any]:
+def _draw_timeline(ax: Axes, d: pd.DataFrame, ticks: np.ndarray, show_ids: bool,
+                   units: tuple[str, ...] = GROUPS,
+                   left_out: dict[str, list[str]] | None = None) -> list[Any]:
     """Bars from HSCT to the last follow-up and markers; returns the legend handles for what
-    is actually drawn."""
+    is actually drawn. ``units`` and ``left_out`` are :func:`timeline_plan`'s."""
+    left_out = left_out or {}
     y = np.arange(len(d))[::-1]
     xmax = float(ticks[-1])
     start = -d["days_hsct_to_cmvig"].to_numpy(dtype=float)
@@ -177,24 +206,31 @@ def _draw_timeline(ax: Axes, d: pd.DataFrame, ticks: np.ndarray, show_ids: bool)
     cut = end > xmax
     shown_end = np.minimum(end, xmax)
     handles: list[Any] = []
-    for g in GROUPS:
-        m = (d["infection_type"] == g).to_numpy()
+    unit_of = (d["infection_type"] if units != ("overall",)
+               else pd.Series("overall", index=d.index)).to_numpy()
+    for g in units:
+        m = unit_of == g
+        colour = COLOURS["alive"] if g == "overall" else COLOURS[g]
         if m.any():
             ax.barh(y[m], shown_end[m] - start[m], left=start[m], height=0.62,
-                    color=_tint(COLOURS[g], 0.55), edgecolor=COLOURS[g], linewidth=0.5)
-            handles.append(Patch(facecolor=_tint(COLOURS[g], 0.55), edgecolor=COLOURS[g],
-                                 linewidth=0.5, label=LABELS[g]))
+                    color=_tint(colour, 0.55), edgecolor=colour, linewidth=0.5)
+            handles.append(Patch(facecolor=_tint(colour, 0.55), edgecolor=colour,
+                                 linewidth=0.5, label=LABELS.get(g, "Patient")))
     ax.axvline(0, color=COLOURS["cmvig"], linewidth=1.0, zorder=2)
     handles.append(Line2D([], [], color=COLOURS["cmvig"], linewidth=1.0,
                           label="First CMVIG dose"))
-    resp = d["responded"].to_numpy(dtype=bool)
-    dead = d["died"].to_numpy(dtype=bool)
+    def marked(kind: str) -> np.ndarray:
+        return np.isin(unit_of, [u for u in units if kind not in left_out.get(u, [])])
+
+    resp = d["responded"].to_numpy(dtype=bool) & marked("response")
+    dead = d["died"].to_numpy(dtype=bool) & marked("death")
+    alive = ~d["died"].to_numpy(dtype=bool) & marked("death")
     resp_at = d["days_to_response"].fillna(0).to_numpy(dtype=float)
     # (mask, x, marker, size, colour, label): distinct shapes and colours for print in grey
     marks = [(np.ones(len(d), bool), start, "|", 30, "#000000", "HSCT"),
              (resp, resp_at, "o", 16, COLOURS["response"], "Response"),
              (dead, shown_end, "X", 26, COLOURS["death"], "Death"),
-             (~dead, shown_end, ">", 16, COLOURS["alive"], "Alive at last follow-up")]
+             (alive, shown_end, ">", 16, COLOURS["alive"], "Alive at last follow-up")]
     for mask, x, marker, size, colour, label in marks:
         if mask.any():
             edge = {"linewidth": 1.0} if marker == "|" else {"edgecolor": "white",
@@ -235,9 +271,10 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
             horizon: int | None = None) -> tuple[Figure, dict[str, Any]]:
     """Figure 1 (flow diagram and patient timeline) and the facts its caption needs.
 
-    ``hidden`` is the small-cell control's plan (cell name -> mark) for the flow's counts;
-    ``horizon`` the latest survival landmark (days): the timeline's axis shows every death
-    up to it (:func:`timeline_axis`).
+    ``hidden`` is the small-cell control's plan (cell name -> mark) for the flow's counts and
+    for what panel B may draw (:func:`timeline_plan`). The timeline's axis shows every death
+    (:func:`timeline_axis`); ``horizon``, the latest survival landmark, no longer limits it and
+    is accepted for the step's settings only.
     """
     flow_w = WIDTH - 0.3
     rows, flow_h = layout_flow(cohort, response_day, flow_w, hidden)
@@ -249,15 +286,17 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
     # are shown (the subset rule says so). Past 45 rows the IDs go and rows get thinner.
     if max_rows <= 45:
         max_rows = max(min(max_rows, int(plot_room / ROW_PITCH)), 1)
-    skipped = groups_not_drawn(hidden or {}, TIMELINE_COUNTS)
-    drawable = cohort[~cohort["infection_type"].isin(skipped)]
+    units, left_out = timeline_plan(hidden or {}, response_day)
+    drawable = cohort if units else cohort.iloc[0:0]
     shown, rule = timeline_subset(drawable, max_rows)
     d = _timeline_order(shown)
     show_ids = len(d) <= 45
     pitch = ROW_PITCH if show_ids else min(4.8, plot_room) / max(len(d), 1)
     id_w = (max((text_width(str(p), 7) for p in d["study_number"]), default=0.2) + 0.08
             if show_ids else 0.2)
-    ticks = timeline_axis(d, horizon)
+    # every death drawn is on the axis (``horizon`` no longer cuts it): a death past the
+    # axis end would be an event the figure does not show
+    ticks = timeline_axis(d)
     cut = d["os_from_cmvig_days"].to_numpy(dtype=float) > ticks[-1]
     # room right of the axis for the last day of a cut bar
     right_w = (max((text_width(f"  {format_number(x)}", 7)
@@ -272,23 +311,32 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
         left = 0.3 + id_w
         b_top = height - 0.08 - flow_h - 0.3
         ax_b = _axes(fig, left, 0.48, WIDTH - left - right_w, plot_h)
-        handles = _draw_timeline(ax_b, d, ticks, show_ids)
+        handles = _draw_timeline(ax_b, d, ticks, show_ids, units, left_out)
         # legend in one row above the plot: it never covers a bar, whatever the data
         fig.legend(handles=handles, loc="center left", ncol=len(handles), frameon=False,
                    bbox_to_anchor=(left / WIDTH, (0.48 + plot_h + 0.14) / height),
                    handletextpad=0.4, columnspacing=1.4, handlelength=1.2, borderaxespad=0)
         notes = ([f"Showing {format_number(len(d))} of {format_number(len(drawable))} "
                   f"patients ({SUBSET_RULE})"] if rule else []) + (
-            [f"{' and '.join(LABELS[g] for g in skipped)}: not drawn (small-cell control)"]
-            if skipped else [])
+            ["not drawn (small-cell control)"] if not units else
+            ["types of infection not told apart (small-cell control)"]
+            if units == ("overall",) else [])
         if notes:
             fig.text(1 - 0.15 / WIDTH, (b_top - 0.02) / height, "; ".join(notes), ha="right",
                      va="top", fontsize=7.5, color="#444444")
         _letter(fig, 0.03, height - 0.04, "A")
         _letter(fig, 0.03, b_top, "B")
+    dead = d["died"].to_numpy(dtype=bool)
     meta = {"timeline_rows_shown": len(d), "timeline_rows_total": len(drawable),
             "timeline_subset_rule": rule,
-            "timeline_groups_not_drawn": [LABELS[g].lower() for g in skipped],
+            # under small-cell control: nothing drawn (the cohort's size is hidden), or the
+            # types of infection drawn as one, and the markers left out per type
+            "timeline_groups_not_drawn": [] if units else [LABELS[g].lower() for g in GROUPS],
+            "timeline_drawn": bool(len(d)),
+            "timeline_types_pooled": units == ("overall",),
+            "timeline_marks_left_out": {("all" if u == "overall" else LABELS[u].lower()): m
+                                        for u, m in left_out.items() if m},
+            "timeline_deaths_beyond_axis": int((dead & cut).sum()),
             "timeline_axis_end": int(ticks[-1]),
             # whether some bars run past the axis (the caption says how they are drawn)
             "timeline_bars_cut": bool(cut.any()),
@@ -319,36 +367,6 @@ def run_figure1(*, cohort: str, data_quality: str, response_day: int, max_rows: 
 
 
 # ------------------------------------------------------------------ Figure 2
-
-
-def nice_ticks(xmax: float, target: int = 7) -> np.ndarray:
-    """Round tick positions from 0 to at least ``xmax``, about ``target`` of them."""
-    xmax = max(float(xmax), 1.0)
-    raw = xmax / target
-    step = min((s * 10**k for k in range(0, 6) for s in (1, 2, 2.5, 5) if s * 10**k >= raw),
-               default=raw)
-    return np.arange(0, np.ceil(xmax / step) * step + step / 2, step)
-
-
-def last_event_within(durations: pd.Series, events: pd.Series, horizon: float) -> float:
-    """The time of the last event at or before ``horizon`` (0 when there is none)."""
-    t = durations.to_numpy(dtype=float)[events.to_numpy(dtype=bool)]
-    t = t[t <= horizon]
-    return float(t.max()) if len(t) else 0.0
-
-
-def panel_ticks(durations: pd.Series, events: pd.Series, landmark: int,
-                horizon: int) -> np.ndarray:
-    """Ticks of a Figure 2 panel: up to three times its landmark, and past that far enough to
-    show every event up to ``horizon`` (the latest landmark the text reports on this curve).
-
-    The tail past three landmarks holds few patients and little to read, but an event that a
-    reported estimate counts (a death within a year of HSCT) must be on the axis, with the
-    number at risk under it.
-    """
-    longest = float(durations.max()) if len(durations) else float(landmark)
-    return nice_ticks(max(min(longest, 3 * landmark), landmark,
-                          last_event_within(durations, events, horizon)), target=6)
 
 
 def figure2_at_risk(durations: Any, events: Any, ticks: Any) -> pd.DataFrame:
@@ -492,21 +510,19 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
     settings = estimates.get("settings", {})
     response_day = int(settings.get("response_day", estimates["response"]["day"]))
     os_day = int(settings.get("os_cmvig_day", estimates["os_from_cmvig"]["day"]))
-    # Responses are reported up to the last sensitivity landmark; deaths up to the survival
-    # landmarks, the one from HSCT included (a death within it is as early after CMVIG).
-    response_days = [int(b["day"]) for b in
-                     (estimates.get("sensitivity") or {}).get("response_by_day", [])]
     # An own study's panel A: cumulative incidence over the evaluable children (None: 1 - KM)
     incidence = fi.panel_frame(cohort, estimates)
     panel_a = cohort if incidence is None else incidence
-    ticks_a = panel_ticks(panel_a["days_to_response_or_censoring"], panel_a["responded"],
-                          response_day, max([response_day, *response_days]))
-    ticks_b = panel_ticks(cohort["os_from_cmvig_days"], cohort["died"], os_day,
-                          max(os_day, int(settings.get("os_hsct_day", os_day))))
+    ticks = figure2_ticks(cohort, estimates, incidence)
+    ticks_a, ticks_b = ticks["response"], ticks["overall_survival"]
     by_group = {g: panel_a[panel_a["infection_type"] == g] for g in GROUPS}
     disclosure = estimates.get("disclosure") or {}
     hidden, min_cell = disclosure.get("hidden") or {}, int(disclosure.get("min_cell_count") or 0)
+    # the analysis's plan for the numbers at risk (curve -> tick -> mark), audited with the
+    # tooltips' and the text's counts
+    planned = disclosure.get("risk_tables") or {}
     size_keys = {LABELS[g]: f"infection_type.{g}" for g in GROUPS} | {"": "n_patients"}
+    curve_of = {LABELS[g]: f"response_{g}" for g in GROUPS} | {"": "os_from_cmvig"}
 
     def count(value: int, key: str = "") -> str:
         # the analysis's small-cell plan for a group's size; any other count below the limit
@@ -517,6 +533,10 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
                 else format_number(value))
 
     def at_risk(label: str, tick: int, value: int) -> str:
+        curve = curve_of.get(label, "")
+        day = str(int((ticks_b if curve == "os_from_cmvig" else ticks_a)[tick]))
+        if day in planned.get(curve, {}):
+            return planned[curve][day]
         # at the first tick everyone is at risk: that is the group's size
         return count(value, size_keys.get(label, "") if tick == 0 else "")
 
@@ -614,7 +634,14 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
             # own study: panel A is a cumulative incidence with competing events marked
             "response_estimand": "one minus Kaplan-Meier" if incidence is None
             else "cumulative incidence",
-            "competing_marks_shown": bool(incidence is not None and died_first)}
+            "competing_marks_shown": bool(incidence is not None and died_first),
+            # every event lies within the axis (panel_ticks): the caption says so from these
+            "events_beyond_axis": {
+                "response": sum(events_beyond(d["days_to_response_or_censoring"],
+                                              d["responded"], ticks_a[-1])
+                                for d in by_group.values()),
+                "overall_survival": events_beyond(t, e, ticks_b[-1])},
+            "axis_end": {"response": int(ticks_a[-1]), "overall_survival": int(ticks_b[-1])}}
     return fig, meta
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import disclosure as dc
 from .clinical import antivirals_given, clinical_record, reaction_grades
-from .table1 import CLINICAL_VARIABLES, MISSING_LEVEL, categorical_counts
+from .table1 import CLINICAL_VARIABLES, DOSE_UNIT_LABEL, MISSING_LEVEL, categorical_counts
 
 GROUPS = ("recurrent", "refractory")
 COLUMNS = ("overall", *GROUPS)
@@ -254,6 +254,26 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
     cells, sums, keys, where = catalogue(cohort, response_day, data_quality)
     hidden, log = dc.suppress(cells, sums, plan.min_cell)
     marks = {s.name: s.mark(plan.min_cell) for s in log}
+    # The rule above looks at one sum at a time; the audit looks at all of them together
+    # (two "<5" that add up to a printed 8 are both 4) and hides further counts until no
+    # hidden one can be narrowed (disclosure_audit).
+    from .disclosure_audit import catalogue_model
+    from .secondary_suppression import secure
+
+    model = catalogue_model(cells, sums, marks, plan.min_cell, printed=where)
+    # a "<N" that other outputs read as "a few children" (a group's size, the number of
+    # quantifiable loads, a dose unit's children) keeps its mark
+    keep = {size(g) for g in COLUMNS} | {_name(*QUANTIFIABLE)}
+    relabel = [c for c in marks if c not in keep and not c.startswith(DOSE_UNIT_LABEL)]
+    # the number of children is what every percentage is read against: never hidden here
+    allowed = [c for c in cells if c != size("overall")]
+    for name, why in secure(model, allowed, relabel=relabel):
+        if name in marks:  # printed as "[c]" instead of "<N"
+            log = [dc.Suppressed(s.name, s.value, why) if s.name == name else s for s in log]
+        else:
+            log.append(dc.Suppressed(name, cells[name], why))
+        marks[name] = model.hidden[name]
+    hidden = frozenset(marks)
     plan.hidden = {name: marks[name] for name in sorted(hidden)}
     plan.estimate_keys = {key: plan.hidden[cell] for key, cell in keys.items()
                           if cell in plan.hidden}
