@@ -595,9 +595,11 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
         _finish_axes(ax_a, ticks_a, "Probability of response (%)" if incidence is None
                      else "Cumulative incidence of response (%)")
         extra = fi.legend_extras(estimates, died_first) if incidence is not None else []
-        # the p value is the legend title, so "best" keeps both off the curves together
+        # the p value is the legend title, so "best" keeps both off the curves together;
+        # "best" does not see the bands of an own study's curves, which rise from the lower
+        # left, so their legend takes the upper left, which they reach last
         ax_a.legend(handles=lines + [censored] * ("shown" in marks["response"]) + extra,
-                    loc="best", frameon=False,
+                    loc="best" if incidence is None else "upper left", frameon=False,
                     title=_logrank_label(estimates.get("logrank_p")) if incidence is None
                     else fi.gray_label(estimates), alignment="left")
         _risk_table(tab_a, table_a, ticks_a, left, first, rows_a, at_risk)
