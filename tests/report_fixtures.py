@@ -18,6 +18,7 @@ import yaml
 
 from cmvig_report import claims, paths
 from cmvig_report.analysis import compute_estimates
+from cmvig_report.printed_counts import disclosure_plan, landmark_plan
 from cmvig_report.provenance import build_provenance
 from cmvig_report.table1 import build_table1
 
@@ -50,14 +51,15 @@ FIGURE3_STYLE = {"groups_summarised_only": [], "median_band": False, "many_child
 def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | None = None,
                  figure2_meta: dict | None = None, figure3_meta: dict | None = None,
                  estimates_patch: dict | None = None, study: str = "replication",
-                 sample_lloqs: pd.Series | None = None) -> dict:
+                 sample_lloqs: pd.Series | None = None, min_cell_count: int = 0) -> dict:
     """A project directory (templates copied from the checkout, results/ for ``cohort``).
 
     Returns the keyword arguments of ``report.run_render`` minus the outputs, plus
     ``_project`` (the directory, a Path), ``_metadata`` (the study's metadata file, a Path)
     and ``_estimates`` (the estimates dict) for assertions. ``estimates_patch`` overrides
     top-level keys of the estimates (e.g. to fake a null); ``study`` is config ``study``;
-    ``sample_lloqs`` the LLOQ of each PCR result (``results/viral_loads.csv``).
+    ``sample_lloqs`` the LLOQ of each PCR result (``results/viral_loads.csv``);
+    ``min_cell_count`` applies the small-cell plan as the estimates step does.
     """
     project = tmp_path / "project"
     shutil.copytree(ROOT / "templates", project / "templates")
@@ -66,14 +68,22 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
     figures.mkdir(parents=True)
     # The replication appendix compares with the published window, as the shipped cohort does.
     window = yaml.safe_load((ROOT / "data" / "published.yaml").read_text())["study_period"]
+    plan = disclosure_plan(cohort, DAYS["response_day"], min_cell_count)
     est = compute_estimates(cohort, **DAYS, sensitivity_days=[28, 50],
                             study_period=(window, "published"), study=study,
-                            sample_lloqs=sample_lloqs)
+                            sample_lloqs=sample_lloqs, hidden=plan.estimate_keys,
+                            min_cell_count=min_cell_count)
+    if min_cell_count > 1:  # the landmark counts' marks, and the words that read them
+        marks, _ = landmark_plan(est, plan)
+        est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
+                                                   **marks}.items()))
+        est["claims"] = claims.build(est, est["disclosure"]["hidden"])
     est.update(estimates_patch or {})
     if estimates_patch and "claims" not in estimates_patch:  # the words follow the patch
         est["claims"] = claims.build(est)
     (results / "estimates.json").write_text(json.dumps(est, allow_nan=False))
-    build_table1(cohort).to_csv(results / "table1.csv", index=False)
+    build_table1(cohort, plan.hidden, plan.min_cell).to_csv(results / "table1.csv",
+                                                             index=False)
     for name in paths.FIGURE_NAMES:
         (figures / f"{name}.svg").write_text(SVG)
         (figures / f"{name}.png").write_bytes(tiny_png())
