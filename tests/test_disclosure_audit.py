@@ -207,3 +207,21 @@ def test_the_estimates_step_writes_the_audited_plan_and_logs_it(tmp_path):
     assert rows["estimates.json#response.at_risk"]["value"] == "20"
     assert rows["estimates.json#response.at_risk"]["reason"].startswith("secondary: ")
     assert rows["figure2#response_recurrent.at_risk@50"]["value"] == "10"
+
+
+def test_the_crude_response_of_an_own_study_endpoint_is_hidden_when_small():
+    """An own study's crude response may count the evaluable children only, apart from the
+    plan's cells: a small count, or a small remainder beside a printed total, is hidden."""
+    from cmvig_report.analysis import endpoint_counts_plan
+
+    def plan(responders: int, n: int, hidden: dict | None = None) -> dict:
+        est = {"crude_response": {"responders": responders, "n": n},
+               "disclosure": {"hidden": dict(hidden or {})}}
+        return endpoint_counts_plan(est, 5)
+
+    assert plan(3, 40) == {"crude_response.responders": "<5"}
+    assert plan(37, 40) == {"crude_response.responders": "[c]"}  # 3 without a response
+    assert plan(20, 40) == {}
+    assert plan(3, 40, {"crude_response.responders": "<5"}) == {}  # the plan's own mark stays
+    est = {"crude_response": {"responders": 3, "n": 40}, "disclosure": {"hidden": {}}}
+    assert endpoint_counts_plan(est, 0) == {}

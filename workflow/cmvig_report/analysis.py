@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import claims, estimands, paths, survival
 from .clinical import clinical_record, reaction_grades
-from .disclosure import LOG_COLUMNS
+from .disclosure import COMPLEMENT_MARK, LOG_COLUMNS, small_mark
 from .endpoints import EndpointSettings, read_clean_samples
 from .io import read_clean_cohort, write_csv, write_json
 from .printed_counts import disclosure_plan, landmark_plan
@@ -431,6 +431,15 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
                                                **landmark_marks}.items()))
     est["disclosure"]["risk_tables"] = risk_tables
+    hidden_apart = endpoint_counts_plan(est, int(min_cell_count))
+    est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
+                                               **hidden_apart}.items()))
+    landmark_log += [{"kind": "small cell", "output": "text", "item": key,
+                      "value": est["crude_response"]["responders"],
+                      "reason": f"printed as {mark}: the crude response's counts may differ "
+                                "from the plan's cells (an own study's endpoint)",
+                      "source": f"estimates.json#{key}", "patient_id": ""}
+                     for key, mark in hidden_apart.items()]
     est["claims"] = claims.build(est, est["disclosure"]["hidden"])  # with the landmarks' marks
     assert_finite(est)
     json.dumps(est, allow_nan=False)
@@ -445,6 +454,26 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
                      f"{len(plan.log) + len(landmark_log)} counts hidden "
                      f"({paths.DISCLOSURE_LOG})")
     return notes
+
+
+def endpoint_counts_plan(est: dict[str, Any], min_cell: int) -> dict[str, str]:
+    """Marks for the crude response's counts when an own study's endpoint counts them apart
+    from the small-cell plan's cells (children not evaluable left out, a new therapy
+    censoring): the plan secured the whole cohort's responders, not these. A count from 1 to
+    ``min_cell`` − 1 is hidden, and so is the responders' count when the children without a
+    response are that few (the total is printed)."""
+    crude, hidden = est.get("crude_response") or {}, est["disclosure"]["hidden"]
+    responders, n = crude.get("responders"), crude.get("n")
+    if min_cell <= 1 or responders is None or n is None:
+        return {}
+    key = "crude_response.responders"
+    if key in hidden:
+        return {}
+    if 0 < responders < min_cell:
+        return {key: small_mark(min_cell)}
+    if 0 < n - responders < min_cell:
+        return {key: COMPLEMENT_MARK}
+    return {}
 
 
 def unmapped_causes(cohort: pd.DataFrame) -> list[dict[str, Any]]:
