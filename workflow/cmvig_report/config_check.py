@@ -64,28 +64,26 @@ def _missing_part(path: Path, root: Path) -> str:
     return ""
 
 
-def existing_file(value: Any, label: str, root: str | Path = ".") -> Path:
-    """The file ``value`` (relative to ``root``), or one line ``<label>: no such file``."""
+def _existing(value: Any, label: str, root: str | Path, folder: bool) -> Path:
     root = Path(root)
     path = Path(str(value))
     full = path if path.is_absolute() else root / path
-    if full.is_file():
+    kind, other = ("folder", "file") if folder else ("file", "folder")
+    if (full.is_dir() if folder else full.is_file()):
         return full
-    if full.is_dir():
-        raise ConfigError(f"{label}: is a folder, not a file")
-    raise ConfigError(f"{label}: no such file{_missing_part(path, root)}")
+    if full.exists():
+        raise ConfigError(f"{label}: is a {other}, not a {kind}")
+    raise ConfigError(f"{label}: no such {kind}{_missing_part(path, root)}")
+
+
+def existing_file(value: Any, label: str, root: str | Path = ".") -> Path:
+    """The file ``value`` (relative to ``root``), or one line ``<label>: no such file``."""
+    return _existing(value, label, root, folder=False)
 
 
 def existing_folder(value: Any, label: str, root: str | Path = ".") -> Path:
     """The folder ``value`` (relative to ``root``), or one line ``<label>: no such folder``."""
-    root = Path(root)
-    path = Path(str(value))
-    full = path if path.is_absolute() else root / path
-    if full.is_dir():
-        return full
-    if full.exists():
-        raise ConfigError(f"{label}: is a file, not a folder")
-    raise ConfigError(f"{label}: no such folder{_missing_part(path, root)}")
+    return _existing(value, label, root, folder=True)
 
 
 def freeze_folder(value: str, root: str | Path = ".") -> Path:
