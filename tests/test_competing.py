@@ -121,6 +121,28 @@ def test_own_study_estimates_report_the_r_cumulative_incidence(cleaned):
         assert est["estimand"]["response"] == endpoints.CUMULATIVE_INCIDENCE
 
 
+@pytest.mark.parametrize("option", ["ignore", "censor"])
+def test_secondary_aalen_johansen_equals_the_primary_incidence(cleaned, option):
+    # One Aalen-Johansen implementation: with no new therapy competing and every child
+    # evaluable (no baseline threshold) the secondary block (death competing) and the own
+    # study's primary cumulative incidence are the same estimate, with the same cmprsk variance
+    # and interval, for the whole series and at every landmark; and R's (r_reference.csv).
+    cohort, vl = cleaned
+    est = compute_estimates(cohort, response_day=50, os_cmvig_day=100, os_hsct_day=365,
+                            lloq_iu_ml=137, sensitivity_days=[28, 50], study="own",
+                            endpoint_settings=EndpointSettings(new_therapy=option),
+                            viral_loads=vl)
+    assert est["response_evaluable"]["not_evaluable"] == 0
+    primary, secondary = est["response"], est["response_competing_risk"]
+    keys = ("day", "estimate", "ci_lower", "ci_upper", "ci_method", "reason")
+    assert {k: secondary[k] for k in keys} == {k: primary[k] for k in keys}
+    assert primary["ci_lower"] < primary["estimate"] < primary["ci_upper"]
+    row = _reference().query("option == @option and min_baseline == 0 and group == 'all' "
+                             "and day == 50").iloc[0]
+    assert secondary["ci_lower"] == pytest.approx(row.aj_lower, abs=1e-6)
+    assert secondary["ci_upper"] == pytest.approx(row.aj_upper, abs=1e-6)
+
+
 # Planted cases (make_cohort.py): (time, code) of each child under each option.
 PLANTED = {
     "ignore": {"K03": (30, 1), "K04": (20, 1), "K05": (25, 1), "K06": (200, 0),
