@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmvig_report import competing, endpoints, survival
+from cmvig_report import competing, endpoints, risk_tables, survival
 from cmvig_report.analysis import compute_estimates
 from cmvig_report.cohort import clean_cohort
 from cmvig_report.endpoints import EndpointSettings
@@ -70,7 +70,7 @@ def test_cumulative_incidence_and_interval_match_r(cleaned, option, threshold):
             continue
         _close(f, row.aj_cuminc)    # cmprsk
         _close(var, row.aj_var)
-        limits = competing.loglog_limits(f, var)
+        limits = risk_tables.loglog_limits(f, var)
         _close(None if limits is None else limits[0], row.aj_lower)
         _close(None if limits is None else limits[1], row.aj_upper)
 
@@ -321,7 +321,7 @@ def test_figure_2a_of_an_own_study_marks_deaths_apart_from_censorings(cleaned):
 
 
 def test_an_incidence_a_rounding_error_below_one_has_no_interval_instead_of_overflowing():
-    from cmvig_report.competing import loglog_limits
+    from cmvig_report.risk_tables import loglog_limits
     assert loglog_limits(1 - 1e-16, 0.0278) is None
     assert loglog_limits(1e-16, 0.0278) is None
     lower, upper = loglog_limits(0.5, 0.01)

@@ -28,8 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import risk_tables
-from .risk_tables import loglog_limits
-from .survival import NO_PATIENTS, beyond_followup_reason, rounded, undefined_interval_reason
+from .survival import aalen_johansen_landmark, rounded
 
 CIF_INTERVAL = risk_tables.AJ_INTERVAL
 CIF_COLUMNS = ["time", "estimate", "variance", "ci_lower", "ci_upper"]
@@ -82,7 +81,9 @@ def cif_landmark(durations: Any, codes: Any, day: int) -> dict[str, Any]:
     """Cumulative incidence of event 1 at ``day`` with its 95% interval, as a landmark block.
 
     Keys: day, estimate, ci_lower, ci_upper, ci_method, reason, n, at_risk (time > day),
-    events, competing, censored (times ≤ day; the four counts add up to n).
+    events, competing, censored (times ≤ day; the four counts add up to n). The estimate,
+    interval and reason are :func:`survival.aalen_johansen_landmark`'s on the patients' risk
+    table.
     """
     d, c = _arrays(durations, codes)
     block: dict[str, Any] = {
@@ -93,20 +94,10 @@ def cif_landmark(durations: Any, codes: Any, day: int) -> dict[str, Any]:
         "competing": int(((d <= day) & (c >= 2)).sum()),
         "censored": int(((d <= day) & (c == 0)).sum()),
     }
-    if len(d) == 0:
-        block["reason"] = NO_PATIENTS
-        return block
-    # Beyond the last time the curve is known only if nobody was censored at that last time.
-    if d.max() < day and (c[d == d.max()] == 0).any():
-        block["reason"] = beyond_followup_reason(d.max())
-        return block
-    f, var = cif_at(d, c, day)
-    block["estimate"] = rounded(f)
-    limits = loglog_limits(f, var)
-    if limits is None:
-        block["reason"] = undefined_interval_reason(block["estimate"])
-    else:
-        block["ci_lower"], block["ci_upper"] = rounded(limits[0]), rounded(limits[1])
+    # The estimate, interval and reason are the Aalen-Johansen landmark of the pooled build and
+    # of the secondary block: one reading of one curve.
+    aj = aalen_johansen_landmark(risk_table(d, c), day)
+    block.update({k: aj[k] for k in ("estimate", "ci_lower", "ci_upper", "reason")})
     return block
 
 
