@@ -174,7 +174,8 @@ def test_secondary_estimates():
     cr = est["response_competing_risk"]
     assert cr["estimate"] == pytest.approx(10 / 15, abs=1e-6)
     assert cr["ci_lower"] < cr["estimate"] < cr["ci_upper"]
-    assert cr["method"] == "Aalen-Johansen; death without response competing"
+    assert cr["method"] == ("Aalen-Johansen; death without response competing; "
+                            "Aalen-type variance (cmprsk::cuminc), 95% CI on the log(-log) scale")
     assert cr["equals_one_minus_km"] is True
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmvig_report import competing, endpoints, survival
+from cmvig_report import competing, endpoints, risk_tables, survival
 from cmvig_report.analysis import compute_estimates
 from cmvig_report.cohort import clean_cohort
 from cmvig_report.endpoints import EndpointSettings
@@ -70,7 +70,7 @@ def test_cumulative_incidence_and_interval_match_r(cleaned, option, threshold):
             continue
         _close(f, row.aj_cuminc)    # cmprsk
         _close(var, row.aj_var)
-        limits = competing.loglog_limits(f, var)
+        limits = risk_tables.loglog_limits(f, var)
         _close(None if limits is None else limits[0], row.aj_lower)
         _close(None if limits is None else limits[1], row.aj_upper)
 
@@ -119,6 +119,28 @@ def test_own_study_estimates_report_the_r_cumulative_incidence(cleaned):
         assert est["sensitivity"]["response_one_minus_km"]["estimate"] == pytest.approx(
             row.km_estimate, abs=1e-6)
         assert est["estimand"]["response"] == endpoints.CUMULATIVE_INCIDENCE
+
+
+@pytest.mark.parametrize("option", ["ignore", "censor"])
+def test_secondary_aalen_johansen_equals_the_primary_incidence(cleaned, option):
+    # One Aalen-Johansen implementation: with no new therapy competing and every child
+    # evaluable (no baseline threshold) the secondary block (death competing) and the own
+    # study's primary cumulative incidence are the same estimate, with the same cmprsk variance
+    # and interval, for the whole series and at every landmark; and R's (r_reference.csv).
+    cohort, vl = cleaned
+    est = compute_estimates(cohort, response_day=50, os_cmvig_day=100, os_hsct_day=365,
+                            lloq_iu_ml=137, sensitivity_days=[28, 50], study="own",
+                            endpoint_settings=EndpointSettings(new_therapy=option),
+                            viral_loads=vl)
+    assert est["response_evaluable"]["not_evaluable"] == 0
+    primary, secondary = est["response"], est["response_competing_risk"]
+    keys = ("day", "estimate", "ci_lower", "ci_upper", "ci_method", "reason")
+    assert {k: secondary[k] for k in keys} == {k: primary[k] for k in keys}
+    assert primary["ci_lower"] < primary["estimate"] < primary["ci_upper"]
+    row = _reference().query("option == @option and min_baseline == 0 and group == 'all' "
+                             "and day == 50").iloc[0]
+    assert secondary["ci_lower"] == pytest.approx(row.aj_lower, abs=1e-6)
+    assert secondary["ci_upper"] == pytest.approx(row.aj_upper, abs=1e-6)
 
 
 # Planted cases (make_cohort.py): (time, code) of each child under each option.
@@ -299,7 +321,7 @@ def test_figure_2a_of_an_own_study_marks_deaths_apart_from_censorings(cleaned):
 
 
 def test_an_incidence_a_rounding_error_below_one_has_no_interval_instead_of_overflowing():
-    from cmvig_report.competing import loglog_limits
+    from cmvig_report.risk_tables import loglog_limits
     assert loglog_limits(1 - 1e-16, 0.0278) is None
     assert loglog_limits(1e-16, 0.0278) is None
     lower, upper = loglog_limits(0.5, 0.01)

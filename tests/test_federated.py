@@ -216,10 +216,18 @@ def test_one_centre_pooled_alone_equals_its_single_build(cohorts, name, when):
         assert {k: theirs[k] for k in ours} == ours, key
         assert ours["estimate"] is not None, key
         # every block has an interval, but a cumulative incidence of 0 (none is defined there)
-        assert (ours["ci_lower"] is None) == (ours["estimate"] == 0 and "ci_method" not in ours)
+        incidence = ours["ci_method"] == risk_tables.AJ_INTERVAL
+        assert (ours["ci_lower"] is None) == (ours["estimate"] == 0 and incidence), key
         exact += ours.get("ci_method") == survival.EXACT_ZERO_EVENTS
     response = {k: v for k, v in single["response"].items() if k != "method"}
     assert pooled["centres"]["response_by_centre"][name] == response
+    # the Aalen-Johansen block: one implementation, the cmprsk variance, the same interval
+    aj, own_aj = pooled["response_competing_risk"], single["response_competing_risk"]
+    assert aj["ci_method"] == own_aj["ci_method"] == risk_tables.AJ_INTERVAL
+    assert (aj["estimate"], aj["ci_lower"], aj["ci_upper"]) == (
+        own_aj["estimate"], own_aj["ci_lower"], own_aj["ci_upper"])
+    if when == "config":
+        assert 0 < aj["ci_lower"] < aj["estimate"] < aj["ci_upper"] < 1
     if when == "before_any_event":  # response, OS from CMVIG, OS from HSCT (and delayed entry)
         assert exact >= 4
     else:

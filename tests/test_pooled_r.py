@@ -1,6 +1,7 @@
 """Pooled estimates of the three shipped centres against R's ``survival`` on the concatenated
-patients (fixtures in tests/fixtures/r_pooled, made by an independent plain-Python script and
-R 4.2.2 / survival 3.5.3; the tests need neither R nor the scripts).
+patients, the Aalen-Johansen variance against ``cmprsk::cuminc`` (fixtures in
+tests/fixtures/r_pooled, made by an independent plain-Python script and R 4.2.2 / survival 3.5.3
+/ cmprsk 2.2.11; the tests need neither R nor the scripts).
 
 The pooling here is the pipeline's own: each centre's export cleaned by ``clean_cohort``, its
 bundle built with daily times, the bundles pooled by ``federated.pooled_estimates``.

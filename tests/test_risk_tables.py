@@ -73,11 +73,17 @@ def test_the_landmark_block_equals_lifelines_on_the_patients(delayed_entry):
 @settings(max_examples=150, deadline=None)
 @given(data=patients(False), competing=st.data())
 def test_aalen_johansen_without_competing_events_is_one_minus_kaplan_meier(data, competing):
-    # With no competing event the Aalen-Johansen estimate and its variance are 1 - S and
-    # Greenwood's S^2 * sum d/(n(n-d)) (Marubini-Valsecchi's formula reduces to it)
+    # With no competing event the Aalen-Johansen estimate is 1 - S, and cmprsk's Aalen-type
+    # variance reduces to S^2 * sum d/((n-1)(n-d)): with F = 1 - S each term is
+    # S(t-)^2 tau d/n^2 (S(t)/S_j)^2, tau = (n-d)/(n-1), S_j = S(t_j-) (n-d)/n. It is
+    # Greenwood's sum with n - 1 for n (so not lifelines' / survfit's variance).
     durations, events, _ = data
     table = risk_tables.risk_table(durations, events)
     aj = risk_tables.aj_from_table(table)
     km = risk_tables.km_from_table(table)
     assert np.allclose(aj["incidence"], 1 - km["survival"], atol=1e-12)
-    assert np.allclose(aj["variance"], km["survival"] ** 2 * km["greenwood"], atol=1e-12)
+    n, d = table["at_risk"].to_numpy(float), table["events"].to_numpy(float)
+    live = (n > d) & (d > 0)
+    aalen = np.cumsum(np.where(live, d / ((n - 1) * (n - d)), 0.0))
+    assert np.allclose(aj["variance"][km["survival"] > 0],
+                       (km["survival"] ** 2 * aalen)[km["survival"] > 0], atol=1e-12)

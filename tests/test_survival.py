@@ -250,20 +250,24 @@ AJ_CODES = [1, 2, 0, 1, 0]
 
 
 def test_aalen_johansen_and_its_interval_by_hand():
-    # Variance (Marubini-Valsecchi delta method, d = both kinds of event at a time):
-    #   Var F(t) = sum_j (F(t)-F_j)^2 d/(n(n-d)) + S(t_j-)^2 d1 (n-d1)/n^3
-    #              - 2 (F(t)-F_j) S(t_j-) d1/n^2
-    #   at 10: j=5:  0.3^2 * 2/(5*3) + 1 * 1*4/125 - 2 * 0.3 * 1 * 1/25 = 0.012 + 0.032 - 0.024
-    #          j=10: 0 + (3/5)^2 * 1*1/8 - 0 = 0.045;   Var = 0.065, se = 0.254951
-    #   log-log: se/(F |log F|) = 0.735634; limits 0.5^exp(+-1.96 * 0.735634) = (0.053350, 0.848803)
-    #   R: summary(survfit(Surv(t, factor(code)) ~ 1, conf.type = "log-log"), times = 10) gives
-    #   pstate 0.5, std.err^2 0.065, limits 0.05335029 0.84880302 (the tied events need no jitter)
+    # Variance: the Aalen-type estimator of cmprsk::cuminc, per event kind k at time t_j
+    #   w = S(t_j-)^2 * tau * d_k / n^2 (tau = 1 for untied events), g = 1 + F_j/S_j for a
+    #   response, F_j/S_j for a death; Var F(t) = sum w (g - F(t)/S_j)^2.
+    #   j=5 (S_j = 3/5, F_j = 1/5): w = 1/25 for each kind; g = 1/3 (death), 4/3 (response)
+    #   j=10 (S(10-) = 3/5, S_j = 3/10, F_j = 1/2): w = (9/25)/4 = 0.09, g = 1 + 5/3 = 8/3
+    #   at 10, F = 1/2: 0.04 (1/3 - 5/6)^2 + 0.04 (4/3 - 5/6)^2 + 0.09 (8/3 - 5/3)^2
+    #                 = 0.01 + 0.01 + 0.09 = 0.11, se = 0.331662
+    #   log(-log): se/(F |log F|) = 0.956997; limits 0.5^exp(+-1.96 * 0.956997)
+    #   = (0.010859, 0.899218).
+    #   R: timepoints(cuminc(c(5,5,5,10,20), c(1,2,0,1,0)), 10) gives est 0.5, var 0.11; the
+    #   limits from it 0.01085889 0.89921799 (survfit's multi-state jackknife would give 0.065)
     out = survival.aalen_johansen(AJ_TIMES, AJ_CODES, 10)
     assert out["estimate"] == pytest.approx(0.5, abs=1e-6)
-    half = Z * math.sqrt(0.065) / (0.5 * math.log(2))
+    half = Z * math.sqrt(0.11) / (0.5 * math.log(2))
     assert out["ci_lower"] == pytest.approx(0.5 ** math.exp(half), abs=1e-6)
     assert out["ci_upper"] == pytest.approx(0.5 ** math.exp(-half), abs=1e-6)
-    assert (out["ci_lower"], out["ci_upper"]) == pytest.approx((0.053350, 0.848803), abs=1e-6)
+    assert (out["ci_lower"], out["ci_upper"]) == pytest.approx((0.010859, 0.899218), abs=1e-6)
+    assert out["ci_method"] == "Aalen-type variance (cmprsk::cuminc), 95% CI on the log(-log) scale"
     assert survival.aalen_johansen(AJ_TIMES, AJ_CODES, 9)["estimate"] == pytest.approx(0.2)
 
 

@@ -34,7 +34,8 @@ CURVE_COLUMNS = ["curve", *survival.CURVE_COLUMNS]
 CRUDE_METHOD = "Clopper-Pearson exact"
 REACTION_METHOD = ("Clopper-Pearson exact 95% CI; with no event, the upper limit is the exact "
                    "one-sided 97.5% bound 1 - 0.025^(1/n)")
-COMPETING_METHOD = "Aalen-Johansen; death without response competing"
+COMPETING_METHOD = ("Aalen-Johansen; death without response competing; "
+                    + survival.risk_tables.AJ_INTERVAL)
 PRIMARY_RESPONSE_METHOD = "1 - Kaplan-Meier, deaths censored; log-log 95% CI"
 SURVIVAL_METHOD = "Kaplan-Meier; log-log 95% CI"
 SENSITIVITY_METHODS = {

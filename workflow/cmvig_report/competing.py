@@ -1,9 +1,10 @@
 """Competing risks on plain arrays: the Aalen–Johansen cumulative incidence with its interval,
 and Gray's test comparing cumulative incidences between groups.
 
-Written on the risk table (distinct times, numbers at risk, events of each kind) rather than on
-lifelines' ``AalenJohansenFitter``: lifelines breaks ties between event types by random jitter
-and its interval comes from a different variance, so neither would equal R. Here:
+The cumulative incidence is read off the patients' risk table (distinct times, numbers at
+risk, events of each kind) by :func:`risk_tables.aj_from_table`, the one Aalen–Johansen
+implementation, which the pooled build reads too; not lifelines' ``AalenJohansenFitter``, which
+breaks ties between event types by random jitter and uses a different variance. Here:
 
 * the estimate is the Aalen–Johansen cumulative incidence F(t) = Σ S(u−) d₁(u)/n(u), the same as
   R ``survfit`` with a multi-state factor (its ``pstate``) and ``cmprsk::cuminc``;
@@ -21,16 +22,15 @@ how the competing events are split).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .survival import NO_PATIENTS, beyond_followup_reason, rounded, undefined_interval_reason
+from . import risk_tables
+from .survival import aalen_johansen_landmark, rounded
 
-Z95 = 1.959963984540054  # Φ⁻¹(0.975)
-CIF_INTERVAL = ("Aalen-type variance (cmprsk::cuminc), 95% CI on the log(-log) scale")
+CIF_INTERVAL = risk_tables.AJ_INTERVAL
 CIF_COLUMNS = ["time", "estimate", "variance", "ci_lower", "ci_upper"]
 GRAY_METHOD = "Gray's test (rho = 0), as cmprsk::cuminc"
 
@@ -44,72 +44,29 @@ def _arrays(durations: Any, codes: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def risk_table(durations: Any, codes: Any) -> pd.DataFrame:
-    """One row per distinct time: ``time, at_risk, events, competing, censored``."""
+    """The patients' risk table (:func:`risk_tables.risk_table`): code 1 the event of
+    interest, any code ≥ 2 competing, 0 censored."""
     d, c = _arrays(durations, codes)
-    times = np.unique(d)
-    idx = np.searchsorted(times, d)
-    count = lambda mask: np.bincount(idx[mask], minlength=len(times))  # noqa: E731
-    exits = np.bincount(idx, minlength=len(times))
-    at_risk = len(d) - np.concatenate([[0], np.cumsum(exits)[:-1]])
-    return pd.DataFrame({"time": times, "at_risk": at_risk.astype(int),
-                         "events": count(c == 1).astype(int),
-                         "competing": count(c >= 2).astype(int),
-                         "censored": count(c == 0).astype(int)})
-
-
-BOUNDARY = 1e-12
-
-
-def loglog_limits(f: float, variance: float) -> tuple[float, float] | None:
-    """95% limits of a cumulative incidence on the log(−log) scale; None where undefined."""
-    # A sum of increments can land a rounding error away from 0 or 1, where the transform's
-    # slope is zero and the interval does not exist (an exact 1 - 1e-16 overflows exp).
-    if not (BOUNDARY < f < 1 - BOUNDARY) or variance <= 0:
-        return None
-    spread = math.exp(Z95 * math.sqrt(variance) / abs(f * math.log(f)))
-    return f ** spread, f ** (1 / spread)
+    return risk_tables.risk_table(d, c == 1, c >= 2)
 
 
 def cif_curve(durations: Any, codes: Any) -> pd.DataFrame:
     """The cumulative incidence of event 1 as a step function with its variance and band.
 
-    One row per distinct time (starting at time 0 with F = 0); read it right-continuous. The
-    variance, like ``cuminc``'s, changes only at times of event 1. Where the interval does not
-    exist (F = 0 or 1, or zero variance) the limits collapse onto the estimate, so that a curve
-    file never holds NaN.
+    One row per distinct time (starting at time 0 with F = 0); read it right-continuous. It is
+    the patients' risk table read by :func:`risk_tables.aj_from_table`, the one Aalen–Johansen
+    implementation. The variance, like ``cuminc``'s, changes only at times of event 1. Where
+    the interval does not exist (F = 0 or 1, or zero variance) the limits collapse onto the
+    estimate, so that a curve file never holds NaN.
     """
-    table = risk_table(durations, codes)
-    surv_before, f = 1.0, 0.0
-    # Running sums of the three terms of the variance (v = a + F²·c − 2F·b).
-    a = b = c = 0.0
-    var = 0.0
-    rows = [(0.0, 0.0, 0.0)]
-    for t, n, d1, d2 in table[["time", "at_risk", "events", "competing"]].itertuples(
-            index=False):
-        d = d1 + d2
-        if d:
-            surv_after = surv_before * (n - d) / n
-            f += surv_before * d1 / n
-            for k, is_interest in ((d2, False), (d1, True)):
-                if k == 0 or (not is_interest and surv_after <= 0):
-                    continue
-                tie = 1.0 if k == 1 else 1 - (k - 1) / (n - 1)
-                w = surv_before ** 2 * tie * k / n ** 2
-                inv = 1 / surv_after if surv_after > 0 else 0.0
-                g = 1 + inv * f if is_interest else f * inv
-                a, b, c = a + g * g * w, b + inv * g * w, c + inv * inv * w
-            if d1:
-                var = a + f * f * c - 2 * f * b
-            surv_before = surv_after
-        rows.append((float(t), f, var))
-    out = pd.DataFrame(rows, columns=["time", "estimate", "variance"])
-    out = out.drop_duplicates("time", keep="last").reset_index(drop=True)
-    limits = [loglog_limits(fv, vv) for fv, vv in zip(out["estimate"], out["variance"],
-                                                        strict=True)]
-    out["ci_lower"] = [lim[0] if lim else fv for lim, fv in zip(limits, out["estimate"],
-                                                               strict=True)]
-    out["ci_upper"] = [lim[1] if lim else fv for lim, fv in zip(limits, out["estimate"],
-                                                               strict=True)]
+    aj = risk_tables.aj_from_table(risk_table(durations, codes))
+    out = pd.DataFrame({"time": aj["time"], "estimate": aj["incidence"],
+                        "variance": aj["variance"],
+                        "ci_lower": aj["ci_lower"].fillna(aj["incidence"]),
+                        "ci_upper": aj["ci_upper"].fillna(aj["incidence"])})
+    if not len(out) or out["time"].iloc[0] > 0:
+        start = pd.DataFrame({c: [0.0] for c in CIF_COLUMNS})
+        out = pd.concat([start, out], ignore_index=True)
     return out[CIF_COLUMNS]
 
 
@@ -124,7 +81,9 @@ def cif_landmark(durations: Any, codes: Any, day: int) -> dict[str, Any]:
     """Cumulative incidence of event 1 at ``day`` with its 95% interval, as a landmark block.
 
     Keys: day, estimate, ci_lower, ci_upper, ci_method, reason, n, at_risk (time > day),
-    events, competing, censored (times ≤ day; the four counts add up to n).
+    events, competing, censored (times ≤ day; the four counts add up to n). The estimate,
+    interval and reason are :func:`survival.aalen_johansen_landmark`'s on the patients' risk
+    table.
     """
     d, c = _arrays(durations, codes)
     block: dict[str, Any] = {
@@ -135,20 +94,10 @@ def cif_landmark(durations: Any, codes: Any, day: int) -> dict[str, Any]:
         "competing": int(((d <= day) & (c >= 2)).sum()),
         "censored": int(((d <= day) & (c == 0)).sum()),
     }
-    if len(d) == 0:
-        block["reason"] = NO_PATIENTS
-        return block
-    # Beyond the last time the curve is known only if nobody was censored at that last time.
-    if d.max() < day and (c[d == d.max()] == 0).any():
-        block["reason"] = beyond_followup_reason(d.max())
-        return block
-    f, var = cif_at(d, c, day)
-    block["estimate"] = rounded(f)
-    limits = loglog_limits(f, var)
-    if limits is None:
-        block["reason"] = undefined_interval_reason(block["estimate"])
-    else:
-        block["ci_lower"], block["ci_upper"] = rounded(limits[0]), rounded(limits[1])
+    # The estimate, interval and reason are the Aalen-Johansen landmark of the pooled build and
+    # of the secondary block: one reading of one curve.
+    aj = aalen_johansen_landmark(risk_table(d, c), day)
+    block.update({k: aj[k] for k in ("estimate", "ci_lower", "ci_upper", "reason")})
     return block
 
 

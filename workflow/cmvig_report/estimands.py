@@ -66,9 +66,11 @@ def _one_minus_km(frame: pd.DataFrame, day: int) -> dict[str, Any]:
 
 def _competing_block(frame: pd.DataFrame, day: int) -> dict[str, Any]:
     # The replication's secondary Aalen–Johansen estimate, on the endpoint times.
+    from .analysis import COMPETING_METHOD
+
     codes = frame["code"].where(frame["code"].ne(NEW_THERAPY), DEATH)
     out = survival.aalen_johansen(frame["time"], codes, day)
-    out["method"] = "Aalen-Johansen; death without response competing"
+    out["method"] = COMPETING_METHOD
     out["equals_one_minus_km"] = bool(not (codes.eq(DEATH) & frame["time"].le(day)).any())
     return out
 

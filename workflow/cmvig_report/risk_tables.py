@@ -11,10 +11,10 @@ Why numpy here rather than lifelines' fitters: lifelines fits subjects (one entr
 each), while a bundle's table holds entries and exits as separate counts and does not link them;
 rebuilding pseudo-subjects to feed lifelines would invent a pairing. The estimators need only
 these counts: the Kaplan–Meier product, Greenwood's variance and its log-log interval, and the
-Aalen–Johansen estimate with the variance lifelines uses (Marubini and Valsecchi's delta method,
-which on untied or tied data without delayed entry equals R ``survfit``'s infinitesimal
-jackknife), each a few lines. ``tests/test_federated.py`` holds them to lifelines and
-``tests/test_pooled_r.py`` to R's ``survival`` at every time, to 1e-9.
+Aalen–Johansen estimate with the Aalen-type variance of ``cmprsk::cuminc`` and its log(−log)
+interval, each a few lines. ``tests/test_federated.py`` holds them to lifelines,
+``tests/test_pooled_r.py`` to R's ``survival`` and ``cmprsk`` at every time, to 1e-9, and
+``tests/test_competing.py`` the Aalen–Johansen ones to ``cmprsk::cuminc``.
 
 Ties follow lifelines and R: events before censorings at the same time. Delayed entry follows
 lifelines' Kaplan–Meier: an entrant at time t is at risk from the next time on (except those
@@ -23,6 +23,7 @@ entering at the table's first time, who are at risk from the start).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 from typing import Any
@@ -128,44 +129,71 @@ def km_from_table(table: pd.DataFrame, *, deaths_censor: bool = True) -> pd.Data
                          "greenwood": v, "ci_lower": lo, "ci_upper": hi})
 
 
+BOUNDARY = 1e-12
+AJ_INTERVAL = "Aalen-type variance (cmprsk::cuminc), 95% CI on the log(-log) scale"
+
+
+def loglog_limits(f: float, variance: float) -> tuple[float, float] | None:
+    """95% limits of a cumulative incidence on the log(−log) scale,
+    F^exp(±z·se/(F·log F)); None where undefined (F = 0 or 1, or no variance)."""
+    # A sum of increments can land a rounding error away from 0 or 1, where the transform's
+    # slope is zero and the interval does not exist (an exact 1 - 1e-16 overflows exp).
+    if not (BOUNDARY < f < 1 - BOUNDARY) or not variance > 0:
+        return None
+    spread = math.exp(Z95 * math.sqrt(variance) / abs(f * math.log(f)))
+    return f ** spread, f ** (1 / spread)
+
+
 def aj_from_table(table: pd.DataFrame) -> pd.DataFrame:
     """Aalen–Johansen cumulative incidence F of ``events`` with ``competing`` competing, at each
-    time of ``table``: ``time, incidence, variance, ci_lower, ci_upper, overall_survival``.
+    time of ``table``: ``time, incidence, variance, ci_lower, ci_upper, overall_survival``. The
+    one implementation: the single build's landmark and curves (:mod:`cmvig_report.competing`,
+    :func:`cmvig_report.survival.aalen_johansen_landmark`) and the pooled build read it.
 
-    F(t) = Σ S(t_j−) d1_j / n_j. The variance is Marubini and Valsecchi's delta-method
-    (Greenwood-type) estimator that lifelines' ``AalenJohansenFitter`` uses,
+    F(t) = Σ_j S(t_j−) d1_j / n_j. The variance is the Aalen-type estimator of Gray's
+    ``cmprsk::cuminc`` (the ``var`` of ``cmprsk::timepoints``), which needs only the counts:
+    with S_j = S(t_j) and, per kind of event k at t_j (d1, then d2 the competing events),
+    w = S(t_j−)² τ d_k / n_j², τ = 1 − (d_k − 1)/(n_j − 1) for tied events, and
+    g = 1 + F_j / S_j for the event of interest, F_j / S_j for a competing one,
 
-        Var F(t) = Σ_j [ (F(t) − F(t_j))² d_j / (n_j (n_j − d_j))
-                        + S(t_j−)² d1_j (n_j − d1_j) / n_j³
-                        − 2 (F(t) − F(t_j)) S(t_j−) d1_j / n_j² ],
+        Var F(t) = Σ w (g − F(t)/S_j)²,
 
-    with d_j all events (of both kinds) at t_j, so tied events of the two kinds need no jitter;
-    it equals R ``survfit``'s infinitesimal-jackknife standard error (multi-state fit) to
-    rounding. The limits are the log-log interval on F, as lifelines and R's
-    ``conf.type = "log-log"``: exp(−exp(log(−log F) ± z se / (F |log F|))), undefined where F
-    is 0 or 1. Written for tables without delayed entry (the response endpoint): every entrant
-    is at risk from the start.
+    summed over event times up to t (a competing term is dropped where S_j = 0, and 1/S_j is
+    taken as 0 there). As in ``cuminc`` it is updated only at times of the event of interest
+    and carried forward in between. The limits are :func:`loglog_limits`, NaN where undefined.
+    Written for tables without delayed entry (the response endpoint): every entrant is at risk
+    from the start.
     """
     n = table["at_risk"].to_numpy(dtype=float)
     d1 = table["events"].to_numpy(dtype=float)
-    d = d1 + table["competing"].to_numpy(dtype=float)
+    d2 = table["competing"].to_numpy(dtype=float)
+    live = n > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.cumprod(np.where(n > 0, 1 - d / n, 1.0))
+        s = np.cumprod(np.where(live, 1 - (d1 + d2) / n, 1.0))
         s_before = np.concatenate([[1.0], s[:-1]])
-        f = np.cumsum(np.where(n > 0, s_before * d1 / n, 0.0))
-        a = np.where((n > 0) & (n > d), d / (n * (n - d)), 0.0)
-        b = np.where(n > 0, s_before ** 2 * d1 * (n - d1) / n ** 3, 0.0)
-        c = np.where(n > 0, s_before * d1 / n ** 2, 0.0)
-    # Σ_j a_j (F − F_j)² = F² Σa − 2F Σ a F_j + Σ a F_j², and likewise for c: running sums.
-    ca, caf, caf2 = np.cumsum(a), np.cumsum(a * f), np.cumsum(a * f ** 2)
-    cc, ccf = np.cumsum(c), np.cumsum(c * f)
-    var = f ** 2 * ca - 2 * f * caf + caf2 + np.cumsum(b) - 2 * (f * cc - ccf)
-    var = np.maximum(var, 0.0)  # rounding can leave -1e-18 where the variance is 0
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        half = Z95 * np.sqrt(var) / (f * np.log(f))
-        lo, hi = f ** np.exp(-half), f ** np.exp(half)
+        f = np.cumsum(np.where(live, s_before * d1 / n, 0.0))
+        inv = np.where(s > 0, 1 / s, 0.0)
+
+        def weight(k: np.ndarray) -> np.ndarray:
+            tie = np.where(k > 1, 1 - (k - 1) / (n - 1), 1.0)
+            return np.where(live & (k > 0), s_before ** 2 * tie * k / n ** 2, 0.0)
+
+        w1, w2 = weight(d1), np.where(s > 0, weight(d2), 0.0)
+    # Var = Σ w (g − F·inv)² = A + F²·C − 2F·B with running sums A = Σ w g², B = Σ w g inv,
+    # C = Σ w inv² over both kinds of event.
+    g1, g2 = 1 + inv * f, inv * f
+    a = np.cumsum(w1 * g1 ** 2 + w2 * g2 ** 2)
+    b = np.cumsum((w1 * g1 + w2 * g2) * inv)
+    c = np.cumsum((w1 + w2) * inv ** 2)
+    var = np.maximum(a + f ** 2 * c - 2 * f * b, 0.0)  # rounding can leave -1e-18
+    # carried forward from the last time of the event of interest (0 before the first)
+    last = np.maximum.accumulate(np.where(d1 > 0, np.arange(len(n)), -1))
+    var = np.where(last >= 0, var[np.maximum(last, 0)], 0.0)
+    limits = [loglog_limits(fv, vv) for fv, vv in zip(f, var, strict=True)]
     return pd.DataFrame({"time": table["time"].to_numpy(dtype=float), "incidence": f,
-                         "variance": var, "ci_lower": lo, "ci_upper": hi,
+                         "variance": var,
+                         "ci_lower": [lim[0] if lim else math.nan for lim in limits],
+                         "ci_upper": [lim[1] if lim else math.nan for lim in limits],
                          "overall_survival": s})
 
 

@@ -334,7 +334,7 @@ def aalen_johansen(durations: Any, event_codes: Any, day: int) -> dict[str, Any]
     """Cumulative incidence of event 1 at ``day`` with event 2 competing (Aalen–Johansen), from
     patient-level data: codes 1 event of interest, 2 competing event, 0 censored. The patients'
     risk table read by :func:`aalen_johansen_landmark` (which the pooled build calls too).
-    Returns ``{day, estimate, ci_lower, ci_upper, reason}``.
+    Returns ``{day, estimate, ci_lower, ci_upper, ci_method, reason}``.
     """
     d = np.asarray(durations, dtype=float).reshape(-1)
     codes = np.asarray(event_codes, dtype=int).reshape(-1)
@@ -344,23 +344,24 @@ def aalen_johansen(durations: Any, event_codes: Any, day: int) -> dict[str, Any]
 def aalen_johansen_landmark(table: pd.DataFrame, day: int, *, at: float | None = None
                             ) -> dict[str, Any]:
     """Aalen–Johansen cumulative incidence of ``events`` at ``day`` with ``competing``
-    competing, and its log-log 95% interval, from a risk table without delayed entry.
+    competing, and its 95% interval, from a risk table without delayed entry.
 
-    The variance is the delta-method (Greenwood-type) estimator of lifelines'
-    ``AalenJohansenFitter``, computed with tied events of both kinds at one time (no jitter):
-    it equals R ``survfit``'s standard error for the multi-state fit, and the interval R's with
-    ``conf.type = "log-log"`` (``risk_tables.aj_from_table`` gives the formula;
-    ``tests/test_pooled_r.py`` the comparison). ``at`` is the landmark on the table's time scale
-    when that is not days, as in :func:`km_landmark_from_table`.
+    Read off :func:`risk_tables.aj_from_table`, the one Aalen–Johansen implementation (the
+    own study's primary estimate, :func:`cmvig_report.competing.cif_landmark`, reads it too):
+    the variance is the Aalen-type estimator of ``cmprsk::cuminc`` and the interval is built
+    on the log(−log) scale (``ci_method`` says so; ``tests/test_pooled_r.py`` compares it with
+    R). ``at`` is the landmark on the table's time scale when that is not days, as in
+    :func:`km_landmark_from_table`.
 
     Without an event of interest by the landmark the estimate is 0 with no interval; where F is
     1 it has none either (a ``reason`` says so). After the last follow-up time the curve is known
     only if nobody is left at risk then.
-    Returns ``{day, estimate, ci_lower, ci_upper, reason}``.
+    Returns ``{day, estimate, ci_lower, ci_upper, ci_method, reason}``.
     """
     at = float(day if at is None else at)
     out: dict[str, Any] = {"day": int(day), "estimate": None, "ci_lower": None,
-                           "ci_upper": None, "reason": None}
+                           "ci_upper": None, "ci_method": risk_tables.AJ_INTERVAL,
+                           "reason": None}
     if int(table["entered"].sum()) == 0:
         out["reason"] = NO_PATIENTS
         return out
