@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import risk_tables
-from .survival import aalen_johansen_landmark, rounded
+from .survival import aalen_johansen_landmark, paired_arrays, rounded
 
 CIF_INTERVAL = risk_tables.AJ_INTERVAL
 CIF_COLUMNS = ["time", "estimate", "variance", "ci_lower", "ci_upper"]
@@ -36,11 +36,7 @@ GRAY_METHOD = "Gray's test (rho = 0), as cmprsk::cuminc"
 
 
 def _arrays(durations: Any, codes: Any) -> tuple[np.ndarray, np.ndarray]:
-    d = np.asarray(durations, dtype=float).reshape(-1)
-    c = np.asarray(codes, dtype=int).reshape(-1)
-    if d.shape != c.shape:
-        raise ValueError(f"{len(d)} durations but {len(c)} event codes")
-    return d, c
+    return paired_arrays(durations, codes, int, "event codes")
 
 
 def risk_table(durations: Any, codes: Any) -> pd.DataFrame:

@@ -66,12 +66,16 @@ def _day_text(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def _arrays(durations: Any, events: Any) -> tuple[np.ndarray, np.ndarray]:
+def paired_arrays(durations: Any, events: Any, dtype: type = bool,
+                  what: str = "event flags") -> tuple[np.ndarray, np.ndarray]:
+    """Durations (float) and one value per duration (``dtype``: event flags, or event codes
+    for competing risks) as flat arrays of equal length."""
     d = np.asarray(durations, dtype=float).reshape(-1)
-    e = np.asarray(events, dtype=bool).reshape(-1)
+    e = np.asarray(events, dtype=dtype).reshape(-1)
     if d.shape != e.shape:
-        raise ValueError(f"{len(d)} durations but {len(e)} event flags")
+        raise ValueError(f"{len(d)} durations but {len(e)} {what}")
     return d, e
+
 
 
 def rounded(x: Any) -> float | None:
@@ -91,7 +95,7 @@ def at_risk_table(durations: Any, events: Any, ticks: Any) -> pd.DataFrame:
     cumulative counts with time <= tick, so the three always add up to n. This is what
     lifelines' ``add_at_risk_counts`` prints.
     """
-    d, e = _arrays(durations, events)
+    d, e = paired_arrays(durations, events)
     ticks = np.asarray(ticks, dtype=float).reshape(-1)
     n_events = np.searchsorted(np.sort(d[e]), ticks, side="right")
     n_censored = np.searchsorted(np.sort(d[~e]), ticks, side="right")
@@ -106,7 +110,7 @@ def at_risk_table(durations: Any, events: Any, ticks: Any) -> pd.DataFrame:
 
 def censor_times(durations: Any, events: Any) -> np.ndarray:
     """Sorted distinct times at which someone was censored (the tick marks on a KM plot)."""
-    d, e = _arrays(durations, events)
+    d, e = paired_arrays(durations, events)
     return np.unique(d[~e])
 
 
@@ -129,7 +133,7 @@ def km_curve(durations: Any, events: Any, entry: Any = None) -> pd.DataFrame:
     table read by :func:`risk_tables.km_from_table`, as the landmark blocks are, so a curve and
     its landmarks cannot disagree. An empty group gives an empty frame.
     """
-    d, e = _arrays(durations, events)
+    d, e = paired_arrays(durations, events)
     if len(d) == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in CURVE_COLUMNS})
     start = None if entry is None else np.asarray(entry, dtype=float).reshape(-1)
@@ -157,7 +161,7 @@ def km_landmark(durations: Any, events: Any, day: int, *, one_minus: bool = Fals
     the pooled build calls on summed tables. With ``entry`` (delayed entry, left truncation) a
     patient is at risk from their entry time only; a follow-up that ends on the entry day
     counts :data:`SAME_DAY_EXIT` of a day."""
-    d, e = _arrays(durations, events)
+    d, e = paired_arrays(durations, events)
     start = None if entry is None else np.asarray(entry, dtype=float).reshape(-1)
     return km_landmark_from_table(risk_tables.risk_table(d, e, entry=start), day,
                                   one_minus=one_minus, delayed_entry=start is not None)
@@ -243,8 +247,8 @@ def _km_risk_set(times: np.ndarray, entered: np.ndarray, left: np.ndarray, at: f
 def logrank(durations_a: Any, events_a: Any, durations_b: Any,
             events_b: Any) -> dict[str, Any]:
     """Two-group log-rank test: ``{statistic, p, df, reason}``; nulls and a reason if impossible."""
-    da, ea = _arrays(durations_a, events_a)
-    db, eb = _arrays(durations_b, events_b)
+    da, ea = paired_arrays(durations_a, events_a)
+    db, eb = paired_arrays(durations_b, events_b)
     out: dict[str, Any] = {"statistic": None, "p": None, "df": 1, "reason": None}
     if len(da) == 0 or len(db) == 0:
         out["reason"] = "one group has no patients"
@@ -290,7 +294,7 @@ def reverse_km_median(durations: Any, events: Any) -> dict[str, Any]:
     ``median_survival_time_``, the first time the reverse curve is at or below 0.5 (R's
     survfit would take the midpoint if the curve sat exactly at 0.5 over an interval).
     """
-    d, e = _arrays(durations, events)
+    d, e = paired_arrays(durations, events)
     if len(d) == 0:
         return {"days": None, "reason": NO_PATIENTS}
     if e.all():
@@ -308,7 +312,7 @@ def km_median(durations: Any, events: Any) -> dict[str, Any]:
     log-log confidence band crosses 0.5 (Brookmeyer–Crowley, as R's ``survfit`` prints); a limit
     that is never reached is ``None`` (the interval is open to the right).
     """
-    d, e = _arrays(durations, events)
+    d, e = paired_arrays(durations, events)
     out: dict[str, Any] = {"days": None, "ci_lower": None, "ci_upper": None, "reason": None}
     if len(d) == 0:
         out["reason"] = NO_PATIENTS
