@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _PROPERTIES = dict(deadline=None, derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("default", max_examples=4, **_PROPERTIES)
-settings.register_profile("ci", max_examples=30, **_PROPERTIES)
+settings.register_profile("ci", max_examples=20, **_PROPERTIES)
 settings.load_profile(os.environ.get("CMVIG_HYPOTHESIS_PROFILE", "default"))
 
 
