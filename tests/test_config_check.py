@@ -184,3 +184,10 @@ def test_the_schema_check_does_not_change_the_config():
     before = copy.deepcopy(config)
     schema_problems(config, SCHEMA)
     assert config == before
+
+
+def test_a_removed_setting_says_what_took_its_place():
+    lines = schema_problems(_config(sensitivity_margin=0.1), SCHEMA)
+    assert lines == ["config key 'sensitivity_margin' is not a setting; it was removed: "
+                     "Supplementary Table S1 sets every sensitivity estimate beside the primary "
+                     "one instead of judging a fixed margin"]

@@ -210,6 +210,13 @@ def _expected(error: Any) -> str:
     return "is not a valid value"  # a pattern or a choice of forms: the description says
 
 
+# Settings an older config may still carry, and what took their place.
+REMOVED_SETTINGS = {
+    "sensitivity_margin": "; it was removed: Supplementary Table S1 sets every sensitivity "
+                          "estimate beside the primary one instead of judging a fixed margin",
+}
+
+
 def schema_problems(config: dict[str, Any], schema: str | Path = SCHEMA) -> list[str]:
     """One line per config key the schema refuses: a key that is no setting (with the closest
     setting), a required key missing, or a value of the wrong type or form (key, value and
@@ -225,8 +232,8 @@ def schema_problems(config: dict[str, Any], schema: str | Path = SCHEMA) -> list
         where = list(error.absolute_path)
         if error.validator == "additionalProperties" and not where:
             for key in sorted(set(config) - set(settings)):
-                hint = did_you_mean(key, settings) or " (the settings are the keys of " \
-                                                      "config/config.yaml)"
+                hint = REMOVED_SETTINGS.get(key) or did_you_mean(key, settings) or (
+                    " (the settings are the keys of config/config.yaml)")
                 lines.setdefault(key, f"config key {key!r} is not a setting{hint}")
         elif error.validator == "required" and not where:
             for key in (k for k in spec.get("required", []) if k not in config):
