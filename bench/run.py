@@ -272,8 +272,8 @@ def main() -> None:
         sizes = [1_000] if args.quick else [1_000, 50_000]
         for n in sizes:
             data = Path(tmp) / f"cohort{n}"
-            subprocess.run([sys.executable, "-m", "cmvig_report.synth", "--n", str(n), "--seed",
-                            "1", "--out", str(data)], check=True, cwd=repo)
+            subprocess.run([sys.executable, "-m", "cmvig_report.devtools.synth", "--n", str(n),
+                            "--seed", "1", "--out", str(data)], check=True, cwd=repo)
             with open(data / "viral_loads.csv", "rb") as fh:
                 n_vl = sum(1 for _ in fh) - 1
             cmd = [*snake[:-1], "--config", "study=own", f"patients={data / 'patients.csv'}",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cmvig_report import paths
-from cmvig_report.synth import generate_cohort, write_cohort
+from cmvig_report.devtools.synth import generate_cohort, write_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 

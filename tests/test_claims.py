@@ -17,12 +17,12 @@ from cmvig_report import claims
 from cmvig_report.analysis import run_analysis
 from cmvig_report.clinical import CLINICAL_FACTS
 from cmvig_report.cohort import clean_cohort
+from cmvig_report.devtools.synth import generate_cohort, write_cohort
 from cmvig_report.errors import PipelineError
 from cmvig_report.formatting import format_measure, format_number
 from cmvig_report.io import read_clean_cohort, write_csv
 from cmvig_report.register import track
 from cmvig_report.report import run_render
-from cmvig_report.synth import generate_cohort, write_cohort
 from cmvig_report.table1 import MISSING_LEVEL
 from cmvig_report.templating import make_environment, render_template
 

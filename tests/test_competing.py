@@ -266,8 +266,8 @@ def test_own_study_manuscript_reports_the_r_cumulative_incidence(cleaned, tmp_pa
 
 
 def test_synth_clinical_new_therapy_passes_the_cohort_stage(tmp_path):
+    from cmvig_report.devtools.synth import generate_cohort
     from cmvig_report.io import read_clean_cohort, write_csv
-    from cmvig_report.synth import generate_cohort
 
     patients, loads = generate_cohort(400, 2, clinical=True)
     patients.to_csv(tmp_path / "p.csv", index=False)

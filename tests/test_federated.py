@@ -16,8 +16,8 @@ from r_pooled import CONFIG
 
 from cmvig_report import federated, risk_tables, survival
 from cmvig_report.cohort import clean_cohort
+from cmvig_report.devtools.synth import generate_cohort, write_cohort
 from cmvig_report.printed_counts import catalogue, size
-from cmvig_report.synth import generate_cohort, write_cohort
 
 SEEDS = {"north": (120, 11), "south": (80, 12), "east": (60, 13)}
 

@@ -12,11 +12,11 @@ from r_pooled import CONFIG
 
 from cmvig_report import federated, paths
 from cmvig_report.cohort import run_cohort
+from cmvig_report.devtools.synth import generate_cohort, write_cohort
 from cmvig_report.errors import PipelineError
 from cmvig_report.pdf import html_to_pdf
 from cmvig_report.pooled_report import run_pooled_manuscript, run_publish_pooled
 from cmvig_report.quarto import html_to_docx
-from cmvig_report.synth import generate_cohort, write_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = [str(ROOT / paths.TEMPLATES / paths.POOLED_TEMPLATE)]

@@ -20,8 +20,8 @@ from browser import Browser, chromium
 from cohort_factory import abstract_like_cohort
 from report_fixtures import make_project, stage_args
 
+from cmvig_report.devtools.preview import serve
 from cmvig_report.errors import PipelineError
-from cmvig_report.preview import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 

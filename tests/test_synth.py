@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cmvig_report.cohort import clean_cohort
-from cmvig_report.synth import DRUGS, generate_cohort, main, write_cohort
+from cmvig_report.devtools.synth import DRUGS, generate_cohort, main, write_cohort
 
 BQ = re.compile(r"^\s*(<\s*\d+|undetectable|not detected|nd|negative)\s*$", re.IGNORECASE)
 ISO = r"^\d{4}-\d\d-\d\d$"

@@ -12,8 +12,8 @@ from cohort_factory import abstract_like_cohort
 from pypdf import PdfReader
 from report_fixtures import make_project, stage_args
 
+from cmvig_report.devtools.watch import load_config, parse_overrides, render_arguments, watch
 from cmvig_report.errors import PipelineError
-from cmvig_report.watch import load_config, parse_overrides, render_arguments, watch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,7 +174,7 @@ def test_preview_with_a_patient_id_is_deleted_and_reported(tmp_path):
 
 
 def test_the_preview_leak_check_follows_a_template_edit(tmp_path):
-    from cmvig_report.watch import _leaks
+    from cmvig_report.devtools.watch import _leaks
 
     cohort, loads = tmp_path / "cohort.csv", tmp_path / "viral_loads.csv"
     cohort.write_text("patient_id,cause_of_death\nMRN-55102,\n")

@@ -56,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     command = args.pop("command")
     try:
         if command == "preview":
-            from .preview import run_preview
+            from .devtools.preview import run_preview
 
             run_preview(**args)
         elif command == "watch":
-            from .watch import run_watch
+            from .devtools.watch import run_watch
 
             run_watch(**args)
         elif command == "diff":

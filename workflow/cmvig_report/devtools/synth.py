@@ -1,6 +1,6 @@
 """Seedable synthetic cohorts that follow the input contract, at any size.
 
-    python -m cmvig_report.synth --n 50000 --seed 1 --out DIR [--messy] [--clinical]
+    python -m cmvig_report.devtools.synth --n 50000 --seed 1 --out DIR [--messy] [--clinical]
         [--format csv|xlsx]
 
 writes ``DIR/patients.csv`` and ``DIR/viral_loads.csv`` (or ``.xlsx``). Everything is vectorised
@@ -457,7 +457,7 @@ def write_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame, out_dir: str
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m cmvig_report.synth",
+    parser = argparse.ArgumentParser(prog="python -m cmvig_report.devtools.synth",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, required=True, help="number of patients")
     parser.add_argument("--seed", type=int, default=1)
