@@ -403,13 +403,15 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     settings = EndpointSettings(float(response_min_baseline_iu_ml),
                                 int(response_confirmation_min_days),
                                 int(response_sustained_days), str(new_therapy_after_cmvig))
-    samples = (read_clean_samples(viral_loads) if viral_loads and (
-        settings.confirmation_min_days or settings.sustained_days) else None)
     quality = counts_per_check(pd.read_csv(data_quality, dtype=str, keep_default_na=False))
     plan = disclosure_plan(df, int(response_day), int(min_cell_count), quality)
-    # one column of the PCR results: the limit each sample was judged against
-    sample_lloqs = (pd.read_csv(viral_loads, usecols=["lloq_iu_ml"])["lloq_iu_ml"]
-                    if viral_loads else None)
+    # the limit each PCR result was judged against, and the samples when an endpoint needs them
+    samples, sample_lloqs = None, None
+    if viral_loads and (settings.confirmation_min_days or settings.sustained_days):
+        samples = read_clean_samples(viral_loads, also=("lloq_iu_ml",))  # one read for both
+        sample_lloqs = pd.to_numeric(samples["lloq_iu_ml"], errors="coerce")
+    elif viral_loads:
+        sample_lloqs = pd.read_csv(viral_loads, usecols=["lloq_iu_ml"])["lloq_iu_ml"]
     est = compute_estimates(df, response_day=response_day, os_cmvig_day=os_cmvig_day,
                             os_hsct_day=os_hsct_day, lloq_iu_ml=lloq,
                             sample_lloqs=sample_lloqs,

@@ -221,9 +221,10 @@ def baseline_counts(cohort: pd.DataFrame, settings: EndpointSettings) -> dict[st
             "window_days": VIRAEMIA_WINDOW_DAYS}
 
 
-def read_clean_samples(path: str) -> pd.DataFrame:
-    """The columns of ``results/viral_loads.csv`` the endpoints need, in the file's order."""
-    return pd.read_csv(path, usecols=["patient_id", "days_since_cmvig", "below_lloq"],
+def read_clean_samples(path: str, also: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The columns of ``results/viral_loads.csv`` the endpoints need (and ``also`` these), in
+    the file's order."""
+    return pd.read_csv(path, usecols=["patient_id", "days_since_cmvig", "below_lloq", *also],
                        dtype={"patient_id": str, "below_lloq": str}, keep_default_na=False)
 
 

@@ -24,11 +24,6 @@ ROWS = (("at_risk", "At risk"), ("events", "Responses"), ("competing", "Competin
 DEATH_MARKER = "x"
 
 
-def panel_frame(cohort: pd.DataFrame, estimates: dict[str, Any]) -> pd.DataFrame | None:
-    """Panel A's children and times (:func:`endpoints.response_frame`); None for 1 − KM."""
-    return endpoints.response_frame(cohort, estimates)
-
-
 def incidence_table(durations: Any, codes: Any, ticks: Any) -> pd.DataFrame:
     """At risk (time > tick) and cumulative responses, competing events and censorings
     (time <= tick) at each tick."""

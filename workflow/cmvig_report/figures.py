@@ -35,6 +35,7 @@ from . import figure_incidence as fi  # noqa: E402
 from . import printed_counts as pc  # noqa: E402
 from . import survival  # noqa: E402
 from .disclosure import small_mark  # noqa: E402
+from .endpoints import response_frame  # noqa: E402
 from .figure_axes import (  # noqa: E402
     events_beyond,
     figure2_ticks,
@@ -511,7 +512,7 @@ def figure2(cohort: pd.DataFrame, estimates: dict[str, Any],
     response_day = int(settings.get("response_day", estimates["response"]["day"]))
     os_day = int(settings.get("os_cmvig_day", estimates["os_from_cmvig"]["day"]))
     # An own study's panel A: cumulative incidence over the evaluable children (None: 1 - KM)
-    incidence = fi.panel_frame(cohort, estimates)
+    incidence = response_frame(cohort, estimates)
     panel_a = cohort if incidence is None else incidence
     ticks = figure2_ticks(cohort, estimates, incidence)
     ticks_a, ticks_b = ticks["response"], ticks["overall_survival"]
