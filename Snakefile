@@ -16,6 +16,14 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+# {centre_dir}: "" (the config's own export) or "centres/<centre>/" (common.smk, paths.py).
+wildcard_constraints:
+    centre_dir=paths.CENTRE_DIR_PATTERN,
+    centre=paths.CENTRE_NAME_PATTERN,
+
+
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
@@ -26,11 +34,9 @@ include: "workflow/rules/centres.smk"
 
 rule all:
     input:
-        rules.clean_cohort.output,
-        rules.estimates.output,
-        paths.figure_files("svg"),
-        paths.figure_files("png"),
-        rules.publish.output,
+        # the config's own export: its chain ends in its publish step (report/manifest.json),
+        # which needs every figure, result and checked file before it
+        paths.MANIFEST,
         [paths.CHANGES_PATIENTS] if COMPARE_WITH else [],
         # with config `centres` or `pooled_from`: each centre's bundle and the estimates pooled
         rules.pooled.output if POOLING else [],
@@ -41,3 +47,11 @@ rule all:
 rule submission:
     input:
         rules.publish_submission.output,
+
+
+# Each centre of the sheet (config `centres`) reported as a build of its files alone would be:
+# `snakemake --cores 2 centre_reports` writes report/centres/<centre>/ (manuscript, figures,
+# numbers, manifest) beside its bundle.
+rule centre_reports:
+    input:
+        [paths.for_centre(paths.MANIFEST, paths.centre_dir(c)) for c in CENTRES],

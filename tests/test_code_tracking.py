@@ -24,17 +24,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _rules() -> dict[str, str]:
-    """Each rule of workflow/rules/*.smk and the text of its block."""
+    """Each rule of workflow/rules/*.smk and the text of its block, the figures' rules (made
+    in a loop over paths.FIGURE_NAMES) with their names put in."""
     blocks = {}
     for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
-        for block in re.split(r"(?m)^(?=rule )", path.read_text(encoding="utf-8"))[1:]:
+        text = path.read_text(encoding="utf-8")
+        for block in re.split(r"(?m)^(?=rule )", text)[1:]:
             blocks[re.match(r"rule (\w+):", block).group(1)] = block
+        for made in re.findall(r"(?ms)^def figure_rule\(figure_name\):\n(.*?)(?=^\S)", text):
+            for name in paths.FIGURE_NAMES:
+                script = f'"../scripts/{name}.py"'
+                blocks[name] = (made.replace("(figure_name)", f'("{name}")')
+                                .replace('f"../scripts/{figure_name}.py"', script))
     return blocks
 
 
 def test_every_rule_runs_its_own_script_and_declares_that_scripts_code():
     rules = _rules()
-    assert {"clean_cohort", "estimates", "figure1", "figure2", "publish"} <= set(rules)
+    assert {"clean_cohort", "estimates", "figure1", "figure2", "figure3", "publish"} <= set(rules)
     for rule, block in rules.items():
         assert f'code=codebase.stage_code("{rule}")' in block, rule
         assert re.search(rf'script:\n\s+"\.\./scripts/{rule}\.py"', block), rule

@@ -46,16 +46,16 @@ def centre(tmp_path_factory) -> dict[str, Path]:
                study_number_map=str(f["study_number_map"]))
     f["staged"] = root / "unchecked" / "hospital-a" / "aggregate.json"
     f["staged"].parent.mkdir(parents=True)
-    federated.run_bundle(cohort=str(f["cohort"]), patients=str(f["patients"]),
-                         viral_loads=str(f["viral_loads"]), centre="hospital-a", unit="day",
-                         response_day=CONFIG["response_day"], min_cell_count=0,
-                         bundle=str(f["staged"]))
+    federated.stage_bundle(cohort=str(f["cohort"]), patients=str(f["patients"]),
+                           viral_loads=str(f["viral_loads"]), centre="hospital-a", unit="day",
+                           response_day=CONFIG["response_day"], min_cell_count=0,
+                           staged=str(f["staged"]))
     f["ids"] = list(mrn.values())
     return f
 
 
 def _publish_bundle(centre: dict, staged: Path, published: Path) -> list[str]:
-    return federated.run_publish_bundle(
+    return federated.publish_bundle(
         staged=str(staged), cohort=str(centre["cohort"]),
         clean_viral_loads=str(centre["clean_viral_loads"]),
         input_paths=[str(centre["patients"]), str(centre["viral_loads"])],

@@ -310,14 +310,14 @@ def heterogeneity(tables: Mapping[str, pd.DataFrame], day: int, at: float) -> di
 
 # --- steps ------------------------------------------------------------------------------------
 
-def run_bundle(*, cohort: str, patients: str, viral_loads: str, centre: str, unit: str,
-               response_day: int, min_cell_count: int, bundle: str) -> list[str]:
-    """Step ``centre_bundle``: the centre's aggregate bundle, before its leak check."""
+def stage_bundle(*, cohort: str, patients: str, viral_loads: str, centre: str, unit: str,
+                 response_day: int, min_cell_count: int, staged: str) -> list[str]:
+    """The centre's aggregate bundle, written to ``staged`` (before its leak check)."""
     df = read_clean_cohort(cohort)
     freeze = {"patients": sha256_file(patients), "viral_loads": sha256_file(viral_loads)}
     out = build_bundle(df, unit=str(unit), response_day=int(response_day),
                        min_cell_count=int(min_cell_count), freeze_sha256=freeze)
-    write_json(out, bundle)
+    write_json(out, staged)
     notes = [f"centre {centre}: {len(df)} patients in risk tables by {unit}"]
     if out["suppressed_groups"]:
         notes.append(f"centre {centre}: risk tables withheld for "
@@ -326,16 +326,32 @@ def run_bundle(*, cohort: str, patients: str, viral_loads: str, centre: str, uni
     return notes
 
 
-def run_publish_bundle(*, staged: str, cohort: str, clean_viral_loads: str,
-                       input_paths: list[str], cause_categories: dict[str, list[str]],
-                       published: str) -> list[str]:
-    """Step ``publish_centre_bundle``: the leak check, then the bundle into ``report/``."""
+def publish_bundle(*, staged: str, cohort: str, clean_viral_loads: str,
+                   input_paths: list[str], cause_categories: dict[str, list[str]],
+                   published: str) -> list[str]:
+    """The leak check of a staged bundle against the centre's IDs, dates, free text and input
+    paths, then its copy to ``published`` (on a hit, deleted and nothing published)."""
     from .publish import check_and_publish, sensitive_terms
 
     sensitive = sensitive_terms(cohort, clean_viral_loads, input_paths, cause_categories)
     notes = check_and_publish([staged], [published], [], sensitive)
     return [*notes, f"{published}: checked and published; no patient ID, date, input path or "
                     "raw free text found"]
+
+
+def run_bundle(*, cohort: str, clean_viral_loads: str, patients: str, viral_loads: str,
+               centre: str, unit: str, response_day: int, min_cell_count: int,
+               input_paths: list[str], cause_categories: dict[str, list[str]], staged: str,
+               published: str) -> list[str]:
+    """Step ``centre_bundle``: :func:`stage_bundle`, then :func:`publish_bundle`, in one step
+    (the bundle is the one file that leaves the centre)."""
+    notes = stage_bundle(cohort=cohort, patients=patients, viral_loads=viral_loads,
+                         centre=centre, unit=unit, response_day=response_day,
+                         min_cell_count=min_cell_count, staged=staged)
+    return notes + publish_bundle(staged=staged, cohort=cohort,
+                                  clean_viral_loads=clean_viral_loads,
+                                  input_paths=input_paths, cause_categories=cause_categories,
+                                  published=published)
 
 
 def read_bundles(files: Sequence[str]) -> list[dict[str, Any]]:

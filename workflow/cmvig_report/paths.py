@@ -16,6 +16,32 @@ REPORT = "report"
 LOGS = "logs"
 TEMPLATES = "templates"
 
+# One export, one chain of steps: the config's own export is the unnamed centre, whose files are
+# results/cohort.csv, report/manuscript.pdf, logs/estimates.log; a centre of the centres sheet
+# has the same files one folder down (results/centres/<centre>/cohort.csv, ...). The rules name
+# their files with the wildcard {centre_dir}, "" or "centres/<centre>/" (CENTRE_DIR_PATTERN).
+CENTRES = "centres"
+CENTRE_NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9_-]*"
+CENTRE_DIR_PATTERN = f"({CENTRES}/{CENTRE_NAME_PATTERN}/)?"
+CENTRE_DIR = "{centre_dir}"
+
+
+def centre_dir(centre: str | None) -> str:
+    """The folder of one export's files below ``results/``, ``report/`` and ``logs/``: ``""``
+    for the config's own export (``centre`` None or empty), ``centres/<centre>/`` for a centre
+    of the sheet."""
+    return f"{CENTRES}/{centre}/" if centre else ""
+
+
+def for_centre(path: str, centre_dir: str = CENTRE_DIR) -> str:
+    """``path`` (under ``results/``, ``report/`` or ``logs/``) for the export of ``centre_dir``
+    (by default the rules' wildcard): ``results/cohort.csv`` is
+    ``results/centres/north/cohort.csv`` for centre ``north``."""
+    top, _, rest = path.partition("/")
+    if top not in (RESULTS, REPORT, LOGS) or not rest:
+        raise ValueError(f"{path!r} is not a file under {RESULTS}/, {REPORT}/ or {LOGS}/")
+    return f"{top}/{centre_dir}{rest}"
+
 # Stage 1, cohort: the audit trail of cleaning (internal: patient IDs and dates).
 COHORT = f"{RESULTS}/cohort.csv"
 VIRAL_LOADS = f"{RESULTS}/viral_loads.csv"
@@ -71,14 +97,14 @@ def manuscript(fmt: str) -> str:
     return f"manuscript.{fmt}"
 
 
-def staged(name: str) -> str:
-    """``results/unchecked/<name>``: a shareable file before the leak check."""
-    return f"{UNCHECKED}/{name}"
+def staged(name: str, centre_dir: str = "") -> str:
+    """``results/[<centre_dir>]unchecked/<name>``: a shareable file before the leak check."""
+    return for_centre(f"{UNCHECKED}/{name}", centre_dir)
 
 
-def published(name: str) -> str:
-    """``report/<name>``: a shareable file after the leak check."""
-    return f"{REPORT}/{name}"
+def published(name: str, centre_dir: str = "") -> str:
+    """``report/[<centre_dir>]<name>``: a shareable file after the leak check."""
+    return for_centre(f"{REPORT}/{name}", centre_dir)
 
 
 def shared_files(formats: list[str], compare: bool) -> list[str]:
@@ -93,8 +119,6 @@ def shared_files(formats: list[str], compare: bool) -> list[str]:
 # results/unchecked/submission/, published to report/submission/ after the leak check.
 # Many centres (config `centres`, docs/centres.md): each centre's stages under
 # results/centres/{centre}/, its one shareable file, and the estimates pooled from bundles.
-CENTRES = "centres"
-CENTRE_RESULTS = f"{RESULTS}/{CENTRES}/{{centre}}"
 AGGREGATE = "aggregate.json"
 CENTRE_BUNDLE = f"{CENTRES}/{{centre}}/{AGGREGATE}"
 POOLED = f"{RESULTS}/pooled"
@@ -104,11 +128,6 @@ POOLED_FOREST_PNG = f"{POOLED}/forest_response.png"
 POOLED_MANUSCRIPT = "pooled/manuscript.html"
 POOLED_MANUSCRIPT_PDF = "pooled/manuscript.pdf"
 POOLED_MANUSCRIPT_DOCX = "pooled/manuscript.docx"
-
-
-def centre_result(name: str) -> str:
-    """A per-centre result file (the ``{centre}`` wildcard left in)."""
-    return f"{CENTRE_RESULTS}/{name}"
 
 
 SUBMISSION = "submission"
@@ -143,15 +162,15 @@ def submission_files(figure_format: str | None) -> list[str]:
             SUBMISSION_MANIFEST]
 
 
-def placeholders(rule: str) -> str:
-    """``results/placeholders/<rule>.csv``: the metadata placeholders that renderer printed
-    (internal), listed at the end of the build."""
-    return f"{RESULTS}/placeholders/{rule}.csv"
+def placeholders(rule: str, centre_dir: str = "") -> str:
+    """``results/[<centre_dir>]placeholders/<rule>.csv``: the metadata placeholders that
+    renderer printed (internal), listed at the end of the build."""
+    return for_centre(f"{RESULTS}/placeholders/{rule}.csv", centre_dir)
 
 
-def log(rule: str) -> str:
-    """One log per step: ``logs/<rule>.log``."""
-    return f"{LOGS}/{rule}.log"
+def log(rule: str, centre_dir: str = "") -> str:
+    """One log per step: ``logs/[<centre_dir>]<rule>.log``."""
+    return for_centre(f"{LOGS}/{rule}.log", centre_dir)
 
 
 # The metadata (title, authors, declarations) of each study (config `study`): the replication's

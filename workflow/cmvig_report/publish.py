@@ -143,17 +143,18 @@ def run_publish_and_manifest(*, staged: list[str], figures: list[str], cohort: s
                              all_template_files: list[str], code_files: list[str],
                              input_paths: list[str], cause_categories: dict[str, list[str]],
                              published: list[str], manifest: str, others: list[str] = (),
-                             submission: list[str] = ()) -> list[str]:
+                             submission: list[str] = (), owned: list[str] = ()) -> list[str]:
     """Step ``publish``: :func:`run_publish` for the manuscript's files, then
     ``report/manifest.json`` (the checksums of the build, :func:`.provenance.build_manifest`),
     in the same step: it ran right after it as a step of its own. Last, ``report/`` is left
     holding this build's files only (:func:`.report_folder.settle`): these, ``others`` (the
-    centres' bundles and the pooled manuscript, published before it) and the ``submission``
-    package while it is this build's."""
+    centres' bundles and the pooled manuscript, published before it), the ``submission``
+    package while it is this build's, and the folders ``owned`` by other exports' publish
+    steps (each centre's report folder)."""
     notes = run_publish(staged=staged, figures=figures, cohort=cohort,
                         clean_viral_loads=clean_viral_loads, template_files=template_files,
                         input_paths=input_paths, cause_categories=cause_categories,
                         published=published)
     record = build_manifest(json.loads(Path(provenance).read_text(encoding="utf-8")), results,
                             published, all_template_files, code_files, git_commit())
-    return notes + settle(record, manifest, published, others, submission)
+    return notes + settle(record, manifest, published, others, submission, owned=owned)

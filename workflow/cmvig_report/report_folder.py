@@ -8,6 +8,9 @@ beside the new manuscript as if it belonged to it. Ownership, for the current co
 - each centre's bundle step owns ``report/centres/<centre>/aggregate.json`` and the pooled step
   ``report/pooled/``: with config ``centres`` or ``pooled_from`` they are inputs of ``publish``,
   so they are this build's before the manifest is written;
+- a centre's own ``publish`` step (the same rule, for that centre's export) owns the rest of
+  ``report/centres/<centre>/`` and writes its manifest there; the build's ``publish`` leaves
+  the folders of the sheet's centres alone and removes those of centres no longer listed;
 - ``publish_submission`` owns ``report/submission/`` and runs after ``publish`` (the manifest
   is one of its inputs): it adds the package to the manifest, and records the package's files
   with the fingerprint of the build it was made from (:func:`fingerprint`) in
@@ -129,14 +132,18 @@ def _current_package(record: str | Path, made_with: str,
 
 def settle(record: dict[str, Any], manifest: str, published: Sequence[str],
            others: Sequence[str], submission: Sequence[str],
-           package_record: str | Path = SUBMISSION_RECORD) -> list[str]:
-    """Step ``publish``, last: leave in ``report/`` only ``published``, ``others`` (what the
-    other publish steps made for this config before it) and the ``submission`` package when
-    ``package_record`` says it is this build's; write the manifest ``record`` listing every
-    file left (its ``outputs``). Returns the lines naming what was removed."""
+           package_record: str | Path = SUBMISSION_RECORD, owned: Sequence[str] = ()
+           ) -> list[str]:
+    """Step ``publish``, last: leave in the manifest's folder only ``published``, ``others``
+    (what the other publish steps made for this config before it), the ``submission`` package
+    when ``package_record`` says it is this build's, and whatever is in the folders ``owned``
+    by another export's publish step (a centre's report folder, which that step tidies and
+    lists in its own manifest); write the manifest ``record`` listing every file left in its
+    own care (its ``outputs``). Returns the lines naming what was removed."""
     made_with = fingerprint(record)
     package = _current_package(package_record, made_with, submission)
-    kept = [*published, *others, *(package["files"] if package else [])]
+    kept = [*published, *others, *(package["files"] if package else []),
+            *(p for folder in owned for p in Path(folder).rglob("*") if p.is_file())]
     notes = tidy(Path(manifest).parent, [*kept, manifest])
     record = dict(record)
     record["outputs"] = {**record.get("outputs", {}),

@@ -8,6 +8,7 @@ the Snakefile reads it on every run.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ from .paths import (
     METADATA,
     PROVENANCE,
     TABLE1,
+    centre_dir,
     figure_files,
     figure_format,
+    for_centre,
     template_files,
 )
 from .paths import submission_figures as submission_figures_for
@@ -162,19 +165,21 @@ def submission_figures(config: dict[str, Any], root: str | Path = ".") -> list[s
     return submission_figures_for(_figure_format(config, root))
 
 
-def render_inputs(config: dict[str, Any]) -> dict[str, Any]:
+def render_inputs(config: dict[str, Any], centre_dir: str = "") -> dict[str, Any]:
     """The files both renderers (manuscript and Quarto source) read besides their templates
-    and figures: results, the study's metadata, its bibliography and journal profile, and
-    what the config switches on."""
+    and figures: results (those of the export of ``centre_dir``, :func:`.paths.for_centre`;
+    the rules pass their wildcard), the study's metadata, its bibliography and journal
+    profile, and what the config switches on."""
     return dict(
-        estimates=ESTIMATES,
-        table1=TABLE1,
-        provenance=PROVENANCE,
-        figure_facts=figure_files("json"),
+        estimates=for_centre(ESTIMATES, centre_dir),
+        table1=for_centre(TABLE1, centre_dir),
+        provenance=for_centre(PROVENANCE, centre_dir),
+        figure_facts=[for_centre(f, centre_dir) for f in figure_files("json")],
         metadata=metadata_file(config),
         **citation_files(config),
         **({"published": config["published"]} if replication(config) else {}),
-        **({"changes_summary": CHANGES_SUMMARY} if config["compare_with"] else {}),
+        **({"changes_summary": for_centre(CHANGES_SUMMARY, centre_dir)}
+           if config["compare_with"] else {}),
     )
 
 
@@ -224,6 +229,25 @@ def report_formats(config: dict[str, Any]) -> list[str]:
 
 # Columns of the centres sheet (config `centres`, a TSV; workflow/schemas/centres.schema.yaml).
 CENTRE_COLUMNS = ("centre", "patients", "viral_loads")
+# The settings a row of the sheet may give its centre (an empty cell: the config's value).
+PER_EXPORT = ("patients", "viral_loads", "lloq_iu_ml")
+
+
+def exports(config: dict[str, Any], sheet: Any = None) -> dict[str, dict[str, Any]]:
+    """The config of each export the build cleans, by its ``centre_dir``
+    (:func:`.paths.centre_dir`): the config's own export (``""``, the config itself) and each
+    centre of the ``sheet``, whose row gives its files and limit of quantification. A centre
+    is built as a build of its files alone would be, so a previous freeze (``compare_with``)
+    is compared centre by centre: ``<compare_with>/centres/<centre>/``."""
+    out = {"": config}
+    for centre in ([] if sheet is None else list(sheet["centre"])):
+        own = {key: _plain_value(centre_value(sheet, centre, key, config[key]))
+               for key in PER_EXPORT}
+        compare = config["compare_with"]
+        own["compare_with"] = (os.path.join(compare, centre_dir(centre)).rstrip("/")
+                               if compare else compare)
+        out[centre_dir(centre)] = {**config, **own, "centres": "", "pooled_from": ""}
+    return out
 
 
 def centre_sheet(path: str) -> Any:
@@ -250,6 +274,21 @@ def centre_value(sheet: Any, centre: str, column: str, default: Any) -> Any:
         return default
     value = sheet.loc[centre, column]
     return default if value != value or value == "" else value  # NaN != NaN
+
+
+def per_export(exports: dict[str, dict[str, Any]]) -> Callable[[str], Callable[[Any], Any]]:
+    """``value(key)``: a function of a job's wildcards giving ``key`` of the config of the
+    export the job is for (its ``centre_dir``), for a rule's inputs and params."""
+    def value(key: str) -> Callable[[Any], Any]:
+        return lambda wildcards: exports[wildcards.centre_dir][key]
+    return value
+
+
+def _plain_value(value: Any) -> Any:
+    # a number of the sheet as the config would hold it (137, not numpy's 137.0)
+    if hasattr(value, "item"):
+        value = value.item()
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def bundles_to_pool(config: dict[str, Any], bundle: str, centres: list[str]) -> list[str]:

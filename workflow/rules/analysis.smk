@@ -8,18 +8,24 @@ rule estimates:
         code=codebase.stage_code("estimates"),
     output:
         estimates=report(
-            paths.ESTIMATES, caption="../report/estimates.rst", category="Estimates"
+            paths.for_centre(paths.ESTIMATES),
+            caption="../report/estimates.rst",
+            category="Estimates",
         ),
-        table1=report(paths.TABLE1, caption="../report/table1.rst", category="Estimates"),
-        curves=paths.KM_CURVES,
+        table1=report(
+            paths.for_centre(paths.TABLE1), caption="../report/table1.rst", category="Estimates"
+        ),
+        curves=paths.for_centre(paths.KM_CURVES),
         disclosure_log=report(
-            paths.DISCLOSURE_LOG, caption="../report/disclosure_log.rst", category="Estimates"
+            paths.for_centre(paths.DISCLOSURE_LOG),
+            caption="../report/disclosure_log.rst",
+            category="Estimates",
         ),
     params:
         response_day=config["response_day"],
         os_cmvig_day=config["os_cmvig_day"],
         os_hsct_day=config["os_hsct_day"],
-        lloq=config["lloq_iu_ml"],
+        lloq=export_value("lloq_iu_ml"),
         sensitivity_days=config["sensitivity_days"],
         study=config["study"],
         response_min_baseline_iu_ml=config["response_min_baseline_iu_ml"],
@@ -28,12 +34,8 @@ rule estimates:
         new_therapy_after_cmvig=config["new_therapy_after_cmvig"],
         study_period=STUDY_PERIOD,
         min_cell_count=config["min_cell_count"],
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     log:
-        paths.log("estimates"),
+        paths.log("estimates", CD),
     conda:
         "../envs/pipeline.yaml"
     script:
@@ -47,16 +49,12 @@ rule freeze_changes:
         cohort=rules.clean_cohort.output.cohort,
         code=codebase.stage_code("freeze_changes"),
     output:
-        changes_patients=paths.CHANGES_PATIENTS,
-        changes_summary=paths.CHANGES_SUMMARY,
+        changes_patients=paths.for_centre(paths.CHANGES_PATIENTS),
+        changes_summary=paths.for_centre(paths.CHANGES_SUMMARY),
     params:
-        compare_with=COMPARE_WITH,
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
+        compare_with=export_value("compare_with"),
     log:
-        paths.log("freeze_changes"),
+        paths.log("freeze_changes", CD),
     conda:
         "../envs/pipeline.yaml"
     script:

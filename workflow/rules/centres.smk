@@ -5,88 +5,37 @@
 # coordinating centre, or this build's own centres' bundles.
 
 
-wildcard_constraints:
-    centre="[A-Za-z0-9][A-Za-z0-9_-]*",
-
-
-rule centre_cohort:
-    input:
-        patients=lambda wc: CENTRE_SHEET.loc[wc.centre, "patients"],
-        viral_loads=lambda wc: CENTRE_SHEET.loc[wc.centre, "viral_loads"],
-        code=codebase.stage_code("centre_cohort"),
-    output:
-        cohort=paths.centre_result("cohort.csv"),
-        clean_viral_loads=paths.centre_result("viral_loads.csv"),
-        cleaning_log=paths.centre_result("cleaning_log.csv"),
-        data_quality=paths.centre_result("data_quality.csv"),
-        study_number_map=paths.centre_result("study_numbers.csv"),
-    params:
-        lloq=lambda wc: settings.centre_value(CENTRE_SHEET, wc.centre, "lloq_iu_ml",
-                                              config["lloq_iu_ml"]),
-        below_lloq_spellings=config.get("below_lloq_spellings"),
-        sheet=config["excel_sheet"],
-        cause_categories=config["cause_of_death_categories"],
-        # each centre's own enrolment window, from its data
-        study_period="",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    log:
-        paths.log("centre_cohort_{centre}"),
-    conda:
-        "../envs/pipeline.yaml"
-    script:
-        "../scripts/centre_cohort.py"
+# A centre's export is cleaned, analysed and reported by the chain of every export (cohort.smk
+# to report.smk, centre_dir "centres/<centre>/"): `snakemake report/centres/<centre>/manuscript.pdf`
+# is the manuscript a build of its files alone gives. Its bundle is built from its cleaned
+# cohort, then leak-checked against the centre's patients and published, in one step.
+CENTRE_DIR = paths.centre_dir("{centre}")
 
 
 rule centre_bundle:
     input:
-        cohort=rules.centre_cohort.output.cohort,
-        patients=lambda wc: CENTRE_SHEET.loc[wc.centre, "patients"],
-        viral_loads=lambda wc: CENTRE_SHEET.loc[wc.centre, "viral_loads"],
+        cohort=paths.for_centre(paths.COHORT, CENTRE_DIR),
+        clean_viral_loads=paths.for_centre(paths.VIRAL_LOADS, CENTRE_DIR),
+        patients=lambda wildcards: EXPORTS[paths.centre_dir(wildcards.centre)]["patients"],
+        viral_loads=lambda wildcards: EXPORTS[paths.centre_dir(wildcards.centre)]["viral_loads"],
         code=codebase.stage_code("centre_bundle"),
     output:
-        bundle=paths.staged(paths.CENTRE_BUNDLE),
+        staged=paths.staged(paths.AGGREGATE, CENTRE_DIR),
+        published=paths.published(paths.CENTRE_BUNDLE),
     params:
         unit=config["aggregate_time_unit"],
         response_day=config["response_day"],
         min_cell_count=config["min_cell_count"],
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
+        input_paths=lambda wildcards: settings.input_paths(
+            EXPORTS[paths.centre_dir(wildcards.centre)]
+        ),
+        cause_categories=config["cause_of_death_categories"],
     log:
-        paths.log("centre_bundle_{centre}"),
+        paths.log("centre_bundle", CENTRE_DIR),
     conda:
         "../envs/pipeline.yaml"
     script:
         "../scripts/centre_bundle.py"
-
-
-# The leak check of the bundle, against the centre's own patient IDs, dates and free text.
-rule publish_centre_bundle:
-    input:
-        staged=rules.centre_bundle.output.bundle,
-        cohort=rules.centre_cohort.output.cohort,
-        clean_viral_loads=rules.centre_cohort.output.clean_viral_loads,
-        code=codebase.stage_code("publish_centre_bundle"),
-    output:
-        published=paths.published(paths.CENTRE_BUNDLE),
-    params:
-        input_paths=lambda wildcards: [CENTRE_SHEET.loc[wildcards.centre, "patients"],
-                                       CENTRE_SHEET.loc[wildcards.centre, "viral_loads"]],
-        cause_categories=config["cause_of_death_categories"],
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    log:
-        paths.log("publish_centre_bundle_{centre}"),
-    conda:
-        "../envs/pipeline.yaml"
-    script:
-        "../scripts/publish_centre_bundle.py"
 
 
 # The coordinating centre's analysis: bundles in, pooled estimates out (no patient data).
@@ -103,10 +52,6 @@ rule pooled_estimates:
         response_day=config["response_day"],
         os_cmvig_day=config["os_cmvig_day"],
         os_hsct_day=config["os_hsct_day"],
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     log:
         paths.log("pooled_estimates"),
     conda:
@@ -129,10 +74,6 @@ rule pooled_manuscript:
         html=paths.staged(paths.POOLED_MANUSCRIPT),
         pdf=paths.staged(paths.POOLED_MANUSCRIPT_PDF),
         docx=paths.staged(paths.POOLED_MANUSCRIPT_DOCX),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     log:
         paths.log("pooled_manuscript"),
     conda:
@@ -145,8 +86,10 @@ rule pooled_manuscript:
 rule pooled:
     input:
         staged=rules.pooled_manuscript.output,
-        cohorts=expand(rules.centre_cohort.output.cohort, centre=CENTRES),
-        clean_viral_loads=expand(rules.centre_cohort.output.clean_viral_loads, centre=CENTRES),
+        cohorts=[paths.for_centre(paths.COHORT, paths.centre_dir(c)) for c in CENTRES],
+        clean_viral_loads=[
+            paths.for_centre(paths.VIRAL_LOADS, paths.centre_dir(c)) for c in CENTRES
+        ],
         template_files=paths.template_files("pooled"),
         code=codebase.stage_code("pooled"),
     output:
@@ -157,10 +100,6 @@ rule pooled:
         input_paths=settings.input_paths(config)
         + ([] if CENTRE_SHEET is None else [*CENTRE_SHEET["patients"], *CENTRE_SHEET["viral_loads"]]),
         cause_categories=config["cause_of_death_categories"],
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     log:
         paths.log("pooled"),
     conda:

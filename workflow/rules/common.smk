@@ -35,11 +35,40 @@ BUILD_CODE = codebase.build_code()
 CENTRE_SHEET = settings.centre_sheet(config["centres"])
 CENTRES = [] if CENTRE_SHEET is None else list(CENTRE_SHEET["centre"])
 
+# Every export this build cleans, as a sample sheet: the config's own export (centre_dir "")
+# and each centre of the sheet (centre_dir "centres/<centre>/"), each with the config a build
+# of its files alone would have. One chain of rules serves them all: each names its files with
+# the wildcard {centre_dir} (paths.for_centre) and reads its export's settings from here.
+EXPORTS = settings.exports(config, CENTRE_SHEET)
+CD = paths.CENTRE_DIR
+# export_value(key): a rule's input or param, the setting of the export its job is for
+export_value = settings.per_export(EXPORTS)
 
-# What the other publish steps put in report/ for this config before the publish step writes
-# the manifest: each centre's bundle and, when bundles are pooled, the pooled manuscript
-# (report_folder.py says who owns what in report/).
+
+
+# What the other steps publish into an export's report folder before its publish step writes
+# the manifest, by centre_dir: in report/, each centre's bundle and, when bundles are pooled,
+# the pooled manuscript; in report/centres/<centre>/, the centre's bundle (report_folder.py
+# says who owns what in report/).
 POOLING = bool(CENTRES or config["pooled_from"])
-OTHER_PUBLISHED = [paths.published(paths.CENTRE_BUNDLE.format(centre=c)) for c in CENTRES] + (
-    [paths.published(p) for p in (paths.POOLED_MANUSCRIPT, paths.POOLED_MANUSCRIPT_PDF,
-                                  paths.POOLED_MANUSCRIPT_DOCX)] if POOLING else [])
+OTHER_PUBLISHED = {
+    "": [paths.published(paths.CENTRE_BUNDLE.format(centre=c)) for c in CENTRES]
+    + (
+        [
+            paths.published(p)
+            for p in (
+                paths.POOLED_MANUSCRIPT,
+                paths.POOLED_MANUSCRIPT_PDF,
+                paths.POOLED_MANUSCRIPT_DOCX,
+            )
+        ]
+        if POOLING
+        else []
+    ),
+    **{
+        paths.centre_dir(c): [paths.published(paths.CENTRE_BUNDLE.format(centre=c))]
+        for c in CENTRES
+    },
+}
+# Each centre's report folder, which that centre's own publish step tidies and lists.
+CENTRE_REPORTS = [paths.published(paths.centre_dir(c)).rstrip("/") for c in CENTRES]

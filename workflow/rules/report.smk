@@ -5,33 +5,31 @@
 
 # Results every format prints (estimates, Table 1, provenance, the figures' caption facts), the
 # study's metadata, and the settings: the same functions give the live preview its arguments.
-RESULTS_PRINTED = settings.render_inputs(config)
-RENDER_SETTINGS = settings.render_params(config)
+RESULTS_PRINTED = settings.render_inputs(config, CD)
+RENDER_SETTINGS = {**settings.render_params(config), "compare_with": export_value("compare_with")}
+FIGURE_FILES = {kind: [paths.for_centre(f) for f in paths.figure_files(kind)]
+                for kind in ("svg", "png", "json")}
 
 
 rule manuscript:
     input:
         **RESULTS_PRINTED,
         template_files=paths.manuscript_templates(),
-        figures=paths.figure_files("svg"),
+        figures=FIGURE_FILES["svg"],
         code=codebase.stage_code("manuscript"),
     output:
-        html=paths.staged(paths.manuscript("html")),
-        pdf=paths.staged(paths.manuscript("pdf")),
-        numbers=paths.staged(paths.NUMBERS),
-        claims_csv=paths.staged(paths.CLAIMS),
-        checklist_csv=paths.staged(paths.CHECKLIST_CSV),
-        checklist_pdf=paths.staged(paths.CHECKLIST_PDF),
-        **({"changes_csv": paths.staged(paths.CHANGES)} if COMPARE_WITH else {}),
-        placeholders=paths.placeholders("manuscript"),
+        html=paths.staged(paths.manuscript("html"), CD),
+        pdf=paths.staged(paths.manuscript("pdf"), CD),
+        numbers=paths.staged(paths.NUMBERS, CD),
+        claims_csv=paths.staged(paths.CLAIMS, CD),
+        checklist_csv=paths.staged(paths.CHECKLIST_CSV, CD),
+        checklist_pdf=paths.staged(paths.CHECKLIST_PDF, CD),
+        **({"changes_csv": paths.staged(paths.CHANGES, CD)} if COMPARE_WITH else {}),
+        placeholders=paths.placeholders("manuscript", CD),
     params:
-        **settings.manuscript_params(config),
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=30,
+        **{**settings.manuscript_params(config), "compare_with": export_value("compare_with")},
     log:
-        paths.log("manuscript"),
+        paths.log("manuscript", CD),
     conda:
         "../envs/pipeline.yaml"
     script:
@@ -42,25 +40,21 @@ rule quarto_source:
     input:
         **RESULTS_PRINTED,
         template_files=paths.template_files("qmd"),
-        figures=paths.figure_files("png"),
+        figures=FIGURE_FILES["png"],
         # the changes appendix lists what the manuscript's register says moved
-        **({"changes_csv": paths.staged(paths.CHANGES)} if COMPARE_WITH else {}),
+        **({"changes_csv": paths.staged(paths.CHANGES, CD)} if COMPARE_WITH else {}),
         code=codebase.stage_code("quarto_source"),
     output:
-        qmd=paths.staged(paths.manuscript("qmd")),
+        qmd=paths.staged(paths.manuscript("qmd"), CD),
         figure_copies=[
-            paths.staged(f"{paths.QMD_FIGURES}/{name}.png") for name in paths.FIGURE_NAMES
+            paths.staged(f"{paths.QMD_FIGURES}/{name}.png", CD) for name in paths.FIGURE_NAMES
         ],
-        placeholders=paths.placeholders("quarto_source"),
+        placeholders=paths.placeholders("quarto_source", CD),
     params:
         **RENDER_SETTINGS,
         also_docx="docx" in FORMATS,
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
     log:
-        paths.log("quarto_source"),
+        paths.log("quarto_source", CD),
     conda:
         "../envs/pipeline.yaml"
     script:
@@ -74,13 +68,9 @@ rule docx:
         reference_doc=paths.template_files("docx"),
         code=codebase.stage_code("docx"),
     output:
-        docx=paths.staged(paths.manuscript("docx")),
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
+        docx=paths.staged(paths.manuscript("docx"), CD),
     log:
-        paths.log("docx"),
+        paths.log("docx", CD),
     conda:
         "../envs/pipeline.yaml"
     script:
@@ -90,12 +80,14 @@ rule docx:
 # The check that refuses to leak: no patient ID, date, input path or raw free text may reach
 # report/. A hit stops the build and deletes the staged files. Then, in the same step (it ran
 # right after it as a step of its own, which cost an interpreter's start), the audit trail:
-# checksums of every input, result, template, code and published file; and report/ is left
-# holding this build's files only, each listed in the manifest (report_folder.py).
+# checksums of every input, result, template, code and published file; and the export's
+# report folder is left holding this build's files only, each listed in its manifest
+# (report_folder.py). The one publish rule of every export: report/ for the config's own,
+# report/centres/<centre>/ for a centre of the sheet.
 rule publish:
     input:
-        staged=[paths.staged(name) for name in SHARED_FILES],
-        figures=paths.figure_files("svg"),
+        staged=[paths.staged(name, CD) for name in SHARED_FILES],
+        figures=FIGURE_FILES["svg"],
         cohort=rules.clean_cohort.output.cohort,
         clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
         # the manuscript's own words: a folder named "own" is prose, not an identifier
@@ -105,32 +97,33 @@ rule publish:
         results=[
             *rules.clean_cohort.output,
             *rules.estimates.output,
-            *paths.figure_files("svg"),
-            *paths.figure_files("png"),
-            *paths.figure_files("json"),
+            *FIGURE_FILES["svg"],
+            *FIGURE_FILES["png"],
+            *FIGURE_FILES["json"],
         ],
         all_template_files=paths.all_template_files(),
         code_files=BUILD_CODE,
-        # the centres' bundles and the pooled manuscript: kept in report/ and in the manifest
-        others=OTHER_PUBLISHED,
+        # what other steps publish into this export's folder, kept and listed in its manifest:
+        # the centres' bundles and the pooled manuscript in report/, a centre's own bundle
+        others=lambda wildcards: OTHER_PUBLISHED.get(wildcards.centre_dir, []),
         code=codebase.stage_code("publish"),
     output:
-        published=[paths.published(name) for name in SHARED_FILES],
-        manifest=paths.MANIFEST,
+        published=[paths.published(name, CD) for name in SHARED_FILES],
+        manifest=paths.for_centre(paths.MANIFEST),
     params:
-        input_paths=settings.input_paths(config),
+        input_paths=lambda wildcards: settings.input_paths(EXPORTS[wildcards.centre_dir]),
         cause_categories=config["cause_of_death_categories"],
         # the package this config's journal would have: kept only while it is this build's
-        submission=[
+        submission=lambda wildcards: [
             paths.published(f"{paths.SUBMISSION}/{name}")
             for name in settings.submission_files(config)
-        ],
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
+        ]
+        if not wildcards.centre_dir
+        else [],
+        # the centres' own report folders, which their own publish steps keep
+        owned=lambda wildcards: [] if wildcards.centre_dir else CENTRE_REPORTS,
     log:
-        paths.log("publish"),
+        paths.log("publish", CD),
     conda:
         "../envs/pipeline.yaml"
     script:

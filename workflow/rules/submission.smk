@@ -37,10 +37,6 @@ rule submission_package:
         strict_numbers=settings.flag(config, "strict_numbers"),
         strict_metadata=settings.flag(config, "strict_metadata"),
         citation_style=str(config["citation_style"] or ""),
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=30,
     log:
         paths.log("submission_package"),
     conda:
@@ -67,10 +63,6 @@ rule publish_submission:
     params:
         input_paths=settings.input_paths(config),
         cause_categories=config["cause_of_death_categories"],
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
     log:
         paths.log("publish_submission"),
     conda:

@@ -1,4 +1,4 @@
-"""Rule centre_bundle (workflow/rules/centres.smk)."""
+"""Rule centre_bundle (workflow/rules/centres.smk): the bundle, its leak check, report/."""
 
 import sys
 from pathlib import Path
