@@ -40,6 +40,8 @@ rule all:
         [paths.CHANGES_PATIENTS] if COMPARE_WITH else [],
         # with config `centres` or `pooled_from`: each centre's bundle and the estimates pooled
         rules.pooled.output if POOLING else [],
+        # and each centre's own report (report/centres/<centre>/, rule centre_reports below)
+        [paths.for_centre(paths.MANIFEST, paths.centre_dir(c)) for c in CENTRES],
     default_target: True
 
 

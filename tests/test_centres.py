@@ -122,16 +122,31 @@ def test_the_pooled_manuscript_describes_the_centres_and_is_checked(centres_buil
         assert made == (centres_build / f"results/unchecked/pooled/manuscript.{fmt}").read_bytes()
 
 
-def test_a_centres_own_manuscript_is_the_single_export_build_of_its_exports(tmp_path):
-    # docs/centres.md, "Each centre's own manuscript": the recipe, with a small-cell plan
-    repo = copy_project(ROOT, tmp_path / "repo")
-    sheet = pd.read_csv(repo / "config/centres.tsv", sep="\t", dtype=str).set_index("centre")
-    row = sheet.loc["east"]
-    run = _snakemake(repo, "--config", "study=own", f"patients={row['patients']}",
-                     f"viral_loads={row['viral_loads']}", "min_cell_count=5")
+def test_a_centres_manuscript_is_the_single_build_of_its_exports(tmp_path):
+    # docs/centres.md, "Each centre's own manuscript": the centre's target in the multi-centre
+    # DAG and a build of the centre's files alone, with an own-study small-cell plan
+    settings = ("study=own", "min_cell_count=5")
+    many = copy_project(ROOT, tmp_path / "many")
+    run = _snakemake(many, "report/centres/east/manuscript.pdf", "--config",
+                     "centres=config/centres.tsv", *settings)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert (repo / "report/manuscript.pdf").read_bytes().startswith(b"%PDF")
-    cohort = pd.read_csv(repo / "results/cohort.csv")
-    assert len(cohort) == len(pd.read_csv(repo / row["patients"]))
-    est = json.loads((repo / "results/estimates.json").read_text())
-    assert est["n_patients"] == len(cohort)
+    sheet = pd.read_csv(many / "config/centres.tsv", sep="\t", dtype=str).set_index("centre")
+    row = sheet.loc["east"]
+    assert row["lloq_iu_ml"]  # the sheet gives the centre its own limit: the single build too
+    single = copy_project(ROOT, tmp_path / "single")
+    run = _snakemake(single, "--config", *settings, f"patients={row['patients']}",
+                     f"viral_loads={row['viral_loads']}", f"lloq_iu_ml={row['lloq_iu_ml']}")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    centre = "centres/east/"
+    for name in ("results/estimates.json", "results/table1.csv", "report/manuscript.pdf",
+                 "report/manuscript.html", "report/manuscript.docx", "report/manuscript.qmd",
+                 "report/numbers.csv", "report/claims.csv", "report/figures/figure2.png"):
+        top, rest = name.split("/", 1)
+        assert (many / top / centre / rest).read_bytes() == (single / name).read_bytes(), name
+    # the centre's report folder lists its own files in its own manifest; nothing else built
+    manifest = json.loads((many / "report" / centre / "manifest.json").read_text())
+    assert sorted(manifest["outputs"]) == sorted(
+        p.relative_to(many).as_posix() for p in (many / "report" / centre).rglob("*")
+        if p.is_file() and p.name != "manifest.json")
+    assert not (many / "report/manuscript.pdf").exists()
+    assert not (many / "results/centres/north/estimates.json").exists()

@@ -292,6 +292,23 @@ def centre_problems(config: dict[str, Any], root: str | Path = ".") -> list[str]
     return _row_problems(sheet, label, root)
 
 
+def _centre_freeze_problems(config: dict[str, Any], root: str | Path) -> list[str]:
+    # each centre is compared with its own folder of the freeze (settings.exports)
+    from .paths import centre_dir
+    from .settings import centre_sheet
+
+    problems = []
+    for centre in centre_sheet(str(Path(root) / config["centres"]))["centre"]:
+        folder = Path(config["compare_with"]) / centre_dir(centre)
+        try:
+            freeze_folder(str(folder), root)
+        except ConfigError as exc:
+            problems.append(f"{exc} (centre {centre!r} of config centres is compared with its "
+                            "own folder of the freeze; build that freeze with the centre, or "
+                            "leave compare_with out)")
+    return problems
+
+
 def input_problems(config: dict[str, Any], root: str | Path = ".") -> list[str]:
     """One line per file, folder or name of the config that is not there (the config has
     passed the schema)."""
@@ -316,7 +333,10 @@ def input_problems(config: dict[str, Any], root: str | Path = ".") -> list[str]:
     if config["pooled_from"]:
         check(bundle_files, config["pooled_from"], root)
     if config["centres"]:
-        problems += check(centre_problems, config, root) or []
+        sheet_problems = check(centre_problems, config, root) or []
+        problems += sheet_problems
+        if config["compare_with"] and not sheet_problems:
+            problems += _centre_freeze_problems(config, root)
     profile = check(journal_profile, config["journal"], root, JOURNALS,
                     f"config journal={config['journal']!r}")
     if config["citation_style"]:
