@@ -14,7 +14,8 @@ included. Paths are relative to the project root, where Snakemake runs.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -24,31 +25,39 @@ PACKAGE_NAME = Path(paths.PACKAGE).name
 INIT = "__init__"  # runs whenever any module of the package is imported
 
 
-@cache  # by text: a file is read each time, parsed once per content
+# An import statement's first line: ``import x`` or ``from x import y``, at any indentation
+# (imports inside functions count). Only these statements are parsed, not whole files: the
+# Snakefile reads the code of every step on every run, no-op included.
+_IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.M)
+
+
+@cache  # by text: a file is read each time, scanned once per content
 def _import_nodes(text: str) -> tuple[ast.Import | ast.ImportFrom, ...]:
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        # A Snakemake file is not Python as a whole: read its one-line import statements.
-        lines = (line.strip() for line in text.splitlines())
-        tree = ast.Module(body=[], type_ignores=[])
-        for line in lines:
-            if line.startswith(("import ", "from ")):
-                try:
-                    tree.body += ast.parse(line).body
-                except SyntaxError:
-                    continue
-    return tuple(node for node in _statements(tree.body)
-                 if isinstance(node, (ast.Import, ast.ImportFrom)))
+    nodes: list[ast.Import | ast.ImportFrom] = []
+    for match in _IMPORT_START.finditer(text):
+        statement = _statement(text, match.start())
+        try:
+            body = ast.parse(statement.strip()).body
+        except SyntaxError:  # a line of prose that reads like one (in a docstring)
+            continue
+        nodes += [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return tuple(nodes)
 
 
-def _statements(nodes: list[ast.AST]) -> Iterator[ast.AST]:
-    # Imports are statements: the bodies of functions, classes, branches and handlers are
-    # searched, expressions are not (ast.walk would visit every node of every expression).
-    for node in nodes:
-        yield node
-        for block in ("body", "orelse", "finalbody", "handlers", "cases"):
-            yield from _statements(getattr(node, block, None) or [])
+def _statement(text: str, start: int) -> str:
+    # the statement from ``start`` to its end: the line, or up to the closing parenthesis of
+    # ``from x import (a,\n b)``, or over backslash continuations
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    line = text[start:end]
+    if "(" in line and ")" not in line:
+        close = text.find(")", end)
+        return text[start:close + 1] if close >= 0 else line
+    while line.endswith("\\") and end < len(text):
+        nxt = text.find("\n", end + 1)
+        nxt = len(text) if nxt < 0 else nxt
+        line, end = line[:-1] + text[end + 1:nxt], nxt
+    return line
 
 
 def _module(parts: list[str], root: str | Path) -> str | None:
