@@ -27,6 +27,8 @@ from .clinical import (
 )
 from .endpoints import NEW_THERAPY_COLUMNS
 from .errors import DataError, PipelineError, Problem
+from .groups import GROUPS
+from .groups import order as group_order
 from .io import EXCEL_SUFFIXES, excel_number_cells, read_export, write_csv
 from .paths import DISCLOSURE_LOG, STUDY_NUMBERS
 from .quality import VIRAEMIA_WINDOW_DAYS, parse_study_period, plausibility, summary_line
@@ -45,7 +47,7 @@ DATE_COLUMNS = ["hsct_date", "cmvig_start_date", "last_followup_date"]
 # Enumerations: allowed values after trimming spaces and folding case.
 ENUMS = {
     "sex": ("M", "F"),
-    "infection_type": ("recurrent", "refractory"),
+    "infection_type": GROUPS,
     "infusion_reaction": ("yes", "no"),
     "status": ("alive", "dead"),
 }
@@ -684,7 +686,7 @@ def study_numbers(p: pd.DataFrame) -> np.ndarray:
     Numbered by infection type (recurrent first), then CMVIG start, then patient_id (a tie
     breaker that is never shown): the order says no more than Figure 1 and Table 1 already do.
     """
-    kind = p["infection_type"].map({"recurrent": 0, "refractory": 1}).to_numpy()
+    kind = group_order(p["infection_type"]).to_numpy()
     order = np.lexsort((p["patient_id"].to_numpy(dtype=str),
                         p["cmvig_start_date"].to_numpy(dtype="datetime64[D]"), kind))
     numbers = np.empty(len(p), dtype="int64")

@@ -242,3 +242,12 @@ def response_frame(cohort: pd.DataFrame, estimates: dict[str, Any]) -> pd.DataFr
     out["responded"] = ends["code"].eq(RESPONSE)
     out["code"] = ends["code"]
     return out
+
+
+def responded_by(cohort: pd.DataFrame, day: int) -> pd.Series:
+    """Whether each child responded by ``day`` after CMVIG start (``responded`` and
+    ``days_to_response <= day``): the one definition the estimates, the printed counts and
+    the flow diagram use. ``days_to_response`` is empty for a non-responder, which is "not by
+    ``day``"."""
+    return (cohort["responded"].astype(bool)
+            & cohort["days_to_response"].le(day).fillna(False).astype(bool))

@@ -1,0 +1,153 @@
+"""Each fact of the report is defined in one place and every module uses that definition.
+
+The groups (who is recurrent or refractory, their names and order), "responded by day d", the
+median/range summary, the cohort.csv schema, the resolvers of the journal profile, citation
+style and bibliography, and the render settings: a second definition that drifted would make
+two parts of the manuscript disagree, so each test compares every user with the one definition
+(over a few cohorts) or checks that the old duplicates are gone.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from cohort_factory import abstract_like_cohort, make_cohort, random_cohort
+
+from cmvig_report import (
+    analysis,
+    estimands,
+    federated,
+    figure3,
+    figure_axes,
+    figure_flow,
+    groups,
+    landmark_audit,
+    printed_counts,
+    summaries,
+    table1,
+)
+from cmvig_report.endpoints import responded_by
+from cmvig_report.formatting import format_median_range
+
+PACKAGE = Path(__file__).resolve().parents[1] / "workflow" / "cmvig_report"
+COHORTS = [abstract_like_cohort(), random_cohort(23, seed=3), random_cohort(40, seed=11),
+           random_cohort(9, seed=5)]
+
+
+def _sources(*exclude: str) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(PACKAGE.rglob("*.py"))
+            if p.name not in exclude}
+
+
+# --- the groups --------------------------------------------------------------------------------
+
+def test_group_names_and_order_have_one_definition():
+    assert groups.GROUPS == ("recurrent", "refractory")
+    for module in (analysis, estimands, federated, figure3, figure_axes, figure_flow,
+                   landmark_audit, printed_counts):
+        assert module.GROUPS is groups.GROUPS, module.__name__
+    assert printed_counts.COLUMNS is groups.COLUMNS
+    assert figure_flow.LABELS is groups.LABELS and figure3.LABELS is groups.LABELS
+    literal = re.compile(r"""\(\s*["']recurrent["'],\s*["']refractory["']\s*\)""")
+    assert [name for name, text in _sources("groups.py").items() if literal.search(text)] == []
+    assert not hasattr(table1, "_groups") and not hasattr(landmark_audit, "_group")
+
+
+def test_no_module_splits_the_cohort_by_its_own_comparison():
+    # figures.py is being split into smaller modules; its one split goes with that work
+    split = re.compile(r"""\["infection_type"\]\s*==|\["infection_type"\]\.eq\(""")
+    found = [name for name, text in _sources("groups.py", "figures.py", "quality.py").items()
+             if split.search(text)]
+    assert found == []
+
+
+@pytest.mark.parametrize("cohort", COHORTS)
+def test_every_module_puts_the_same_children_in_each_group(cohort):
+    expected = {g: int((cohort["infection_type"] == g).sum()) for g in groups.GROUPS}
+    assert groups.sizes(cohort) == expected
+    header = table1.build_table1(cohort).iloc[0]
+    assert {g: int(str(header[g])) for g in groups.GROUPS} == expected
+    cells = printed_counts.catalogue(cohort, 30)[0]
+    assert {g: cells[printed_counts.size(g)] for g in groups.GROUPS} == expected
+    assert {g: c["n"] for g, c in figure_flow.flow_counts(cohort, 30).items()} == expected
+    assert list(figure_flow.flow_counts(cohort, 30)) == list(groups.GROUPS)
+    bundle = federated.build_bundle(cohort, unit="day", response_day=30, min_cell_count=0,
+                                    freeze_sha256={})
+    entered = {g: int(federated._tables([bundle], "response", [g])["entered"].sum())
+               for g in groups.GROUPS}
+    assert entered == expected
+
+
+# --- responded by day d ------------------------------------------------------------------------
+
+def test_responded_by_is_the_response_on_or_before_the_day():
+    c = make_cohort([{"type": "recurrent", "response": 3, "fu": 100},
+                     {"type": "recurrent", "response": 5, "fu": 100},
+                     {"type": "refractory", "response": None, "fu": 2}])
+    assert responded_by(c, 3).tolist() == [True, False, False]
+    assert responded_by(c, 5).tolist() == [True, True, False]
+    assert responded_by(c, 2).tolist() == [False, False, False]
+
+
+def test_responded_by_has_one_definition():
+    assert not hasattr(analysis, "_responded_by")
+    spelled = re.compile(r"days_to_response\"\]\s*(?:\.le\(|<=|\.fillna\([^)]*\)\s*<=)")
+    assert [name for name, text in _sources("endpoints.py").items()
+            if spelled.search(text)] == []
+
+
+@pytest.mark.parametrize("cohort", COHORTS)
+@pytest.mark.parametrize("day", [14, 28, 50])
+def test_every_count_of_responders_by_day_agrees(cohort, day):
+    expected = {g: int(responded_by(groups.of_group(cohort, g), day).sum())
+                for g in groups.COLUMNS}
+    assert analysis.crude_response(cohort, day)["responders"] == expected["overall"]
+    cells = printed_counts.catalogue(cohort, day)[0]
+    yes, _ = printed_counts.by_day(day)
+    assert {g: cells[printed_counts.cell(yes, g)] for g in groups.GROUPS} == {
+        g: expected[g] for g in groups.GROUPS}
+    flow = figure_flow.flow_counts(cohort, day)
+    assert {g: flow[g]["responded"] for g in groups.GROUPS} == {
+        g: expected[g] for g in groups.GROUPS}
+    assert {g: flow[g]["not_responded"] for g in groups.GROUPS} == {
+        g: groups.sizes(cohort)[g] - expected[g] for g in groups.GROUPS}
+
+
+# --- the median and range ----------------------------------------------------------------------
+
+def test_median_range_by_hand():
+    assert summaries.median_range(pd.Series([3, 9, 4])) == {"median": 4.0, "min": 3.0,
+                                                            "max": 9.0}
+    assert summaries.median_range(pd.Series([1, 2])) == {"median": 1.5, "min": 1.0, "max": 2.0}
+    assert summaries.median_range(pd.Series([], dtype=float)) is None
+
+
+def test_median_range_has_one_definition():
+    assert not hasattr(figure_flow, "_median_range")
+    assert not hasattr(table1, "log10_quartiles") or (
+        table1.log10_quartiles is summaries.log10_quartiles)
+    taken = re.compile(r"\.median\(\)")
+    # figure3 takes weekly medians of the loads for its band (a plotted curve, not a summary)
+    assert [name for name, text in _sources("summaries.py", "figure3.py").items()
+            if taken.search(text)] == []
+
+
+@pytest.mark.parametrize("cohort", COHORTS)
+def test_every_median_range_agrees(cohort):
+    for g in groups.GROUPS:
+        d = groups.of_group(cohort, g)
+        flow = figure_flow.flow_counts(cohort, 30)[g]
+        assert flow["doses"] == summaries.median_range(d["cmvig_doses"])
+        assert flow["antivirals"] == summaries.median_range(d["n_prior_antivirals"])
+    block = summaries.median_range(cohort["age_at_hsct"])
+    assert table1.fmt_median_range(cohort["age_at_hsct"], 1) == format_median_range(block, 1)
+    est = analysis._median_range(cohort["cmvig_doses"])
+    whole = summaries.median_range(cohort["cmvig_doses"])
+    assert (est["median"], est["min"], est["max"]) == (
+        round(whole["median"], 6), int(whole["min"]), int(whole["max"]))
+    row = table1.build_table1(cohort)
+    age = row[row["variable"].str.startswith("Age")].iloc[0]
+    assert age["overall"] == format_median_range(block, 1)
