@@ -18,17 +18,23 @@ from cohort_factory import abstract_like_cohort, make_cohort, random_cohort
 
 from cmvig_report import (
     analysis,
+    clinical,
+    cohort,
+    cohort_schema,
+    endpoints,
     estimands,
     federated,
     figure3,
     figure_axes,
     figure_flow,
     groups,
+    io,
     landmark_audit,
     printed_counts,
     summaries,
     table1,
 )
+from cmvig_report.devtools.synth import generate_cohort, write_cohort
 from cmvig_report.endpoints import responded_by
 from cmvig_report.formatting import format_median_range
 
@@ -151,3 +157,46 @@ def test_every_median_range_agrees(cohort):
     row = table1.build_table1(cohort)
     age = row[row["variable"].str.startswith("Age")].iloc[0]
     assert age["overall"] == format_median_range(block, 1)
+
+
+# --- the cohort.csv schema ---------------------------------------------------------------------
+
+def test_the_cohort_schema_has_one_definition():
+    assert not hasattr(cohort, "COHORT_COLUMNS")
+    for name in ("COHORT_BOOL_COLUMNS", "COHORT_INT_COLUMNS", "COHORT_NULLABLE_INT_COLUMNS",
+                 "CLINICAL_TEXT_COLUMNS", "CLINICAL_FLOAT_COLUMNS", "CLINICAL_INT_COLUMNS"):
+        assert not hasattr(io, name), name
+    assert clinical.CLINICAL_COLUMNS is cohort_schema.CLINICAL_COLUMNS
+    assert endpoints.NEW_THERAPY_COLUMNS is cohort_schema.NEW_THERAPY_COLUMNS
+    # every clinical number is typed as the cohort step checks it (whole or measured)
+    for col, (_, whole, _, _) in clinical.CLINICAL_NUMBERS.items():
+        assert cohort_schema.CLINICAL[col] == (cohort_schema.NULLABLE_INT if whole
+                                               else cohort_schema.FLOAT), col
+
+
+DTYPES = {cohort_schema.TEXT: "object", cohort_schema.DATE: "object",
+          cohort_schema.BOOL: "bool", cohort_schema.INT: "int64",
+          cohort_schema.NULLABLE_INT: "Int64", cohort_schema.FLOAT: "float64"}
+
+
+@pytest.mark.parametrize(("seed", "with_clinical"), [(1, False), (2, True), (3, True)])
+def test_the_cohort_step_writes_and_io_reads_the_schema(tmp_path, seed, with_clinical):
+    patients, loads = generate_cohort(12, seed, clinical=with_clinical)
+    p, v = write_cohort(patients, loads, tmp_path)
+    cleaned = cohort.clean_cohort(p, v, 137).cohort
+    assert list(cleaned.columns) == cohort_schema.columns(cleaned.columns)
+    assert (set(cohort_schema.CLINICAL_COLUMNS) <= set(cleaned.columns)) == with_clinical
+    io.write_csv(cleaned, tmp_path / "cohort.csv")
+    back = io.read_clean_cohort(tmp_path / "cohort.csv")
+    assert list(back.columns) == list(cleaned.columns)
+    assert {c: str(back[c].dtype) for c in back.columns} == {
+        c: DTYPES[cohort_schema.KINDS[c]] for c in back.columns}
+
+
+def test_a_missing_load_at_cmvig_reads_back_as_missing(tmp_path):
+    c = make_cohort([{"type": "recurrent", "response": 10, "fu": 50, "load": None},
+                     {"type": "refractory", "response": None, "fu": 80, "load": 2500.0}])
+    io.write_csv(c, tmp_path / "cohort.csv")
+    back = io.read_clean_cohort(tmp_path / "cohort.csv")
+    assert back["viral_load_at_cmvig"].dtype == float
+    assert back["viral_load_at_cmvig"].isna().tolist() == [True, False]

@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import cohort_schema
 from .quality import VIRAEMIA_WINDOW_DAYS
 
 # Optional patient columns (docs/contract.md); they follow the clinical ones in cohort.csv.
-NEW_THERAPY_COLUMNS = ("new_anticmv_therapy", "new_anticmv_therapy_date")
+NEW_THERAPY_COLUMNS = cohort_schema.NEW_THERAPY_COLUMNS
 # The response estimands by study (estimands.py), as estimates.json#estimand.response names them
 CUMULATIVE_INCIDENCE = "cumulative incidence"
 ONE_MINUS_KM = "one minus Kaplan-Meier"
