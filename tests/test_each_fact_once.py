@@ -9,6 +9,7 @@ two parts of the manuscript disagree, so each test compares every user with the 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from cmvig_report import (
     io,
     landmark_audit,
     printed_counts,
+    render_settings,
     summaries,
     table1,
 )
@@ -200,3 +202,55 @@ def test_a_missing_load_at_cmvig_reads_back_as_missing(tmp_path):
     back = io.read_clean_cohort(tmp_path / "cohort.csv")
     assert back["viral_load_at_cmvig"].dtype == float
     assert back["viral_load_at_cmvig"].isna().tolist() == [True, False]
+
+
+# --- the render settings -----------------------------------------------------------------------
+
+def _config() -> dict:
+    import yaml
+
+    return yaml.safe_load((PACKAGE.parents[1] / "config" / "config.yaml").read_text())
+
+
+def test_the_renderers_take_the_settings_as_one_object():
+    from inspect import signature
+
+    from cmvig_report import report
+
+    for stage in (report.run_render, report.run_qmd):
+        names = set(signature(stage).parameters)
+        assert "settings" in names and not names & render_settings.NAMES, stage.__name__
+    assert not set(signature(report.build_context).parameters) & render_settings.NAMES
+
+
+@pytest.mark.parametrize("overrides", [{}, {"study": "own", "line_numbers": True,
+                                            "number_appendix": "true", "compare_with": "old",
+                                            "citation_style": "vancouver"}])
+def test_one_function_turns_the_rules_params_into_the_settings(overrides):
+    from cmvig_report import settings
+
+    config = {**_config(), **overrides}
+    params = settings.manuscript_params(config)
+    made, rest = render_settings.from_params(params)
+    assert rest == {}  # every param the rule passes is a setting
+    assert {name: getattr(made, name) for name in params} == params
+    assert made.replication == (config["study"] == "replication")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.strict_metadata = True  # type: ignore[misc]
+
+
+def test_a_rules_script_hands_its_stage_one_settings_object():
+    seen = {}
+
+    def stage(*, settings, html):
+        seen.update(settings=settings, html=html)
+        return []
+
+    render_settings.with_settings(stage)(html="m.html", replication=True, strict_numbers=True,
+                                         compare_with="")
+    assert seen == {"settings": render_settings.RenderSettings(replication=True,
+                                                               strict_numbers=True),
+                    "html": "m.html"}
+    scripts = PACKAGE.parent / "scripts"
+    for script, stage_name in (("manuscript.py", "run_render"), ("quarto_source.py", "run_qmd")):
+        assert f"with_settings({stage_name})" in (scripts / script).read_text(), script
