@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from cohort_factory import abstract_like_cohort, make_cohort, random_cohort
 
 from cmvig_report import (
@@ -207,9 +208,15 @@ def test_a_missing_load_at_cmvig_reads_back_as_missing(tmp_path):
 # --- the render settings -----------------------------------------------------------------------
 
 def _config() -> dict:
-    import yaml
+    return yaml_load(PACKAGE.parents[1] / "config" / "config.yaml")
 
-    return yaml.safe_load((PACKAGE.parents[1] / "config" / "config.yaml").read_text())
+
+def yaml_load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def yaml_dump(data: dict) -> str:
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def test_the_renderers_take_the_settings_as_one_object():
@@ -254,3 +261,95 @@ def test_a_rules_script_hands_its_stage_one_settings_object():
     scripts = PACKAGE.parent / "scripts"
     for script, stage_name in (("manuscript.py", "run_render"), ("quarto_source.py", "run_qmd")):
         assert f"with_settings({stage_name})" in (scripts / script).read_text(), script
+
+
+# --- the journal profile, the citation style, the bibliography ---------------------------------
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """The files the config names, in a folder of their own."""
+    import shutil
+
+    for name in ("config", "templates", "data", "workflow/schemas"):
+        shutil.copytree(PACKAGE.parents[1] / name, tmp_path / name)
+    return tmp_path
+
+
+def test_each_resolver_has_one_definition():
+    from cmvig_report import config_check, references, report
+
+    assert not hasattr(references, "style_path") and not hasattr(references, "bibliography_path")
+    assert not hasattr(config_check, "_profile_style")
+    assert report.citation_style is config_check.citation_style
+    # the profile's path is spelled once, by the resolver
+    spelled = re.compile(r"""\{JOURNALS\}/|JOURNALS\s*\+|/ f"\{name\}\.yaml""")
+    assert [name for name, text in _sources("config_check.py").items()
+            if spelled.search(text)] == []
+
+
+def test_a_missing_profile_is_the_same_line_for_the_check_and_the_build(project):
+    from cmvig_report import config_check, settings
+
+    config = {**_config(), "journal": "bmt"}
+    (line,) = config_check.input_problems(config, project)
+    with pytest.raises(config_check.ConfigError) as raised:
+        settings.journal_profile(config, project)  # it used to name a file that is not there
+    assert str(raised.value) == line
+    assert settings.journal_profile(_config(), project) == (
+        f"templates/journals/{_config()['journal']}.yaml")
+
+
+def test_a_profile_the_build_cannot_read_is_a_line_of_the_check(project):
+    from cmvig_report import config_check, settings
+    from cmvig_report.journal import load_profile
+
+    config = _config()
+    path = project / settings.journal_profile(config, project)
+    content = yaml_load(path)
+    del content["figures"]
+    path.write_text(yaml_dump(content))
+    with pytest.raises(Exception) as build:
+        load_profile(path)
+    # it used to be read leniently here, and the package step failed later
+    assert config_check.input_problems(config, project) == [str(build.value)]
+    with pytest.raises(Exception) as listed:
+        settings.submission_files(config, project)  # used to list no figure files
+    assert str(listed.value) == str(build.value)
+
+
+def test_the_style_in_effect_is_the_configs_else_the_profiles():
+    from cmvig_report.config_check import ConfigError, citation_style, style_path
+
+    profile = {"citation_style": "vancouver-nlm"}
+    assert citation_style("", profile, "p.yaml") == style_path("vancouver-nlm")
+    assert citation_style("apa", profile, "p.yaml") == style_path("apa")
+    with pytest.raises(ConfigError, match=r"^journal profile p\.yaml: no citation_style"):
+        citation_style("", {}, "p.yaml")
+    with pytest.raises(ConfigError, match=r"^config citation_style='vancover': not a style"):
+        citation_style("vancover", profile, "p.yaml")
+    with pytest.raises(ConfigError, match=r"^journal profile p\.yaml, citation_style 'vanc'"):
+        citation_style("", {"citation_style": "vanc"}, "p.yaml")
+
+
+def test_a_style_file_is_an_input_exactly_when_the_resolver_reads_a_file(project):
+    from cmvig_report import config_check, settings
+
+    for style, is_file in (("", False), ("vancouver-nlm", False), ("styles/mine.csl", True),
+                           ("styles/house-style", True)):
+        files = settings.citation_files({**_config(), "citation_style": style}, project)
+        assert ("style_file" in files) == is_file == config_check.is_style_file(style), style
+
+
+def test_the_bibliography_is_resolved_once(project):
+    from cmvig_report import config_check, references, settings
+    from cmvig_report.config_check import ConfigError
+
+    config = _config()
+    metadata, meta = config_check.read_metadata(config, project)
+    expected = Path(settings.bibliography_file(config, project))
+    style = config_check.style_path("vancouver-nlm")
+    refs = references.citations(project / metadata, meta, style, "html")
+    assert Path(refs.name).resolve() == (project / expected).resolve()
+    meta["bibliography"] = "nosuch.bib"
+    with pytest.raises(ConfigError, match="bibliography 'nosuch.bib': no such file"):
+        references.citations(project / metadata, meta, style, "html")

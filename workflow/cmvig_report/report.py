@@ -35,6 +35,7 @@ from typing import Any
 from markupsafe import Markup
 
 from . import checklist, claims, freeze
+from .config_check import citation_style
 from .disclosure import small_mark
 from .editorial import check_figure_order, check_title_numbers
 from .errors import PipelineError
@@ -55,7 +56,7 @@ from .metadata import (
 )
 from .paths import HTML_TEMPLATE, MAIN_TEXT_TABLES, QMD_FIGURES, QMD_TEMPLATE
 from .provenance import shareable_settings
-from .references import Citations, citations, close_up, style_path
+from .references import Citations, citations, close_up
 from .register import (
     NUMBERS_COLUMNS,
     Register,
@@ -212,9 +213,9 @@ def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
     build_date = (datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d")
                   if epoch.isdigit() else None)
     profile = load_profile(journal)
-    style = settings.citation_style or str(profile["citation_style"])
-    refs = (Citations(bibliography, style_path(style, tdir.parent), output)
-            if bibliography else citations(metadata, meta, style, output, tdir.parent))
+    style = citation_style(settings.citation_style, profile, journal, tdir.parent)
+    refs = (Citations(bibliography, style, output)
+            if bibliography else citations(metadata, meta, style, output))
     review = profile["review_copy"] if review_copy else {}
     embed = not review_copy or bool(profile["figures"].get("embedded_in_manuscript", True))
     return {
