@@ -273,7 +273,7 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         block["responders"] = int(sub["responded"].sum())
         block["method"] = PRIMARY_RESPONSE_METHOD
         by_type[g] = block
-    a, b = groups["recurrent"], groups["refractory"]
+    a, b = (groups[g] for g in GROUPS)  # the log-rank test compares the two groups
     lr = survival.logrank(a["days_to_response_or_censoring"], a["responded"],
                           b["days_to_response_or_censoring"], b["responded"])
     est = {

@@ -104,7 +104,7 @@ def response_estimates(cohort: pd.DataFrame, viral_loads: pd.DataFrame | None,
     for g, frame in by_group.items():
         by_type[g] = {**landmark(frame, response_day, study, PRIMARY_RESPONSE_METHOD),
                       "responders": int(frame["code"].eq(RESPONSE).sum())}
-    a, b = by_group["recurrent"], by_group["refractory"]
+    a, b = (by_group[g] for g in GROUPS)
     lr = survival.logrank(a["time"], a["code"].eq(RESPONSE), b["time"], b["code"].eq(RESPONSE))
     gray = competing.gray_test(primary["time"], primary["code"], kept["infection_type"])
     sens: dict[str, Any] = {

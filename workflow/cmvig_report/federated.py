@@ -193,8 +193,7 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
                    "method": PRIMARY_RESPONSE_METHOD}
                for g in GROUPS}
     at = float(binned([response_day], unit)[0])
-    strata = [(_tables([b], "response", ["recurrent"]), _tables([b], "response", ["refractory"]))
-              for b in bundles]
+    strata = [tuple(_tables([b], "response", [g]) for g in GROUPS) for b in bundles]
     os_hsct = _tables(bundles, "os_from_hsct", both, delayed_entry=False)
     deaths = _tables(bundles, "os_from_cmvig", both)
     centre_tables = {b["centre"]: _tables([b], "response", both) for b in bundles}
