@@ -20,6 +20,7 @@ from cmvig_report import claims, paths
 from cmvig_report.analysis import compute_estimates
 from cmvig_report.printed_counts import disclosure_plan, landmark_plan
 from cmvig_report.provenance import build_provenance
+from cmvig_report.render_settings import from_params
 from cmvig_report.table1 import build_table1
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,15 +127,19 @@ def make_project(tmp_path: Path, cohort: pd.DataFrame, *, figure1_meta: dict | N
     }
 
 
-def stage_args(kwargs: dict) -> dict:
-    """The keyword arguments a stage function accepts (drops the ``_`` test extras)."""
-    return {k: v for k, v in kwargs.items() if not k.startswith("_")}
+def stage_args(kwargs: dict, **settings) -> dict:
+    """The keyword arguments a renderer accepts (drops the ``_`` test extras): the render
+    settings among ``kwargs`` (flat, as a rule's params), updated with ``settings``, become
+    its one ``settings`` object, as the rule's script makes it."""
+    render, rest = from_params({**{k: v for k, v in kwargs.items() if not k.startswith("_")},
+                                **settings})
+    return {**rest, "settings": render}
 
 
-def qmd_args(kwargs: dict) -> dict:
+def qmd_args(kwargs: dict, **settings) -> dict:
     """``stage_args`` for the Quarto source: its templates and the PNG figures."""
     project = kwargs["_project"]
-    args = stage_args(kwargs)
+    args = stage_args(kwargs, **settings)
     args["template_files"] = [str(project / f) for f in paths.template_files("qmd", project)]
     args["figures"] = [p.replace(".svg", ".png") for p in args["figures"]]
     args["figure_copies"] = [str(project / "report" / "figures" / Path(p).name)

@@ -17,10 +17,10 @@ from cmvig_report.config_check import (
     input_problems,
     problems,
     schema_problems,
+    style_path,
 )
 from cmvig_report.errors import PipelineError
 from cmvig_report.journal import load_profile
-from cmvig_report.references import style_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / config_check.SCHEMA
@@ -176,7 +176,6 @@ def test_the_code_resolves_names_with_the_checks_resolvers(tmp_path):
     assert "did you mean 'bone-marrow-transplantation'?" in str(raised.value)
     with pytest.raises(PipelineError, match="did you mean 'vancouver"):
         style_path("vancover")
-    assert style_path("vancouver-nlm") == config_check.style_path("vancouver-nlm")
 
 
 def test_the_schema_check_does_not_change_the_config():

@@ -11,8 +11,9 @@ from report_fixtures import make_project, stage_args
 from test_report import abstract_like_cohort
 
 from cmvig_report import paths
+from cmvig_report.config_check import style_path
 from cmvig_report.errors import PipelineError
-from cmvig_report.references import Citations, load_source, style_path, yaml_to_bibtex
+from cmvig_report.references import Citations, load_source, yaml_to_bibtex
 from cmvig_report.register import untracked_numbers
 from cmvig_report.report import run_render
 

@@ -46,7 +46,8 @@ OUTPUTS = ("manuscript_pdf", "manuscript_docx", "table1_docx", "supplementary_pd
 def _submission_args(kwargs: dict, out: Path, journal: str) -> dict:
     project = kwargs["_project"]
     profile = load_profile(project / paths.JOURNALS / f"{journal}.yaml")
-    args = stage_args(kwargs)
+    # the submission rule's params are flat (it makes the renderers' settings itself)
+    args = {k: v for k, v in kwargs.items() if not k.startswith("_")}
     args.pop("line_numbers")
     args["journal"] = str(project / paths.JOURNALS / f"{journal}.yaml")
     args["template_files"] = [str(project / f) for f in paths.manuscript_templates(project)
@@ -332,7 +333,7 @@ def test_title_number_stops_the_strict_render(tmp_path):
     assert any(f"'{n + 25} children'" in note and note.startswith("warning:") for note in notes)
     with pytest.raises(PipelineError, match=rf"field 'title' says '{n + 25} children', but the "
                                             rf"data have {n} patients"):
-        run_render(**{**stage_args(kwargs), "strict_metadata": True},
+        run_render(**stage_args(kwargs, strict_metadata=True),
                    html=str(tmp_path / "strict.html"))
 
 
@@ -371,13 +372,13 @@ def test_a_template_citing_figure_3_first_fails_the_review_copy(tmp_path):
     assert any(n.startswith("warning: Figure 3 is cited before Figure 2") for n in notes)
     with pytest.raises(PipelineError, match=r"Figure 3 is cited before Figure 2 \('….*"
                                             r"follow-up \(Figure 3"):
-        run_render(**stage_args(kwargs), html=str(tmp_path / "review.html"), review_copy=True)
+        run_render(**stage_args(kwargs, review_copy=True), html=str(tmp_path / "review.html"))
 
 
 def test_shipped_templates_cite_figures_in_order(tmp_path):
     kwargs = make_project(tmp_path, abstract_like_cohort())
     html = tmp_path / "m.html"
-    run_render(**stage_args(kwargs), html=str(html), review_copy=True)
+    run_render(**stage_args(kwargs, review_copy=True), html=str(html))
     assert figure_order_problem(html.read_text()) is None
 
 

@@ -81,10 +81,10 @@ def test_render_arguments_follow_the_config_as_snakemake_builds_it(tmp_path):
     for name in ("config", "workflow", "templates", "data"):
         shutil.copytree(ROOT / name, tmp_path / name)
     args = render_arguments(tmp_path, load_config(tmp_path))
-    assert args["replication"] is True  # the shipped config reports the replication
+    assert args["settings"].replication is True  # the shipped config reports the replication
     assert args["metadata"] == str(tmp_path / "templates/replication/metadata.yaml")
     assert args["published"] == str(tmp_path / "data/published.yaml")
-    assert args["line_numbers"] is False and args["number_appendix"] is False
+    assert args["settings"].line_numbers is False and args["settings"].number_appendix is False
     assert args["pdf"] == str(tmp_path / "report/preview.pdf")
     # a --configfile over config/config.yaml, then --config overrides, as for snakemake
     extra = tmp_path / "journal.yaml"
@@ -93,10 +93,10 @@ def test_render_arguments_follow_the_config_as_snakemake_builds_it(tmp_path):
                          ["study=own", "line_numbers=true", f"compare_with={tmp_path}/old"])
     args = render_arguments(tmp_path, config)
     assert config["response_day"] == 50  # the rest of config/config.yaml is kept
-    assert args["replication"] is False and "published" not in args
+    assert args["settings"].replication is False and "published" not in args
     assert args["metadata"] == str(tmp_path / "templates/metadata.yaml")
-    assert args["line_numbers"] is True and args["number_appendix"] is True
-    assert args["compare_with"] == f"{tmp_path}/old"
+    assert args["settings"].line_numbers is True and args["settings"].number_appendix is True
+    assert args["settings"].compare_with == f"{tmp_path}/old"
     assert args["changes_summary"] == str(tmp_path / "results/changes_summary.json")
     with pytest.raises(PipelineError, match="response_day"):
         load_config(tmp_path, [], ["response_day=fifty"])

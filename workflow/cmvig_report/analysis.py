@@ -17,7 +17,8 @@ import pandas as pd
 from . import claims, estimands, paths, survival
 from .clinical import clinical_record, reaction_grades
 from .disclosure import COMPLEMENT_MARK, LOG_COLUMNS, small_mark
-from .endpoints import EndpointSettings, read_clean_samples
+from .endpoints import EndpointSettings, read_clean_samples, responded_by
+from .groups import GROUPS, by_group, of_group
 from .io import read_clean_cohort, write_csv, write_json
 from .printed_counts import disclosure_plan, landmark_plan
 from .quality import (
@@ -27,9 +28,9 @@ from .quality import (
     VIRAEMIA_WINDOW_DAYS,
 )
 from .quality import counts as counts_per_check
-from .table1 import build_table1, log10_quartiles
+from .summaries import log10_quartiles, median_range
+from .table1 import build_table1
 
-GROUPS = ("recurrent", "refractory")
 CURVE_COLUMNS = ["curve", *survival.CURVE_COLUMNS]
 CRUDE_METHOD = "Clopper-Pearson exact"
 REACTION_METHOD = ("Clopper-Pearson exact 95% CI; with no event, the upper limit is the exact "
@@ -50,27 +51,21 @@ SENSITIVITY_METHODS = {
 
 
 def _median_range(values: pd.Series) -> dict[str, Any]:
-    if values.empty:
+    """:func:`.summaries.median_range` as estimates.json holds it: rounded, whole-number
+    variables' limits as integers, and the reason when there is no value."""
+    block = median_range(values)
+    if block is None:
         return {"median": None, "min": None, "max": None, "reason": survival.NO_PATIENTS}
     as_int = pd.api.types.is_integer_dtype(values)
-    lo, hi = values.min(), values.max()
-    return {
-        "median": survival.rounded(values.median()),
-        "min": int(lo) if as_int else survival.rounded(lo),
-        "max": int(hi) if as_int else survival.rounded(hi),
-        "reason": None,
-    }
-
-
-def _responded_by(cohort: pd.DataFrame, day: int) -> pd.Series:
-    # days_to_response is nullable (empty for non-responders): NA compares as "not by day".
-    return cohort["responded"] & cohort["days_to_response"].le(day).fillna(False).astype(bool)
+    limit = int if as_int else survival.rounded
+    return {"median": survival.rounded(block["median"]), "min": limit(block["min"]),
+            "max": limit(block["max"]), "reason": None}
 
 
 def crude_response(cohort: pd.DataFrame, day: int) -> dict[str, Any]:
     """Responders by ``day`` over all patients, with the Clopper-Pearson exact 95% interval."""
     n = len(cohort)
-    k = int(_responded_by(cohort, day).sum())
+    k = int(responded_by(cohort, day).sum())
     out: dict[str, Any] = {"day": int(day), "responders": k, "n": n, "proportion": None,
                            "ci_lower": None, "ci_upper": None, "method": CRUDE_METHOD,
                            "reason": None}
@@ -270,7 +265,7 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
                                  index=range(int(c["n_viral_load_samples"].sum())))
     # Config values may arrive as numpy or text-parsed numbers; the JSON wants plain ints.
     response_day, os_cmvig_day, os_hsct_day = map(int, (response_day, os_cmvig_day, os_hsct_day))
-    groups = {g: c[c["infection_type"] == g] for g in GROUPS}
+    groups = by_group(c)
     by_type: dict[str, Any] = {}
     for g, sub in groups.items():
         block = survival.km_landmark(sub["days_to_response_or_censoring"], sub["responded"],
@@ -278,7 +273,7 @@ def compute_estimates(cohort: pd.DataFrame, *, response_day: int, os_cmvig_day: 
         block["responders"] = int(sub["responded"].sum())
         block["method"] = PRIMARY_RESPONSE_METHOD
         by_type[g] = block
-    a, b = groups["recurrent"], groups["refractory"]
+    a, b = (groups[g] for g in GROUPS)  # the log-rank test compares the two groups
     lr = survival.logrank(a["days_to_response_or_censoring"], a["responded"],
                           b["days_to_response_or_censoring"], b["responded"])
     est = {
@@ -348,7 +343,7 @@ def km_curves(cohort: pd.DataFrame, study: str = "replication",
     """
     parts = (estimands.incidence_curves(cohort, settings, samples) if study == "own" else [])
     for g in GROUPS:
-        d = cohort[cohort["infection_type"] == g]
+        d = of_group(cohort, g)
         if len(d) and study != "own":
             curve = survival.km_curve(d["days_to_response_or_censoring"], d["responded"])
             parts.append(curve.assign(curve=f"response_{g}"))

@@ -10,18 +10,11 @@ from typing import Any
 
 import pandas as pd
 
-# Optional clinical columns of the patients export (docs/contract.md): each may be left out of
-# the export, and an empty cell means not recorded for that child. When given they follow the
-# required columns in results/cohort.csv, in this order.
-CLINICAL_COLUMNS = (
-    "cmvig_product", "cmvig_dose", "cmvig_dose_unit", "cmvig_interval_days",
-    "antivirals_at_cmvig", "cmv_disease_at_cmvig", "agvhd_grade_at_cmvig", "steroids_at_cmvig",
-    "resistance_testing",
-    # the transplant and the CMV history a reader needs to compare series
-    "conditioning_intensity", "serotherapy", "t_cell_depletion", "cmv_prevention",
-    "chronic_gvhd_at_cmvig", "lymphocytes_at_cmvig", "prior_cmv_episodes",
-    "peak_viral_load_iu_ml", "infusion_reaction_grade",
-)
+from . import cohort_schema
+
+# Optional clinical columns of the patients export (docs/contract.md), named with their order
+# and dtypes in the cohort.csv schema.
+CLINICAL_COLUMNS = cohort_schema.CLINICAL_COLUMNS
 # The facts the manuscript names as recorded or not: the dose and its unit are one fact, and
 # the grade of an infusion reaction is a detail of the reactions (no reaction, no grade).
 CLINICAL_FACTS = tuple(c for c in CLINICAL_COLUMNS

@@ -25,8 +25,11 @@ from .clinical import (
     ENUM_HINTS,
     treatment_drugs,
 )
+from .cohort_schema import columns as cohort_columns
 from .endpoints import NEW_THERAPY_COLUMNS
 from .errors import DataError, PipelineError, Problem
+from .groups import GROUPS
+from .groups import order as group_order
 from .io import EXCEL_SUFFIXES, excel_number_cells, read_export, write_csv
 from .paths import DISCLOSURE_LOG, STUDY_NUMBERS
 from .quality import VIRAEMIA_WINDOW_DAYS, parse_study_period, plausibility, summary_line
@@ -45,23 +48,11 @@ DATE_COLUMNS = ["hsct_date", "cmvig_start_date", "last_followup_date"]
 # Enumerations: allowed values after trimming spaces and folding case.
 ENUMS = {
     "sex": ("M", "F"),
-    "infection_type": ("recurrent", "refractory"),
+    "infection_type": GROUPS,
     "infusion_reaction": ("yes", "no"),
     "status": ("alive", "dead"),
 }
 TEXT_COLUMNS = ["diagnosis", "donor_type", "graft_source", "cmv_serostatus", "cause_of_death"]
-# results/cohort.csv, in this order (docs/interfaces.md).
-COHORT_COLUMNS = [
-    "patient_id", "study_number", "sex", "age_at_hsct", "diagnosis", "donor_type",
-    "graft_source", "cmv_serostatus", "hsct_date", "infection_type", "prior_antivirals",
-    "n_prior_antivirals", "cmvig_start_date", "cmvig_doses", "infusion_reaction",
-    "last_followup_date", "status", "cause_of_death", "cause_of_death_category",
-    "cause_of_death_mapped", "cmv_related_death", "days_hsct_to_cmvig", "responded",
-    "response_date", "days_to_response",
-    "days_to_response_or_censoring", "os_from_cmvig_days", "os_from_hsct_days", "died",
-    "cmv_death", "n_viral_load_samples", "viral_load_at_cmvig", "last_pcr_day",
-    "confirmed_response", "days_to_confirmed_response",
-]
 # A cause of death outside the config's vocabulary prints as this, never verbatim.
 OTHER_CAUSE = "other cause"
 # Texts read as a result below the limit of quantification, compared after folding case and
@@ -611,8 +602,7 @@ def derive_cohort(patients: pd.DataFrame, viral_loads: pd.DataFrame,
     new_dates = [c for c in NEW_THERAPY_COLUMNS[1:] if c in p.columns]
     for col in (*DATE_COLUMNS, "response_date", *new_dates):
         p[col] = _iso(p[col])
-    p = p[COHORT_COLUMNS + [col for col in (*CLINICAL_COLUMNS, *NEW_THERAPY_COLUMNS)
-                            if col in p.columns]]
+    p = p[cohort_columns(p.columns)]  # results/cohort.csv, in order (cohort_schema.py)
     p = p.sort_values("patient_id", kind="stable").reset_index(drop=True)
     vl["sample_date"] = _iso(vl["sample_date"])
     # one gather per column into a fresh frame: DataFrame.take + reset_index copies twice
@@ -684,7 +674,7 @@ def study_numbers(p: pd.DataFrame) -> np.ndarray:
     Numbered by infection type (recurrent first), then CMVIG start, then patient_id (a tie
     breaker that is never shown): the order says no more than Figure 1 and Table 1 already do.
     """
-    kind = p["infection_type"].map({"recurrent": 0, "refractory": 1}).to_numpy()
+    kind = group_order(p["infection_type"]).to_numpy()
     order = np.lexsort((p["patient_id"].to_numpy(dtype=str),
                         p["cmvig_start_date"].to_numpy(dtype="datetime64[D]"), kind))
     numbers = np.empty(len(p), dtype="int64")

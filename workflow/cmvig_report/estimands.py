@@ -30,8 +30,8 @@ from .endpoints import (
     RESPONSE,
     EndpointSettings,
 )
+from .groups import GROUPS, in_group
 
-GROUPS = ("recurrent", "refractory")
 KM_METHOD = "1 - Kaplan-Meier; every end other than response censored; log-log 95% CI"
 CIF_METHOD = ("Aalen-Johansen cumulative incidence; death before response (and a new anti-CMV "
               "therapy, when set to compete) competing; " + competing.CIF_INTERVAL)
@@ -99,12 +99,12 @@ def response_estimates(cohort: pd.DataFrame, viral_loads: pd.DataFrame | None,
     ends = endpoints.response_endpoints(cohort, viral_loads, settings)
     primary = ends["primary"]
     kept = cohort.loc[primary.index]
-    by_group = {g: primary[kept["infection_type"].eq(g)] for g in GROUPS}
+    by_group = {g: primary[in_group(kept, g)] for g in GROUPS}
     by_type = {}
     for g, frame in by_group.items():
         by_type[g] = {**landmark(frame, response_day, study, PRIMARY_RESPONSE_METHOD),
                       "responders": int(frame["code"].eq(RESPONSE).sum())}
-    a, b = by_group["recurrent"], by_group["refractory"]
+    a, b = (by_group[g] for g in GROUPS)
     lr = survival.logrank(a["time"], a["code"].eq(RESPONSE), b["time"], b["code"].eq(RESPONSE))
     gray = competing.gray_test(primary["time"], primary["code"], kept["infection_type"])
     sens: dict[str, Any] = {
@@ -187,7 +187,7 @@ def incidence_curves(cohort: pd.DataFrame, settings: EndpointSettings | None,
     kept = cohort.loc[primary["primary"].index]
     parts = []
     for g in GROUPS:
-        frame = primary["primary"][kept["infection_type"].eq(g)]
+        frame = primary["primary"][in_group(kept, g)]
         if len(frame):
             cif = competing.cif_curve(frame["time"], frame["code"])
             parts.append(pd.DataFrame({"time": cif["time"], "survival": 1 - cif["estimate"],

@@ -34,8 +34,10 @@ from .analysis import (
     SURVIVAL_METHOD,
 )
 from .errors import PipelineError
+from .groups import GROUPS, of_group
+from .groups import sizes as group_sizes
 from .io import read_clean_cohort, sha256_file, write_json
-from .printed_counts import GROUPS, catalogue, disclosure_plan
+from .printed_counts import catalogue, disclosure_plan
 
 BUNDLE_FORMAT = "cmvig-aggregate/1"
 # Width of one time unit in days; "day" keeps pooling exact.
@@ -105,7 +107,7 @@ def endpoint_tables(cohort: pd.DataFrame, unit: str) -> dict[str, dict[str, Any]
     """Per endpoint and infection type, the risk table (times in ``unit``)."""
     out: dict[str, dict[str, Any]] = {name: {} for name in ENDPOINTS}
     for g in GROUPS:
-        c = cohort[cohort["infection_type"] == g]
+        c = of_group(cohort, g)
         responded = c["responded"].astype(bool)
         died_first = c["died"].astype(bool) & ~responded
         out["response"][g] = risk_table(binned(c["days_to_response_or_censoring"], unit),
@@ -129,7 +131,7 @@ def build_bundle(cohort: pd.DataFrame, *, unit: str, response_day: int,
     all_cells, _, _, printed_in = catalogue(cohort, int(response_day))
     cells = {name: n for name, n in all_cells.items() if name in printed_in}
     tables = endpoint_tables(cohort, unit)
-    sizes = {g: int((cohort["infection_type"] == g).sum()) for g in GROUPS}
+    sizes = group_sizes(cohort)
     small = sorted(g for g, n in sizes.items() if 0 < n < int(min_cell_count))
     for g in small:
         for name in ENDPOINTS:
@@ -191,8 +193,7 @@ def pooled_estimates(bundles: Sequence[Mapping[str, Any]], *, response_day: int,
                    "method": PRIMARY_RESPONSE_METHOD}
                for g in GROUPS}
     at = float(binned([response_day], unit)[0])
-    strata = [(_tables([b], "response", ["recurrent"]), _tables([b], "response", ["refractory"]))
-              for b in bundles]
+    strata = [tuple(_tables([b], "response", [g]) for g in GROUPS) for b in bundles]
     os_hsct = _tables(bundles, "os_from_hsct", both, delayed_entry=False)
     deaths = _tables(bundles, "os_from_cmvig", both)
     centre_tables = {b["centre"]: _tables([b], "response", both) for b in bundles}

@@ -23,7 +23,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from . import printed_counts as pc
-from .figure_flow import GROUPS, LABELS
 from .figures import (
     _STYLE_LOCK,
     COLOURS,
@@ -38,6 +37,7 @@ from .figures import (
     signed_number,
 )
 from .formatting import format_measure, format_number
+from .groups import GROUPS, LABELS, in_group, sizes
 from .io import read_clean_cohort, write_json
 
 BLQ_DROP = 0.6  # log10 units between the LLOQ line and the band of results below it
@@ -172,7 +172,7 @@ def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
     xticks = xticks[(xticks >= xlim[0]) & (xticks <= xlim[1])]
     yticks = np.arange(np.ceil(np.log10(limits[0])), np.floor(ylim[1]) + 0.5)
 
-    drawn = {g: points[(points["infection_type"] == g)] for g in GROUPS}
+    drawn = {g: points[in_group(points, g)] for g in GROUPS}
     many = max((p["study_number"].nunique() for p in drawn.values()), default=0) > MANY_LINES
     summarised = [g for g in GROUPS if len(drawn[g]) and (many or g in skipped)]
     own_limits = [g for g in GROUPS if g not in skipped
@@ -196,7 +196,7 @@ def figure3(cohort: pd.DataFrame, viral_loads: pd.DataFrame, lloq: float,
             ax.axvline(0, color=COLOURS["cmvig"], linewidth=1.0, zorder=1)
             ax.set_xlim(*xlim)
             ax.set_ylim(*ylim)
-            n = hidden.get(pc.size(g), format_number(int((cohort["infection_type"] == g).sum())))
+            n = hidden.get(pc.size(g), format_number(sizes(cohort)[g]))
             ax.set_title(f"{LABELS[g]} infection (n = {n})", loc="left", color=COLOURS[g],
                          fontweight="bold", fontsize=8)
             if g in skipped and len(pts):

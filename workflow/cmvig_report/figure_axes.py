@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-GROUPS = ("recurrent", "refractory")
+from .groups import GROUPS
 
 
 def nice_ticks(xmax: float, target: int = 7) -> np.ndarray:

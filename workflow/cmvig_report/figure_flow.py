@@ -20,10 +20,11 @@ from matplotlib.textpath import TextToPath
 from . import printed_counts as pc
 from .clinical import treatment_drugs
 from .disclosure import below_limit
+from .endpoints import responded_by
 from .formatting import format_median_range, format_number, format_percent
+from .groups import GROUPS, LABELS, of_group
+from .summaries import median_range
 
-GROUPS = ("recurrent", "refractory")
-LABELS = {"recurrent": "Recurrent", "refractory": "Refractory"}
 FONT = "DejaVu Sans"
 SIZE = 7.5  # points; the print minimum is 7
 LINESPACING = 1.3
@@ -52,30 +53,23 @@ def flow_counts(cohort: pd.DataFrame, response_day: int) -> dict[str, dict[str, 
     """The numbers in every box of the flow diagram, per infection type."""
     out: dict[str, dict[str, Any]] = {}
     for g in GROUPS:
-        d = cohort[cohort["infection_type"] == g]
+        d = of_group(cohort, g)
         # treatment antivirals only, as Table 1 counts them (letermovir is prophylaxis)
         drugs = treatment_drugs(d["prior_antivirals"]).str.split(";").explode().str.strip()
         drugs = drugs[drugs != ""].value_counts()
         # ties broken by name so the box text does not depend on row order
         top = sorted(drugs.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_DRUGS]
-        by_day = d["responded"] & (d["days_to_response"].fillna(response_day + 1) <= response_day)
+        by_day = responded_by(d, response_day)
         out[g] = {
             "n": len(d),
-            "antivirals": _median_range(d["n_prior_antivirals"]),
+            "antivirals": median_range(d["n_prior_antivirals"]),
             "top_drugs": [(str(name), int(k)) for name, k in top],
-            "doses": _median_range(d["cmvig_doses"]),
+            "doses": median_range(d["cmvig_doses"]),
             "responded": int(by_day.sum()), "not_responded": int((~by_day).sum()),
             "alive": int((~d["died"]).sum()), "cmv_deaths": int(d["cmv_death"].sum()),
             "other_deaths": int((d["died"] & ~d["cmv_death"]).sum()),
         }
     return out
-
-
-def _median_range(values: pd.Series) -> dict[str, float] | None:
-    if values.empty:
-        return None
-    return {"median": float(values.median()), "min": float(values.min()),
-            "max": float(values.max())}
 
 
 def _shown(k: int, cell: str, hidden: Mapping[str, str]) -> str:

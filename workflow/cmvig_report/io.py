@@ -229,61 +229,29 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-COHORT_BOOL_COLUMNS = ("responded", "died", "cmv_death", "cause_of_death_mapped",
-                       "confirmed_response")
-COHORT_NULLABLE_INT_COLUMNS = ("days_to_response", "last_pcr_day", "days_to_confirmed_response")
-# Optional clinical columns read as text (docs/interfaces.md); dose and interval are numbers.
-CLINICAL_TEXT_COLUMNS = (
-    "cmvig_product", "cmvig_dose_unit", "antivirals_at_cmvig", "cmv_disease_at_cmvig",
-    "agvhd_grade_at_cmvig", "steroids_at_cmvig", "resistance_testing",
-    "conditioning_intensity", "serotherapy", "t_cell_depletion", "cmv_prevention",
-    "chronic_gvhd_at_cmvig",
-)
-# Optional clinical numbers: measured (float) or counted (nullable int); empty = not recorded.
-CLINICAL_FLOAT_COLUMNS = ("cmvig_dose", "lymphocytes_at_cmvig", "peak_viral_load_iu_ml")
-CLINICAL_INT_COLUMNS = ("cmvig_interval_days", "prior_cmv_episodes", "infusion_reaction_grade")
-COHORT_INT_COLUMNS = (
-    "study_number",
-    "cmvig_doses",
-    "n_prior_antivirals",
-    "days_hsct_to_cmvig",
-    "days_to_response_or_censoring",
-    "os_from_cmvig_days",
-    "os_from_hsct_days",
-    "n_viral_load_samples",
-)
-
-
 def read_clean_cohort(path: str | Path) -> pd.DataFrame:
-    """Read ``results/cohort.csv`` back with the dtypes documented in docs/interfaces.md."""
+    """Read ``results/cohort.csv`` back with the dtypes of its schema
+    (:mod:`.cohort_schema`, described in docs/interfaces.md)."""
     import pandas as pd
+
+    from . import cohort_schema as schema
 
     if not Path(path).is_file():
         raise PipelineError(f"{path}: file not found (run the cohort step first)")
 
-    text_columns = [
-        "patient_id", "sex", "diagnosis", "donor_type", "graft_source", "cmv_serostatus",
-        "infection_type", "prior_antivirals", "infusion_reaction", "status", "cause_of_death",
-        "cause_of_death_category", "cmv_related_death", "hsct_date", "cmvig_start_date",
-        "last_followup_date", "response_date",
-    ]
-    # the optional clinical columns, when the export had them (dtypes of absent ones are unused)
-    text_columns += CLINICAL_TEXT_COLUMNS
-    text_columns += ["new_anticmv_therapy", "new_anticmv_therapy_date"]  # endpoints.py
-    df = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False)
-    for col in CLINICAL_FLOAT_COLUMNS:
-        if col in df.columns:
-            df[col] = pd.to_numeric(df[col].replace("", None)).astype(float)
-    for col in CLINICAL_INT_COLUMNS:
-        if col in df.columns:
-            df[col] = pd.to_numeric(df[col].replace("", None)).astype("Int64")
-    for col in COHORT_BOOL_COLUMNS:
-        df[col] = df[col].astype(str).str.lower().eq("true")
-    for col in COHORT_INT_COLUMNS:
-        df[col] = df[col].astype("int64")
-    df["age_at_hsct"] = df["age_at_hsct"].astype(float)
-    for col in COHORT_NULLABLE_INT_COLUMNS:
-        df[col] = pd.to_numeric(df[col].replace("", None)).astype("Int64")
+    df = pd.read_csv(path, dtype={c: str for c in schema.of_kind(schema.TEXT, schema.DATE)},
+                     keep_default_na=False)
+    for col, kind in schema.KINDS.items():
+        if col not in df.columns and col not in schema.REQUIRED:
+            continue  # an optional column the export did not have
+        if kind == schema.BOOL:
+            df[col] = df[col].astype(str).str.lower().eq("true")
+        elif kind == schema.INT:
+            df[col] = df[col].astype("int64")
+        elif kind in (schema.FLOAT, schema.NULLABLE_INT):
+            # an empty cell is a value not recorded (or none to record)
+            df[col] = pd.to_numeric(df[col].replace("", None)).astype(
+                float if kind == schema.FLOAT else "Int64")
     return df
 
 

@@ -28,7 +28,8 @@ import pandas as pd
 from . import disclosure as dc
 from . import disclosure_audit as da
 from . import printed_counts as pc
-from .printed_counts import GROUPS, Plan, by_day
+from .groups import GROUPS, group_of_curve, of_group
+from .printed_counts import Plan, by_day
 from .secondary_suppression import secure
 
 RISK_TABLE_OUTPUT = "Figure 2 (table under the panel)"
@@ -56,10 +57,6 @@ def _block_curve(path: str) -> tuple[str, str] | None:
             "sensitivity.os_from_hsct_delayed_entry": ("os_delayed", "os_from_hsct")}.get(path)
 
 
-def _group(curve: str) -> str:
-    return next((g for g in GROUPS if curve.endswith(g)), "overall")
-
-
 class _Points:
     """Cells of (curve, day): named after the block printing them, or generated."""
 
@@ -76,11 +73,11 @@ def _curve_counts(cohort: pd.DataFrame, curve: str, day: int,
     ``day`` (the definitions of ``survival.at_risk_table``), for the curves the risk tables and
     group sums need. ``response``: the response curves' children and times when they are not
     the cohort's own (an own study's primary endpoint, with its ``code``)."""
-    group = _group(curve)
+    group = group_of_curve(curve)
     is_response = curve.startswith("response_") and curve.removeprefix("response_") in (
         *GROUPS, "overall")
     frame = response if is_response and response is not None else cohort
-    d = frame if group == "overall" else frame[frame["infection_type"] == group]
+    d = of_group(frame, group)
     if is_response:
         t, e = d["days_to_response_or_censoring"].astype(float), d["responded"].astype(bool)
     elif curve == "os_from_cmvig":
@@ -134,8 +131,8 @@ def build_model(cohort: pd.DataFrame, estimates: Mapping[str, Any], plan: Plan,
         if where is not None:
             days.setdefault(where[0], set()).add(int(block["day"]))
             # (an own study's response blocks may count the evaluable children only)
-            if "n" in keys and block["n"] == model.values.get(pc.size(_group(where[0]))):
-                model.add(da.same(f"{path}.n", pc.size(_group(where[0])),
+            if "n" in keys and block["n"] == model.values.get(pc.size(group_of_curve(where[0]))):
+                model.add(da.same(f"{path}.n", pc.size(group_of_curve(where[0])),
                                   f"{path}: n is the group's size"))
     for curve, ts in ticks.items():
         days.setdefault(curve, set()).update(int(t) for t in ts)
@@ -163,7 +160,7 @@ def _add_curves(model: da.Model, points: _Points, cohort: pd.DataFrame,
             names = {k: points.name(curve, day, k) for k in counts if k != "n"}
             for k, name in names.items():
                 model.values.setdefault(name, counts[k])
-            size = pc.size(_group(curve))
+            size = pc.size(group_of_curve(curve))
             if counts["n"] != model.values.get(size):  # the evaluable children only
                 size = points.name(curve, 0, "n")
                 model.values.setdefault(size, counts["n"])

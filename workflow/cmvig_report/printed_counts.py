@@ -22,10 +22,9 @@ import pandas as pd
 
 from . import disclosure as dc
 from .clinical import antivirals_given, clinical_record, reaction_grades
+from .endpoints import responded_by
+from .groups import COLUMNS, GROUPS, by_column
 from .table1 import CLINICAL_VARIABLES, DOSE_UNIT_LABEL, MISSING_LEVEL, categorical_counts
-
-GROUPS = ("recurrent", "refractory")
-COLUMNS = ("overall", *GROUPS)
 
 
 def _name(variable: str, level: str, group: str = "overall") -> str:
@@ -95,7 +94,7 @@ def catalogue(cohort: pd.DataFrame, response_day: int,
               ) -> tuple[dict[str, int], list[dc.Constraint], dict[str, str], dict[str, str]]:
     """All printed counts: (cells, sums, estimates key -> cell, cell -> where it is printed)."""
     c = cohort
-    groups = {"overall": c, **{g: c[c["infection_type"] == g] for g in GROUPS}}
+    groups = by_column(c)
     cells: dict[str, int] = {size(g): len(d) for g, d in groups.items()}
     # a column's n heads Table 1 and a box of the flow diagram
     where: dict[str, str] = {size(g): "Table 1; Figure 1" for g in COLUMNS}
@@ -123,13 +122,13 @@ def catalogue(cohort: pd.DataFrame, response_day: int,
                      f"Table 1, {var.label}, {g} column")
 
     yes_by, no_by = by_day(response_day)
-    responded_by = c["responded"] & c["days_to_response"].le(response_day).fillna(False)
+    by_then = responded_by(c, response_day)
     dead = c["died"].astype(bool)
     flags = {
         RESPONDERS: c["responded"].astype(bool), NON_RESPONDERS: ~c["responded"].astype(bool),
         REACTION: c["infusion_reaction"].eq("yes"), NO_REACTION: c["infusion_reaction"].ne("yes"),
-        DIED: dead, ALIVE: ~dead, yes_by: responded_by.astype(bool),
-        no_by: ~responded_by.astype(bool),
+        DIED: dead, ALIVE: ~dead, yes_by: by_then,
+        no_by: ~by_then,
         CMV_DEATH: dead & c["cmv_death"].astype(bool),
         OTHER_DEATH: dead & ~c["cmv_death"].astype(bool),
     }

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .clinical import treatment_drugs
+from .groups import in_group
 from .paths import DATA_QUALITY
 
 # The checks, in the order the manuscript lists them.
@@ -93,7 +94,7 @@ def plausibility(cohort: pd.DataFrame, viral_loads: pd.DataFrame,
     add(c.index[~c.index.isin(viraemic)], "not_viraemic_at_cmvig",
         f"no result at or above the LLOQ in the {VIRAEMIA_WINDOW_DAYS} days up to CMVIG start")
 
-    recurrent = (c["infection_type"].eq("recurrent")
+    recurrent = (in_group(c, "recurrent")
                  & treatment_drugs(c["prior_antivirals"]).eq(""))
     add(c.index[recurrent], "recurrent_without_prior_antivirals",
         "recurrent infection but no antiviral recorded before CMVIG")
@@ -119,7 +120,7 @@ def _treatment_checks(c: pd.DataFrame, add: Any) -> None:
     treated with systemic steroids; a D-/R- pair rarely meets CMV (only through blood products
     or primary infection). Each is checked only when its columns were recorded."""
     treated = treatment_drugs(c["prior_antivirals"]).ne("")
-    refractory = c["infection_type"].eq("refractory")
+    refractory = in_group(c, "refractory")
     add(c.index[refractory & ~treated], "refractory_without_prior_antivirals",
         "refractory infection but no treatment antiviral recorded before CMVIG (letermovir "
         "prophylaxis does not count)")
@@ -143,7 +144,7 @@ def _refractory_against_loads(c: pd.DataFrame, vl: pd.DataFrame, add: Any) -> No
     quantifiable, none in between is below the LLOQ, and the later one is not lower by
     ``SAME_LEVEL_LOG10`` or more. With no result two weeks before the last, nothing is said.
     """
-    refractory = c.index[c["infection_type"].eq("refractory")]
+    refractory = c.index[in_group(c, "refractory")]
     day = vl["days_since_cmvig"]
     pre = vl[vl["patient_id"].isin(refractory) & day.between(-REFRACTORY_LOOKBACK_DAYS, 0)]
     if pre.empty:

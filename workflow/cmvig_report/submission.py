@@ -184,6 +184,7 @@ def run_submission(*, template_files: list[str], estimates: str, table1: str,
     from .checklist import word_counts
     from .docx_review import fit_table_columns, review_layout
     from .editorial import check_package, invented_rows, package_placeholders, with_article
+    from .render_settings import from_params
     from .report import run_qmd, run_render, template_dir
     from .review_copy import (
         counts_in_html,
@@ -198,11 +199,13 @@ def run_submission(*, template_files: list[str], estimates: str, table1: str,
     review = profile["review_copy"]
     in_manuscript = bool((profile.get("supplementary") or {}).get("in_manuscript", True))
     reference = (reference_doc or [None])[0]
-    shared = dict(template_files=template_files, estimates=estimates, table1=table1,
-                  figure_facts=figure_facts, provenance=provenance, metadata=metadata,
-                  replication=replication, published=published, strict_numbers=strict_numbers,
-                  strict_metadata=strict_metadata, journal=journal,
-                  citation_style=citation_style, bibliography=bibliography, review_copy=True)
+    settings, _ = from_params(dict(replication=replication, strict_numbers=strict_numbers,
+                                   strict_metadata=strict_metadata,
+                                   citation_style=citation_style, review_copy=True))
+    shared = dict(settings=settings, template_files=template_files, estimates=estimates,
+                  table1=table1, figure_facts=figure_facts, provenance=provenance,
+                  metadata=metadata, published=published, journal=journal,
+                  bibliography=bibliography)
     # before any rendering: the rule's figure files must be those the profile asks for
     wanted = submission_figures(figure_format(profile))
     if [Path(p).name for p in figure_files] != wanted:

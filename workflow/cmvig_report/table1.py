@@ -28,8 +28,9 @@ import pandas as pd
 from .clinical import CLINICAL_ENUMS, clinical_record, prophylaxis_drugs, treatment_drugs
 from .disclosure import below_limit, cell_name, group_size_name, small_mark
 from .formatting import EN_DASH, format_median_iqr, format_median_range, format_percent
+from .groups import by_column
+from .summaries import log10_quartiles, median_range
 
-COLUMNS = (("overall", None), ("recurrent", "recurrent"), ("refractory", "refractory"))
 # (column in cohort.csv, row label, kind, decimals for continuous values)
 VARIABLES = (
     ("age_at_hsct", "Age at HSCT, years", "continuous", 1),
@@ -102,8 +103,7 @@ def fmt_median_range(values: pd.Series, decimals: int = 0) -> str:
     """
     if values.empty:
         return EN_DASH
-    block = {"median": float(values.median()), "min": values.min(), "max": values.max()}
-    return format_median_range(block, decimals)
+    return format_median_range(median_range(values), decimals)
 
 
 def fmt_count(k: int, n: int) -> str:
@@ -111,11 +111,6 @@ def fmt_count(k: int, n: int) -> str:
     if n == 0:
         return EN_DASH
     return f"{k} ({format_percent(k / n)})"
-
-
-def _groups(cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    return {name: cohort if value is None else cohort[cohort["infection_type"] == value]
-            for name, value in COLUMNS}
 
 
 def _levels(counts: pd.Series, col: str) -> list[str]:
@@ -197,7 +192,7 @@ def categorical_counts(cohort: pd.DataFrame) -> list[Categorical]:
     Shared by Table 1 and the small-cell control, which must see the very counts printed.
     """
     cohort = with_log_load(cohort)
-    groups = _groups(cohort)
+    groups = by_column(cohort)
     out = []
     for col, label, kind, _ in table_variables(cohort):
         if kind in CONTINUOUS:
@@ -254,7 +249,7 @@ def build_table1(cohort: pd.DataFrame, hidden: Mapping[str, str] | None = None,
     hidden = hidden or {}
     variables = table_variables(cohort)
     cohort = with_log_load(cohort)
-    groups = _groups(cohort)
+    groups = by_column(cohort)
     sizes = {g: group_size_name(g) for g in groups}
     rows = [{"variable": "Patients", "level": "",
              **{g: hidden.get(sizes[g], str(len(d))) for g, d in groups.items()}}]
@@ -293,15 +288,6 @@ def _summarised(values: pd.Series, kind: str) -> pd.Series:
         return values
     values = values.astype(float)
     return np.log10(values[values > 0])
-
-
-def log10_quartiles(values: pd.Series) -> dict[str, float] | None:
-    """Median and quartiles (linear interpolation, R's type 7) of log10 values; None when
-    there are none."""
-    if values.empty:
-        return None
-    q1, median, q3 = np.quantile(values.to_numpy(dtype=float), [0.25, 0.5, 0.75])
-    return {"median": float(median), "q1": float(q1), "q3": float(q3)}
 
 
 def _continuous(values: pd.Series, decimals: int, group: str, hidden: Mapping[str, str],

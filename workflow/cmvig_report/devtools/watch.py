@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from .. import paths, settings
 from ..errors import PipelineError
+from ..render_settings import from_params
 
 Snapshot = dict[str, tuple[int, int]]
 
@@ -100,19 +101,21 @@ def render_arguments(project: str | Path, config: dict[str, Any],
                      html: str = paths.PREVIEW_HTML,
                      pdf: str | None = paths.PREVIEW_PDF) -> dict[str, Any]:
     """The arguments of :func:`report.run_render` the ``manuscript`` rule would use with this
-    config (:func:`settings.render_inputs` and :func:`settings.manuscript_params`); ``pdf``
-    None renders the HTML only."""
+    config (:func:`settings.render_inputs`, and :func:`settings.manuscript_params` as one
+    ``settings`` object by :func:`.render_settings.from_params`, as the rule's script does);
+    ``pdf`` None renders the HTML only."""
     root = Path(project)
     inputs = {k: [str(root / f) for f in v] if isinstance(v, list) else str(root / v)
               for k, v in settings.render_inputs(config).items()}
     params = settings.manuscript_params(config)
     if params["compare_with"]:
         params["compare_with"] = str(root / params["compare_with"])
+    render, _ = from_params(params)
     return {
+        "settings": render,
         "template_files": [str(root / f) for f in paths.manuscript_templates(root)],
         "figures": [str(root / f) for f in paths.figure_files("svg")],
         **inputs,
-        **params,
         "html": str(root / html),
         "pdf": str(root / pdf) if pdf else None,
     }
