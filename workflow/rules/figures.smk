@@ -6,6 +6,7 @@ FIGURE_INPUTS = {
     "figure2": ("cohort", "estimates", "curves"),
     "figure3": ("cohort", "viral_loads", "data_quality"),
 }
+# (a figure without settings needs no entry)
 FIGURE_PARAMS = {
     "figure1": dict(
         response_day=config["response_day"],
@@ -13,7 +14,6 @@ FIGURE_PARAMS = {
         min_cell_count=config["min_cell_count"],
         os_hsct_day=config["os_hsct_day"],
     ),
-    "figure2": {},
     "figure3": dict(
         response_day=config["response_day"],
         lloq_iu_ml=export_value("lloq_iu_ml"),
@@ -47,7 +47,7 @@ def figure_rule(figure_name):
             png=paths.for_centre(paths.figure(figure_name, "png")),
             facts=paths.for_centre(paths.figure(figure_name, "json")),
         params:
-            **FIGURE_PARAMS[figure_name],
+            **FIGURE_PARAMS.get(figure_name, {}),
         log:
             paths.log(figure_name, CD),
         conda:

@@ -10,7 +10,8 @@ SUBMISSION_FILES = settings.submission_files(config)
 
 rule submission_package:
     input:
-        **RESULTS_PRINTED,
+        # the config's own export's results (not a centre's)
+        **settings.render_inputs(config),
         template_files=paths.manuscript_templates()
         + paths.template_files("qmd")
         + paths.template_files("submission"),
@@ -49,12 +50,12 @@ rule publish_submission:
     input:
         staged=[paths.staged(f"{paths.SUBMISSION}/{name}") for name in SUBMISSION_FILES],
         figures=paths.figure_files("svg"),
-        cohort=rules.clean_cohort.output.cohort,
-        clean_viral_loads=rules.clean_cohort.output.clean_viral_loads,
+        cohort=paths.COHORT,
+        clean_viral_loads=paths.VIRAL_LOADS,
         # the words the package prints by itself (as the manuscript's publish step reads them)
         template_files=settings.own_text_files(config, "submission"),
         # after the manuscript's publish step: the package is added to its manifest
-        manifest=rules.publish.output.manifest,
+        manifest=paths.MANIFEST,
         code=codebase.stage_code("publish_submission"),
     output:
         published=[paths.published(f"{paths.SUBMISSION}/{name}") for name in SUBMISSION_FILES],
