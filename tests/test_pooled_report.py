@@ -4,7 +4,9 @@ and about a centre whose small counts were suppressed in its bundle."""
 from __future__ import annotations
 
 import csv
+import re
 import zipfile
+from html import unescape
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -16,13 +18,17 @@ from cmvig_report.formatting import format_percent_ci
 from cmvig_report.io import write_json
 from cmvig_report.pooled_report import run_pooled_manuscript
 
-TEMPLATE = str(ROOT / paths.TEMPLATES / paths.POOLED_TEMPLATE)
+TEMPLATES = [str(ROOT / f) for f in paths.template_files("pooled", ROOT)]
 REFERENCE_DOC = str(ROOT / "templates" / "reference.docx")
+# the study's bibliography and journal, as the rule passes them (settings.citation_files)
+CITATIONS = {"bibliography": str(ROOT / "templates" / "references.bib"),
+             "journal": str(ROOT / "templates" / "journals" / f"{CONFIG['journal']}.yaml")}
 
 
-def _manuscript(bundles: list[dict], out: Path, response_day: int = DAYS["response"]
-                ) -> tuple[str, str, bytes]:
-    """The pooled manuscript of ``bundles``: its HTML, the PDF's text, the PDF's bytes."""
+def _manuscript(bundles: list[dict], out: Path, response_day: int = DAYS["response"],
+                templates: list[str] = TEMPLATES) -> tuple[str, str, bytes]:
+    """The pooled manuscript of ``bundles``: the HTML's text as a reader sees it (no markup),
+    the PDF's text, the PDF's bytes."""
     out.mkdir(parents=True, exist_ok=True)
     est = federated.pooled_estimates(bundles, response_day=response_day,
                                      os_cmvig_day=DAYS["os_from_cmvig"],
@@ -31,14 +37,21 @@ def _manuscript(bundles: list[dict], out: Path, response_day: int = DAYS["respon
     federated.forest_plot(est["centres"]["response_by_centre"], est["response"],
                           str(out / "forest.svg"), str(out / "forest.png"))
     run_pooled_manuscript(estimates=str(out / "estimates.json"), forest=str(out / "forest.svg"),
-                          forest_png=str(out / "forest.png"), template_files=[TEMPLATE],
+                          forest_png=str(out / "forest.png"), template_files=templates,
                           html=str(out / "manuscript.html"), pdf=str(out / "manuscript.pdf"),
-                          docx=str(out / "manuscript.docx"), reference_doc=[REFERENCE_DOC])
+                          docx=str(out / "manuscript.docx"), numbers=str(out / "numbers.csv"),
+                          reference_doc=[REFERENCE_DOC], **CITATIONS)
     pdf = (out / "manuscript.pdf").read_bytes()
     text = " ".join(" ".join(page.extract_text().split())
                     for page in PdfReader(out / "manuscript.pdf").pages)
     text = text.replace("\u2010 ", "")  # a word hyphenated at a line's end
-    return (out / "manuscript.html").read_text(encoding="utf-8"), text, pdf
+    return _visible((out / "manuscript.html").read_text(encoding="utf-8")), text, pdf
+
+
+def _visible(html: str) -> str:
+    """The text of the HTML's body, without its markup (the register's spans)."""
+    body = html.split("<body", 1)[1].split(">", 1)[1]
+    return unescape(re.sub(r"<[^>]+>", "", body))
 
 
 def _smallest_group(bundles: list[dict]) -> tuple[int, str, str]:
@@ -80,8 +93,9 @@ def test_without_suppression_the_pooled_pdf_describes_the_federated_design_and_n
     docx = [(tmp_path / k / "manuscript.docx").read_bytes() for k in ("a", "b")]
     assert docx[0] == docx[1]
     with zipfile.ZipFile(tmp_path / "a" / "manuscript.docx") as zf:
-        body = zf.read("word/document.xml").decode("utf-8")
+        body = unescape(re.sub(r"<[^>]+>", "", zf.read("word/document.xml").decode("utf-8")))
         assert any(n.startswith("word/media/") for n in zf.namelist())  # the forest plot
+    body = " ".join(body.split())
     assert "stratified by centre" in body and "Centre 1" in body
 
 
