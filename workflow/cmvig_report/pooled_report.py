@@ -35,13 +35,22 @@ from .printed_counts import COLUMNS, Plan, landmark_plan
 from .publish import check_and_publish, input_path_terms, sensitive_terms
 from .quarto import html_to_docx
 from .references import Citations, close_up, style_path
-from .register import NUMBERS_COLUMNS, Register, TrackedFloat, TrackedInt, numbers_table, track
+from .register import (
+    NUMBERS_COLUMNS,
+    Register,
+    TrackedFloat,
+    TrackedInt,
+    TrackedStr,
+    numbers_table,
+    track,
+)
 from .templating import make_environment, read_json, read_text, render_template
 
 ESTIMATES = "estimates.json"  # how the register names results/pooled/estimates.json
 STYLESHEET = "style.css"  # the single manuscript's (templates/style.css)
 # A Table 2 share's source: its count's key, this, and the key of the column's n.
 SHARE_OF = " / "
+LABEL_OF = "*"  # a Table 2 label's source: the cells whose names start with it
 CENTRE_NUMBER = ("centre number: the position of the centre's name in alphabetical order "
                  "(names are not printed)")
 HETEROGENEITY = ("Cochran's Q and I² between the centres' response estimates, inverse-variance "
@@ -121,9 +130,9 @@ def characteristics(est: dict[str, Any]) -> dict[str, Any]:
         small = any(cell["count"] is not None and 0 < cell["count"] < limit
                     for cell in cells.values())
         withheld = bool(hidden_in) or small or None in n.values()
-        rows.append({"variable": variable, "withheld": withheld, "hidden_in": hidden_in,
-                     "categories": [] if withheld else [
-                         {"category": c, "cells": [
+        rows.append({"variable": _label(variable), "withheld": withheld,
+                     "hidden_in": hidden_in, "categories": [] if withheld else [
+                         {"category": _label(variable, c), "cells": [
                              {"n": _count(counts, cell_name(variable, c, g),
                                           "count summed over centres", n[g]),
                               "fraction": _share(counts, cell_name(variable, c, g),
@@ -141,6 +150,14 @@ def _limit(min_cell_counts: dict[str, Any]) -> Any:
     number = centre_numbers(min_cell_counts)[name]
     return TrackedInt(min_cell_counts[name], f"{ESTIMATES}#centres.min_cell_count.{number}",
                       {"method": "the largest minimum cell count of the centres", "n": ""})
+
+
+def _label(variable: str, category: str | None = None) -> TrackedStr:
+    # a label of Table 2, from the names of the cells it heads (some hold a number: "Response
+    # by day 50"): tracked to them, ``table1_counts.<variable>|*`` or ``<variable>|<category>|*``
+    parts = [variable] if category is None else [variable, category]
+    return TrackedStr(parts[-1], f"{ESTIMATES}#table1_counts.{'|'.join(parts)}|{LABEL_OF}",
+                      {"method": "label of the centres' Table 1 counts", "n": ""})
 
 
 def _count(counts: dict[str, Any], cell: str, method: str, n: Any) -> TrackedInt | None:
@@ -162,7 +179,7 @@ def _share(counts: dict[str, Any], cell: str, size: str) -> TrackedFloat | None:
 def value_of(est: dict[str, Any], source: str) -> Any:
     """The value in ``est`` (results/pooled/estimates.json) that the register's ``source``
     (``estimates.json#key``, as :func:`shared_view` and :func:`characteristics` name it)
-    stands for: a centre number, a Table 2 share, or a value of its key."""
+    stands for: a centre number, a Table 2 share or label, or a value of its key."""
     file, _, key = source.partition("#")
     if file != ESTIMATES:
         raise PipelineError(f"{source}: not a key of the pooled estimates")
@@ -171,6 +188,8 @@ def value_of(est: dict[str, Any], source: str) -> Any:
         return part / whole
     if key.startswith("centres.names["):
         return int(key[len("centres.names["):-1]) + 1
+    if key.startswith("table1_counts.") and key.endswith(f"|{LABEL_OF}"):
+        return key[len("table1_counts."):-len(LABEL_OF) - 1].split("|")[-1]
     if key.startswith("table1_counts."):
         cell, _, field = key[len("table1_counts."):].rpartition(".")
         return est["table1_counts"][cell][field]
