@@ -149,3 +149,22 @@ def test_a_patient_id_in_any_format_of_the_pooled_manuscript_stops_publishing_al
         _publish_pooled(centre, pooled_manuscript, report)
     assert not report.exists()
     assert not any(pooled_manuscript[k].exists() for k in FORMATS)
+
+
+def test_an_input_in_a_folder_the_register_names_does_not_stop_the_pooled_manuscript(
+        centre, pooled_manuscript, tmp_path):
+    # the register's tooltips name config/config.yaml; the centres' sheet is config/centres.tsv:
+    # with the single manuscript's words among its own (the rule's template_files), "config" is
+    # prose, as it is for the single manuscript
+    from cmvig_report import settings
+
+    html = pooled_manuscript["html"].read_text(encoding="utf-8")
+    assert "config/config.yaml" in html
+    published = [tmp_path / "report" / pooled_manuscript[k].name for k in FORMATS]
+    own = sorted({*TEMPLATES, *(str(ROOT / f) for f in settings.own_text_files(CONFIG, root=ROOT))})
+    run_publish_pooled(staged=[str(pooled_manuscript[k]) for k in FORMATS],
+                       cohorts=[str(centre["cohort"])],
+                       clean_viral_loads=[str(centre["clean_viral_loads"])],
+                       template_files=own, input_paths=["config/centres.tsv"],
+                       cause_categories=CAUSES, published=[str(p) for p in published])
+    assert all(p.is_file() for p in published)

@@ -227,10 +227,11 @@ def pooled_template_dir(template_files: list[str]) -> Path:
 
 
 def render_pooled(*, est: dict[str, Any], templates: Path, forest_src: str,
-                  bibliography: str, citation_style: str = "", journal: str = ""
-                  ) -> tuple[str, list[dict[str, str]]]:
-    """The pooled manuscript's HTML (the forest plot shown from ``forest_src``) and its
-    register of printed numbers (rows of :data:`.register.NUMBERS_COLUMNS`)."""
+                  bibliography: str, citation_style: str = "", journal: str = "",
+                  docx: bool = False) -> tuple[str, list[dict[str, str]]]:
+    """The pooled manuscript's HTML (the forest plot shown from ``forest_src``; ``docx``: the
+    HTML pandoc makes the DOCX from) and its register of printed numbers (rows of
+    :data:`.register.NUMBERS_COLUMNS`)."""
     view = shared_view(est)
     register = _register(est, view)
     env = make_environment(templates, register=register)
@@ -238,6 +239,7 @@ def render_pooled(*, est: dict[str, Any], templates: Path, forest_src: str,
     tracked = track(view, ESTIMATES)
     context = {"est": tracked, "centres": centre_rows(tracked),
                "table2": characteristics(est), "refs": refs, "forest_src": forest_src,
+               "docx": docx,
                "stylesheet": Markup(read_text(templates / STYLESHEET, "stylesheet"))}
     text = close_up(render_template(env, POOLED_TEMPLATE, context), refs, "html")
     return text, numbers_table(text, register)
@@ -265,7 +267,7 @@ def run_pooled_manuscript(*, estimates: str, forest: str, forest_png: str,
     # the forest plot is inside the HTML: one file to send, and the PDF fetches nothing
     text, rows = render_pooled(forest_src=f"data:image/svg+xml;base64,{svg}", **settings)
     pdf_bytes, notes, _ = html_to_pdf(text, Path(html).parent, templates.resolve().parent)
-    for_docx, _ = render_pooled(forest_src=Path(forest_png).name, **settings)
+    for_docx, _ = render_pooled(forest_src=Path(forest_png).name, docx=True, **settings)
     html_to_docx(for_docx, docx, Path(forest_png).parent,
                  reference_doc[0] if reference_doc else None)
     atomic_write_text(html, text)

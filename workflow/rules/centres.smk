@@ -99,7 +99,9 @@ rule pooled:
         clean_viral_loads=[
             paths.for_centre(paths.VIRAL_LOADS, paths.centre_dir(c)) for c in CENTRES
         ],
-        template_files=paths.template_files("pooled"),
+        # its own words: the pooled templates, and the single manuscript's, whose register it
+        # shares (a tooltip names config/config.yaml: a folder named "config" is prose)
+        template_files=sorted({*paths.template_files("pooled"), *settings.own_text_files(config)}),
         code=codebase.stage_code("pooled"),
     output:
         published=[paths.published(paths.POOLED_MANUSCRIPT),
