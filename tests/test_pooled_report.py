@@ -268,6 +268,7 @@ def test_each_citation_of_the_pooled_methods_resolves_to_its_entry_in_the_refere
 
 def test_the_pooled_register_lists_every_printed_number_with_its_estimates_key(tmp_path):
     from cmvig_report.formatting import format_number, format_p, format_percent
+    from cmvig_report.pooled_report import value_of
     from cmvig_report.register import untracked_numbers
 
     bundles = shipped_bundles()
@@ -302,6 +303,10 @@ def test_the_pooled_register_lists_every_printed_number_with_its_estimates_key(t
         if not row["source"].startswith("estimates.json#"):
             continue
         key = row["source"].split("#", 1)[1]
+        if not key.endswith("|*") and not key.startswith("centres.names["):
+            assert value_of(est, row["source"]) == (  # the module's reader of the keys
+                value(key) if " / " not in key else value(key.split(" / ")[0])
+                / value(key.split(" / ")[1]))
         if key.startswith("table1_counts.") and key.endswith("|*"):  # a label of Table 2
             *_, label = key[len("table1_counts."):-2].split("|")
             assert row["text"] == label and any(c.startswith(key[14:-1]) for c in

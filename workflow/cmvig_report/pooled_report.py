@@ -44,10 +44,10 @@ from .register import (
     numbers_table,
     track,
 )
+from .report import STYLESHEET
 from .templating import make_environment, read_json, read_text, render_template
 
 ESTIMATES = "estimates.json"  # how the register names results/pooled/estimates.json
-STYLESHEET = "style.css"  # the single manuscript's (templates/style.css)
 # A Table 2 share's source: its count's key, this, and the key of the column's n.
 SHARE_OF = " / "
 LABEL_OF = "*"  # a Table 2 label's source: the cells whose names start with it
