@@ -91,8 +91,9 @@ def test_without_suppression_the_pooled_pdf_describes_the_federated_design_and_n
     assert not any(b["centre"] in text.lower() for b in bundles)  # numbered, never named
     assert pdf.startswith(b"%PDF")
     assert _manuscript(bundles, tmp_path / "b")[2] == pdf  # same estimates, same bytes
-    docx = [(tmp_path / k / "manuscript.docx").read_bytes() for k in ("a", "b")]
-    assert docx[0] == docx[1]
+    for name in ("manuscript.docx", "manuscript.html", "numbers.csv"):
+        made = [(tmp_path / k / name).read_bytes() for k in ("a", "b")]
+        assert made[0] == made[1]
     with zipfile.ZipFile(tmp_path / "a" / "manuscript.docx") as zf:
         body = unescape(re.sub(r"<[^>]+>", "", zf.read("word/document.xml").decode("utf-8")))
         assert any(n.startswith("word/media/") for n in zf.namelist())  # the forest plot
