@@ -19,9 +19,9 @@ from cmvig_report.pooled_report import run_pooled_manuscript, run_publish_pooled
 from cmvig_report.quarto import html_to_docx
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = [str(ROOT / paths.TEMPLATES / paths.POOLED_TEMPLATE)]
+TEMPLATES = [str(ROOT / f) for f in paths.template_files("pooled", ROOT)]
 CAUSES = CONFIG["cause_of_death_categories"]
-FORMATS = ("html", "pdf", "docx")
+FORMATS = ("html", "pdf", "docx", "csv")  # the manuscript in each format, and numbers.csv
 
 
 @pytest.fixture(scope="module")
@@ -88,11 +88,13 @@ def test_a_bundle_with_an_id_a_date_or_a_path_is_refused(centre, tmp_path, plant
 
 @pytest.fixture()
 def pooled_manuscript(centre, tmp_path) -> dict[str, Path]:
-    """The pooled manuscript of the centre's bundle, staged (HTML and PDF)."""
+    """The pooled manuscript of the centre's bundle, staged (HTML, PDF, DOCX and its
+    register of printed numbers)."""
     bundle = tmp_path / "received" / "hospital-a" / "aggregate.json"
     bundle.parent.mkdir(parents=True)
     bundle.write_bytes(centre["staged"].read_bytes())
-    out = {k: tmp_path / "unchecked" / f"manuscript.{k}" for k in FORMATS}
+    out = {k: tmp_path / "unchecked" / (f"manuscript.{k}" if k != "csv" else "numbers.csv")
+           for k in FORMATS}
     federated.run_pooled(bundles=[str(bundle)], response_day=CONFIG["response_day"],
                          os_cmvig_day=CONFIG["os_cmvig_day"], os_hsct_day=CONFIG["os_hsct_day"],
                          estimates=str(tmp_path / "estimates.json"),
@@ -101,12 +103,15 @@ def pooled_manuscript(centre, tmp_path) -> dict[str, Path]:
     run_pooled_manuscript(estimates=str(tmp_path / "estimates.json"),
                           forest=str(tmp_path / "forest.svg"),
                           forest_png=str(tmp_path / "forest.png"), template_files=TEMPLATES,
-                          html=str(out["html"]), pdf=str(out["pdf"]), docx=str(out["docx"]))
+                          html=str(out["html"]), pdf=str(out["pdf"]), docx=str(out["docx"]),
+                          numbers=str(out["csv"]),
+                          bibliography=str(ROOT / "templates" / "references.bib"),
+                          journal=str(ROOT / paths.JOURNALS / f"{CONFIG['journal']}.yaml"))
     return out
 
 
 def _publish_pooled(centre: dict, staged: dict, report: Path) -> list[Path]:
-    published = [report / f"manuscript.{k}" for k in FORMATS]
+    published = [report / staged[k].name for k in FORMATS]
     run_publish_pooled(staged=[str(staged[k]) for k in FORMATS],
                        cohorts=[str(centre["cohort"])],
                        clean_viral_loads=[str(centre["clean_viral_loads"])],
@@ -127,16 +132,39 @@ def test_the_pooled_manuscript_passes_and_is_published_in_both_formats(
 def test_a_patient_id_in_any_format_of_the_pooled_manuscript_stops_publishing_all(
         centre, pooled_manuscript, tmp_path, where):
     html = pooled_manuscript["html"].read_text(encoding="utf-8")
-    leaky = html.replace("</body>", f"<p>{centre['ids'][3]}</p></body>")
+    # inside <main>, where the manuscript's text is (pandoc reads no further)
+    leaky = html.replace("</main>", f"<p>{centre['ids'][3]}</p></main>")
     if where == "html":
         pooled_manuscript["html"].write_text(leaky, encoding="utf-8")
     elif where == "pdf":  # only the PDF carries it: the check reads the PDF's text
         pdf, _, _ = html_to_pdf(leaky, tmp_path, tmp_path)
         pooled_manuscript["pdf"].write_bytes(pdf)
-    else:
+    elif where == "docx":
         html_to_docx(leaky, str(pooled_manuscript["docx"]), tmp_path, None)
+    else:  # the register of printed numbers
+        with pooled_manuscript["csv"].open("a", encoding="utf-8") as fh:
+            fh.write(f"Results,,{centre['ids'][3]},estimates.json#n_patients,,,,\n")
     report = tmp_path / "report"
     with pytest.raises(PipelineError, match=centre["ids"][3]):
         _publish_pooled(centre, pooled_manuscript, report)
     assert not report.exists()
     assert not any(pooled_manuscript[k].exists() for k in FORMATS)
+
+
+def test_an_input_in_a_folder_the_register_names_does_not_stop_the_pooled_manuscript(
+        centre, pooled_manuscript, tmp_path):
+    # the register's tooltips name config/config.yaml; the centres' sheet is config/centres.tsv:
+    # with the single manuscript's words among its own (the rule's template_files), "config" is
+    # prose, as it is for the single manuscript
+    from cmvig_report import settings
+
+    html = pooled_manuscript["html"].read_text(encoding="utf-8")
+    assert "config/config.yaml" in html
+    published = [tmp_path / "report" / pooled_manuscript[k].name for k in FORMATS]
+    own = sorted({*TEMPLATES, *(str(ROOT / f) for f in settings.own_text_files(CONFIG, root=ROOT))})
+    run_publish_pooled(staged=[str(pooled_manuscript[k]) for k in FORMATS],
+                       cohorts=[str(centre["cohort"])],
+                       clean_viral_loads=[str(centre["clean_viral_loads"])],
+                       template_files=own, input_paths=["config/centres.tsv"],
+                       cause_categories=CAUSES, published=[str(p) for p in published])
+    assert all(p.is_file() for p in published)

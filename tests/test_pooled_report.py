@@ -4,7 +4,10 @@ and about a centre whose small counts were suppressed in its bundle."""
 from __future__ import annotations
 
 import csv
+import json
+import re
 import zipfile
+from html import unescape
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -16,13 +19,17 @@ from cmvig_report.formatting import format_percent_ci
 from cmvig_report.io import write_json
 from cmvig_report.pooled_report import run_pooled_manuscript
 
-TEMPLATE = str(ROOT / paths.TEMPLATES / paths.POOLED_TEMPLATE)
+TEMPLATES = [str(ROOT / f) for f in paths.template_files("pooled", ROOT)]
 REFERENCE_DOC = str(ROOT / "templates" / "reference.docx")
+# the study's bibliography and journal, as the rule passes them (settings.citation_files)
+CITATIONS = {"bibliography": str(ROOT / "templates" / "references.bib"),
+             "journal": str(ROOT / "templates" / "journals" / f"{CONFIG['journal']}.yaml")}
 
 
-def _manuscript(bundles: list[dict], out: Path, response_day: int = DAYS["response"]
-                ) -> tuple[str, str, bytes]:
-    """The pooled manuscript of ``bundles``: its HTML, the PDF's text, the PDF's bytes."""
+def _manuscript(bundles: list[dict], out: Path, response_day: int = DAYS["response"],
+                templates: list[str] = TEMPLATES) -> tuple[str, str, bytes]:
+    """The pooled manuscript of ``bundles``: the HTML's text as a reader sees it (no markup),
+    the PDF's text, the PDF's bytes."""
     out.mkdir(parents=True, exist_ok=True)
     est = federated.pooled_estimates(bundles, response_day=response_day,
                                      os_cmvig_day=DAYS["os_from_cmvig"],
@@ -31,14 +38,21 @@ def _manuscript(bundles: list[dict], out: Path, response_day: int = DAYS["respon
     federated.forest_plot(est["centres"]["response_by_centre"], est["response"],
                           str(out / "forest.svg"), str(out / "forest.png"))
     run_pooled_manuscript(estimates=str(out / "estimates.json"), forest=str(out / "forest.svg"),
-                          forest_png=str(out / "forest.png"), template_files=[TEMPLATE],
+                          forest_png=str(out / "forest.png"), template_files=templates,
                           html=str(out / "manuscript.html"), pdf=str(out / "manuscript.pdf"),
-                          docx=str(out / "manuscript.docx"), reference_doc=[REFERENCE_DOC])
+                          docx=str(out / "manuscript.docx"), numbers=str(out / "numbers.csv"),
+                          reference_doc=[REFERENCE_DOC], **CITATIONS)
     pdf = (out / "manuscript.pdf").read_bytes()
     text = " ".join(" ".join(page.extract_text().split())
                     for page in PdfReader(out / "manuscript.pdf").pages)
     text = text.replace("\u2010 ", "")  # a word hyphenated at a line's end
-    return (out / "manuscript.html").read_text(encoding="utf-8"), text, pdf
+    return _visible((out / "manuscript.html").read_text(encoding="utf-8")), text, pdf
+
+
+def _visible(html: str) -> str:
+    """The text of the HTML's body, without its markup (the register's spans)."""
+    body = html.split("<body", 1)[1].split(">", 1)[1]
+    return unescape(re.sub(r"<[^>]+>", "", body))
 
 
 def _smallest_group(bundles: list[dict]) -> tuple[int, str, str]:
@@ -77,11 +91,13 @@ def test_without_suppression_the_pooled_pdf_describes_the_federated_design_and_n
     assert not any(b["centre"] in text.lower() for b in bundles)  # numbered, never named
     assert pdf.startswith(b"%PDF")
     assert _manuscript(bundles, tmp_path / "b")[2] == pdf  # same estimates, same bytes
-    docx = [(tmp_path / k / "manuscript.docx").read_bytes() for k in ("a", "b")]
-    assert docx[0] == docx[1]
+    for name in ("manuscript.docx", "manuscript.html", "numbers.csv"):
+        made = [(tmp_path / k / name).read_bytes() for k in ("a", "b")]
+        assert made[0] == made[1]
     with zipfile.ZipFile(tmp_path / "a" / "manuscript.docx") as zf:
-        body = zf.read("word/document.xml").decode("utf-8")
+        body = unescape(re.sub(r"<[^>]+>", "", zf.read("word/document.xml").decode("utf-8")))
         assert any(n.startswith("word/media/") for n in zf.namelist())  # the forest plot
+    body = " ".join(body.split())
     assert "stratified by centre" in body and "Centre 1" in body
 
 
@@ -180,3 +196,165 @@ def test_a_centre_without_a_response_by_the_landmark_keeps_its_exact_bound_and_i
     aj = est["response_competing_risk"]
     assert aj["ci_lower"] is not None
     assert f"{format_percent_ci(aj)} with death as a competing event" in flat
+
+
+def _copy_templates(dest: Path) -> list[str]:
+    """The pooled manuscript's templates, copied under ``dest`` (their folder layout kept)."""
+    files = []
+    for name in paths.template_files("pooled", ROOT):
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((ROOT / name).read_bytes())
+        files.append(str(target))
+    return files
+
+
+def test_the_pooled_html_and_pdf_are_styled_by_the_single_manuscripts_stylesheet(tmp_path):
+    bundles = shipped_bundles()
+    files = _copy_templates(tmp_path / "project")
+    style = tmp_path / "project" / "templates" / "style.css"
+    assert str(style) in files  # an input of the rule: an edit re-renders
+    _manuscript(bundles, tmp_path / "before", templates=files)
+    before = (tmp_path / "before" / "manuscript.html").read_text(encoding="utf-8")
+    # the page of the HTML is style.css, whole, and nothing else
+    css = re.findall(r"<style>\n(.*?)</style>", before, flags=re.S)
+    assert css == [style.read_text(encoding="utf-8") + "\n"]
+
+    style.write_text(style.read_text(encoding="utf-8")
+                     + "h2 { color: #D55E00; } /* an edit */\n", encoding="utf-8")
+    _manuscript(bundles, tmp_path / "after", templates=files)
+    after = (tmp_path / "after" / "manuscript.html").read_text(encoding="utf-8")
+    assert "h2 { color: #D55E00; } /* an edit */" in after and "#D55E00; } /*" not in before
+    assert ((tmp_path / "after" / "manuscript.pdf").read_bytes()
+            != (tmp_path / "before" / "manuscript.pdf").read_bytes())
+
+
+def _numbers(out: Path) -> list[dict[str, str]]:
+    with open(out / "numbers.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _expand(citation: str) -> list[int]:
+    """The reference numbers of a numeric citation: "(2–4)" -> [2, 3, 4], "(7,8)" -> [7, 8]."""
+    numbers = []
+    for part in re.findall(r"\d+(?:\u2013\d+)?", citation):
+        first, _, last = part.partition("\u2013")
+        numbers += range(int(first), int(last or first) + 1)
+    return numbers
+
+
+def test_each_citation_of_the_pooled_methods_resolves_to_its_entry_in_the_reference_list(
+        tmp_path):
+    html, text, _ = _manuscript(shipped_bundles(), tmp_path)
+    rows = _numbers(tmp_path)
+    entries = {r["source"].split("#")[1]: r["text"] for r in rows
+               if r["section"] == "References"}
+    cited = [r for r in rows if r["source"].startswith("references#")
+             and r["section"] != "References"]
+    keys = [k for r in cited for k in r["source"].split("#")[1].split(",")]
+    # the methods rest on the estimators' sources, from templates/references.bib
+    assert {"kaplanmeier1958", "aalen1978", "mantel1966", "ljungman2017",
+            "panesso2023"} <= set(keys)
+    assert set(entries) == set(keys)  # every entry cited, every citation listed
+    for row in cited:  # "(2–4)" points at the entries numbered 2, 3 and 4: its own keys
+        listed = [next(k for k, e in entries.items() if e.startswith(f"{n}. "))
+                  for n in _expand(row["text"])]
+        assert listed == row["source"].split("#")[1].split(",")
+    assert "Kaplan EL, Meier P. Nonparametric estimation from incomplete observations" in (
+        entries["kaplanmeier1958"])
+    kaplan = next(r["text"] for r in cited if r["source"] == "references#kaplanmeier1958")
+    assert f"Kaplan\u2013Meier estimate {kaplan}" in " ".join(html.split())
+    assert "References" in text and "Nonparametric estimation from incomplete" in text
+
+
+def test_the_pooled_register_lists_every_printed_number_with_its_estimates_key(tmp_path):
+    from cmvig_report.formatting import format_number, format_p, format_percent
+    from cmvig_report.pooled_report import value_of
+    from cmvig_report.register import untracked_numbers
+
+    bundles = shipped_bundles()
+    _manuscript(bundles, tmp_path)
+    raw = (tmp_path / "manuscript.html").read_text(encoding="utf-8")
+    assert untracked_numbers(raw) == []  # every number printed is in the register
+    rows = _numbers(tmp_path)
+    spans = re.findall(r'<span class="num[^"]*" data-source="([^"]*)"[^>]*>([^<]*)</span>', raw)
+    assert [(unescape(s), unescape(t)) for s, t in spans] == [
+        (r["source"], r["text"]) for r in rows]
+    est = json.loads((tmp_path / "estimates.json").read_text(encoding="utf-8"))
+    names = sorted(b["centre"] for b in bundles)
+    n_centres = len(names)
+
+    def value(key: str):
+        """The value of ``key`` in estimates.json, a centre's number read as its name."""
+        if key.startswith("table1_counts."):
+            cell, _, field = key[len("table1_counts."):].rpartition(".")
+            return est["table1_counts"][cell][field]
+        node = est
+        for part in key.replace("[", ".").replace("]", "").split("."):
+            if isinstance(node, list):
+                node = node[int(part)]
+                continue
+            if part not in node and part.isdigit():
+                part = names[int(part) - 1]  # Centre k: the k-th name in alphabetical order
+            node = node[part]
+        return node
+
+    checked = 0
+    for row in rows:
+        if not row["source"].startswith("estimates.json#"):
+            continue
+        key = row["source"].split("#", 1)[1]
+        if not key.endswith("|*") and not key.startswith("centres.names["):
+            assert value_of(est, row["source"]) == (  # the module's reader of the keys
+                value(key) if " / " not in key else value(key.split(" / ")[0])
+                / value(key.split(" / ")[1]))
+        if key.startswith("table1_counts.") and key.endswith("|*"):  # a label of Table 2
+            *_, label = key[len("table1_counts."):-2].split("|")
+            assert row["text"] == label and any(c.startswith(key[14:-1]) for c in
+                                                est["table1_counts"])
+        elif key.startswith("centres.names["):  # "Centre 2": the second name's position
+            position = int(key[len("centres.names["):-1])
+            assert row["text"] == str(position + 1) and position < n_centres
+        elif " / " in key:  # a Table 2 share: count over the column's n
+            part, whole = (value(k) for k in key.split(" / "))
+            assert row["text"] == format_percent(part / whole)
+        elif isinstance(value(key), dict):  # a landmark estimate with its interval
+            assert row["text"] == format_percent_ci(value(key))
+        elif key.endswith(".p"):
+            assert row["text"] == format_p(value(key))
+        elif key.endswith(".i2"):
+            assert row["text"] == format_percent(value(key))
+        elif key == "centres.software[0]":
+            assert row["text"] == value(key) == __version__
+        elif key.endswith(".q"):
+            assert row["text"] == format_number(value(key), 2)
+        else:
+            assert row["text"] == format_number(value(key))
+        checked += 1
+    assert checked > 100
+    by_source = {r["source"]: r["text"] for r in rows}
+    assert by_source["estimates.json#n_patients"] == str(
+        sum(federated._tables([b], "response", federated.GROUPS)["entered"].sum()
+            for b in bundles))
+    # the names are never printed, not even as keys of the register
+    flat = (tmp_path / "numbers.csv").read_text(encoding="utf-8").lower() + raw.lower()
+    assert not any(f"response_by_centre.{name}" in flat for name in names)
+
+
+def test_the_counts_behind_each_landmark_print_under_small_cell_control(tmp_path):
+    # the tooltips and numbers.csv print the numbers at risk, events and censored behind each
+    # estimate: a count below the centres' limit prints as its mark, as in the single manuscript
+    size, _, _ = _smallest_group(shipped_bundles())
+    limit = size + 1
+    bundles = [{**federated.build_bundle(b, unit="day", response_day=DAYS["response"],
+                                         min_cell_count=limit, freeze_sha256={}),
+                "centre": name} for name, b in _cohorts().items()]
+    _manuscript(bundles, tmp_path)
+    raw = unescape((tmp_path / "manuscript.html").read_text(encoding="utf-8"))
+    details = re.findall(r"At day \d+: (\S+) patients, (\S+) still at risk, (\S+) events, "
+                         r"(\S+) censored", raw)
+    counts = [c for d in details for c in d]
+    assert f"<{limit}" in counts  # the shipped centres have small counts at the landmarks
+    assert all(c in (f"<{limit}", "[c]") or int(c) == 0 or int(c) >= limit for c in counts)
+    for row in _numbers(tmp_path):
+        assert row["n"] in ("", f"<{limit}", "[c]") or not 0 < int(row["n"]) < limit

@@ -128,6 +128,7 @@ POOLED_FOREST_PNG = f"{POOLED}/forest_response.png"
 POOLED_MANUSCRIPT = "pooled/manuscript.html"
 POOLED_MANUSCRIPT_PDF = "pooled/manuscript.pdf"
 POOLED_MANUSCRIPT_DOCX = "pooled/manuscript.docx"
+POOLED_NUMBERS = "pooled/numbers.csv"
 
 
 SUBMISSION = "submission"
@@ -194,7 +195,8 @@ TEMPLATE_GLOBS = {
     "qmd": (QMD_TEMPLATE, "text.j2"),
     "docx": ("reference.docx",),
     "submission": ("submission/*.md.j2",),
-    "pooled": (POOLED_TEMPLATE,),
+    # the pooled manuscript: a variant of the HTML one (its stylesheet and reference list)
+    "pooled": (POOLED_TEMPLATE, "partials/references.html.j2", "style.css"),
 }
 
 

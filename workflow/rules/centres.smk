@@ -60,8 +60,10 @@ rule pooled_estimates:
         "../scripts/pooled_estimates.py"
 
 
-# The pooled manuscript (HTML, PDF and DOCX), from the pooled estimates only, leak-checked against
-# every centre's patients when this build has them.
+# The pooled manuscript (HTML, PDF and DOCX) and its register of printed numbers, from the pooled
+# estimates only: a variant of the single manuscript (pooled_report.py), with its stylesheet,
+# number filters, citations (the study's bibliography and citation style) and PDF/DOCX routes,
+# so that an edit to templates/style.css or the bibliography re-renders both.
 rule pooled_manuscript:
     input:
         estimates=rules.pooled_estimates.output.estimates,
@@ -69,11 +71,15 @@ rule pooled_manuscript:
         forest_png=rules.pooled_estimates.output.forest_png,
         template_files=paths.template_files("pooled"),
         reference_doc=paths.template_files("docx"),
+        **settings.citation_files(config),
         code=codebase.stage_code("pooled_manuscript"),
     output:
         html=paths.staged(paths.POOLED_MANUSCRIPT),
         pdf=paths.staged(paths.POOLED_MANUSCRIPT_PDF),
         docx=paths.staged(paths.POOLED_MANUSCRIPT_DOCX),
+        numbers=paths.staged(paths.POOLED_NUMBERS),
+    params:
+        citation_style=str(config["citation_style"] or ""),
     log:
         paths.log("pooled_manuscript"),
     conda:
@@ -82,20 +88,26 @@ rule pooled_manuscript:
         "../scripts/pooled_manuscript.py"
 
 
-# `snakemake pooled`: every step above it (the pooled estimates, the pooled manuscript).
+# `snakemake pooled`: every step above it (the pooled estimates, the pooled manuscript), then the
+# single manuscript's leak check and publish (publish.check_and_publish) of its files and forest
+# plot, against every centre's patients when this build has them.
 rule pooled:
     input:
         staged=rules.pooled_manuscript.output,
+        figures=[rules.pooled_estimates.output.forest],
         cohorts=[paths.for_centre(paths.COHORT, paths.centre_dir(c)) for c in CENTRES],
         clean_viral_loads=[
             paths.for_centre(paths.VIRAL_LOADS, paths.centre_dir(c)) for c in CENTRES
         ],
-        template_files=paths.template_files("pooled"),
+        # its own words: the pooled templates, and the single manuscript's, whose register it
+        # shares (a tooltip names config/config.yaml: a folder named "config" is prose)
+        template_files=sorted({*paths.template_files("pooled"), *settings.own_text_files(config)}),
         code=codebase.stage_code("pooled"),
     output:
         published=[paths.published(paths.POOLED_MANUSCRIPT),
                    paths.published(paths.POOLED_MANUSCRIPT_PDF),
-                   paths.published(paths.POOLED_MANUSCRIPT_DOCX)],
+                   paths.published(paths.POOLED_MANUSCRIPT_DOCX),
+                   paths.published(paths.POOLED_NUMBERS)],
     params:
         input_paths=settings.input_paths(config)
         + ([] if CENTRE_SHEET is None else [*CENTRE_SHEET["patients"], *CENTRE_SHEET["viral_loads"]]),
@@ -106,4 +118,3 @@ rule pooled:
         "../envs/pipeline.yaml"
     script:
         "../scripts/pooled.py"
-

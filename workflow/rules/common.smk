@@ -60,6 +60,7 @@ OTHER_PUBLISHED = {
                 paths.POOLED_MANUSCRIPT,
                 paths.POOLED_MANUSCRIPT_PDF,
                 paths.POOLED_MANUSCRIPT_DOCX,
+                paths.POOLED_NUMBERS,
             )
         ]
         if POOLING
