@@ -24,6 +24,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from .config_check import citation_style as resolve_style
 from .disclosure import PATIENTS, cell_name, cell_parts, group_size_name
 from .errors import PipelineError
 from .federated import centre_numbers
@@ -34,7 +35,7 @@ from .paths import POOLED_TEMPLATE
 from .printed_counts import COLUMNS, Plan, landmark_plan
 from .publish import check_and_publish, input_path_terms, sensitive_terms
 from .quarto import html_to_docx
-from .references import Citations, close_up, style_path
+from .references import Citations, close_up
 from .register import (
     NUMBERS_COLUMNS,
     Register,
@@ -213,8 +214,8 @@ def _citations(templates: Path, bibliography: str, citation_style: str, journal:
                ) -> Citations:
     # the single manuscript's rule (report.build_context): config citation_style over the
     # journal profile's style, the study's bibliography
-    style = citation_style or str(load_profile(journal)["citation_style"])
-    return Citations(bibliography, style_path(style, templates.parent), "html")
+    style = resolve_style(citation_style, load_profile(journal), journal, templates.parent)
+    return Citations(bibliography, style, "html")
 
 
 def pooled_template_dir(template_files: list[str]) -> Path:
