@@ -13,7 +13,7 @@ from test_report import abstract_like_cohort
 from cmvig_report import paths
 from cmvig_report.errors import PipelineError
 from cmvig_report.references import Citations, load_source, style_path, yaml_to_bibtex
-from cmvig_report.register import untracked_numbers
+from cmvig_report.register_html import untracked_numbers
 from cmvig_report.report import run_render
 
 ROOT = Path(__file__).resolve().parents[1]

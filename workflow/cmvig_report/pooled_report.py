@@ -13,7 +13,7 @@ from typing import Any
 from .disclosure import PATIENTS, cell_name, cell_parts, group_size_name
 from .federated import centre_numbers
 from .io import atomic_write_bytes, atomic_write_text
-from .leaks import Sensitive, manuscript_words, merge_sensitive, own_text
+from .leak_terms import Sensitive, manuscript_words, merge_sensitive, own_text
 from .paths import POOLED_TEMPLATE
 from .printed_counts import COLUMNS
 from .publish import check_and_publish, input_path_terms, sensitive_terms
