@@ -166,7 +166,8 @@ def test_template_edit_reruns_only_the_formats_that_read_it(built, tmp_path, tem
     # every step whose code imports the module and everything below them; no more (the code
     # checksum is in the manifest, not printed, so the publish step's code re-renders nothing)
     ("workflow/cmvig_report/analysis.py", {"estimates", "figure2"} | RENDER_RULES),
-    ("workflow/cmvig_report/figure_style.py", {"figure1", "figure2", "figure3"} | RENDER_RULES),
+    ("workflow/cmvig_report/figure_style.py",
+     {"figure1", "figure2", "figure3"} | RENDER_RULES),
     ("workflow/cmvig_report/publish.py", {"publish"}),
 ])
 def test_code_edit_reruns_the_steps_that_run_it(built, tmp_path, module, expected):
