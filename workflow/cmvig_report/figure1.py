@@ -7,8 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -17,22 +15,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from . import printed_counts as pc
-from .figure_axes import (
-    nice_ticks,
-)
-from .figure_flow import (
-    GROUPS,
-    LABELS,
-    draw_flow,
-    layout_flow,
-    text_width,
-)
+from .figure_axes import nice_ticks
+from .figure_flow import GROUPS, LABELS, draw_flow, layout_flow, text_width
 from .figure_style import _STYLE_LOCK, COLOURS, STYLE, WIDTH, _axes, _letter, _save, _tint
 from .formatting import format_number
 from .io import read_clean_cohort, write_json
-
-# ------------------------------------------------------------------ Figure 1
-
 
 SUBSET_RULE = "an evenly spaced sample in order of study number"
 

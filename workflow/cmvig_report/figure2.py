@@ -8,8 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -20,15 +18,8 @@ from . import figure_incidence as fi
 from . import survival
 from .disclosure import small_mark
 from .endpoints import response_frame
-from .figure_axes import (
-    events_beyond,
-    figure2_ticks,
-)
-from .figure_flow import (
-    GROUPS,
-    LABELS,
-    text_width,
-)
+from .figure_axes import events_beyond, figure2_ticks
+from .figure_flow import GROUPS, LABELS, text_width
 from .figure_style import (
     _STYLE_LOCK,
     COLOURS,
@@ -43,8 +34,6 @@ from .figure_style import (
 )
 from .formatting import format_number, format_p
 from .io import write_json
-
-# ------------------------------------------------------------------ Figure 2
 
 
 def figure2_at_risk(durations: Any, events: Any, ticks: Any) -> pd.DataFrame:

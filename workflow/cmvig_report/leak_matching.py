@@ -9,8 +9,6 @@ from collections.abc import Iterable
 
 from .leak_terms import PATH_KINDS, READ_AS, WORD, Term, bounded, normalise
 
-# --------------------------------------------------------------------------- matching
-
 _MONTH_NUMBERS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 _MONTH = (r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"

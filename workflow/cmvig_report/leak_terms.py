@@ -102,9 +102,6 @@ class Hit:
         return f"{place}: {what}"
 
 
-# --------------------------------------------------------------------------- terms
-
-
 def normalise(text: str) -> str:
     return " ".join(text.translate(READ_AS).split())
 

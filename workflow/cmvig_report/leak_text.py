@@ -24,8 +24,6 @@ from .errors import PipelineError
 Chunk = tuple[str, str]  # (where in the output, text found there)
 
 
-# --------------------------------------------------------------------------- text extraction
-
 _TEXT_SUFFIXES = frozenset({
     ".html", ".htm", ".xhtml", ".qmd", ".md", ".rmd", ".svg", ".csv", ".tsv", ".txt", ".json",
     ".yaml", ".yml", ".xml", ".tex", ".bib", ".log", ".css", ".js",

@@ -42,9 +42,6 @@ from .leak_matching import Matcher
 from .leak_terms import Hit, Sensitive, Term, checkable_terms
 from .leak_text import Chunk, extract_chunks
 
-# --------------------------------------------------------------------------- scanning
-
-
 _BLOCK_LINES = 200
 
 

@@ -10,10 +10,6 @@ from html.parser import HTMLParser
 
 from .register import ALLOWED, NUMBER_TOKEN, Entry, Register
 
-# --------------------------------------------------------------------------------------------
-# Reading the register back from the HTML
-
-
 # Elements whose text is one passage: a sentence's number is described by the words before it.
 _PASSAGES = ("p", "li", "figcaption", "caption", "dd", "dt", "h1", "h2", "h3")
 CONTEXT_WORDS = 8

@@ -10,9 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# --------------------------------------------------------------------------------------------
-# Tracked values
-
 
 class Tracked:
     """Mixin: a value that knows the file and key it came from (``_source``) and the block
