@@ -21,10 +21,10 @@ from cmvig_report.devtools.synth import generate_cohort, write_cohort
 from cmvig_report.errors import PipelineError
 from cmvig_report.formatting import format_measure, format_number
 from cmvig_report.io import read_clean_cohort, write_csv
-from cmvig_report.register import track
 from cmvig_report.report import run_render
 from cmvig_report.table1 import MISSING_LEVEL
 from cmvig_report.templating import make_environment, render_template
+from cmvig_report.tracked import track
 
 LLOQ = 137
 

@@ -1,8 +1,8 @@
 """A change to the code re-runs what it touches: the code each rule declares, the step runner,
 and the code checksums of the provenance record and the manifest.
 
-The end-to-end half (an edit to analysis.py or figures.py, then a dry run) shares the build of
-tests/test_workflow.py.
+The end-to-end half (an edit to analysis.py or figure_style.py, then a dry run) shares the build of
+tests/test_workflow.py; so does the edit to the statistics below.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from cmvig_report.provenance import build_manifest, files_sha256, git_commit
 from cmvig_report.step import run, stage_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
+# The module that holds the Kaplan-Meier landmark, as its dotted key in the package
+# (paths.module_file): named once, so a move into a subpackage changes this line only.
+KM_MODULE = "survival"
 
 
 def _rules() -> dict[str, str]:
@@ -58,9 +61,12 @@ def test_the_code_of_a_rule_is_its_script_and_the_modules_it_imports():
     # analysis imports survival, table1 and printed_counts, which imports disclosure
     assert {"analysis", "survival", "table1", "printed_counts", "disclosure", "step",
             "__init__"} <= estimates
-    assert not {"figures", "report", "cohort", "watch"} & estimates
+    assert not {"figure_style", "report", "cohort", "watch"} & estimates
+    # each figure's step runs its own module and the shared style, not the other figure's
+    assert {"figure1", "figure_style", "figure_flow", "step"} <= modules("figure1")
+    assert {"figure2", "figure_style", "survival", "step"} <= modules("figure2")
+    assert "figure2" not in modules("figure1") and "figure1" not in modules("figure2")
     for figure in ("figure1", "figure2"):
-        assert {"figures", "figure_flow", "survival", "step"} <= modules(figure)
         assert not {"analysis", "report", "cohort"} & modules(figure)
     # the manuscript's PDF and checklist are imported inside functions: they count too
     assert {"report", "pdf", "checklist", "templating", "register"} <= modules("manuscript")
@@ -262,3 +268,23 @@ def test_imports_in_subpackages_are_followed_with_every_package_init(tmp_path):
         paths.module_file(m) for m in ("__init__", "render.__init__", "render.pdf"))
     assert paths.module_file("stats.km") == "workflow/cmvig_report/stats/km.py"
     assert all((tmp_path / f).is_file() for f in codebase.stage_code("step_leaf", tmp_path))
+
+
+def test_the_statistics_module_is_part_of_the_estimates_code():
+    km = paths.module_file(KM_MODULE)
+    assert "def km_landmark(" in (ROOT / km).read_text(encoding="utf-8")
+    assert km in codebase.stage_code("estimates", ROOT)
+    assert km not in codebase.stage_code("clean_cohort", ROOT)
+
+
+@pytest.mark.e2e
+def test_editing_the_statistics_reruns_the_estimates_and_what_follows(shipped_clone):
+    from test_workflow import RENDER_RULES, _scheduled
+
+    path = shipped_clone / paths.module_file(KM_MODULE)
+    path.write_text(path.read_text(encoding="utf-8") + "\n# a developer's edit\n",
+                    encoding="utf-8")
+    scheduled = _scheduled(shipped_clone)
+    # the estimates, the figure drawn from the curves, and every renderer below them
+    assert {"estimates", "figure2"} | RENDER_RULES <= scheduled
+    assert "clean_cohort" not in scheduled  # the cleaning does not run the statistics

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from cmvig_report.cohort import clean_cohort, parse_viral_load_results, run_cohort
+from cmvig_report.cohort import clean_cohort, run_cohort
+from cmvig_report.cohort_viral_loads import parse_viral_load_results
 from cmvig_report.errors import DataError
 from cmvig_report.step import run_step
 

@@ -291,7 +291,7 @@ def test_figure_2a_of_an_own_study_marks_deaths_apart_from_censorings(cleaned):
     from matplotlib.collections import PolyCollection
 
     from cmvig_report.analysis import km_curves
-    from cmvig_report.figures import figure2
+    from cmvig_report.figure2 import figure2
 
     cohort, vl = cleaned
     settings = EndpointSettings()

@@ -14,7 +14,8 @@ from cmvig_report import disclosure_audit as da
 from cmvig_report import printed_counts as pc
 from cmvig_report.analysis import compute_estimates
 from cmvig_report.errors import PipelineError
-from cmvig_report.figures import figure2, figure2_ticks, risk_table_curves
+from cmvig_report.figure2 import figure2
+from cmvig_report.figure_axes import figure2_ticks, risk_table_curves
 from cmvig_report.landmark_audit import audit_landmarks, build_model
 from cmvig_report.secondary_suppression import secure
 

@@ -66,9 +66,8 @@ def test_group_names_and_order_have_one_definition():
 
 
 def test_no_module_splits_the_cohort_by_its_own_comparison():
-    # figures.py is being split into smaller modules; its one split goes with that work
     split = re.compile(r"""\["infection_type"\]\s*==|\["infection_type"\]\.eq\(""")
-    found = [name for name, text in _sources("groups.py", "figures.py").items()
+    found = [name for name, text in _sources("groups.py").items()
              if split.search(text)]
     assert found == []
 

@@ -17,20 +17,11 @@ from matplotlib.text import Text
 from cmvig_report import printed_counts as pc
 from cmvig_report import survival
 from cmvig_report.analysis import compute_estimates, km_curves
-from cmvig_report.figures import (
-    GROUPS,
-    MAX_CENSOR_MARKS,
-    STYLE,
-    figure1,
-    figure2,
-    figure2_at_risk,
-    flow_counts,
-    nice_ticks,
-    render_bytes,
-    run_figure1,
-    run_figure2,
-    timeline_plan,
-)
+from cmvig_report.figure1 import figure1, run_figure1, timeline_plan
+from cmvig_report.figure2 import MAX_CENSOR_MARKS, figure2, figure2_at_risk, run_figure2
+from cmvig_report.figure_axes import nice_ticks
+from cmvig_report.figure_flow import GROUPS, flow_counts
+from cmvig_report.figure_style import STYLE, render_bytes
 from cmvig_report.formatting import format_number, format_p
 from cmvig_report.printed_counts import disclosure_plan, size
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from cmvig_report.cohort import lasting_study_numbers
+from cmvig_report.cohort_derive import lasting_study_numbers
 from cmvig_report.freeze import (
     REGISTER,
     UNDER_OTHER_LIMIT,

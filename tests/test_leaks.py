@@ -12,18 +12,16 @@ import pytest
 from weasyprint import HTML
 
 from cmvig_report.errors import PipelineError
-from cmvig_report.leaks import (
+from cmvig_report.leak_terms import (
     Hit,
     Sensitive,
     Term,
-    assert_no_leaks,
     checkable_terms,
     manuscript_words,
     own_text,
-    pdf_chunks,
-    scan_file,
-    scan_outputs,
 )
+from cmvig_report.leak_text import pdf_chunks
+from cmvig_report.leaks import assert_no_leaks, scan_file, scan_outputs
 
 JULY_23 = dt.date(2018, 7, 23)
 
@@ -315,7 +313,7 @@ def pdf_reader(request, monkeypatch):
     if request.param == "poppler" and shutil.which("pdftotext") is None:
         pytest.skip("poppler-utils (pdftotext) is not installed")
     if request.param == "pypdf":
-        monkeypatch.setattr("cmvig_report.leaks.shutil.which", lambda name: None)
+        monkeypatch.setattr("cmvig_report.leak_text.shutil.which", lambda name: None)
     return request.param
 
 

@@ -270,7 +270,7 @@ def test_each_citation_of_the_pooled_methods_resolves_to_its_entry_in_the_refere
 def test_the_pooled_register_lists_every_printed_number_with_its_estimates_key(tmp_path):
     from cmvig_report.formatting import format_number, format_p, format_percent
     from cmvig_report.pooled_report import value_of
-    from cmvig_report.register import untracked_numbers
+    from cmvig_report.register_html import untracked_numbers
 
     bundles = shipped_bundles()
     _manuscript(bundles, tmp_path)

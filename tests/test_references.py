@@ -14,7 +14,7 @@ from cmvig_report import paths
 from cmvig_report.config_check import style_path
 from cmvig_report.errors import PipelineError
 from cmvig_report.references import Citations, load_source, yaml_to_bibtex
-from cmvig_report.register import untracked_numbers
+from cmvig_report.register_html import untracked_numbers
 from cmvig_report.report import run_render
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -379,7 +379,7 @@ def test_a_typed_number_warns_and_fails_when_strict(tmp_path):
 
 
 def test_every_number_in_the_html_body_has_a_source(tmp_path):
-    from cmvig_report.register import untracked_numbers
+    from cmvig_report.register_html import untracked_numbers
 
     for name, cohort in (("a", abstract_like_cohort()), ("b", random_cohort(60, seed=2))):
         kwargs = make_project(tmp_path / name, cohort)

@@ -30,7 +30,7 @@ from cmvig_report.editorial import (
 )
 from cmvig_report.errors import PipelineError
 from cmvig_report.journal import load_profile, running_title_notes, unchecked_warning
-from cmvig_report.leaks import pdf_chunks
+from cmvig_report.leak_text import pdf_chunks
 from cmvig_report.quarto import pandoc_docx
 from cmvig_report.report import run_render
 from cmvig_report.submission import run_submission

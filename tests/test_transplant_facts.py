@@ -19,7 +19,9 @@ from scipy.stats import beta
 
 from cmvig_report.analysis import compute_estimates, infusion_reaction_rate
 from cmvig_report.clinical import CLINICAL_FACTS, clinical_record
-from cmvig_report.cohort import BELOW_LLOQ_SPELLINGS, clean_cohort, parse_viral_load_results
+from cmvig_report.cohort import clean_cohort
+from cmvig_report.cohort_cells import BELOW_LLOQ_SPELLINGS
+from cmvig_report.cohort_viral_loads import parse_viral_load_results
 from cmvig_report.devtools.synth import generate_cohort, write_cohort
 from cmvig_report.errors import DataError
 from cmvig_report.io import read_clean_cohort, write_csv

@@ -165,13 +165,14 @@ def test_template_edit_reruns_only_the_formats_that_read_it(built, tmp_path, tem
 @pytest.mark.parametrize(("module", "expected"), [
     # every step whose code imports the module and everything below them; no more (the code
     # checksum is in the manifest, not printed, so the publish step's code re-renders nothing)
-    ("analysis.py", {"estimates", "figure2"} | RENDER_RULES),
-    ("figures.py", {"figure1", "figure2", "figure3"} | RENDER_RULES),
-    ("publish.py", {"publish"}),
+    ("workflow/cmvig_report/analysis.py", {"estimates", "figure2"} | RENDER_RULES),
+    ("workflow/cmvig_report/figure_style.py",
+     {"figure1", "figure2", "figure3"} | RENDER_RULES),
+    ("workflow/cmvig_report/publish.py", {"publish"}),
 ])
 def test_code_edit_reruns_the_steps_that_run_it(built, tmp_path, module, expected):
     repo = _clone(built, tmp_path)
-    path = repo / "workflow/cmvig_report" / module
+    path = repo / module
     path.write_text(path.read_text() + "\n# a developer's edit\n")
     assert _scheduled(repo) == expected
 
@@ -268,7 +269,7 @@ def test_every_abstract_number_is_in_the_register_with_its_source(built):
     assert ("estimates.json#n_patients", f"{est['n_patients']} children") in printed
     assert ("estimates.json#study_period", "July 2018 \u2013 December 2021") in printed
     # and the HTML shows where each comes from
-    from cmvig_report.register import untracked_numbers
+    from cmvig_report.register_html import untracked_numbers
 
     assert untracked_numbers((built / "report/manuscript.html").read_text()) == []
 

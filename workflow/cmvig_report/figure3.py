@@ -23,19 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from . import printed_counts as pc
-from .figures import (
-    _STYLE_LOCK,
-    COLOURS,
-    STYLE,
-    WIDTH,
-    _axes,
-    _letter,
-    _save,
-    _tint,
-    groups_not_drawn,
-    nice_ticks,
-    signed_number,
-)
+from .figure1 import groups_not_drawn, signed_number
+from .figure_axes import nice_ticks
+from .figure_style import _STYLE_LOCK, COLOURS, STYLE, WIDTH, _axes, _letter, _save, _tint
 from .formatting import format_measure, format_number
 from .groups import GROUPS, LABELS, in_group, sizes
 from .io import read_clean_cohort, write_json

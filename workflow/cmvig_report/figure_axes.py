@@ -1,6 +1,6 @@
 """The axes of the figures: round ticks, and Figure 2's panels reaching every event.
 
-Apart from :mod:`.figures` (no matplotlib here) because the estimates step needs Figure 2's
+Apart from the figures' modules (no matplotlib here) because the estimates step needs Figure 2's
 ticks too: it plans the numbers at risk printed under them with the other counts
 (:mod:`.landmark_audit`), and must not be rebuilt when a figure's style changes.
 """

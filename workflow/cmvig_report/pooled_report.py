@@ -30,23 +30,17 @@ from .errors import PipelineError
 from .federated import centre_numbers
 from .io import atomic_write_bytes, atomic_write_text, rows_csv_bytes
 from .journal import load_profile
-from .leaks import Sensitive, manuscript_words, merge_sensitive, own_text
+from .leak_terms import Sensitive, manuscript_words, merge_sensitive, own_text
 from .paths import POOLED_TEMPLATE
 from .printed_counts import COLUMNS, Plan, landmark_plan
 from .publish import check_and_publish, input_path_terms, sensitive_terms
 from .quarto import html_to_docx
 from .references import Citations, close_up
-from .register import (
-    NUMBERS_COLUMNS,
-    Register,
-    TrackedFloat,
-    TrackedInt,
-    TrackedStr,
-    numbers_table,
-    track,
-)
+from .register import Register
+from .register_html import NUMBERS_COLUMNS, numbers_table
 from .report import STYLESHEET
 from .templating import make_environment, read_json, read_text, render_template
+from .tracked import TrackedFloat, TrackedInt, TrackedStr, track
 
 ESTIMATES = "estimates.json"  # how the register names results/pooled/estimates.json
 # A Table 2 share's source: its count's key, this, and the key of the column's n.

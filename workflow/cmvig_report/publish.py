@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import PipelineError
-from .leaks import Sensitive, manuscript_words, own_text, scan_outputs
+from .leak_terms import Sensitive, manuscript_words, own_text
+from .leaks import scan_outputs
 from .provenance import build_manifest, git_commit
 from .report_folder import record_package, settle
 

@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from . import config_check
 from .errors import PipelineError
-from .register import TrackedStr, track
+from .tracked import TrackedStr, track
 
 # Where a citation's and an entry's numbers come from, in the register (numbers.csv).
 SOURCE = "references"

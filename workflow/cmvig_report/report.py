@@ -57,16 +57,11 @@ from .metadata import (
 from .paths import HTML_TEMPLATE, MAIN_TEXT_TABLES, QMD_FIGURES, QMD_TEMPLATE
 from .provenance import shareable_settings
 from .references import Citations, citations, close_up
-from .register import (
-    NUMBERS_COLUMNS,
-    Register,
-    numbers_table,
-    template_names,
-    track,
-    typed_numbers,
-)
+from .register import Register, template_names, typed_numbers
+from .register_html import NUMBERS_COLUMNS, numbers_table
 from .render_settings import RenderSettings
 from .templating import make_environment, read_json, read_text, read_yaml, render_template
+from .tracked import track
 
 CHANGES_SUMMARY = "changes_summary.json"  # how the templates' sources name it
 STYLESHEET = "style.css"

@@ -34,8 +34,8 @@ from .paths import (
     submission_figures,
 )
 from .pdf import html_to_pdf
-from .register import track
 from .templating import make_environment, read_json, read_text, read_yaml, render_template
+from .tracked import track
 
 TITLE_PAGE_TEMPLATE = "submission/title_page.md.j2"
 COVER_LETTER_TEMPLATE = "submission/cover_letter.md.j2"
