@@ -37,7 +37,7 @@ from pathlib import Path
 import psutil
 from pypdf import PdfReader
 
-from cmvig_report.io import copy_project
+from cmvig_report.core.io import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ import pytest
 from builds import clone_build
 from hypothesis import HealthCheck, settings
 
-from cmvig_report.io import copy_project
+from cmvig_report.core.io import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from cmvig_report import federated, survival
-from cmvig_report.cohort import clean_cohort
+from cmvig_report.centres import federated
+from cmvig_report.data.cohort import clean_cohort
+from cmvig_report.stats import survival
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "r_pooled"

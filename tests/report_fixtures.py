@@ -16,12 +16,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cmvig_report import claims, paths
-from cmvig_report.analysis import compute_estimates
-from cmvig_report.printed_counts import disclosure_plan, landmark_plan
-from cmvig_report.provenance import build_provenance
-from cmvig_report.render_settings import from_params
-from cmvig_report.table1 import build_table1
+from cmvig_report import paths
+from cmvig_report.privacy.printed_counts import disclosure_plan, landmark_plan
+from cmvig_report.release.provenance import build_provenance
+from cmvig_report.render.render_settings import from_params
+from cmvig_report.stats import claims
+from cmvig_report.stats.analysis import compute_estimates
+from cmvig_report.stats.table1 import build_table1
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = {"response_day": 50, "os_cmvig_day": 100, "os_hsct_day": 365, "lloq_iu_ml": 137}

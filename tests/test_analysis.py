@@ -11,9 +11,9 @@ import pytest
 import yaml
 from cohort_factory import make_cohort
 
-from cmvig_report import quality
-from cmvig_report.analysis import assert_finite, compute_estimates, km_curves, run_analysis
-from cmvig_report.io import read_clean_cohort
+from cmvig_report.core.io import read_clean_cohort
+from cmvig_report.data import quality
+from cmvig_report.stats.analysis import assert_finite, compute_estimates, km_curves, run_analysis
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = {"response_day": 50, "os_cmvig_day": 100, "os_hsct_day": 365, "lloq_iu_ml": 137}
@@ -231,7 +231,7 @@ def test_competing_death_lowers_aalen_johansen_below_one_minus_km():
 
 
 def test_shipped_cohort_reproduces_published_values():
-    from cmvig_report.cohort import clean_cohort
+    from cmvig_report.data.cohort import clean_cohort
 
     published = yaml.safe_load((ROOT / "data" / "published.yaml").read_text())["values"]
     raw = ROOT / "data" / "raw"

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from r_pooled import check_estimates_against_r
 
-from cmvig_report import federated
-from cmvig_report.io import copy_project
+from cmvig_report.centres import federated
+from cmvig_report.core.io import copy_project
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ def test_pooled_estimates_equal_the_pool_of_the_bundles_and_of_the_patients(cent
     assert est["n_patients"] == len(every)
     assert est["n_responders"] == int(every["responded"].sum())
     assert est["centres"]["names"] == list(CENTRES)
-    from cmvig_report import survival
+    from cmvig_report.stats import survival
 
     ref = survival.km_landmark(every["days_to_response_or_censoring"], every["responded"], 50,
                                one_minus=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmvig_report.checklist import build, outline
 from cmvig_report.errors import PipelineError
+from cmvig_report.journals.checklist import build, outline
 
 ROOT = Path(__file__).resolve().parents[1]
 

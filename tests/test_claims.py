@@ -13,18 +13,18 @@ import pandas as pd
 import pytest
 from report_fixtures import make_project, stage_args
 
-from cmvig_report import claims
-from cmvig_report.analysis import run_analysis
-from cmvig_report.clinical import CLINICAL_FACTS
-from cmvig_report.cohort import clean_cohort
+from cmvig_report.core.formatting import format_measure, format_number
+from cmvig_report.core.io import read_clean_cohort, write_csv
+from cmvig_report.data.clinical import CLINICAL_FACTS
+from cmvig_report.data.cohort import clean_cohort
 from cmvig_report.devtools.synth import generate_cohort, write_cohort
 from cmvig_report.errors import PipelineError
-from cmvig_report.formatting import format_measure, format_number
-from cmvig_report.io import read_clean_cohort, write_csv
-from cmvig_report.report import run_render
-from cmvig_report.table1 import MISSING_LEVEL
-from cmvig_report.templating import make_environment, render_template
-from cmvig_report.tracked import track
+from cmvig_report.render.report import run_render
+from cmvig_report.render.templating import make_environment, render_template
+from cmvig_report.render.tracked import track
+from cmvig_report.stats import claims
+from cmvig_report.stats.analysis import run_analysis
+from cmvig_report.stats.table1 import MISSING_LEVEL
 
 LLOQ = 137
 

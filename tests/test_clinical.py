@@ -11,16 +11,16 @@ import pytest
 from cohort_factory import make_cohort
 from report_fixtures import make_project, stage_args
 
-from cmvig_report.clinical import CLINICAL_COLUMNS, CLINICAL_FACTS, clinical_record
-from cmvig_report.cohort import clean_cohort
+from cmvig_report.core.io import read_clean_cohort, write_csv
+from cmvig_report.data.clinical import CLINICAL_COLUMNS, CLINICAL_FACTS, clinical_record
+from cmvig_report.data.cohort import clean_cohort
+from cmvig_report.data.endpoints import NEW_THERAPY_COLUMNS
 from cmvig_report.devtools.synth import generate_cohort, write_cohort
-from cmvig_report.disclosure import cell_name
-from cmvig_report.endpoints import NEW_THERAPY_COLUMNS
 from cmvig_report.errors import DataError
-from cmvig_report.io import read_clean_cohort, write_csv
-from cmvig_report.printed_counts import catalogue, disclosure_plan
-from cmvig_report.report import run_render
-from cmvig_report.table1 import build_table1, fmt_median_range
+from cmvig_report.privacy.disclosure import cell_name
+from cmvig_report.privacy.printed_counts import catalogue, disclosure_plan
+from cmvig_report.render.report import run_render
+from cmvig_report.stats.table1 import build_table1, fmt_median_range
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"

@@ -15,15 +15,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from cmvig_report import codebase, paths
+from cmvig_report import paths
+from cmvig_report.core.step import run, stage_arguments
 from cmvig_report.errors import PipelineError
-from cmvig_report.provenance import build_manifest, files_sha256, git_commit
-from cmvig_report.step import run, stage_arguments
+from cmvig_report.release import codebase
+from cmvig_report.release.provenance import build_manifest, files_sha256, git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 # The module that holds the Kaplan-Meier landmark, as its dotted key in the package
 # (paths.module_file): named once, so a move into a subpackage changes this line only.
-KM_MODULE = "survival"
+KM_MODULE = "stats.survival"
 
 
 def _rules() -> dict[str, str]:
@@ -77,9 +78,9 @@ def test_the_code_of_the_build_is_the_workflow_and_the_modules_it_runs():
     code = codebase.build_code(ROOT)
     assert code == sorted(code)
     assert {"Snakefile", "workflow/rules/common.smk", "workflow/scripts/estimates.py",
-            "workflow/schemas/config.schema.yaml", "workflow/cmvig_report/analysis.py",
-            "workflow/cmvig_report/settings.py",  # imported by common.smk only
-            "workflow/cmvig_report/codebase.py"} <= set(code)
+            "workflow/schemas/config.schema.yaml", "workflow/cmvig_report/stats/analysis.py",
+            "workflow/cmvig_report/core/settings.py",  # imported by common.smk only
+            "workflow/cmvig_report/release/codebase.py"} <= set(code)
     for rule in _rules():
         assert set(codebase.stage_code(rule, ROOT)) <= set(code), rule
     # tools beside the build (live preview, synthetic cohorts) are not the build's code

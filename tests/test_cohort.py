@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from cmvig_report.cohort import clean_cohort, run_cohort
-from cmvig_report.cohort_viral_loads import parse_viral_load_results
+from cmvig_report.core.step import run_step
+from cmvig_report.data.cohort import clean_cohort, run_cohort
+from cmvig_report.data.cohort_viral_loads import parse_viral_load_results
 from cmvig_report.errors import DataError
-from cmvig_report.step import run_step
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmvig_report import competing, endpoints, risk_tables, survival
-from cmvig_report.analysis import compute_estimates
-from cmvig_report.cohort import clean_cohort
-from cmvig_report.endpoints import EndpointSettings
+from cmvig_report.data import endpoints
+from cmvig_report.data.cohort import clean_cohort
+from cmvig_report.data.endpoints import EndpointSettings
+from cmvig_report.stats import competing, risk_tables, survival
+from cmvig_report.stats.analysis import compute_estimates
 
 FIXTURES = Path(__file__).parent / "fixtures" / "r_competing"
 TOL = 1e-9
@@ -215,8 +216,8 @@ def test_own_study_manuscript_reports_the_r_cumulative_incidence(cleaned, tmp_pa
 
     from report_fixtures import FIGURE2_AXES, make_project, stage_args
 
-    from cmvig_report.formatting import format_percent_ci
-    from cmvig_report.report import run_qmd, run_render
+    from cmvig_report.core.formatting import format_percent_ci
+    from cmvig_report.render.report import run_qmd, run_render
 
     cohort, vl = cleaned
     est = compute_estimates(cohort, response_day=50, os_cmvig_day=100, os_hsct_day=365,
@@ -266,8 +267,8 @@ def test_own_study_manuscript_reports_the_r_cumulative_incidence(cleaned, tmp_pa
 
 
 def test_synth_clinical_new_therapy_passes_the_cohort_stage(tmp_path):
+    from cmvig_report.core.io import read_clean_cohort, write_csv
     from cmvig_report.devtools.synth import generate_cohort
-    from cmvig_report.io import read_clean_cohort, write_csv
 
     patients, loads = generate_cohort(400, 2, clinical=True)
     patients.to_csv(tmp_path / "p.csv", index=False)
@@ -290,8 +291,8 @@ def test_figure_2a_of_an_own_study_marks_deaths_apart_from_censorings(cleaned):
     a cross at each competing event and a tick at each censoring, never a tick at a death."""
     from matplotlib.collections import PolyCollection
 
-    from cmvig_report.analysis import km_curves
-    from cmvig_report.figure2 import figure2
+    from cmvig_report.figures.figure2 import figure2
+    from cmvig_report.stats.analysis import km_curves
 
     cohort, vl = cleaned
     settings = EndpointSettings()
@@ -321,7 +322,7 @@ def test_figure_2a_of_an_own_study_marks_deaths_apart_from_censorings(cleaned):
 
 
 def test_an_incidence_a_rounding_error_below_one_has_no_interval_instead_of_overflowing():
-    from cmvig_report.risk_tables import loglog_limits
+    from cmvig_report.stats.risk_tables import loglog_limits
     assert loglog_limits(1 - 1e-16, 0.0278) is None
     assert loglog_limits(1e-16, 0.0278) is None
     lower, upper = loglog_limits(0.5, 0.01)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmvig_report import config_check, settings
-from cmvig_report.config_check import (
+from cmvig_report.core import config_check, settings
+from cmvig_report.core.config_check import (
     ConfigError,
     did_you_mean,
     input_problems,
@@ -20,7 +20,7 @@ from cmvig_report.config_check import (
     style_path,
 )
 from cmvig_report.errors import PipelineError
-from cmvig_report.journal import load_profile
+from cmvig_report.journals.journal import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / config_check.SCHEMA

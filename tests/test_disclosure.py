@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import pytest
 
-from cmvig_report.disclosure import (
+from cmvig_report.core.formatting import EN_DASH, format_percent
+from cmvig_report.privacy.disclosure import (
     LOG_COLUMNS,
     Constraint,
     Suppressed,
@@ -21,7 +22,6 @@ from cmvig_report.disclosure import (
     table_constraints,
     table_source,
 )
-from cmvig_report.formatting import EN_DASH, format_percent
 
 
 def test_a_column_small_part_and_its_complement():

@@ -9,15 +9,15 @@ from __future__ import annotations
 import pytest
 from cohort_factory import make_cohort
 
-from cmvig_report import disclosure as dc
-from cmvig_report import disclosure_audit as da
-from cmvig_report import printed_counts as pc
-from cmvig_report.analysis import compute_estimates
 from cmvig_report.errors import PipelineError
-from cmvig_report.figure2 import figure2
-from cmvig_report.figure_axes import figure2_ticks, risk_table_curves
-from cmvig_report.landmark_audit import audit_landmarks, build_model
-from cmvig_report.secondary_suppression import secure
+from cmvig_report.figures.figure2 import figure2
+from cmvig_report.figures.figure_axes import figure2_ticks, risk_table_curves
+from cmvig_report.privacy import disclosure as dc
+from cmvig_report.privacy import disclosure_audit as da
+from cmvig_report.privacy import printed_counts as pc
+from cmvig_report.privacy.landmark_audit import audit_landmarks, build_model
+from cmvig_report.privacy.secondary_suppression import secure
+from cmvig_report.stats.analysis import compute_estimates
 
 DAYS = {"response_day": 50, "os_cmvig_day": 365, "os_hsct_day": 365, "lloq_iu_ml": 137}
 
@@ -187,7 +187,7 @@ def test_the_estimates_step_writes_the_audited_plan_and_logs_it(tmp_path):
     import csv
     import json
 
-    from cmvig_report.analysis import run_analysis
+    from cmvig_report.stats.analysis import run_analysis
 
     cohort_csv, quality = tmp_path / "cohort.csv", tmp_path / "dq.csv"
     _issue_cohort().to_csv(cohort_csv, index=False)
@@ -213,7 +213,7 @@ def test_the_estimates_step_writes_the_audited_plan_and_logs_it(tmp_path):
 def test_the_crude_response_of_an_own_study_endpoint_is_hidden_when_small():
     """An own study's crude response may count the evaluable children only, apart from the
     plan's cells: a small count, or a small remainder beside a printed total, is hidden."""
-    from cmvig_report.analysis import endpoint_counts_plan
+    from cmvig_report.stats.analysis import endpoint_counts_plan
 
     def plan(responders: int, n: int, hidden: dict | None = None) -> dict:
         est = {"crude_response": {"responders": responders, "n": n},

@@ -21,14 +21,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_figure3 import viral_loads
 
-from cmvig_report import disclosure_audit as da
-from cmvig_report import printed_counts as pc
-from cmvig_report.analysis import compute_estimates
-from cmvig_report.figure1 import figure1
-from cmvig_report.figure2 import figure2
-from cmvig_report.figure3 import figure3
-from cmvig_report.figure_axes import figure2_ticks, risk_table_curves
-from cmvig_report.landmark_audit import audit_landmarks, build_model
+from cmvig_report.figures.figure1 import figure1
+from cmvig_report.figures.figure2 import figure2
+from cmvig_report.figures.figure3 import figure3
+from cmvig_report.figures.figure_axes import figure2_ticks, risk_table_curves
+from cmvig_report.privacy import disclosure_audit as da
+from cmvig_report.privacy import printed_counts as pc
+from cmvig_report.privacy.landmark_audit import audit_landmarks, build_model
+from cmvig_report.stats.analysis import compute_estimates
 
 DAYS = {"response_day": 50, "os_cmvig_day": 365, "os_hsct_day": 365, "lloq_iu_ml": 137}
 LLOQ = 137.0

@@ -21,8 +21,8 @@ import pytest
 from cohort_factory import abstract_like_cohort
 from report_fixtures import ROOT, make_project, qmd_args
 
-from cmvig_report import quarto
-from cmvig_report.report import run_qmd
+from cmvig_report.render import quarto
+from cmvig_report.render.report import run_qmd
 
 REFERENCE = ROOT / "templates" / "reference.docx"
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

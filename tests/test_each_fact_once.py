@@ -18,28 +18,16 @@ import pytest
 import yaml
 from cohort_factory import abstract_like_cohort, make_cohort, random_cohort
 
-from cmvig_report import (
-    analysis,
-    clinical,
-    cohort,
-    cohort_schema,
-    endpoints,
-    estimands,
-    federated,
-    figure3,
-    figure_axes,
-    figure_flow,
-    groups,
-    io,
-    landmark_audit,
-    printed_counts,
-    render_settings,
-    summaries,
-    table1,
-)
+from cmvig_report.centres import federated
+from cmvig_report.core import io
+from cmvig_report.core.formatting import format_median_range
+from cmvig_report.data import clinical, cohort, cohort_schema, endpoints, groups
+from cmvig_report.data.endpoints import responded_by
 from cmvig_report.devtools.synth import generate_cohort, write_cohort
-from cmvig_report.endpoints import responded_by
-from cmvig_report.formatting import format_median_range
+from cmvig_report.figures import figure3, figure_axes, figure_flow
+from cmvig_report.privacy import landmark_audit, printed_counts
+from cmvig_report.render import render_settings
+from cmvig_report.stats import analysis, estimands, summaries, table1
 
 PACKAGE = Path(__file__).resolve().parents[1] / "workflow" / "cmvig_report"
 COHORTS = [abstract_like_cohort(), random_cohort(23, seed=3), random_cohort(40, seed=11),
@@ -221,7 +209,7 @@ def yaml_dump(data: dict) -> str:
 def test_the_renderers_take_the_settings_as_one_object():
     from inspect import signature
 
-    from cmvig_report import report
+    from cmvig_report.render import report
 
     for stage in (report.run_render, report.run_qmd):
         names = set(signature(stage).parameters)
@@ -233,7 +221,7 @@ def test_the_renderers_take_the_settings_as_one_object():
                                             "number_appendix": "true", "compare_with": "old",
                                             "citation_style": "vancouver"}])
 def test_one_function_turns_the_rules_params_into_the_settings(overrides):
-    from cmvig_report import settings
+    from cmvig_report.core import settings
 
     config = {**_config(), **overrides}
     params = settings.manuscript_params(config)
@@ -275,7 +263,8 @@ def project(tmp_path) -> Path:
 
 
 def test_each_resolver_has_one_definition():
-    from cmvig_report import config_check, references, report
+    from cmvig_report.core import config_check
+    from cmvig_report.render import references, report
 
     assert not hasattr(references, "style_path") and not hasattr(references, "bibliography_path")
     assert not hasattr(config_check, "_profile_style")
@@ -287,7 +276,7 @@ def test_each_resolver_has_one_definition():
 
 
 def test_a_missing_profile_is_the_same_line_for_the_check_and_the_build(project):
-    from cmvig_report import config_check, settings
+    from cmvig_report.core import config_check, settings
 
     config = {**_config(), "journal": "bmt"}
     (line,) = config_check.input_problems(config, project)
@@ -299,8 +288,8 @@ def test_a_missing_profile_is_the_same_line_for_the_check_and_the_build(project)
 
 
 def test_a_profile_the_build_cannot_read_is_a_line_of_the_check(project):
-    from cmvig_report import config_check, settings
-    from cmvig_report.journal import load_profile
+    from cmvig_report.core import config_check, settings
+    from cmvig_report.journals.journal import load_profile
 
     config = _config()
     path = project / settings.journal_profile(config, project)
@@ -317,7 +306,7 @@ def test_a_profile_the_build_cannot_read_is_a_line_of_the_check(project):
 
 
 def test_the_style_in_effect_is_the_configs_else_the_profiles():
-    from cmvig_report.config_check import ConfigError, citation_style, style_path
+    from cmvig_report.core.config_check import ConfigError, citation_style, style_path
 
     profile = {"citation_style": "vancouver-nlm"}
     assert citation_style("", profile, "p.yaml") == style_path("vancouver-nlm")
@@ -331,7 +320,7 @@ def test_the_style_in_effect_is_the_configs_else_the_profiles():
 
 
 def test_a_style_file_is_an_input_exactly_when_the_resolver_reads_a_file(project):
-    from cmvig_report import config_check, settings
+    from cmvig_report.core import config_check, settings
 
     for style, is_file in (("", False), ("vancouver-nlm", False), ("styles/mine.csl", True),
                            ("styles/house-style", True)):
@@ -340,8 +329,9 @@ def test_a_style_file_is_an_input_exactly_when_the_resolver_reads_a_file(project
 
 
 def test_the_bibliography_is_resolved_once(project):
-    from cmvig_report import config_check, references, settings
-    from cmvig_report.config_check import ConfigError
+    from cmvig_report.core import config_check, settings
+    from cmvig_report.core.config_check import ConfigError
+    from cmvig_report.render import references
 
     config = _config()
     metadata, meta = config_check.read_metadata(config, project)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cmvig_report import endpoints
-from cmvig_report.endpoints import CENSORED, DEATH, NEW_THERAPY, RESPONSE, EndpointSettings
+from cmvig_report.data import endpoints
+from cmvig_report.data.endpoints import CENSORED, DEATH, NEW_THERAPY, RESPONSE, EndpointSettings
 
 BELOW, UP = True, False
 

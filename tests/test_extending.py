@@ -45,7 +45,7 @@ def apply(repo: Path, action: str, path: str, blocks: list[str]) -> None:
 def test_the_page_has_the_steps_it_describes():
     found = steps()
     assert [(a, p) for a, p, _ in found][:2] == [
-        ("new", "workflow/cmvig_report/figure4.py"), ("new", "workflow/scripts/figure4.py")]
+        ("new", "workflow/cmvig_report/figures/figure4.py"), ("new", "workflow/scripts/figure4.py")]
     assert all(len(b) == (2 if a == "replace" else 1) for a, _, b in found)
 
 

@@ -1,4 +1,4 @@
-"""Pooling centres from their aggregate bundles (workflow/cmvig_report/federated.py)."""
+"""Pooling centres from their aggregate bundles (workflow/cmvig_report/centres/federated.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from lifelines import AalenJohansenFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test
 from r_pooled import CONFIG
 
-from cmvig_report import federated, risk_tables, survival
-from cmvig_report.cohort import clean_cohort
+from cmvig_report.centres import federated
+from cmvig_report.data.cohort import clean_cohort
 from cmvig_report.devtools.synth import generate_cohort, write_cohort
-from cmvig_report.printed_counts import catalogue, size
+from cmvig_report.privacy.printed_counts import catalogue, size
+from cmvig_report.stats import risk_tables, survival
 
 SEEDS = {"north": (120, 11), "south": (80, 12), "east": (60, 13)}
 
@@ -196,7 +197,7 @@ def _first_event_day(times: pd.Series, flags: pd.Series) -> int:
 def test_one_centre_pooled_alone_equals_its_single_build(cohorts, name, when):
     # The same landmark function makes both: every key of every landmark block, the interval
     # included, and the exact bound where no event has happened by the landmark.
-    from cmvig_report.analysis import compute_estimates
+    from cmvig_report.stats.analysis import compute_estimates
 
     c = cohorts[name]
     if when == "config":

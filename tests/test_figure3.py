@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 from cohort_factory import abstract_like_cohort, make_cohort
 
-from cmvig_report.figure1 import groups_not_drawn
-from cmvig_report.figure3 import (
+from cmvig_report.figures.figure1 import groups_not_drawn
+from cmvig_report.figures.figure3 import (
     BLQ_DROP,
     MANY_LINES,
     TRAJECTORY_COUNTS,
     figure3,
     run_figure3,
 )
-from cmvig_report.printed_counts import disclosure_plan, size
+from cmvig_report.privacy.printed_counts import disclosure_plan, size
 
 LLOQ = 137.0
 
@@ -172,7 +172,7 @@ def test_every_text_is_at_least_7_pt_and_none_overlaps():
     from cohort_factory import random_cohort
     from test_figures import _texts
 
-    from cmvig_report.figure_style import STYLE, render_bytes
+    from cmvig_report.figures.figure_style import STYLE, render_bytes
 
     for cohort in (abstract_like_cohort(), random_cohort(300)):
         fig, _ = figure3(cohort, viral_loads(cohort), LLOQ)

@@ -14,16 +14,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.text import Text
 
-from cmvig_report import printed_counts as pc
-from cmvig_report import survival
-from cmvig_report.analysis import compute_estimates, km_curves
-from cmvig_report.figure1 import figure1, run_figure1, timeline_plan
-from cmvig_report.figure2 import MAX_CENSOR_MARKS, figure2, figure2_at_risk, run_figure2
-from cmvig_report.figure_axes import nice_ticks
-from cmvig_report.figure_flow import GROUPS, flow_counts
-from cmvig_report.figure_style import STYLE, render_bytes
-from cmvig_report.formatting import format_number, format_p
-from cmvig_report.printed_counts import disclosure_plan, size
+from cmvig_report.core.formatting import format_number, format_p
+from cmvig_report.figures.figure1 import figure1, run_figure1, timeline_plan
+from cmvig_report.figures.figure2 import MAX_CENSOR_MARKS, figure2, figure2_at_risk, run_figure2
+from cmvig_report.figures.figure_axes import nice_ticks
+from cmvig_report.figures.figure_flow import GROUPS, flow_counts
+from cmvig_report.figures.figure_style import STYLE, render_bytes
+from cmvig_report.privacy import printed_counts as pc
+from cmvig_report.privacy.printed_counts import disclosure_plan, size
+from cmvig_report.stats import survival
+from cmvig_report.stats.analysis import compute_estimates, km_curves
 
 DAYS = {"response_day": 50, "os_cmvig_day": 100, "os_hsct_day": 365, "lloq_iu_ml": 137}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cmvig_report.formatting import (
+from cmvig_report.core.formatting import (
     EN_DASH,
     FILTERS,
     format_ci,

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from cmvig_report.cohort_derive import lasting_study_numbers
-from cmvig_report.freeze import (
+from cmvig_report.data.cohort_derive import lasting_study_numbers
+from cmvig_report.data.freeze import (
     REGISTER,
     UNDER_OTHER_LIMIT,
     compare,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmvig_report.io import csv_bytes
+from cmvig_report.core.io import csv_bytes
 
 
 def _pandas(df: pd.DataFrame) -> bytes:

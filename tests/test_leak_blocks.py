@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cmvig_report.leak_terms import Sensitive
-from cmvig_report.leaks import scan_outputs
+from cmvig_report.privacy.leak_terms import Sensitive
+from cmvig_report.privacy.leaks import scan_outputs
 
 DATES = frozenset({dt.date(2019, 3, 7), dt.date(2020, 11, 30)})
 

@@ -12,7 +12,7 @@ import pytest
 from weasyprint import HTML
 
 from cmvig_report.errors import PipelineError
-from cmvig_report.leak_terms import (
+from cmvig_report.privacy.leak_terms import (
     Hit,
     Sensitive,
     Term,
@@ -20,8 +20,8 @@ from cmvig_report.leak_terms import (
     manuscript_words,
     own_text,
 )
-from cmvig_report.leak_text import pdf_chunks
-from cmvig_report.leaks import assert_no_leaks, scan_file, scan_outputs
+from cmvig_report.privacy.leak_text import pdf_chunks
+from cmvig_report.privacy.leaks import assert_no_leaks, scan_file, scan_outputs
 
 JULY_23 = dt.date(2018, 7, 23)
 
@@ -313,7 +313,7 @@ def pdf_reader(request, monkeypatch):
     if request.param == "poppler" and shutil.which("pdftotext") is None:
         pytest.skip("poppler-utils (pdftotext) is not installed")
     if request.param == "pypdf":
-        monkeypatch.setattr("cmvig_report.leak_text.shutil.which", lambda name: None)
+        monkeypatch.setattr("cmvig_report.privacy.leak_text.shutil.which", lambda name: None)
     return request.param
 
 

@@ -24,9 +24,9 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
+from cmvig_report.core.io import copy_project
 from cmvig_report.devtools.synth import generate_cohort, write_cohort
-from cmvig_report.io import copy_project
-from cmvig_report.metadata import PLACEHOLDER, placeholders
+from cmvig_report.journals.metadata import PLACEHOLDER, placeholders
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a page of an own study must never say: it is neither the replication nor invented data.

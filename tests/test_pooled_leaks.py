@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from r_pooled import CONFIG
 
-from cmvig_report import federated, paths
-from cmvig_report.cohort import run_cohort
+from cmvig_report import paths
+from cmvig_report.centres import federated
+from cmvig_report.centres.pooled_report import run_pooled_manuscript, run_publish_pooled
+from cmvig_report.data.cohort import run_cohort
 from cmvig_report.devtools.synth import generate_cohort, write_cohort
 from cmvig_report.errors import PipelineError
-from cmvig_report.pdf import html_to_pdf
-from cmvig_report.pooled_report import run_pooled_manuscript, run_publish_pooled
-from cmvig_report.quarto import html_to_docx
+from cmvig_report.render.pdf import html_to_pdf
+from cmvig_report.render.quarto import html_to_docx
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = [str(ROOT / f) for f in paths.template_files("pooled", ROOT)]
@@ -156,7 +157,7 @@ def test_an_input_in_a_folder_the_register_names_does_not_stop_the_pooled_manusc
     # the register's tooltips name config/config.yaml; the centres' sheet is config/centres.tsv:
     # with the single manuscript's words among its own (the rule's template_files), "config" is
     # prose, as it is for the single manuscript
-    from cmvig_report import settings
+    from cmvig_report.core import settings
 
     html = pooled_manuscript["html"].read_text(encoding="utf-8")
     assert "config/config.yaml" in html

@@ -23,7 +23,8 @@ from r_pooled import (
     shipped_bundles,
 )
 
-from cmvig_report import federated, risk_tables, survival
+from cmvig_report.centres import federated
+from cmvig_report.stats import risk_tables, survival
 
 CURVE_TOLERANCE = 1e-9  # the full curves: R writes 12 significant digits
 

@@ -13,11 +13,13 @@ from pathlib import Path
 from pypdf import PdfReader
 from r_pooled import CONFIG, DAYS, ROOT, shipped_bundles
 
-from cmvig_report import __version__, federated, paths, survival
-from cmvig_report.cohort import clean_cohort
-from cmvig_report.formatting import format_percent_ci
-from cmvig_report.io import write_json
-from cmvig_report.pooled_report import run_pooled_manuscript
+from cmvig_report import __version__, paths
+from cmvig_report.centres import federated
+from cmvig_report.centres.pooled_report import run_pooled_manuscript
+from cmvig_report.core.formatting import format_percent_ci
+from cmvig_report.core.io import write_json
+from cmvig_report.data.cohort import clean_cohort
+from cmvig_report.stats import survival
 
 TEMPLATES = [str(ROOT / f) for f in paths.template_files("pooled", ROOT)]
 REFERENCE_DOC = str(ROOT / "templates" / "reference.docx")
@@ -119,7 +121,7 @@ def _estimates_with(counts: dict[str, dict[str, int | str]], min_cell: int = 3) 
 
 
 def test_table2_sums_the_centres_and_withholds_a_characteristic_whole():
-    from cmvig_report.pooled_report import characteristics
+    from cmvig_report.centres.pooled_report import characteristics
 
     def centre(female: tuple[int | str, int, int], male: tuple[int, int, int],
                alive: tuple[int, int, int]) -> dict[str, int | str]:
@@ -268,9 +270,9 @@ def test_each_citation_of_the_pooled_methods_resolves_to_its_entry_in_the_refere
 
 
 def test_the_pooled_register_lists_every_printed_number_with_its_estimates_key(tmp_path):
-    from cmvig_report.formatting import format_number, format_p, format_percent
-    from cmvig_report.pooled_report import value_of
-    from cmvig_report.register_html import untracked_numbers
+    from cmvig_report.centres.pooled_report import value_of
+    from cmvig_report.core.formatting import format_number, format_p, format_percent
+    from cmvig_report.render.register_html import untracked_numbers
 
     bundles = shipped_bundles()
     _manuscript(bundles, tmp_path)

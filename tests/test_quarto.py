@@ -15,10 +15,11 @@ import pytest
 from cohort_factory import abstract_like_cohort
 from report_fixtures import make_project, qmd_args
 
-from cmvig_report import paths, quarto
+from cmvig_report import paths
+from cmvig_report.core.formatting import format_percent_ci
 from cmvig_report.errors import PipelineError
-from cmvig_report.formatting import format_percent_ci
-from cmvig_report.report import run_qmd
+from cmvig_report.render import quarto
+from cmvig_report.render.report import run_qmd
 
 
 def _stand_in(tmp_path: Path, script: str) -> Path:

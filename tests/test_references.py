@@ -11,11 +11,11 @@ from report_fixtures import make_project, stage_args
 from test_report import abstract_like_cohort
 
 from cmvig_report import paths
-from cmvig_report.config_check import style_path
+from cmvig_report.core.config_check import style_path
 from cmvig_report.errors import PipelineError
-from cmvig_report.references import Citations, load_source, yaml_to_bibtex
-from cmvig_report.register_html import untracked_numbers
-from cmvig_report.report import run_render
+from cmvig_report.render.references import Citations, load_source, yaml_to_bibtex
+from cmvig_report.render.register_html import untracked_numbers
+from cmvig_report.render.report import run_render
 
 ROOT = Path(__file__).resolve().parents[1]
 BIB = ROOT / "templates" / "references.bib"
@@ -178,7 +178,7 @@ def test_a_yaml_reference_list_converts_to_bibtex_entries_that_parse(tmp_path):
 
 
 def test_superscript_citations_are_set_against_the_word_before_them():
-    from cmvig_report.references import close_up
+    from cmvig_report.render.references import close_up
 
     sup = Citations(BIB, style_path("bone-marrow-transplantation"), "qmd")
     assert close_up("in check ^7^. A\nline\n^8^ and\n\n^9^ here", sup, "qmd") == (

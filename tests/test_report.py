@@ -19,10 +19,10 @@ from report_fixtures import (
     stage_args,
 )
 
+from cmvig_report.core.formatting import format_p, format_percent_ci, plural
 from cmvig_report.errors import PipelineError
-from cmvig_report.formatting import format_p, format_percent_ci, plural
-from cmvig_report.report import replication_rows, run_qmd, run_render, table1_rows
-from cmvig_report.templating import markdown_escape
+from cmvig_report.render.report import replication_rows, run_qmd, run_render, table1_rows
+from cmvig_report.render.templating import markdown_escape
 
 
 def _render(kwargs: dict, name: str = "m", pdf: bool = True) -> tuple[Path, Path, list[str]]:
@@ -379,7 +379,7 @@ def test_a_typed_number_warns_and_fails_when_strict(tmp_path):
 
 
 def test_every_number_in_the_html_body_has_a_source(tmp_path):
-    from cmvig_report.register_html import untracked_numbers
+    from cmvig_report.render.register_html import untracked_numbers
 
     for name, cohort in (("a", abstract_like_cohort()), ("b", random_cohort(60, seed=2))):
         kwargs = make_project(tmp_path / name, cohort)
@@ -414,7 +414,7 @@ def test_register_records_source_method_and_numbers_at_risk(tmp_path):
 
 
 def test_metadata_declarations_are_required_and_orcids_checked(tmp_path):
-    from cmvig_report.metadata import orcid_is_valid
+    from cmvig_report.journals.metadata import orcid_is_valid
 
     assert orcid_is_valid("0000-0002-1825-0097")  # ORCID's documented example
     assert not orcid_is_valid("0000-0000-0000-0000")
@@ -452,7 +452,7 @@ def test_replication_says_synthetic_and_an_own_study_never_does(tmp_path):
 
 
 def test_placeholders_are_found_where_they_are_printed():
-    from cmvig_report.metadata import placeholders, printed_placeholders
+    from cmvig_report.journals.metadata import placeholders, printed_placeholders
 
     meta = {"title": "[TITLE: your study's title]", "funding": "None.",
             "ethics": {"approval": "Ref. [APPROVAL: number and date], 2024"},

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from cmvig_report.report_folder import fingerprint, record_package, settle, tidy
+from cmvig_report.release.report_folder import fingerprint, record_package, settle, tidy
 
 MADE_FROM = {"config": {"journal": "frontiers-in-pediatrics"}, "inputs": {}, "software": {},
              "code_sha256": "c", "templates_sha256": "t", "results": {"results/x": "1"}}

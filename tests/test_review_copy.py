@@ -20,20 +20,20 @@ from pypdf import PdfReader
 from report_fixtures import ROOT, make_project, stage_args
 
 from cmvig_report import paths
-from cmvig_report.docx_review import column_widths, review_layout, word_width
-from cmvig_report.editorial import (
+from cmvig_report.errors import PipelineError
+from cmvig_report.journals.editorial import (
     figure_order_problem,
     indefinite_article,
     invented_metadata,
     title_numbers,
     with_article,
 )
-from cmvig_report.errors import PipelineError
-from cmvig_report.journal import load_profile, running_title_notes, unchecked_warning
-from cmvig_report.leak_text import pdf_chunks
-from cmvig_report.quarto import pandoc_docx
-from cmvig_report.report import run_render
-from cmvig_report.submission import run_submission
+from cmvig_report.journals.journal import load_profile, running_title_notes, unchecked_warning
+from cmvig_report.journals.submission import run_submission
+from cmvig_report.privacy.leak_text import pdf_chunks
+from cmvig_report.render.docx_review import column_widths, review_layout, word_width
+from cmvig_report.render.quarto import pandoc_docx
+from cmvig_report.render.report import run_render
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 NS = {"w": W[1:-1]}

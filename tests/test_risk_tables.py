@@ -1,4 +1,4 @@
-"""The risk-table engine (workflow/cmvig_report/risk_tables.py, read by survival.py) against
+"""The risk-table engine (workflow/cmvig_report/stats/risk_tables.py, read by survival.py) against
 lifelines fitted on the patients themselves, on generated data with ties, censorings on event
 days and delayed entry. By-hand values are in test_survival.py, R's in test_pooled_r.py."""
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from lifelines import KaplanMeierFitter
 from lifelines.exceptions import StatError
 
-from cmvig_report import risk_tables, survival
+from cmvig_report.stats import risk_tables, survival
 
 LANDMARK_TOLERANCE = 0.5 * 10 ** -survival.DECIMALS + 1e-12
 

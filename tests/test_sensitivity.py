@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cmvig_report import survival
-from cmvig_report.analysis import sensitivity
-from cmvig_report.cohort import clean_cohort
+from cmvig_report.data.cohort import clean_cohort
+from cmvig_report.stats import survival
+from cmvig_report.stats.analysis import sensitivity
 
 FIXTURES = Path(__file__).parent / "fixtures" / "r_survival"
 COHORTS = ("pcr_gap", "rebound", "late_entry", "mixed")

@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
+from cmvig_report.core.io import copy_project
 from cmvig_report.devtools.synth import generate_cohort, write_cohort
-from cmvig_report.io import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = "dr_jane_doe_export"

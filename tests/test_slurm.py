@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cmvig_report.io import copy_project
+from cmvig_report.core.io import copy_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 

@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from cmvig_report.core.io import copy_project
 from cmvig_report.devtools.synth import main as synth_main
-from cmvig_report.io import copy_project
-from cmvig_report.register import ALLOWED
+from cmvig_report.render.register import ALLOWED
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_CELL = 5

@@ -12,10 +12,10 @@ import yaml
 from PIL import Image
 
 from cmvig_report import paths
+from cmvig_report.core.io import copy_project, sha256_file
 from cmvig_report.errors import PipelineError
-from cmvig_report.io import copy_project, sha256_file
-from cmvig_report.journal import limit_notes, load_profile, word_limits
-from cmvig_report.submission import figure_file, table_markdown
+from cmvig_report.journals.journal import limit_notes, load_profile, word_limits
+from cmvig_report.journals.submission import figure_file, table_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = sorted((ROOT / paths.JOURNALS).glob("*.yaml"))

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from cmvig_report import survival
+from cmvig_report.stats import survival
 
 Z = 1.959963984540054  # 97.5th percentile of the standard normal
 

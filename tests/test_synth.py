@@ -8,7 +8,7 @@ import zipfile
 import pandas as pd
 import pytest
 
-from cmvig_report.cohort import clean_cohort
+from cmvig_report.data.cohort import clean_cohort
 from cmvig_report.devtools.synth import DRUGS, generate_cohort, main, write_cohort
 
 BQ = re.compile(r"^\s*(<\s*\d+|undetectable|not detected|nd|negative)\s*$", re.IGNORECASE)

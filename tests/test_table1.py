@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from cohort_factory import make_cohort
 
-from cmvig_report.table1 import build_table1, fmt_count, fmt_median_range
+from cmvig_report.stats.table1 import build_table1, fmt_count, fmt_median_range
 
 GROUPS = ["overall", "recurrent", "refractory"]
 

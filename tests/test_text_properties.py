@@ -26,13 +26,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from report_fixtures import make_project, stage_args
 
-from cmvig_report.clinical import CLINICAL_FACTS
-from cmvig_report.cohort import clean_cohort
+from cmvig_report.core.formatting import format_measure
+from cmvig_report.core.io import read_clean_cohort, write_csv
+from cmvig_report.data.clinical import CLINICAL_FACTS
+from cmvig_report.data.cohort import clean_cohort
 from cmvig_report.devtools.synth import generate_cohort, write_cohort
-from cmvig_report.formatting import format_measure
-from cmvig_report.io import read_clean_cohort, write_csv
-from cmvig_report.report import run_render
-from cmvig_report.table1 import MISSING_LEVEL
+from cmvig_report.render.report import run_render
+from cmvig_report.stats.table1 import MISSING_LEVEL
 
 LLOQ = 137.0
 OWN_LIMIT = 35.0

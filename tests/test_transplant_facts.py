@@ -17,16 +17,16 @@ from openpyxl import Workbook
 from report_fixtures import make_project, stage_args
 from scipy.stats import beta
 
-from cmvig_report.analysis import compute_estimates, infusion_reaction_rate
-from cmvig_report.clinical import CLINICAL_FACTS, clinical_record
-from cmvig_report.cohort import clean_cohort
-from cmvig_report.cohort_cells import BELOW_LLOQ_SPELLINGS
-from cmvig_report.cohort_viral_loads import parse_viral_load_results
+from cmvig_report.core.io import read_clean_cohort, write_csv
+from cmvig_report.data.clinical import CLINICAL_FACTS, clinical_record
+from cmvig_report.data.cohort import clean_cohort
+from cmvig_report.data.cohort_cells import BELOW_LLOQ_SPELLINGS
+from cmvig_report.data.cohort_viral_loads import parse_viral_load_results
 from cmvig_report.devtools.synth import generate_cohort, write_cohort
 from cmvig_report.errors import DataError
-from cmvig_report.io import read_clean_cohort, write_csv
-from cmvig_report.report import run_render
-from cmvig_report.table1 import build_table1
+from cmvig_report.render.report import run_render
+from cmvig_report.stats.analysis import compute_estimates, infusion_reaction_rate
+from cmvig_report.stats.table1 import build_table1
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"
@@ -448,7 +448,7 @@ def test_synth_clinical_makes_every_new_column_deterministically(tmp_path):
 
 
 def test_figure1_lists_treatment_antivirals_only():
-    from cmvig_report.figure_flow import flow_counts
+    from cmvig_report.figures.figure_flow import flow_counts
 
     cohort = make_cohort([{"type": "recurrent", "response": 10, "fu": 300,
                            "drugs": "letermovir;ganciclovir"},
@@ -459,7 +459,7 @@ def test_figure1_lists_treatment_antivirals_only():
 
 
 def test_median_iqr_formatters_round_half_up():
-    from cmvig_report.formatting import format_log10_median_iqr, format_median_iqr
+    from cmvig_report.core.formatting import format_log10_median_iqr, format_median_iqr
 
     block = {"median": 4.25, "q1": 3.05, "q3": 5.0}
     assert format_median_iqr(block) == "4.3 (3.1–5.0)"

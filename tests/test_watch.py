@@ -125,7 +125,7 @@ def test_watch_command_takes_snakemakes_config_options():
 
 
 def test_the_shipped_cohort_is_only_a_safety_net(tmp_path):
-    from cmvig_report.settings import is_shipped_cohort, study_warning
+    from cmvig_report.core.settings import is_shipped_cohort, study_warning
 
     config = {"study": "replication", "patients": "data/raw/patients.csv",
               "viral_loads": "data/raw/viral_loads.csv"}

@@ -16,7 +16,7 @@ import pytest
 from builds import clone_build
 from pypdf import PdfReader
 
-from cmvig_report.formatting import format_percent, format_percent_ci
+from cmvig_report.core.formatting import format_percent, format_percent_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDER_RULES = {"manuscript", "quarto_source", "docx", "publish"}  # publish: the manifest too
@@ -124,9 +124,9 @@ def test_manifest_checksums_every_input_and_output(built):
     assert manifest["config"]["response_day"] == 50
     # the code that ran: each file by its path in the project, and one checksum for it all,
     # which the manuscript does not print (an edit to a step's code re-renders nothing else)
-    assert "workflow/cmvig_report/analysis.py" in manifest["code"]
-    analysis = (built / "workflow/cmvig_report/analysis.py").read_bytes()
-    assert manifest["code"]["workflow/cmvig_report/analysis.py"] == hashlib.sha256(
+    assert "workflow/cmvig_report/stats/analysis.py" in manifest["code"]
+    analysis = (built / "workflow/cmvig_report/stats/analysis.py").read_bytes()
+    assert manifest["code"]["workflow/cmvig_report/stats/analysis.py"] == hashlib.sha256(
         analysis).hexdigest()
     lines = "".join(f"{hashlib.sha256((built / f).read_bytes()).hexdigest()}  {f}\n"
                     for f in sorted(manifest["code"]))  # `sha256sum FILES | sha256sum`
@@ -165,10 +165,10 @@ def test_template_edit_reruns_only_the_formats_that_read_it(built, tmp_path, tem
 @pytest.mark.parametrize(("module", "expected"), [
     # every step whose code imports the module and everything below them; no more (the code
     # checksum is in the manifest, not printed, so the publish step's code re-renders nothing)
-    ("workflow/cmvig_report/analysis.py", {"estimates", "figure2"} | RENDER_RULES),
-    ("workflow/cmvig_report/figure_style.py",
+    ("workflow/cmvig_report/stats/analysis.py", {"estimates", "figure2"} | RENDER_RULES),
+    ("workflow/cmvig_report/figures/figure_style.py",
      {"figure1", "figure2", "figure3"} | RENDER_RULES),
-    ("workflow/cmvig_report/publish.py", {"publish"}),
+    ("workflow/cmvig_report/release/publish.py", {"publish"}),
 ])
 def test_code_edit_reruns_the_steps_that_run_it(built, tmp_path, module, expected):
     repo = _clone(built, tmp_path)
@@ -269,7 +269,7 @@ def test_every_abstract_number_is_in_the_register_with_its_source(built):
     assert ("estimates.json#n_patients", f"{est['n_patients']} children") in printed
     assert ("estimates.json#study_period", "July 2018 \u2013 December 2021") in printed
     # and the HTML shows where each comes from
-    from cmvig_report.register_html import untracked_numbers
+    from cmvig_report.render.register_html import untracked_numbers
 
     assert untracked_numbers((built / "report/manuscript.html").read_text()) == []
 

@@ -3,7 +3,7 @@ reloaded on every save), ``python -m cmvig_report watch`` (re-render report/prev
 save) and ``python -m cmvig_report diff OLD_RESULTS NEW_RESULTS`` (what moved between data freezes).
 
 The pipeline's steps are not commands: Snakemake runs each through its rule's script,
-``workflow/scripts/<rule>.py`` (see :mod:`cmvig_report.step`). Errors caused by the user
+``workflow/scripts/<rule>.py`` (see :mod:`cmvig_report.core.step`). Errors caused by the user
 (:class:`PipelineError`) are printed as plain lines with exit status 1 and no traceback.
 """
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
             run_watch(**args)
         elif command == "diff":
-            from .freeze import run_diff
+            from .data.freeze import run_diff
 
             print(run_diff(args["old"], args["new"], args["md"]), end="")
     except PipelineError as exc:

@@ -235,7 +235,7 @@ def script(rule: str) -> str:
 
 def module_file(module: str) -> str:
     """The file of one module of the package, from its dotted key relative to the package:
-    ``analysis`` is ``workflow/cmvig_report/analysis.py``, ``stats.survival`` is
+    ``analysis`` is ``workflow/cmvig_report/stats/analysis.py``, ``stats.survival`` is
     ``workflow/cmvig_report/stats/survival.py`` and ``stats.__init__`` the subpackage's
     ``__init__.py``."""
     return f"{PACKAGE}/{module.replace('.', '/')}.py"

@@ -4,8 +4,10 @@
 # input, so an edit re-runs the steps it touches).
 import sys
 
-from cmvig_report import codebase, config_check, paths, settings
-from cmvig_report.journal import unchecked_warning as journal_profile_warning
+from cmvig_report import paths
+from cmvig_report.core import config_check, settings
+from cmvig_report.release import codebase
+from cmvig_report.journals.journal import unchecked_warning as journal_profile_warning
 
 
 # Every key a setting of the right type, every file, folder and name the config gives there

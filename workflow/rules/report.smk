@@ -132,7 +132,7 @@ rule publish:
 
 # Metadata placeholders still printed in a shareable output, listed where the user looks last.
 onsuccess:
-    from cmvig_report.metadata import placeholder_summary
+    from cmvig_report.journals.metadata import placeholder_summary
 
     # the renderers of this build's formats (the Quarto source also makes the DOCX)
     renderers = ["manuscript"] + (["quarto_source"] if {"qmd", "docx"} & set(FORMATS) else [])

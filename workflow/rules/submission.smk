@@ -59,7 +59,7 @@ rule publish_submission:
         code=codebase.stage_code("publish_submission"),
     output:
         published=[paths.published(f"{paths.SUBMISSION}/{name}") for name in SUBMISSION_FILES],
-        # the package's files and the build it was made from (cmvig_report/report_folder.py)
+        # the package's files and the build it was made from (cmvig_report/release/report_folder.py)
         record=paths.SUBMISSION_RECORD,
     params:
         input_paths=settings.input_paths(config),

@@ -6,7 +6,7 @@ from pathlib import Path
 # This project's package first, even where another copy is installed.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from cmvig_report.analysis import run_analysis
-from cmvig_report.step import run
+from cmvig_report.core.step import run
+from cmvig_report.stats.analysis import run_analysis
 
 run(snakemake, run_analysis)

@@ -6,7 +6,7 @@ from pathlib import Path
 # This project's package first, even where another copy is installed.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from cmvig_report.publish import run_publish_and_manifest
-from cmvig_report.step import run
+from cmvig_report.core.step import run
+from cmvig_report.release.publish import run_publish_and_manifest
 
 run(snakemake, run_publish_and_manifest)

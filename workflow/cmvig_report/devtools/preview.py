@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from .. import paths, settings
+from .. import paths
+from ..core import settings
 from .watch import BuildConfig, require_results, watch
 
 HOST = "127.0.0.1"

@@ -23,9 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from .. import paths, settings
+from .. import paths
+from ..core import settings
 from ..errors import PipelineError
-from ..render_settings import from_params
+from ..render.render_settings import from_params
 
 Snapshot = dict[str, tuple[int, int]]
 
@@ -80,8 +81,8 @@ def load_config(project: str | Path = ".", configfiles: list[str] | None = None,
     too), then the ``--config KEY=VALUE`` overrides."""
     from snakemake.utils import update_config
 
-    from ..config_check import schema_problems
-    from ..report import read_yaml
+    from ..core.config_check import schema_problems
+    from ..render.report import read_yaml
 
     root = Path(project)
     config: dict[str, Any] = {}
@@ -137,7 +138,7 @@ def watched_files(args: dict[str, Any]) -> list[Path]:
     """Every file the rendered manuscript depends on: templates and the results it reads.
 
     The templates are listed afresh each time, so a new partial is picked up."""
-    from ..report import template_dir
+    from ..render.report import template_dir
 
     folder = template_dir(args["template_files"], paths.HTML_TEMPLATE)
     files = [p for p in folder.rglob("*") if p.is_file()]
@@ -165,8 +166,8 @@ def _leaks(html: str, leak_check: dict[str, Any] | None, cached: dict[str, Any])
     files, or a template or the metadata (the manuscript's own words)."""
     if not leak_check or not Path(leak_check["cohort"]).is_file():
         return []
-    from ..leaks import scan_outputs
-    from ..publish import sensitive_terms
+    from ..privacy.leaks import scan_outputs
+    from ..release.publish import sensitive_terms
 
     sources = [Path(leak_check["cohort"]), Path(leak_check["viral_loads"]),
                *map(Path, leak_check.get("template_files", ()))]
@@ -214,7 +215,7 @@ def watch(args: dict[str, Any], *, interval: float = 0.1, settle: float = 0.0,
     ``on_render`` then receives the seconds the render took and its notes (``None`` when it
     failed).
     """
-    from ..report import Session, run_render
+    from ..render.report import Session, run_render
 
     session = Session()
     cached: dict[str, Any] = {}

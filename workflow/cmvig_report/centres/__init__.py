@@ -1,0 +1,1 @@
+"""Many centres: each centre's aggregate bundle, the pooled estimates and report."""

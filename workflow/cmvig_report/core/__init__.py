@@ -1,0 +1,1 @@
+"""Shared foundations: files, settings, the config check, the step runner, formatting."""

@@ -1,0 +1,1 @@
+"""The data: exports validated and cleaned into the cohort, endpoints, data freezes."""

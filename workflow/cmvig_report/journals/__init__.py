@@ -1,0 +1,1 @@
+"""What a journal asks: profile, metadata and editorial checks, checklist, package."""

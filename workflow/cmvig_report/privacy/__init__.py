@@ -1,0 +1,1 @@
+"""Small-cell control and the leak check: what a shareable output may print."""

@@ -1,0 +1,1 @@
+"""What leaves the build: provenance, the code each step runs, publishing report/."""

@@ -1,0 +1,1 @@
+"""The manuscript rendered: templates, tracked numbers, PDF, DOCX, references."""

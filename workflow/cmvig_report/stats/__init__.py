@@ -1,0 +1,1 @@
+"""The statistics: survival, competing risks, estimands, the estimates, Table 1."""
