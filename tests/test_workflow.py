@@ -19,7 +19,7 @@ from pypdf import PdfReader
 from cmvig_report.core.formatting import format_percent, format_percent_ci
 
 ROOT = Path(__file__).resolve().parents[1]
-RENDER_RULES = {"manuscript", "quarto_source", "docx", "publish"}  # publish: the manifest too
+RENDER_RULES = {"manuscript", "quarto_source", "publish"}  # publish: the manifest too
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +76,7 @@ def test_build_writes_every_contract_output(built):
     logs = sorted(p.name for p in (built / "logs").iterdir())
     assert logs == sorted(["clean_cohort.log", "estimates.log", "figure1.log", "figure2.log",
                            "figure3.log", "provenance.log", "manuscript.log",
-                           "quarto_source.log", "docx.log", "publish.log"])
+                           "quarto_source.log", "publish.log"])
     # the Quarto source travels with its figures
     qmd = (built / "report/manuscript.qmd").read_text()
     assert "](figures/figure1.png)" in qmd
@@ -146,7 +146,7 @@ def test_second_run_schedules_nothing(built, tmp_path):
     # Snakemake also compares checksums of small inputs, so each edit changes the content.
     ("style.css", {"manuscript", "publish"}),
     ("partials/methods.html.j2", {"manuscript", "publish"}),
-    ("manuscript.qmd.j2", {"quarto_source", "docx", "publish"}),
+    ("manuscript.qmd.j2", {"quarto_source", "publish"}),
     ("text.j2", RENDER_RULES),
     ("replication/metadata.yaml", RENDER_RULES),  # the replication's metadata
     # an own study's: not read by the replication's renderers; the manifest checksums it

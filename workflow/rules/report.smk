@@ -43,38 +43,24 @@ rule quarto_source:
         figures=FIGURE_FILES["png"],
         # the changes appendix lists what the manuscript's register says moved
         **({"changes_csv": paths.staged(paths.CHANGES, CD)} if COMPARE_WITH else {}),
+        # the Word styles of the DOCX, which this step makes from the Quarto source
+        **({"reference_doc": paths.template_files("docx")} if "docx" in FORMATS else {}),
         code=codebase.stage_code("quarto_source"),
     output:
         qmd=paths.staged(paths.manuscript("qmd"), CD),
         figure_copies=[
             paths.staged(f"{paths.QMD_FIGURES}/{name}.png", CD) for name in paths.FIGURE_NAMES
         ],
+        **({"docx": paths.staged(paths.manuscript("docx"), CD)} if "docx" in FORMATS else {}),
         placeholders=paths.placeholders("quarto_source", CD),
     params:
         **RENDER_SETTINGS,
-        also_docx="docx" in FORMATS,
     log:
         paths.log("quarto_source", CD),
     conda:
         "../envs/pipeline.yaml"
     script:
         "../scripts/quarto_source.py"
-
-
-rule docx:
-    input:
-        qmd=rules.quarto_source.output.qmd,
-        figures=rules.quarto_source.output.figure_copies,
-        reference_doc=paths.template_files("docx"),
-        code=codebase.stage_code("docx"),
-    output:
-        docx=paths.staged(paths.manuscript("docx"), CD),
-    log:
-        paths.log("docx", CD),
-    conda:
-        "../envs/pipeline.yaml"
-    script:
-        "../scripts/docx.py"
 
 
 # The check that refuses to leak: no patient ID, date, input path or raw free text may reach

@@ -58,6 +58,7 @@ from ..paths import HTML_TEMPLATE, MAIN_TEXT_TABLES, QMD_FIGURES, QMD_TEMPLATE
 from ..privacy.disclosure import small_mark
 from ..release.provenance import shareable_settings
 from ..stats import claims
+from .quarto import run_docx
 from .references import Citations, citations, close_up
 from .register import Register, template_names, typed_numbers
 from .register_html import NUMBERS_COLUMNS, numbers_table
@@ -429,13 +430,16 @@ def run_qmd(*, settings: RenderSettings, template_files: list[str], estimates: s
             table1: str, figures: list[str], figure_facts: list[str], provenance: str,
             metadata: str, published: str = "", changes_summary: str | None = None,
             changes_csv: str | None = None, qmd: str, figure_copies: list[str],
-            placeholders: str | None = None, also_docx: bool = False, journal: str = "",
+            placeholders: str | None = None, docx: str | None = None,
+            reference_doc: list[str] | None = None, journal: str = "",
             bibliography: str = "", style_file: str = "") -> list[str]:
     """Step ``quarto_source``: the same manuscript as Quarto source, with its PNG figures
-    copied beside it (``figures/``), so that it can be sent and rendered on its own.
-    Placeholders as in :func:`run_render`; ``also_docx``: the DOCX is made from this source.
-    ``settings``, ``journal`` and the bibliography as in :func:`run_render` (the register
-    appendix is the HTML/PDF's only)."""
+    copied beside it (``figures/``), so that it can be sent and rendered on its own; then,
+    given ``docx``, the DOCX made from this source (:func:`.quarto.run_docx`, with the Word
+    styles of ``reference_doc``), in the same step: a step of its own cost an interpreter's
+    start for a pandoc call. Placeholders as in :func:`run_render`. ``settings``, ``journal``
+    and the bibliography as in :func:`run_render` (the register appendix is the HTML/PDF's
+    only)."""
     del style_file
     strict_metadata, compare_with = settings.strict_metadata, settings.compare_with
     tdir = template_dir(template_files, QMD_TEMPLATE)
@@ -451,11 +455,13 @@ def run_qmd(*, settings: RenderSettings, template_files: list[str], estimates: s
                             changes=_changes(read_rows(changes_csv), changes_summary, register)
                             if compare_with and changes_csv else None)
     text = close_up(render_template(env, QMD_TEMPLATE, context), context["refs"], "qmd")
-    shown = [Path(qmd).name] + ([Path(qmd).with_suffix(".docx").name] if also_docx else [])
+    shown = [Path(qmd).name] + ([Path(docx).name] if docx else [])
     found = printed_placeholders(context["meta"], metadata, [(shown, text)])
     check_placeholders(found, strict_metadata)  # before anything is written
     for src, dest in zip(figures, figure_copies, strict=True):
         atomic_write_bytes(dest, Path(src).read_bytes())
     atomic_write_text(qmd, text)
+    if docx:
+        notes += run_docx(qmd=qmd, docx=docx, reference_doc=reference_doc)
     return notes + _placeholder_notes(found, strict_metadata, placeholders)
 
