@@ -47,14 +47,14 @@ CD = paths.CENTRE_DIR
 export_value = settings.per_export(EXPORTS)
 
 
-
 # What the other steps publish into an export's report folder before its publish step writes
-# the manifest, by centre_dir: in report/, each centre's bundle and, when bundles are pooled,
-# the pooled manuscript; in report/centres/<centre>/, the centre's bundle (report_folder.py
-# says who owns what in report/).
+# the manifest, by centre_dir: in report/, each centre's bundle and manifest (which lists the
+# centre's report) and, when bundles are pooled, the pooled manuscript; in
+# report/centres/<centre>/, the centre's bundle (report_folder.py says who owns what).
 POOLING = bool(CENTRES or config["pooled_from"])
 OTHER_PUBLISHED = {
     "": [paths.published(paths.CENTRE_BUNDLE.format(centre=c)) for c in CENTRES]
+    + [paths.for_centre(paths.MANIFEST, paths.centre_dir(c)) for c in CENTRES]
     + (
         [
             paths.published(p)
