@@ -84,7 +84,8 @@ def test_the_code_of_the_build_is_the_workflow_and_the_modules_it_runs():
     for rule in _rules():
         assert set(codebase.stage_code(rule, ROOT)) <= set(code), rule
     # tools beside the build (live preview, synthetic cohorts) are not the build's code
-    assert not {f"workflow/cmvig_report/devtools/{m}.py" for m in ("watch", "preview", "synth")
+    assert not {f"workflow/cmvig_report/devtools/{m}.py" for m in ("watch", "preview", "synth",
+                                                                    "bibtex")
                 } & set(code)
     assert not any("/devtools/" in f for f in code)
 

@@ -12,8 +12,9 @@ from test_report import abstract_like_cohort
 
 from cmvig_report import paths
 from cmvig_report.core.config_check import style_path
+from cmvig_report.devtools.bibtex import yaml_to_bibtex
 from cmvig_report.errors import PipelineError
-from cmvig_report.render.references import Citations, load_source, yaml_to_bibtex
+from cmvig_report.render.references import Citations, load_source
 from cmvig_report.render.register_html import untracked_numbers
 from cmvig_report.render.report import run_render
 
