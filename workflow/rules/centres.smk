@@ -9,18 +9,19 @@
 # to report.smk, centre_dir "centres/<centre>/"): `snakemake report/centres/<centre>/manuscript.pdf`
 # is the manuscript a build of its files alone gives. Its bundle is built from its cleaned
 # cohort, then leak-checked against the centre's patients and published, in one step.
-CENTRE_DIR = paths.centre_dir("{centre}")
+# the folder of the centre named by the wildcard {centre}: "centres/{centre}/"
+ONE_CENTRE_DIR = paths.centre_dir("{centre}")
 
 
 rule centre_bundle:
     input:
-        cohort=paths.for_centre(paths.COHORT, CENTRE_DIR),
-        clean_viral_loads=paths.for_centre(paths.VIRAL_LOADS, CENTRE_DIR),
+        cohort=paths.for_centre(paths.COHORT, ONE_CENTRE_DIR),
+        clean_viral_loads=paths.for_centre(paths.VIRAL_LOADS, ONE_CENTRE_DIR),
         patients=lambda wildcards: EXPORTS[paths.centre_dir(wildcards.centre)]["patients"],
         viral_loads=lambda wildcards: EXPORTS[paths.centre_dir(wildcards.centre)]["viral_loads"],
         code=codebase.stage_code("centre_bundle"),
     output:
-        staged=paths.staged(paths.AGGREGATE, CENTRE_DIR),
+        staged=paths.staged(paths.AGGREGATE, ONE_CENTRE_DIR),
         published=paths.published(paths.CENTRE_BUNDLE),
     params:
         unit=config["aggregate_time_unit"],
@@ -31,7 +32,7 @@ rule centre_bundle:
         ),
         cause_categories=config["cause_of_death_categories"],
     log:
-        paths.log("centre_bundle", CENTRE_DIR),
+        paths.log("centre_bundle", ONE_CENTRE_DIR),
     conda:
         "../envs/pipeline.yaml"
     script:
