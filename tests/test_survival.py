@@ -8,6 +8,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cmvig_report.stats import survival
 
@@ -215,6 +217,27 @@ def test_logrank_hand_computed():
     assert result["statistic"] == pytest.approx(1.85**2 / 0.6775, abs=1e-6)
     assert result["p"] == pytest.approx(math.erfc(math.sqrt(1.85**2 / 0.6775 / 2)), abs=1e-6)
     assert result["df"] == 1 and result["reason"] is None
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 90), st.booleans(), st.booleans()), min_size=2,
+                max_size=60))
+def test_logrank_equals_lifelines_on_any_two_groups(rows):
+    # SciPy computes the test (a faster import); lifelines, the engine the published p-values
+    # were computed with, is the reference
+    from lifelines.statistics import logrank_test
+
+    a = [(t, e) for t, e, in_a in rows if in_a]
+    b = [(t, e) for t, e, in_a in rows if not in_a]
+    ours = survival.logrank([t for t, _ in a], [e for _, e in a], [t for t, _ in b],
+                            [e for _, e in b])
+    if ours["reason"] is not None:
+        return
+    ref = logrank_test([t for t, _ in a], [t for t, _ in b], event_observed_A=[e for _, e in a],
+                       event_observed_B=[e for _, e in b])
+    # (ours are rounded to 6 decimals, as estimates.json holds them)
+    assert ours["statistic"] == pytest.approx(ref.test_statistic, abs=5e-7)
+    assert ours["p"] == pytest.approx(ref.p_value, abs=5e-7)
 
 
 def test_logrank_not_testable():

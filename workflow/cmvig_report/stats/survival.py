@@ -256,17 +256,22 @@ def logrank(durations_a: Any, events_a: Any, durations_b: Any,
     if not (ea.any() or eb.any()):
         out["reason"] = "no events in either group"
         return out
-    # lifelines reports statistic 0 and p = 1 when the test has no information at all; that
-    # would read as "no difference", so a zero variance is reported as not testable instead.
+    # a test with no information at all would print statistic 0 and p = 1, which reads as "no
+    # difference": a zero variance is reported as not testable instead.
     if _logrank_variance(da, ea, db, eb) <= 0:
         out["reason"] = ZERO_VARIANCE
         return out
-    from lifelines.statistics import logrank_test
+    # SciPy's log-rank (the same Mantel-Haenszel statistic as lifelines' and R's survdiff, to
+    # 1e-14; tests/test_survival.py): lifelines' statistics module imports its fitters, the
+    # slowest import of the estimates step
+    from scipy.stats import CensoredData
+    from scipy.stats import logrank as scipy_logrank
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        result = logrank_test(da, db, event_observed_A=ea, event_observed_B=eb)
-    out["statistic"], out["p"] = rounded(result.test_statistic), rounded(result.p_value)
+        result = scipy_logrank(CensoredData(uncensored=da[ea], right=da[~ea]),
+                               CensoredData(uncensored=db[eb], right=db[~eb]))
+    out["statistic"], out["p"] = rounded(result.statistic ** 2), rounded(result.pvalue)
     if out["statistic"] is None or out["p"] is None:
         out["statistic"] = out["p"] = None
         out["reason"] = ZERO_VARIANCE
