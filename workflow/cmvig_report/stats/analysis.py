@@ -439,6 +439,12 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
                                 "from the plan's cells (an own study's endpoint)",
                       "source": f"estimates.json#{key}", "patient_id": ""}
                      for key, mark in hidden_apart.items()]
+    # an estimate times its n is a count: withheld wherever a count it gives back is hidden
+    from ..privacy.printed_estimates import estimate_marks
+
+    withheld, withheld_log = estimate_marks(est, est["disclosure"]["hidden"], int(min_cell_count))
+    est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"], **withheld}.items()))
+    landmark_log += withheld_log
     est["claims"] = claims.build(est, est["disclosure"]["hidden"])  # with the landmarks' marks
     assert_finite(est)
     json.dumps(est, allow_nan=False)
