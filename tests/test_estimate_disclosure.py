@@ -44,12 +44,16 @@ def build(tmp_path_factory) -> dict[str, Path]:
     return _snapshot(repo, tmp / "build")
 
 
-def pinned(text: str, n: int) -> set[int]:
+def pinned(text: str, n: int, bare: bool = True) -> set[int]:
     """The counts k of n that a number printed in ``text`` pins down, read as k / n or as
-    1 − k / n, at the precision it is printed (a percentage or a fraction)."""
+    1 − k / n, at the precision it is printed (a percentage or a fraction). "95%" (the
+    interval's level) is a label; ``bare``: whether a whole number without "%" is read too
+    (beside an estimate it is a percentage; in a tooltip it is a count, checked elsewhere)."""
     out: set[int] = set()
-    for m in DECIMAL.finditer(text):
+    for m in DECIMAL.finditer(text.replace("95%", " ")):
         value, places, percent = float(m.group(1)), len(m.group(2) or ""), m.group(3)
+        if not (bare or percent or m.group(2)):
+            continue
         scale = 100.0 if percent or value > 1 else 1.0
         half = 0.5 * 10 ** -places / scale
         p = value / scale
@@ -61,18 +65,18 @@ def pinned(text: str, n: int) -> set[int]:
 
 
 class _Spans(HTMLParser):
-    """data-source -> the texts and titles printed for it."""
+    """data-source -> (the texts printed for it, its tooltips)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.found: dict[str, list[str]] = {}
+        self.found: dict[str, tuple[list[str], list[str]]] = {}
         self._open: list[str | None] = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         source = a.get("data-source")
         if source:
-            self.found.setdefault(source, []).append(a.get("title") or "")
+            self.found.setdefault(source, ([], []))[1].append(a.get("title") or "")
         if tag not in ("br", "img", "meta", "link", "input", "hr", "col"):
             self._open.append(source)
 
@@ -83,7 +87,7 @@ class _Spans(HTMLParser):
     def handle_data(self, data):
         for source in self._open:
             if source:
-                self.found[source].append(data)
+                self.found[source][0].append(data)
 
 
 def _hidden_blocks(build: dict[str, Path]) -> dict[str, tuple[int, dict[str, int]]]:
@@ -111,19 +115,26 @@ def _hidden_blocks(build: dict[str, Path]) -> dict[str, tuple[int, dict[str, int
     return out
 
 
-def _printed(build: dict[str, Path]) -> dict[str, list[str]]:
-    """estimates key -> every text a shareable file prints for it (HTML text and tooltip,
-    numbers.csv and claims.csv rows)."""
-    out: dict[str, list[str]] = {}
+def _printed(build: dict[str, Path]) -> dict[str, list[tuple[str, bool]]]:
+    """estimates key -> every text a shareable file prints for it, and whether a bare whole
+    number in it is the estimate (HTML text and tooltips, numbers.csv and claims.csv rows)."""
+    out: dict[str, list[tuple[str, bool]]] = {}
     spans = _Spans()
     spans.feed((build["report"] / "manuscript.html").read_text(encoding="utf-8"))
-    for source, texts in spans.found.items():
-        out.setdefault(source.removeprefix("estimates.json#"), []).extend(texts)
+    for source, (texts, titles) in spans.found.items():
+        key = source.removeprefix("estimates.json#")
+        out.setdefault(key, []).extend([("".join(texts), True)] + [(t, False) for t in titles])
     for name in ("numbers.csv", "claims.csv"):
         for row in _csv(build["report"] / name):
             key = row["source"].removeprefix("estimates.json#")
-            out.setdefault(key, []).extend([row["text"], row.get("value", "")])
+            out.setdefault(key, []).extend([(row["text"], True), (row.get("value", ""), True)])
     return out
+
+
+def _shareable_text(report: Path) -> str:
+    return "\n".join(f.read_text(encoding="utf-8", errors="replace")
+                     for f in sorted(report.rglob("*")) if f.is_file()
+                     and f.suffix in (".html", ".csv", ".qmd", ".json", ".md", ".txt"))
 
 
 def test_the_cohort_has_a_hidden_count_an_estimate_would_give_back(build):
@@ -142,8 +153,8 @@ def test_no_printed_estimate_pins_a_hidden_count(build):
         sources = [path] + [f"{path}.{k}" for k in ("estimate", "proportion", "ci_lower",
                                                    "ci_upper")]
         for source in sources:
-            for text in printed.get(source, []):
-                leaked = pinned(text, n) & set(counts.values())
+            for text, bare in printed.get(source, []):
+                leaked = pinned(text, n, bare) & set(counts.values())
                 assert not leaked, (source, text, counts)
                 checked += 1
     assert checked > 0
@@ -151,3 +162,18 @@ def test_no_printed_estimate_pins_a_hidden_count(build):
 
 def test_every_channel_still_hides_every_hidden_cell(build):
     assert _check_build(build) > 20
+
+
+def test_no_hidden_block_prints_its_estimate_anywhere(build):
+    # whatever file or appendix prints it, without a source to find it by: the estimate and
+    # its limits to the register's six decimals
+    est = json.loads((build["results"] / "estimates.json").read_text())
+    text = _shareable_text(build["report"])
+    for path in _hidden_blocks(build):
+        block = est
+        for part in re.findall(r"[^.\[\]]+", path):
+            block = block[int(part)] if part.isdigit() else block[part]
+        for key in ("estimate", "proportion", "ci_lower", "ci_upper"):
+            value = block.get(key)
+            if isinstance(value, float) and 0 < value < 1:
+                assert f"{value:.6f}".rstrip("0") not in text, (path, key, value)
