@@ -9,7 +9,8 @@ Counts a reader can work out without their being printed (the children alive, th
 responded, those without a given drug) are cells too, so a small one is protected like the rest.
 
 Kaplan–Meier estimates, their intervals and the numbers at risk under Figure 2 are not cells:
-every step of a curve is an event, so the curve itself shows them (docs/disclosure.md).
+every step of a curve is an event, so the curve itself shows them (docs/disclosure.md). An
+estimate that would give a hidden count back is withheld with it (:mod:`.printed_estimates`).
 """
 
 from __future__ import annotations

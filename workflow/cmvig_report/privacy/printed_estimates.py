@@ -52,8 +52,7 @@ def estimate_blocks(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]
 
 def family(path: str) -> str:
     """Whether a block estimates response or survival (the counts it is made of)."""
-    last = path.rsplit(".", 1)[-1]
-    return "survival" if last.startswith("os_") or ".os_" in f".{path}" else "response"
+    return "survival" if path.rsplit(".", 1)[-1].startswith("os_") else "response"
 
 
 def _counts_of(path: str, block: Mapping[str, Any]) -> list[str]:
@@ -92,8 +91,10 @@ def estimate_marks(estimates: Mapping[str, Any], hidden: Mapping[str, str], min_
         if own:
             why = f"withheld: computed from a hidden count ({own[0]})"
         elif path not in PROPORTIONS and _censored_before(block) and family_hidden[family(path)]:
-            why = (f"withheld: not linear in its counts (censoring before day {block.get('day')})"
-                   f" and a {family(path)} count is hidden")
+            why = ((f"withheld: not linear in its counts (censoring before day "
+                    f"{block.get('day')})") if counted[path] else
+                   "withheld: printed without counts of its own") + (
+                f" and a {family(path)} count is hidden")
         else:
             continue
         mark = dc.COMPLEMENT_MARK  # "<5" beside an estimate would read as a percentage
@@ -102,6 +103,12 @@ def estimate_marks(estimates: Mapping[str, Any], hidden: Mapping[str, str], min_
             if block.get(key) is not None:
                 marks[f"{path}.{key}"] = mark
                 log.append({"kind": dc.SUPPRESSED_CELL, "output": WITHHELD_OUTPUT,
-                            "item": f"{path}: {key}", "value": block[key], "reason": why,
-                            "source": f"estimates.json#{path}.{key}", "patient_id": ""})
+                            "item": f"{path}: {key}", "reason": why,
+                            # as written in estimates.json; a string, so the log's counts
+                            # stay whole numbers
+                            "value": repr(float(block[key])),
+                            # the block prints whole (percent_ci) under its own key
+                            "source": "; ".join([f"estimates.json#{path}"] * (
+                                key in ESTIMATE_VALUES[:2]) + [f"estimates.json#{path}.{key}"]),
+                            "patient_id": ""})
     return marks, log

@@ -444,11 +444,11 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
 
     withheld, withheld_log = estimate_marks(est, est["disclosure"]["hidden"], int(min_cell_count))
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"], **withheld}.items()))
-    landmark_log += withheld_log
     est["claims"] = claims.build(est, est["disclosure"]["hidden"])  # with the landmarks' marks
     assert_finite(est)
     json.dumps(est, allow_nan=False)
-    log = pd.DataFrame(plan.log + landmark_log + unmapped_causes(df), columns=LOG_COLUMNS)
+    log = pd.DataFrame(plan.log + landmark_log + withheld_log + unmapped_causes(df),
+                       columns=LOG_COLUMNS)
     write_csv(build_table1(df, plan.hidden, plan.min_cell), table1)
     write_csv(km_curves(df, str(study), settings, samples).round(survival.DECIMALS), curves)
     write_csv(log, disclosure_log)
@@ -456,8 +456,10 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     notes = _null_notes(est)
     if plan.hidden:
         notes.append(f"min_cell_count {int(min_cell_count)}: "
-                     f"{len(plan.log) + len(landmark_log)} counts hidden "
-                     f"({paths.DISCLOSURE_LOG})")
+                     f"{len(plan.log) + len(landmark_log)} counts hidden"
+                     + (f", {len({r['item'].split(':')[0] for r in withheld_log})} estimates "
+                        "withheld with them" if withheld_log else "")
+                     + f" ({paths.DISCLOSURE_LOG})")
     return notes
 
 
