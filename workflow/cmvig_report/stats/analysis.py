@@ -430,6 +430,8 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
                                                **landmark_marks}.items()))
     est["disclosure"]["risk_tables"] = risk_tables
+    if plan.hidden:  # by cell name, for the figure steps (printed_counts.written_cells)
+        est["disclosure"]["cells"] = plan.hidden
     hidden_apart = endpoint_counts_plan(est, int(min_cell_count))
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
                                                **hidden_apart}.items()))
