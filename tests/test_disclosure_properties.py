@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_figure3 import viral_loads
 
+from cmvig_report.data.endpoints import response_frame
 from cmvig_report.figures.figure1 import figure1
 from cmvig_report.figures.figure2 import figure2
 from cmvig_report.figures.figure3 import figure3
@@ -151,6 +152,33 @@ def test_an_estimate_without_censoring_would_give_its_hidden_deaths_back():
     _, hidden = _planned(cohort, 5)
     assert recovered(est, hidden) == []
     assert hidden["os_from_cmvig.estimate"] == hidden["os_from_cmvig"] == "[c]"
+
+
+def test_an_own_study_cumulative_incidence_without_censoring_is_withheld_with_its_events():
+    # an own study of 46 children, landmark day 28: 13 responses, 2 deaths before response
+    # (competing, "<5"), nobody censored; the Aalen-Johansen estimate is 13 / 46, and the
+    # hidden events (with the competing deaths beside them) would follow from it
+    rows = [{"type": "recurrent" if i % 2 else "refractory", "fu": 400 + i,
+             "response": 7 + i if i < 13 else (60 + i if i < 40 else None)} for i in range(46)]
+    for i in (40, 41):
+        rows[i].update(fu=20 + i - 40, died=True)
+    cohort = make_cohort(rows)
+    plan = pc.disclosure_plan(cohort, 28, 5)
+    est = compute_estimates(cohort, response_day=28, os_cmvig_day=100, os_hsct_day=365,
+                            lloq_iu_ml=137, sensitivity_days=[28, 50], study="own",
+                            hidden=plan.estimate_keys, min_cell_count=5)
+    panel_a = response_frame(cohort, est)
+    marks, _ = pc.landmark_plan(est, plan)
+    final, _, _ = audit_landmarks(cohort, est, plan, marks,
+                                  risk_table_curves(figure2_ticks(cohort, est, panel_a)),
+                                  panel_a)
+    counts_only = {**plan.estimate_keys, **final}
+    block = est["response"]
+    assert block["censored"] == 0 and "response.events" in counts_only
+    assert ("response", "estimate", block["events"]) in recovered(est, counts_only, places=2)
+    hidden = {**counts_only, **estimate_marks(est, counts_only, 5)[0]}
+    assert recovered(est, hidden) == []
+    assert hidden["response"] == hidden["response.ci_lower"] == "[c]"
 
 
 def _drawn(ax) -> int:
