@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from test_figure3 import viral_loads
 
 from cmvig_report.data.endpoints import response_frame
+from cmvig_report.errors import PipelineError
 from cmvig_report.figures.figure1 import figure1
 from cmvig_report.figures.figure2 import figure2
 from cmvig_report.figures.figure3 import figure3
@@ -65,6 +66,17 @@ def cases(draw) -> tuple[pd.DataFrame, int, bool]:
     return make_cohort(rows), draw(st.sampled_from([0, 3, 5, 11])), draw(st.booleans())
 
 
+def _plan(cohort: pd.DataFrame, min_cell: int) -> pc.Plan | None:
+    """The plan, or None where the build refuses: a count nothing may hide would be worked out
+    (16 children at N = 11, both types "<11", is each type 6 to 10), which stops the build
+    rather than print it."""
+    try:
+        return pc.disclosure_plan(cohort, 50, min_cell)
+    except PipelineError as exc:
+        assert "no count that may be hidden further widens it" in str(exc)
+        return None
+
+
 def _estimates(cohort: pd.DataFrame, plan: pc.Plan, min_cell: int) -> dict:
     return compute_estimates(cohort, **DAYS, sensitivity_days=[28, 50, 100],
                              hidden=plan.estimate_keys, min_cell_count=min_cell)
@@ -73,7 +85,9 @@ def _estimates(cohort: pd.DataFrame, plan: pc.Plan, min_cell: int) -> dict:
 @given(cases())
 def test_no_hidden_count_can_be_worked_out_and_no_small_count_is_printed(case):
     cohort, min_cell, _ = case
-    plan = pc.disclosure_plan(cohort, 50, min_cell)
+    plan = _plan(cohort, min_cell)
+    if plan is None:
+        return
     est = _estimates(cohort, plan, min_cell)
     marks, _ = pc.landmark_plan(est, plan)
     ticks = risk_table_curves(figure2_ticks(cohort, est))
@@ -94,7 +108,9 @@ def test_no_hidden_count_can_be_worked_out_and_no_small_count_is_printed(case):
 
 def _planned(cohort: pd.DataFrame, min_cell: int) -> tuple[dict, dict]:
     """The estimates and every key they print hidden, as the estimates step plans them."""
-    plan = pc.disclosure_plan(cohort, 50, min_cell)
+    plan = _plan(cohort, min_cell)
+    if plan is None:
+        return {}, {}
     est = _estimates(cohort, plan, min_cell)
     marks, _ = pc.landmark_plan(est, plan)
     final, _, _ = audit_landmarks(cohort, est, plan, marks,
@@ -131,7 +147,7 @@ def recovered(est: dict, hidden: dict, places: int = 6) -> list[tuple[str, str, 
 def test_no_printed_estimate_gives_a_hidden_count_back(case):
     cohort, min_cell, _ = case
     est, hidden = _planned(cohort, min_cell)
-    assert recovered(est, hidden) == []
+    assert not est or recovered(est, hidden) == []
 
 
 def test_an_estimate_without_censoring_would_give_its_hidden_deaths_back():
@@ -190,7 +206,9 @@ def _drawn(ax) -> int:
 @given(cases())
 def test_every_event_is_drawn_and_no_panel_is_empty(case):
     cohort, min_cell, two_limits = case
-    plan = pc.disclosure_plan(cohort, 50, min_cell)
+    plan = _plan(cohort, min_cell)
+    if plan is None:
+        return
     hidden = plan.hidden
     deaths = cohort.loc[cohort["died"], "os_from_cmvig_days"]
     responses = cohort["days_to_response"].dropna()
