@@ -2,8 +2,8 @@
 
 A proportion k/n, or a Kaplan–Meier or Aalen–Johansen estimate at a landmark with nothing
 censored before it, times n is the events count exactly; printed to 6 decimals (numbers.csv,
-claims.csv, the tooltips) or even as a whole percentage (28% of 46 children is 13), it gives a
-hidden count back, and the hidden cells beside it follow by subtraction. Coarser rounding is
+claims.csv, the number appendix) or even as a whole percentage (28% of 46 children is 13), it
+gives a hidden count back, and the hidden cells beside it follow by subtraction. Coarser rounding is
 no remedy: a percentage to one decimal still pins k for any n up to 1000.
 
 So the rule here is that an estimate prints only where every count it is computed from
@@ -51,8 +51,10 @@ def estimate_blocks(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]
 
 
 def family(path: str) -> str:
-    """Whether a block estimates response or survival (the counts it is made of)."""
-    return "survival" if path.rsplit(".", 1)[-1].startswith("os_") else "response"
+    """Whether a block estimates response, survival or safety (the counts it is made of)."""
+    last = path.rsplit(".", 1)[-1]
+    return ("survival" if last.startswith("os_") else "safety" if last.startswith("infusion")
+            else "response")
 
 
 def _counts_of(path: str, block: Mapping[str, Any]) -> list[str]:
@@ -81,6 +83,7 @@ def estimate_marks(estimates: Mapping[str, Any], hidden: Mapping[str, str], min_
     blocks = estimate_blocks(estimates)
     counted = {path: _counts_of(path, block) for path, block in blocks}
     family_hidden = {f: any(k in hidden for k in keys) for f, keys in FAMILY_COUNTS.items()}
+    family_hidden["safety"] = False  # a proportion only: its own counts decide
     for path, keys in counted.items():
         if any(k in hidden for k in keys):
             family_hidden[family(path)] = True
