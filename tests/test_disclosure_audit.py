@@ -208,6 +208,12 @@ def test_the_estimates_step_writes_the_audited_plan_and_logs_it(tmp_path):
     assert rows["estimates.json#response.at_risk"]["value"] == "20"
     assert rows["estimates.json#response.at_risk"]["reason"].startswith("secondary: ")
     assert rows["figure2#response_recurrent.at_risk@50"]["value"] == "10"
+    # the plan by cell name, which the figure steps read instead of planning again
+    plan = pc.disclosure_plan(_issue_cohort(), 50, 5, {})
+    assert plan.hidden and disclosure["cells"] == plan.hidden
+    assert pc.written_cells(est, 5) == plan.hidden
+    with pytest.raises(PipelineError, match="min_cell_count 5"):
+        pc.written_cells(est, 3)
 
 
 def test_the_crude_response_of_an_own_study_endpoint_is_hidden_when_small():

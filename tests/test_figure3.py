@@ -76,12 +76,12 @@ def test_one_line_per_child_with_the_lloq_and_each_response():
 
 def test_run_figure3_writes_svg_png_and_facts_without_ids_or_dates(tmp_path):
     cohort = abstract_like_cohort()
-    c, v, q = tmp_path / "cohort.csv", tmp_path / "viral_loads.csv", tmp_path / "dq.csv"
+    c, v, e = tmp_path / "cohort.csv", tmp_path / "viral_loads.csv", tmp_path / "est.json"
     cohort.to_csv(c, index=False)
     viral_loads(cohort).to_csv(v, index=False)
-    q.write_text("patient_id,check,detail\n")
+    e.write_text(json.dumps({"disclosure": {"min_cell_count": 0, "hidden": {}}}))
     out = {k: tmp_path / f"figure3.{k}" for k in ("svg", "png", "json")}
-    notes = run_figure3(cohort=str(c), viral_loads=str(v), data_quality=str(q),
+    notes = run_figure3(cohort=str(c), viral_loads=str(v), estimates=str(e),
                         response_day=50, lloq_iu_ml=LLOQ, min_cell_count=0,
                         svg=str(out["svg"]), png=str(out["png"]), facts=str(out["json"]))
     assert notes == []
@@ -94,7 +94,7 @@ def test_run_figure3_writes_svg_png_and_facts_without_ids_or_dates(tmp_path):
     days = viral_loads(cohort)["days_since_cmvig"].astype(int)
     assert facts["results_drawn"] == int((days <= facts["axis_end"]).sum())
     first = out["svg"].read_bytes() + out["png"].read_bytes()
-    run_figure3(cohort=str(c), viral_loads=str(v), data_quality=str(q), response_day=50,
+    run_figure3(cohort=str(c), viral_loads=str(v), estimates=str(e), response_day=50,
                 lloq_iu_ml=LLOQ, min_cell_count=0, svg=str(out["svg"]), png=str(out["png"]),
                 facts=str(out["json"]))
     assert out["svg"].read_bytes() + out["png"].read_bytes() == first

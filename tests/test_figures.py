@@ -98,12 +98,10 @@ def test_files_for_shipped_shape_and_generated_cohort(tmp_path):
             out = {k: tmp_path / f"{name}-{fig}.{k}" for k in ("svg", "png", "json")}
             args = dict(cohort=c, svg=str(out["svg"]), png=str(out["png"]),
                         facts=str(out["json"]))
+            args["estimates"] = e
             if fig == "figure1":
-                quality = tmp_path / "data_quality.csv"
-                quality.write_text("patient_id,check,detail\n")
-                args.update(response_day=50, max_rows=40, data_quality=str(quality))
+                args.update(response_day=50, max_rows=40)
             else:
-                args["estimates"] = e
                 curves = tmp_path / f"{name}-curves.csv"
                 km_curves(cohort).to_csv(curves, index=False)
                 args["curves"] = str(curves)

@@ -2,9 +2,9 @@
 # (workflow/scripts/<name>.py) and writes the SVG (HTML/PDF), the 300 dpi PNG (DOCX) and the
 # facts its caption needs (JSON). What each figure reads from the results and the config:
 FIGURE_INPUTS = {
-    "figure1": ("cohort", "data_quality"),
+    "figure1": ("cohort", "estimates"),
     "figure2": ("cohort", "estimates", "curves"),
-    "figure3": ("cohort", "viral_loads", "data_quality"),
+    "figure3": ("cohort", "viral_loads", "estimates"),
 }
 # (a figure without settings needs no entry)
 FIGURE_PARAMS = {

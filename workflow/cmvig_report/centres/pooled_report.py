@@ -32,6 +32,7 @@ from ..paths import POOLED_TEMPLATE
 from ..privacy.disclosure import PATIENTS, cell_name, cell_parts, group_size_name
 from ..privacy.leak_terms import Sensitive, manuscript_words, merge_sensitive, own_text
 from ..privacy.printed_counts import COLUMNS, Plan, landmark_plan
+from ..privacy.printed_estimates import estimate_marks
 from ..release.publish import check_and_publish, input_path_terms, sensitive_terms
 from ..render.quarto import html_to_docx
 from ..render.references import Citations, close_up
@@ -201,6 +202,7 @@ def _register(est: dict[str, Any], view: dict[str, Any]) -> Register:
     of the centres."""
     limit = int(max(est["centres"]["min_cell_count"].values(), default=0))
     hidden, _ = landmark_plan(view, Plan(min_cell=limit))
+    hidden.update(estimate_marks(view, hidden, limit)[0])  # an estimate goes with its counts
     return Register(html=True, hidden=hidden, cohort_n=est["n_patients"], min_cell=limit)
 
 

@@ -15,12 +15,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ..core.formatting import format_number
-from ..core.io import read_clean_cohort, write_json
+from ..core.io import write_json
 from ..data.groups import GROUPS, LABELS
 from ..privacy import printed_counts as pc
 from .figure_axes import nice_ticks
 from .figure_flow import draw_flow, layout_flow, text_width
-from .figure_style import _STYLE_LOCK, COLOURS, STYLE, WIDTH, _axes, _letter, _save, _tint
+from .figure_style import _STYLE_LOCK, COLOURS, STYLE, WIDTH, _axes, _letter, _load, _save, _tint
 
 SUBSET_RULE = "an evenly spaced sample in order of study number"
 
@@ -251,20 +251,18 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
     return fig, meta
 
 
-def run_figure1(*, cohort: str, data_quality: str, response_day: int, max_rows: int,
+def run_figure1(*, cohort: str, estimates: str, response_day: int, max_rows: int,
                 min_cell_count: int = 0, os_hsct_day: int | None = None, svg: str, png: str,
                 facts: str) -> list[str]:
     """Step ``figure1``: writes the SVG, PNG and caption facts (JSON).
 
-    It needs only the cleaned cohort (no estimates), so it is drawn while the analysis runs;
-    small-cell control is planned from the same inputs as the analysis's, so Table 1, the text
-    and the flow hide the same counts.
+    Small-cell control follows the plan the estimates step made and wrote
+    (``estimates.json#disclosure.cells``), so Table 1, the text and the flow hide the same
+    counts.
     """
-    from ..privacy.printed_counts import figure_plan
-
-    df = read_clean_cohort(cohort)
-    plan = figure_plan(df, data_quality, response_day, min_cell_count)
-    fig, meta = figure1(df, int(response_day), int(max_rows), plan.hidden,
+    df, est = _load(cohort, estimates)
+    hidden = pc.written_cells(est, min_cell_count)
+    fig, meta = figure1(df, int(response_day), int(max_rows), hidden,
                         None if os_hsct_day is None else int(os_hsct_day))
     _save(fig, svg, png)
     write_json(meta, facts)

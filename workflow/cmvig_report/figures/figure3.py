@@ -23,12 +23,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..core.formatting import format_measure, format_number
-from ..core.io import read_clean_cohort, write_json
+from ..core.io import write_json
 from ..data.groups import GROUPS, LABELS, in_group, sizes
 from ..privacy import printed_counts as pc
 from .figure1 import groups_not_drawn, signed_number
 from .figure_axes import nice_ticks
-from .figure_style import _STYLE_LOCK, COLOURS, STYLE, WIDTH, _axes, _letter, _save, _tint
+from .figure_style import _STYLE_LOCK, COLOURS, STYLE, WIDTH, _axes, _letter, _load, _save, _tint
 
 BLQ_DROP = 0.6  # log10 units between the LLOQ line and the band of results below it
 MANY_LINES = 30  # past this many children in a panel, faint lines under a median band
@@ -243,20 +243,18 @@ def _legend(lloq: float, *, lines: bool, band: bool, own_limits: bool) -> list[L
     return out
 
 
-def run_figure3(*, cohort: str, viral_loads: str, data_quality: str, response_day: int,
+def run_figure3(*, cohort: str, viral_loads: str, estimates: str, response_day: int,
                 lloq_iu_ml: float, min_cell_count: int = 0, svg: str, png: str,
                 facts: str) -> list[str]:
     """Step ``figure3``: writes the SVG, PNG and caption facts (JSON).
 
-    Small-cell control is planned from the same inputs as the analysis's and Figure 1's, so
-    the three hide the same counts.
+    Small-cell control follows the plan the estimates step wrote, as Figure 1's does, so the
+    three hide the same counts.
     """
-    from ..privacy.printed_counts import figure_plan
-
-    df = read_clean_cohort(cohort)
-    plan = figure_plan(df, data_quality, response_day, min_cell_count)
+    df, est = _load(cohort, estimates)
+    hidden = pc.written_cells(est, min_cell_count)
     loads = pd.read_csv(viral_loads, dtype=str, keep_default_na=False)
-    fig, meta = figure3(df, loads, float(lloq_iu_ml), plan.hidden, int(response_day))
+    fig, meta = figure3(df, loads, float(lloq_iu_ml), hidden, int(response_day))
     _save(fig, svg, png)
     write_json(meta, facts)
     return [f"figure 3: {g} infection not drawn (small-cell control)"

@@ -9,7 +9,8 @@ Counts a reader can work out without their being printed (the children alive, th
 responded, those without a given drug) are cells too, so a small one is protected like the rest.
 
 Kaplan–Meier estimates, their intervals and the numbers at risk under Figure 2 are not cells:
-every step of a curve is an event, so the curve itself shows them (docs/disclosure.md).
+every step of a curve is an event, so the curve itself shows them (docs/disclosure.md). An
+estimate that would give a hidden count back is withheld with it (:mod:`.printed_estimates`).
 """
 
 from __future__ import annotations
@@ -233,15 +234,19 @@ def _join(existing: str | None, more: str) -> str:
     return "; ".join(dict.fromkeys([*parts, more]))
 
 
-def figure_plan(cohort: pd.DataFrame, data_quality_csv: str, response_day: int,
-                min_cell: int) -> Plan:
-    """The plan of a figure step, which runs beside the analysis instead of after it: made
-    from the same inputs as the analysis's (the cleaned cohort and the cleaning's data-quality
-    file), so the figures hide the same counts as Table 1 and the text."""
-    from ..data.quality import counts
+def written_cells(estimates: Mapping[str, Any], min_cell: int) -> dict[str, str]:
+    """The plan's hidden cells (cell name -> mark) as the estimates step wrote them
+    (``estimates.json#disclosure.cells``), for the figure steps: the plan is made once, and
+    Figures 1 and 3 hide the same counts as Table 1 and the text. ``min_cell`` is the figure
+    step's own setting, which must be the one the estimates were planned with."""
+    from ..errors import PipelineError
 
-    quality = counts(pd.read_csv(data_quality_csv, dtype=str, keep_default_na=False))
-    return disclosure_plan(cohort, int(response_day), int(min_cell), quality)
+    disclosure = estimates.get("disclosure") or {}
+    planned = int(disclosure.get("min_cell_count") or 0)
+    if planned != int(min_cell):
+        raise PipelineError(f"estimates.json was planned with min_cell_count {planned}, the "
+                            f"figure step has {int(min_cell)}: run the estimates step again")
+    return dict(disclosure.get("cells") or {})
 
 
 def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,

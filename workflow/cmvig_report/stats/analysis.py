@@ -430,6 +430,8 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
                                                **landmark_marks}.items()))
     est["disclosure"]["risk_tables"] = risk_tables
+    if plan.hidden:  # by cell name, for the figure steps (printed_counts.written_cells)
+        est["disclosure"]["cells"] = plan.hidden
     hidden_apart = endpoint_counts_plan(est, int(min_cell_count))
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
                                                **hidden_apart}.items()))
@@ -439,10 +441,16 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
                                 "from the plan's cells (an own study's endpoint)",
                       "source": f"estimates.json#{key}", "patient_id": ""}
                      for key, mark in hidden_apart.items()]
+    # an estimate times its n is a count: withheld wherever a count it gives back is hidden
+    from ..privacy.printed_estimates import estimate_marks
+
+    withheld, withheld_log = estimate_marks(est, est["disclosure"]["hidden"], int(min_cell_count))
+    est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"], **withheld}.items()))
     est["claims"] = claims.build(est, est["disclosure"]["hidden"])  # with the landmarks' marks
     assert_finite(est)
     json.dumps(est, allow_nan=False)
-    log = pd.DataFrame(plan.log + landmark_log + unmapped_causes(df), columns=LOG_COLUMNS)
+    log = pd.DataFrame(plan.log + landmark_log + withheld_log + unmapped_causes(df),
+                       columns=LOG_COLUMNS)
     write_csv(build_table1(df, plan.hidden, plan.min_cell), table1)
     write_csv(km_curves(df, str(study), settings, samples).round(survival.DECIMALS), curves)
     write_csv(log, disclosure_log)
@@ -450,8 +458,10 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     notes = _null_notes(est)
     if plan.hidden:
         notes.append(f"min_cell_count {int(min_cell_count)}: "
-                     f"{len(plan.log) + len(landmark_log)} counts hidden "
-                     f"({paths.DISCLOSURE_LOG})")
+                     f"{len(plan.log) + len(landmark_log)} counts hidden"
+                     + (f", {len({r['item'].split(':')[0] for r in withheld_log})} estimates "
+                        "withheld with them" if withheld_log else "")
+                     + f" ({paths.DISCLOSURE_LOG})")
     return notes
 
 

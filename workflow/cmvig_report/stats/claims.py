@@ -62,6 +62,8 @@ def share_of_children(block: Mapping[str, Any], source: str,
     counts_shown = not any(f"{source}.{k}" in hidden for k in ("events", "n"))
     if est is None:
         word = NOT_ESTIMABLE
+    elif f"{source}.estimate" in hidden:  # a withheld estimate: its limits' word would bound it
+        word = INTERVAL
     elif counts_shown and events == 0 and est == 0:
         word = NONE
     elif counts_shown and n and events == n and est == 1:
