@@ -1,10 +1,13 @@
 # One rule per figure, made in a loop over paths.FIGURE_NAMES; each runs its own script
 # (workflow/scripts/<name>.py) and writes the SVG (HTML/PDF), the 300 dpi PNG (DOCX) and the
 # facts its caption needs (JSON). What each figure reads from the results and the config:
+# Under small-cell control Figures 1 and 3 hide the counts the estimates step planned to hide
+# (estimates.json#disclosure.cells); without it they need no estimates and run beside them.
+SMALL_CELL_PLAN = ("estimates",) if int(config["min_cell_count"]) > 1 else ()
 FIGURE_INPUTS = {
-    "figure1": ("cohort", "estimates"),
+    "figure1": ("cohort", *SMALL_CELL_PLAN),
     "figure2": ("cohort", "estimates", "curves"),
-    "figure3": ("cohort", "viral_loads", "estimates"),
+    "figure3": ("cohort", "viral_loads", *SMALL_CELL_PLAN),
 }
 # (a figure without settings needs no entry)
 FIGURE_PARAMS = {

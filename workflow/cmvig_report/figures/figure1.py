@@ -251,14 +251,15 @@ def figure1(cohort: pd.DataFrame, response_day: int, max_rows: int = 40,
     return fig, meta
 
 
-def run_figure1(*, cohort: str, estimates: str, response_day: int, max_rows: int,
+def run_figure1(*, cohort: str, response_day: int, max_rows: int,
                 min_cell_count: int = 0, os_hsct_day: int | None = None, svg: str, png: str,
-                facts: str) -> list[str]:
+                facts: str, estimates: str | None = None) -> list[str]:
     """Step ``figure1``: writes the SVG, PNG and caption facts (JSON).
 
     Small-cell control follows the plan the estimates step made and wrote
     (``estimates.json#disclosure.cells``), so Table 1, the text and the flow hide the same
-    counts.
+    counts; without small-cell control (``min_cell_count`` 0 or 1) there is no plan, and the
+    step does not wait for the estimates (``estimates`` None).
     """
     df, est = _load(cohort, estimates)
     hidden = pc.written_cells(est, min_cell_count)

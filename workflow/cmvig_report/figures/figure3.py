@@ -243,13 +243,13 @@ def _legend(lloq: float, *, lines: bool, band: bool, own_limits: bool) -> list[L
     return out
 
 
-def run_figure3(*, cohort: str, viral_loads: str, estimates: str, response_day: int,
+def run_figure3(*, cohort: str, viral_loads: str, response_day: int,
                 lloq_iu_ml: float, min_cell_count: int = 0, svg: str, png: str,
-                facts: str) -> list[str]:
+                facts: str, estimates: str | None = None) -> list[str]:
     """Step ``figure3``: writes the SVG, PNG and caption facts (JSON).
 
     Small-cell control follows the plan the estimates step wrote, as Figure 1's does, so the
-    three hide the same counts.
+    three hide the same counts (without it, ``estimates`` is None: see :func:`run_figure1`).
     """
     df, est = _load(cohort, estimates)
     hidden = pc.written_cells(est, min_cell_count)

@@ -58,8 +58,10 @@ def _save(fig: Figure, svg_out: str, png_out: str) -> None:
     atomic_write_bytes(png_out, png)
 
 
-def _load(cohort: str, estimates: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    return read_clean_cohort(cohort), json.loads(Path(estimates).read_text(encoding="utf-8"))
+def _load(cohort: str, estimates: str | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    # no estimates: a figure that reads them for the small-cell plan only, without one
+    est = json.loads(Path(estimates).read_text(encoding="utf-8")) if estimates else {}
+    return read_clean_cohort(cohort), est
 
 
 def _axes(fig: Figure, left: float, bottom: float, width: float, height: float) -> Axes:

@@ -241,6 +241,8 @@ def written_cells(estimates: Mapping[str, Any], min_cell: int) -> dict[str, str]
     step's own setting, which must be the one the estimates were planned with."""
     from ..errors import PipelineError
 
+    if int(min_cell) <= 1:  # no small-cell control: nothing planned (disclosure_plan)
+        return {}
     disclosure = estimates.get("disclosure") or {}
     planned = int(disclosure.get("min_cell_count") or 0)
     if planned != int(min_cell):
