@@ -143,7 +143,11 @@ def test_small_counts_are_hidden_and_logged(identifying):
             assert int(cell.split()[0]) == 0 or int(cell.split()[0]) >= 5, cell
     assert "<5" in cells
     log = pd.read_csv(repo / "results/disclosure_log.csv", dtype=str, keep_default_na=False)
-    cells_logged = log[log["kind"] == "suppressed cell"]
+    hidden_logged = log[log["kind"] == "suppressed cell"]
+    # an estimate withheld with the count it would give back is logged with its value
+    withheld = hidden_logged["reason"].str.startswith("withheld:")
+    assert all(0 <= float(v) <= 1 for v in hidden_logged.loc[withheld, "value"])  # proportions
+    cells_logged = hidden_logged[~withheld]
     assert (cells_logged["reason"].str.startswith("complementary")).any()
     # a hidden cell is small, a complement, worked out from a hidden one (the events behind a
     # landmark when the deaths are hidden), or hidden by the audit (secondary)
