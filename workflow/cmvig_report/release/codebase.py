@@ -60,72 +60,95 @@ def _statement(text: str, start: int) -> str:
     return line
 
 
-def _module(parts: list[str], root: str | Path) -> str | None:
+def package_modules(root: str | Path = ".") -> frozenset[str]:
+    """Every module of the package as its dotted key relative to the package (``stats.survival``,
+    ``stats.__init__``, ``__init__``), from one walk of its folder."""
+    package = Path(root) / paths.PACKAGE
+    return frozenset(".".join(f.relative_to(package).with_suffix("").parts)
+                     for f in package.rglob("*.py"))
+
+
+def _module(parts: tuple[str, ...], modules: frozenset[str]) -> str | None:
     """The module named by ``parts`` (relative to the package) as its dotted key, when it is a
     file of the package: ``stats.survival`` for ``stats/survival.py``, ``stats.__init__`` for
     the subpackage ``stats/``, ``__init__`` for the package itself; None otherwise."""
-    package = Path(root) / paths.PACKAGE
-    if parts and package.joinpath(*parts[:-1], f"{parts[-1]}.py").is_file():
+    if parts and ".".join(parts) in modules:
         return ".".join(parts)
-    if package.joinpath(*parts, f"{INIT}.py").is_file():
-        return ".".join([*parts, INIT])
+    if (init := ".".join([*parts, INIT])) in modules:
+        return init
     return None
 
 
-def _with_parents(parts: list[str], root: str | Path) -> set[str]:
+def _with_parents(parts: tuple[str, ...], modules: frozenset[str]) -> set[str]:
     # Importing a.b.c runs the __init__ of the package and of a and a.b first.
-    found = {_module(parts[:depth], root) for depth in range(len(parts))}
-    found.add(_module(parts, root))
+    found = {_module(parts[:depth], modules) for depth in range(len(parts))}
+    found.add(_module(parts, modules))
     return found - {None}
 
 
-def imported_modules(path: str | Path, root: str | Path = ".") -> set[str]:
+@cache  # a pure function of the file's text, its place and the package's modules
+def _imports(text: str, here: tuple[str, ...] | None, modules: frozenset[str]
+             ) -> frozenset[str]:
+    found: set[str] = set()
+    for node in _import_nodes(text):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                dotted = alias.name.split(".")
+                if dotted[0] == PACKAGE_NAME:
+                    found |= _with_parents(tuple(dotted[1:]), modules)
+            continue
+        if node.level and here is not None and node.level - 1 <= len(here):
+            base = here[:len(here) - (node.level - 1)]
+        elif node.level == 0 and node.module and node.module.split(".")[0] == PACKAGE_NAME:
+            base = ()
+        else:
+            continue
+        parts = base + tuple(node.module.split(".") if node.module else ())
+        if node.level == 0:
+            parts = parts[1:]  # the package's own name
+        found |= _with_parents(parts, modules)
+        # from x import a, b: submodules of x where they are modules, names of x otherwise
+        for alias in node.names:
+            if (submodule := _module((*parts, alias.name), modules)) is not None:
+                found |= _with_parents((*parts, alias.name), modules) | {submodule}
+    return frozenset(found)
+
+
+def _place(path: str | Path, root: str | Path) -> tuple[str, ...] | None:
+    # where a relative import starts from: the file's own (sub)package, or None outside
+    package = (Path(root) / paths.PACKAGE).resolve()
+    folder = Path(path).resolve().parent
+    return folder.relative_to(package).parts if folder.is_relative_to(package) else None
+
+
+def imported_modules(path: str | Path, root: str | Path = ".",
+                     modules: frozenset[str] | None = None) -> set[str]:
     """Modules of the package that the file ``path`` imports itself (not transitively), as
     dotted keys relative to the package (:func:`paths.module_file` gives their files).
 
     ``from . import survival``, ``from .io import write_json``, ``import cmvig_report.core.step``,
     ``from cmvig_report import paths`` and, in a subpackage, ``from ..stats import km`` all
     count, with the ``__init__`` of every package on the way (which the import runs).
+    ``modules``: the package's modules (:func:`package_modules`), when the caller has them.
     """
-    package = (Path(root) / paths.PACKAGE).resolve()
-    folder = Path(path).resolve().parent
-    # where a relative import starts from: the file's own (sub)package, or None outside
-    here = list(folder.relative_to(package).parts) if folder.is_relative_to(package) else None
-    found: set[str] = set()
-    for node in _import_nodes(Path(path).read_text(encoding="utf-8")):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                dotted = alias.name.split(".")
-                if dotted[0] == PACKAGE_NAME:
-                    found |= _with_parents(dotted[1:], root)
-            continue
-        if node.level and here is not None and node.level - 1 <= len(here):
-            base = here[:len(here) - (node.level - 1)]
-        elif node.level == 0 and node.module and node.module.split(".")[0] == PACKAGE_NAME:
-            base = []
-        else:
-            continue
-        parts = base + (node.module.split(".") if node.module else [])
-        if node.level == 0:
-            parts = parts[1:]  # the package's own name
-        found |= _with_parents(parts, root)
-        # from x import a, b: submodules of x where they are modules, names of x otherwise
-        for alias in node.names:
-            if (submodule := _module([*parts, alias.name], root)) is not None:
-                found |= _with_parents([*parts, alias.name], root) | {submodule}
-    return found
+    modules = package_modules(root) if modules is None else modules
+    text = Path(path).read_text(encoding="utf-8")
+    return set(_imports(text, _place(path, root), modules))
 
 
 def package_code(files: Iterable[str | Path], root: str | Path = ".") -> list[str]:
     """The package modules ``files`` import, directly or through each other, as sorted paths
     relative to ``root`` (with the package's ``__init__.py``, which every import runs)."""
+    modules = package_modules(root)
     seen: set[str] = set()
-    todo = [module for f in files for module in imported_modules(Path(root) / f, root)]
+    todo = [m for f in files for m in imported_modules(Path(root) / f, root, modules)]
     while todo:
         module = todo.pop()
         if module not in seen:
             seen.add(module)
-            todo += imported_modules(Path(root) / paths.module_file(module), root)
+            # a module's own place is its dotted key less its name: no path to resolve
+            text = (Path(root) / paths.module_file(module)).read_text(encoding="utf-8")
+            todo += _imports(text, tuple(module.split(".")[:-1]), modules)
     return sorted(paths.module_file(m) for m in seen)
 
 
