@@ -59,18 +59,14 @@ def secure(model: da.Model, allowed: Iterable[str] | None = None,
                 if best is None and marked:  # needed, with more hidden next round
                     first = worst.cell if worst.cell in marked else marked[0]
                     best, best_span = first, spans[marked.index(first)]
+                relabelled = f"printed as {COMPLEMENT_MARK}, not {small}"
+                if best is None:  # last resort: a zero printed as "[c]" (a group of two at N = 3)
+                    best, best_span = _zero(model, worst.cell, allowed_set)
+                    relabelled = f"a zero printed as {COMPLEMENT_MARK}"
                 if best is not None:
                     model.hidden[best] = COMPLEMENT_MARK
-                    added.append((best, f"{reason}: printed as {COMPLEMENT_MARK}, not "
-                                        f"{small}, so that {worst.cell} cannot be worked out"))
-                    low, high = best_span
-                    continue
-            if best is None:  # last resort: a zero printed as "[c]" (a group of two at N = 3)
-                best, best_span = _zero(model, worst.cell, allowed_set)
-                if best is not None:
-                    model.hidden[best] = COMPLEMENT_MARK
-                    added.append((best, f"{reason}: a zero printed as {COMPLEMENT_MARK}, so "
-                                        f"that {worst.cell} cannot be worked out"))
+                    added.append((best, f"{reason}: {relabelled}, so that {worst.cell} "
+                                        "cannot be worked out"))
                     low, high = best_span
                     continue
             if best is None:
