@@ -190,13 +190,13 @@ MAIN_TEXT_TABLES = 1
 POOLED_TEMPLATE = "pooled/manuscript.html.j2"
 QMD_TEMPLATE = "manuscript.qmd.j2"
 TEMPLATE_GLOBS = {
-    "html": (HTML_TEMPLATE, "partials/*.html.j2", "text.j2", "style.css"),
+    "html": (HTML_TEMPLATE, "partials/*.html.j2", "text.j2", "cite.j2", "style.css"),
     "checklist": ("checklist.yaml", "checklist.html.j2"),
-    "qmd": (QMD_TEMPLATE, "text.j2"),
+    "qmd": (QMD_TEMPLATE, "text.j2", "cite.j2"),
     "docx": ("reference.docx",),
     "submission": ("submission/*.md.j2",),
     # the pooled manuscript: a variant of the HTML one (its stylesheet and reference list)
-    "pooled": (POOLED_TEMPLATE, "partials/references.html.j2", "style.css"),
+    "pooled": (POOLED_TEMPLATE, "partials/references.html.j2", "cite.j2", "style.css"),
 }
 
 
