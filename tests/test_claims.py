@@ -62,6 +62,10 @@ def test_every_and_none_only_when_the_counts_say_so():
     hidden = {"r.events": "<5"}
     assert claims.share_of_children(_block(0.0, 0.0, 0.3, 0, 10), "r", hidden)["word"] \
         == "fewer than half"  # what the interval says, not what the count would
+    # a withheld estimate (small-cell control) earns no word at all, not even its interval's
+    withheld = {"r.estimate": "[c]", "r.ci_lower": "[c]", "r.ci_upper": "[c]"}
+    assert claims.share_of_children(_block(0.9, 0.7, 1.0, 9, 10), "r", withheld)["word"] \
+        == "withheld"
 
 
 @pytest.mark.parametrize(("count", "n", "missing", "word"), [

@@ -28,6 +28,9 @@ EVERY, NONE, MOST, FEWER_THAN_HALF = "every", "none", "most", "fewer than half"
 INTERVAL = "interval"  # no word is honest: print the estimate with its interval
 COUNT = "count"  # no word is honest: print "k of n"
 NOT_ESTIMABLE = "not estimable"
+# the estimate is withheld by small-cell control (privacy/printed_estimates.py): it prints as
+# the hidden mark, and no word may bound it
+WITHHELD = "withheld"
 RECORDED, NOT_RECORDED = "recorded", "not recorded"
 ONE_LIMIT, SEVERAL_LIMITS, LIMIT_RANGE = "one limit", "several limits", "range of limits"
 ORIGINAL_REPORT, OWN_STUDY = "compared with the original report", "own study"
@@ -63,7 +66,7 @@ def share_of_children(block: Mapping[str, Any], source: str,
     if est is None:
         word = NOT_ESTIMABLE
     elif f"{source}.estimate" in hidden:  # a withheld estimate: its limits' word would bound it
-        word = INTERVAL
+        word = WITHHELD
     elif counts_shown and events == 0 and est == 0:
         word = NONE
     elif counts_shown and n and events == n and est == 1:
