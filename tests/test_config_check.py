@@ -190,3 +190,23 @@ def test_a_removed_setting_says_what_took_its_place():
     assert lines == ["config key 'sensitivity_margin' is not a setting; it was removed: "
                      "Supplementary Table S1 sets every sensitivity estimate beside the primary "
                      "one instead of judging a fixed margin"]
+
+
+def test_with_centres_each_centre_is_compared_with_its_own_folder_of_the_freeze(project):
+    # a freeze of a build with centres holds each centre's results one folder down
+    freeze = project / "freeze"
+    for folder in (freeze, freeze / "centres" / "north"):
+        folder.mkdir(parents=True)
+        (folder / config_check.FREEZE_MARKER).write_text("{}")
+    config = _config(centres="config/centres.tsv", compare_with="freeze")
+    found = input_problems(config, project)
+    sheet = settings.centre_sheet(str(project / "config/centres.tsv"))
+    missing = sorted(set(sheet["centre"]) - {"north"})
+    assert len(found) == len(missing)
+    for centre, line in zip(missing, sorted(found), strict=True):
+        assert line.startswith(f"config compare_with='freeze/centres/{centre}': no ")
+        assert f"centre '{centre}' of config centres is compared with its own folder" in line
+    exports = settings.exports(config, sheet)
+    assert exports[""]["compare_with"] == "freeze"
+    assert exports["centres/north/"]["compare_with"] == "freeze/centres/north"
+    assert exports["centres/north/"]["centres"] == ""  # a centre's build has no sheet itself
