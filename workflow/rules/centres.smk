@@ -22,7 +22,7 @@ rule centre_bundle:
         code=codebase.stage_code("centre_bundle"),
     output:
         staged=paths.staged(paths.AGGREGATE, ONE_CENTRE_DIR),
-        published=paths.published(paths.CENTRE_BUNDLE),
+        published=paths.published(paths.AGGREGATE, ONE_CENTRE_DIR),
     params:
         unit=config["aggregate_time_unit"],
         response_day=config["response_day"],

@@ -32,6 +32,12 @@ SHARED_FILES = paths.shared_files(FORMATS, bool(COMPARE_WITH))
 # The code of the whole build, checksummed by the provenance record and the manifest.
 BUILD_CODE = codebase.build_code()
 
+# The files of the submission package this config's journal asks for (names in
+# report/submission/): published by publish_submission, kept by publish while they are this
+# build's.
+SUBMISSION_FILES = settings.submission_files(config)
+SUBMISSION_PUBLISHED = [paths.published(f"{paths.SUBMISSION}/{name}") for name in SUBMISSION_FILES]
+
 # Many centres (config `centres`, docs/centres.md): the sheet, its rows checked above against
 # workflow/schemas/centres.schema.yaml as a Snakemake sample sheet is.
 CENTRE_SHEET = settings.centre_sheet(config["centres"])
@@ -53,7 +59,7 @@ export_value = settings.per_export(EXPORTS)
 # report/centres/<centre>/, the centre's bundle (report_folder.py says who owns what).
 POOLING = bool(CENTRES or config["pooled_from"])
 OTHER_PUBLISHED = {
-    "": [paths.published(paths.CENTRE_BUNDLE.format(centre=c)) for c in CENTRES]
+    "": [paths.published(paths.AGGREGATE, paths.centre_dir(c)) for c in CENTRES]
     + [paths.for_centre(paths.MANIFEST, paths.centre_dir(c)) for c in CENTRES]
     + (
         [
@@ -69,7 +75,7 @@ OTHER_PUBLISHED = {
         else []
     ),
     **{
-        paths.centre_dir(c): [paths.published(paths.CENTRE_BUNDLE.format(centre=c))]
+        paths.centre_dir(c): [paths.published(paths.AGGREGATE, paths.centre_dir(c))]
         for c in CENTRES
     },
 }

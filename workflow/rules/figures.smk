@@ -25,7 +25,6 @@ FIGURE_PARAMS = {
 }
 RESULT_FILES = {
     "cohort": rules.clean_cohort.output.cohort,
-    "data_quality": rules.clean_cohort.output.data_quality,
     "viral_loads": rules.clean_cohort.output.clean_viral_loads,
     "estimates": rules.estimates.output.estimates,
     "curves": rules.estimates.output.curves,

@@ -6,7 +6,9 @@
 # Results every format prints (estimates, Table 1, provenance, the figures' caption facts), the
 # study's metadata, and the settings: the same functions give the live preview its arguments.
 RESULTS_PRINTED = settings.render_inputs(config, CD)
-RENDER_SETTINGS = {**settings.render_params(config), "compare_with": export_value("compare_with")}
+# each export's previous freeze (settings.exports) in place of the config's own
+PER_EXPORT_SETTINGS = {"compare_with": export_value("compare_with")}
+RENDER_SETTINGS = {**settings.render_params(config), **PER_EXPORT_SETTINGS}
 FIGURE_FILES = {kind: [paths.for_centre(f) for f in paths.figure_files(kind)]
                 for kind in ("svg", "png", "json")}
 
@@ -27,7 +29,7 @@ rule manuscript:
         **({"changes_csv": paths.staged(paths.CHANGES, CD)} if COMPARE_WITH else {}),
         placeholders=paths.placeholders("manuscript", CD),
     params:
-        **{**settings.manuscript_params(config), "compare_with": export_value("compare_with")},
+        **{**settings.manuscript_params(config), **PER_EXPORT_SETTINGS},
     log:
         paths.log("manuscript", CD),
     conda:
@@ -100,12 +102,7 @@ rule publish:
         input_paths=lambda wildcards: settings.input_paths(EXPORTS[wildcards.centre_dir]),
         cause_categories=config["cause_of_death_categories"],
         # the package this config's journal would have: kept only while it is this build's
-        submission=lambda wildcards: [
-            paths.published(f"{paths.SUBMISSION}/{name}")
-            for name in settings.submission_files(config)
-        ]
-        if not wildcards.centre_dir
-        else [],
+        submission=lambda wildcards: [] if wildcards.centre_dir else SUBMISSION_PUBLISHED,
         # the centres' own report folders, which their own publish steps keep
         owned=lambda wildcards: [] if wildcards.centre_dir else CENTRE_REPORTS,
     log:

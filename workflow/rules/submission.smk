@@ -5,7 +5,6 @@
 # page, the cover letter and MANIFEST.txt. Staged first,
 # then published through the same leak check as report/.
 
-SUBMISSION_FILES = settings.submission_files(config)
 
 
 rule submission_package:

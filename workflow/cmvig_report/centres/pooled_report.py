@@ -25,7 +25,7 @@ from typing import Any
 from markupsafe import Markup
 
 from ..core.config_check import citation_style as resolve_style
-from ..core.io import atomic_write_bytes, atomic_write_text, rows_csv_bytes
+from ..core.io import atomic_write_bytes, atomic_write_text, read_json, read_text, rows_csv_bytes
 from ..errors import PipelineError
 from ..journals.journal import load_profile
 from ..paths import POOLED_TEMPLATE
@@ -39,7 +39,7 @@ from ..render.references import Citations, close_up
 from ..render.register import Register
 from ..render.register_html import NUMBERS_COLUMNS, numbers_table
 from ..render.report import STYLESHEET
-from ..render.templating import make_environment, read_json, read_text, render_template
+from ..render.templating import make_environment, render_template
 from ..render.tracked import TrackedFloat, TrackedInt, TrackedStr, track
 from .federated import centre_numbers
 

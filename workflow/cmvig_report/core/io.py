@@ -274,3 +274,36 @@ def copy_project(src: str | Path, dest: str | Path) -> Path:
         else:
             shutil.copy2(src / name, dest / name)
     return dest
+
+
+# Reading the files a step is given, with one plain error naming the file and what it held.
+
+
+def read_text(path: str | Path, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: {what} not found") from None
+    except UnicodeDecodeError as exc:
+        raise PipelineError(f"{path}: {what} is not UTF-8 text ({exc.reason})") from None
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    try:
+        return json.loads(read_text(path, what))
+    except json.JSONDecodeError as exc:
+        raise PipelineError(f"{path}: {what} is not valid JSON (line {exc.lineno}: {exc.msg})"
+                            ) from None
+
+
+def read_yaml(path: str | Path, what: str) -> Any:
+    """A YAML mapping, or a PipelineError naming the file and what it should have held."""
+    import yaml  # only here: the Snakefile reads journal profiles through this on every run
+
+    try:
+        data = yaml.safe_load(read_text(path, what))
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"{path}: {what} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise PipelineError(f"{path}: {what} must be a YAML mapping (key: value lines)")
+    return data

@@ -178,13 +178,14 @@ def _refractory_against_loads(c: pd.DataFrame, vl: pd.DataFrame, add: Any) -> No
                             "no persistent DNAemia")
         elif base_below[i]:
             details[pid] = (f"below the LLOQ on day {b}, quantifiable on day {lt}: a new rise, "
-                            "not DNAemia persisting over 2 weeks")
+                            f"not DNAemia persisting over {REFRACTORY_MIN_DAYS} days")
         elif cleared[i]:
             details[pid] = (f"a result below the LLOQ between day {b} and day {lt}: the "
                             "DNAemia cleared in between")
         else:
             details[pid] = (f"the viral load fell by {-change[i]:.1f} log10 from day {b} to "
-                            f"day {lt}: neither a rise nor persistence after 2 weeks")
+                            f"day {lt}: neither a rise nor persistence after "
+                            f"{REFRACTORY_MIN_DAYS} days")
     add(pd.Index(sorted(details)), "refractory_not_supported_by_viral_loads",
         pd.Series({pid: "refractory per the export, but " + d for pid, d in details.items()},
                   dtype=object))

@@ -82,7 +82,7 @@ def load_config(project: str | Path = ".", configfiles: list[str] | None = None,
     from snakemake.utils import update_config
 
     from ..core.config_check import schema_problems
-    from ..render.report import read_yaml
+    from ..core.io import read_yaml
 
     root = Path(project)
     config: dict[str, Any] = {}

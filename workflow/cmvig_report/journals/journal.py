@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.config_check import journal_profile
+from ..core.io import read_yaml
 from ..errors import PipelineError
-from ..render.templating import read_yaml
 
 ABSTRACT_PARTS = ("background", "methods", "results", "conclusion")
 FIGURE_FORMATS = ("tiff", "eps", "png", "pdf", "jpeg")

@@ -102,11 +102,6 @@ def validate_metadata(meta: dict[str, Any], where: str = "templates/metadata.yam
                             f"{where}: {len(problems)} problems\n  " + "\n  ".join(problems))
 
 
-def credit_label(role: str) -> str:
-    """A role as the taxonomy spells it, whatever case or dash the metadata used."""
-    return {_fold(r): r for r in CREDIT_ROLES}.get(_fold(role), role)
-
-
 # --------------------------------------------------------------------------------------------
 # Placeholders
 

@@ -24,11 +24,18 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ..core.io import atomic_write_bytes, atomic_write_text, sha256_file
+from ..core.io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    read_json,
+    read_text,
+    read_yaml,
+    sha256_file,
+)
 from ..errors import PipelineError
 from ..paths import MAIN_TEXT_TABLES, QMD_TEMPLATE, figure_format, submission_figures
 from ..render.pdf import html_to_pdf
-from ..render.templating import make_environment, read_json, read_text, read_yaml, render_template
+from ..render.templating import make_environment, render_template
 from ..render.tracked import track
 from .journal import load_profile
 

@@ -133,14 +133,11 @@ def _pandoc_to_docx(convert: Callable[..., object], docx_out: str | Path, args: 
         raise PipelineError(f"pandoc could not make {docx_out}: {exc}") from None
 
 
-def run_docx(*, qmd: str, docx: str, figures: list[str] | None = None,
-             reference_doc: list[str] | None = None) -> list[str]:
-    """Step ``docx``: the DOCX by Quarto when installed, else by pandoc.
-
-    ``figures`` (the PNGs beside ``qmd``) are read through its links; ``reference_doc``
-    (templates/reference.docx, optional) gives the Word styles.
+def run_docx(*, qmd: str, docx: str, reference_doc: list[str] | None = None) -> list[str]:
+    """The DOCX of the Quarto source ``qmd`` (its PNG figures read through its links), by
+    Quarto when installed, else by pandoc (step ``quarto_source``, :func:`.report.run_qmd`);
+    ``reference_doc`` (templates/reference.docx, optional) gives the Word styles.
     """
-    del figures
     docx_out = docx
     reference = (reference_doc or [None])[0]
     quarto = find_quarto()

@@ -43,8 +43,6 @@ NUMBER_FILTERS = ("month", "percent", "ci", "percent_ci", "pvalue", "number", "m
 ALLOWED = re.compile(r"\b(?:Figures?|Tables?|Appendix|Appendices)\s+\d+[A-Z]?\b"
                      r"|\b(?:95|97\.5)\s?%")
 NUMBER_TOKEN = re.compile(r"(?<![\w.#&\-/])\d+(?:[.,]\d+)*%?(?![\w])")
-# Landmark keys whose "n" is the number at risk at the landmark.
-LANDMARK_KEYS = ("at_risk", "events", "censored")
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,7 +36,15 @@ from markupsafe import Markup
 
 from ..core.config_check import citation_style
 from ..core.formatting import round_half_up
-from ..core.io import atomic_write_bytes, atomic_write_text, read_rows, rows_csv_bytes
+from ..core.io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    read_json,
+    read_rows,
+    read_text,
+    read_yaml,
+    rows_csv_bytes,
+)
 from ..data import freeze
 from ..errors import PipelineError
 from ..journals import checklist
@@ -63,7 +71,7 @@ from .references import Citations, citations, close_up
 from .register import Register, template_names, typed_numbers
 from .register_html import NUMBERS_COLUMNS, numbers_table
 from .render_settings import RenderSettings
-from .templating import make_environment, read_json, read_text, read_yaml, render_template
+from .templating import make_environment, render_template
 from .tracked import track
 
 CHANGES_SUMMARY = "changes_summary.json"  # how the templates' sources name it

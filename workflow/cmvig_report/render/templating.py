@@ -9,14 +9,12 @@ even where Jinja would hand back an undefined value quietly (``{% if est.x is de
 
 from __future__ import annotations
 
-import json
 import re
 import traceback
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 
 from ..errors import PipelineError
 from .register import Register, Tracked, install
@@ -24,34 +22,6 @@ from .register import Register, Tracked, install
 # Errors a template can cause by calling a filter or attribute on the wrong kind of value.
 TEMPLATE_RUNTIME_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError,
                            ZeroDivisionError)
-
-
-def read_text(path: str | Path, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: {what} not found") from None
-    except UnicodeDecodeError as exc:
-        raise PipelineError(f"{path}: {what} is not UTF-8 text ({exc.reason})") from None
-
-
-def read_json(path: str | Path, what: str) -> Any:
-    try:
-        return json.loads(read_text(path, what))
-    except json.JSONDecodeError as exc:
-        raise PipelineError(f"{path}: {what} is not valid JSON (line {exc.lineno}: {exc.msg})"
-                            ) from None
-
-
-def read_yaml(path: str | Path, what: str) -> Any:
-    """A YAML mapping, or a PipelineError naming the file and what it should have held."""
-    try:
-        data = yaml.safe_load(read_text(path, what))
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: {what} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise PipelineError(f"{path}: {what} must be a YAML mapping (key: value lines)")
-    return data
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from ..data.quality import (
     VIRAEMIA_WINDOW_DAYS,
 )
 from ..data.quality import counts as counts_per_check
-from ..privacy.disclosure import COMPLEMENT_MARK, LOG_COLUMNS, small_mark
+from ..privacy.disclosure import COMPLEMENT_MARK, LOG_COLUMNS, SUPPRESSED_CELL, small_mark
 from ..privacy.printed_counts import disclosure_plan, landmark_plan
 from . import claims, estimands, survival
 from .summaries import log10_quartiles, median_range
@@ -435,7 +435,7 @@ def run_analysis(*, cohort: str, data_quality: str, response_day: int, os_cmvig_
     hidden_apart = endpoint_counts_plan(est, int(min_cell_count))
     est["disclosure"]["hidden"] = dict(sorted({**est["disclosure"]["hidden"],
                                                **hidden_apart}.items()))
-    landmark_log += [{"kind": "small cell", "output": "text", "item": key,
+    landmark_log += [{"kind": SUPPRESSED_CELL, "output": "text", "item": key,
                       "value": est["crude_response"]["responders"],
                       "reason": f"printed as {mark}: the crude response's counts may differ "
                                 "from the plan's cells (an own study's endpoint)",
