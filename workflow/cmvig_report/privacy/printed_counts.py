@@ -258,7 +258,7 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
     if plan.min_cell <= 1:
         return plan
     cells, sums, keys, where = catalogue(cohort, response_day, data_quality)
-    hidden, log = dc.suppress(cells, sums, plan.min_cell)
+    _, log = dc.suppress(cells, sums, plan.min_cell)
     marks = {s.name: s.mark(plan.min_cell) for s in log}
     # The rule above looks at one sum at a time; the audit looks at all of them together
     # (two "<5" that add up to a printed 8 are both 4) and hides further counts until no
@@ -279,8 +279,7 @@ def disclosure_plan(cohort: pd.DataFrame, response_day: int, min_cell: int,
         else:
             log.append(dc.Suppressed(name, cells[name], why))
         marks[name] = model.hidden[name]
-    hidden = frozenset(marks)
-    plan.hidden = {name: marks[name] for name in sorted(hidden)}
+    plan.hidden = dict(sorted(marks.items()))
     plan.estimate_keys = {key: plan.hidden[cell] for key, cell in keys.items()
                           if cell in plan.hidden}
     # Cells nobody prints (the "not" side of a sum) are hidden for the sums' sake; the log
